@@ -1,0 +1,82 @@
+"""Choose the array namespace once.
+
+Numerical code never names NumPy or CuPy: it receives arrays and asks
+``array_namespace(x)`` (array-api-compat) for their namespace, so the same kernel runs on
+NumPy, CuPy and ``array_api_strict``.  This module is the only place that imports a backend by
+name; :func:`namespace` is what the CLI's ``--backend`` and the tests call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace, is_array_api_obj, to_device
+
+from .errors import BackendError
+
+__all__ = ["BACKENDS", "namespace", "array_namespace", "asarray", "to_numpy", "float_dtype"]
+
+#: Backends a user can name on the command line (``--backend``).
+BACKENDS = ("numpy", "cupy", "array_api_strict")
+
+
+def namespace(name: str = "numpy") -> Any:
+    """The array-API namespace for ``name``; a :class:`BackendError` if it cannot run here."""
+    if name == "numpy":
+        return array_namespace(np.empty(0))
+    if name == "array_api_strict":
+        try:
+            return importlib.import_module("array_api_strict")
+        except ImportError as exc:
+            raise BackendError(
+                "backend 'array_api_strict' is not installed: pip install array-api-strict"
+            ) from exc
+    if name == "cupy":
+        return _cupy_namespace()
+    raise BackendError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def _cupy_namespace() -> Any:
+    try:
+        cupy = importlib.import_module("cupy")
+    except ImportError as exc:
+        raise BackendError(
+            "backend 'cupy' needs CuPy: pip install 'lbdsl[gpu]' (and an NVIDIA GPU with CUDA 12)"
+        ) from exc
+    # cupy imports without a GPU and fails on the first allocation (cudaErrorInsufficientDriver):
+    # ask before any array exists so that the user gets one line, not a CUDA traceback.
+    try:
+        available = bool(cupy.cuda.is_available())
+    except Exception:  # any CUDA runtime failure means the same thing to the user
+        available = False
+    if not available:
+        raise BackendError("backend 'cupy' requested but no CUDA GPU is available on this machine")
+    return array_namespace(cupy.empty(0))
+
+
+def float_dtype(xp: Any, name: str = "float64") -> Any:
+    """The namespace's float dtype called ``name`` (``float64`` or ``float32``)."""
+    if name not in ("float64", "float32"):
+        raise BackendError(f"unknown dtype {name!r}: choose float64 or float32")
+    return getattr(xp, name)
+
+
+def asarray(xp: Any, x: Any, dtype: Any = None) -> Any:
+    """``x`` (a NumPy array, list or scalar) as an array of namespace ``xp``."""
+    if is_array_api_obj(x) and not isinstance(x, np.ndarray):
+        return x if dtype is None else xp.astype(x, dtype)
+    return xp.asarray(np.asarray(x), dtype=dtype)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A host NumPy copy of any backend's array (for writing files and figures)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "get"):  # cupy
+        return np.asarray(x.get())
+    try:
+        return np.asarray(to_device(x, "cpu"))
+    except Exception:
+        return np.asarray(x)

@@ -1,0 +1,110 @@
+"""The project's error types: every failure a user can cause is one of these.
+
+``SpecError`` (exit status 2) carries one or more :class:`Diagnostic` s, each with a
+:class:`SourceSpan` and a hint, and renders as ``FILE:LINE:COL: error: MESSAGE`` followed by
+the source line and a caret.  Runtime failures (exit status 1) are one line each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "SourceSpan",
+    "Diagnostic",
+    "LbdslError",
+    "SpecError",
+    "SolveError",
+    "BackendError",
+    "DataError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    """A region of a source file; lines and columns are 1-based, ``end_column`` exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int | None = None
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One error in a spec: where, what, and what to do about it."""
+
+    span: SourceSpan | None
+    message: str
+    hint: str | None = None
+
+    def render(self, source: str | None = None) -> str:
+        """``FILE:LINE:COL: error: MESSAGE``, the source line with a caret, then the hint."""
+        where = f"{self.span}: " if self.span is not None else ""
+        lines = [f"{where}error: {self.message}"]
+        if self.span is not None and source is not None:
+            text = source.splitlines()
+            if 1 <= self.span.line <= len(text):
+                code = text[self.span.line - 1].expandtabs(1)
+                gutter = f"{self.span.line:>5} | "
+                lines.append(gutter + code)
+                start = max(self.span.column - 1, 0)
+                width = 1
+                if self.span.end_line == self.span.line and self.span.end_column is not None:
+                    width = max(self.span.end_column - self.span.column, 1)
+                width = max(min(width, len(code) - start), 1)
+                lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class LbdslError(Exception):
+    """Base of every error lbdsl reports to a user; ``exit_status`` is the CLI's exit code."""
+
+    exit_status = 1
+
+
+@dataclass(eq=False)
+class SpecError(LbdslError):
+    """A syntax or semantic error in a spec; may hold several independent diagnostics."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: str | None = None
+
+    exit_status = 2
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render())
+
+    @classmethod
+    def at(cls, span: SourceSpan | None, message: str, hint: str | None = None,
+           source: str | None = None) -> "SpecError":
+        """A spec error with a single diagnostic."""
+        return cls([Diagnostic(span, message, hint)], source)
+
+    def with_source(self, source: str) -> "SpecError":
+        """The same error, able to quote its source lines."""
+        return SpecError(list(self.diagnostics), source)
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.source) for d in self.diagnostics)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class SolveError(LbdslError):
+    """A runtime failure of a solver or a task (diverged, bad setting, unwritable output)."""
+
+
+class BackendError(LbdslError):
+    """The requested array backend cannot be used here (e.g. cupy without a GPU)."""
+
+
+class DataError(LbdslError):
+    """A data or weights file that is missing, unreadable, of the wrong shape, or not finite."""

@@ -1,0 +1,1 @@
+"""The intermediate representation: a networkx graph of the network and its ordered layers."""

@@ -1,0 +1,1 @@
+"""Matrix-free linear operators: dense, conv2d, the discrete gradient, and norm estimates."""

@@ -1,0 +1,1 @@
+"""Proximal calculus: the Ψ catalogue (activations as proximal maps) and the regularisers."""

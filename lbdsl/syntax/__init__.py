@@ -1,0 +1,1 @@
+"""Front end: the ``.lbn`` grammar, its parser, and the frozen syntax tree it builds."""
