@@ -1,0 +1,273 @@
+"""The convexity certificate of a lifted network: verdict, kind, thresholds, margin, culprits.
+
+Routes, in order (docs/certificate.md derives each):
+
+1. **single layer** ``N(u) = prox_Ψ(W u + b)``: inversion minimises ``B_Ψ(f, W u + b) + αJ(u)``,
+   convex for every ``W`` because ``B_Ψ(f, ·)`` is convex — exact, no condition on λ, ρ.
+2. **symbolic** — every layer a tied residual ``u_l = u_{l−1} ± A_lᵀ prox(A_l u_{l−1} + b_l)``
+   in one chain: ``Q = A(λ, ρ) ⊗ I`` and ``A ⪰ 0`` is decided exactly (:mod:`.symbolic`).
+3. **numeric** — anything else: ``H_ρ ⪰ 0`` by eigenvalues (:mod:`.numeric`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..ir.nodes import Residual
+from ..lift.compact import LiftedProblem
+from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
+from .symbolic import SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
+
+__all__ = ["Culprit", "Certificate", "certify", "RHO_GRID"]
+
+#: ρ values scanned by the numeric route when the spec gives none.
+RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """A layer that breaks the certificate, where it is, and what would fix it."""
+
+    layer: str
+    line: int | None
+    reason: str
+    fix: str
+
+
+@dataclass
+class Certificate:
+    """What ``lbdsl check`` reports for one network."""
+
+    network: str
+    certified: bool
+    kind: str                              # "symbolic" | "numeric" | "none"
+    lam: float
+    rho: float | None                      # None: the verdict is "for some ρ" (see rho_min)
+    rho_min: float | None = None
+    rho_min_exact: str | None = None
+    margin: float | None = None            # λ_min of A(λ, ρ) or H_ρ at the reported ρ
+    tolerance: float | None = None
+    route: str = ""
+    a_matrix: list[list[str]] | None = None
+    culprits: list[Culprit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The JSON object of ``lbdsl check --json`` (language.md's keys, then details)."""
+        out = asdict(self)
+        out["culprits"] = [asdict(c) for c in self.culprits]
+        for key in ("margin", "tolerance", "rho_min", "rho", "lam"):
+            value = out[key]
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None
+        return out
+
+    def render(self) -> str:
+        """Human-readable lines."""
+        at = f"λ = {self.lam:g}" + (f", ρ = {self.rho:g}" if self.rho is not None else "")
+        verdict = "certified convex" if self.certified else "NOT certified"
+        lines = [f"network {self.network}: {verdict} ({self.kind}; {self.route}) at {at}"]
+        if self.rho_min is not None:
+            lines.append(f"  holds for ρ ≥ {self.rho_min:.6g}"
+                         + (f"  (exactly {self.rho_min_exact})" if self.rho_min_exact and
+                            len(self.rho_min_exact) < 80 else ""))
+        if self.margin is not None:
+            lines.append(f"  margin λ_min = {self.margin:.6g} (tolerance {self.tolerance:.1e})")
+        for c in self.culprits:
+            where = f"line {c.line}" if c.line else "?"
+            lines.append(f"  culprit: {c.layer} ({where}): {c.reason}\n    fix: {c.fix}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _line(layer) -> int | None:  # noqa: ANN001
+    return layer.span.line if layer.span is not None else None
+
+
+def _layer_name(lp: LiftedProblem, layer) -> str:  # noqa: ANN001
+    return lp.u_blocks[layer.output_block].name
+
+
+def _tied_chain(lp: LiftedProblem) -> tuple[sp.Matrix, sp.Matrix] | None:
+    """Block coefficients ``k``, ``m`` (square in u-blocks) when route 2 applies, else None."""
+    sizes = {blk.size for blk in lp.u_blocks}
+    bases: set[int] = set()
+    for layer in lp.layers:
+        step = layer.step
+        if not (isinstance(step, Residual) and step.tied and step.affine.input == step.base):
+            return None
+        if layer.base_block in bases:
+            return None
+        bases.add(layer.base_block)  # type: ignore[arg-type]
+    if len(sizes) != 1 or not lp.layers:
+        return None
+    p = len(lp.u_blocks)
+    out_block = next(j for (_, j) in lp.K.entries)
+    k = coefficient_matrix((1, p), {(0, out_block): 1})
+    entries: dict[tuple[int, int], object] = {}
+    for layer in lp.layers:  # the row of layer l sits at its input block, where A_lᵀ lands
+        s = int(layer.step.sign)  # type: ignore[union-attr]
+        entries[(layer.base_block, layer.output_block)] = s
+        entries[(layer.base_block, layer.base_block)] = -s
+    return k, coefficient_matrix((p, p), entries)
+
+
+def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
+    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds)."""
+    name = lp.network.name
+    if len(lp.layers) == 1 and not isinstance(lp.layers[0].step, Residual):
+        return Certificate(
+            name, True, "symbolic", lam, rho, route="single layer",
+            notes=["B_Ψ(f, W u + b) is convex in u for every W, b and Ψ, so "
+                   "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
+    chain = _tied_chain(lp)
+    if chain is not None:
+        return _symbolic(lp, *chain, lam, rho)
+    return _numeric(lp, lam, rho)
+
+
+def _symbolic(lp: LiftedProblem, k: sp.Matrix, m: sp.Matrix, lam: float,
+              rho: float | None) -> Certificate:
+    res = certify_blocks(k, m, lam, rho)
+    cert = Certificate(lp.network.name, bool(res.certified if rho is not None else res.certifiable),
+                       "symbolic", lam, rho, route="tied residual chain: Q = A(λ, ρ) ⊗ I")
+    cert.rho_min = res.rho_min
+    cert.rho_min_exact = None if res.rho_min_exact is None else str(res.rho_min_exact)
+    p = res.b_matrix.shape[0]
+    if p <= 30:
+        cert.a_matrix = [[str(e) for e in row] for row in res.a_matrix().tolist()]
+    rho_eval = rho if rho is not None else (2 * res.rho_min if res.rho_min else math.inf)
+    exact_margin = res.lambda_min_b_float - (0.0 if math.isinf(rho_eval) else 1 / rho_eval)
+    cert.margin, cert.tolerance = _cross_check(lp, res, lam, rho_eval, exact_margin, cert)
+    if rho is None and res.certifiable:
+        cert.notes.append(f"margin reported at ρ = 2·ρ_min = {rho_eval:.6g}")
+    _symbolic_culprits(lp, res, lam, rho, cert)
+    return cert
+
+
+def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
+                 exact: float, cert: Certificate) -> tuple[float, float]:
+    """Compare the exact λ_min(A) with eigenvalues of the assembled Q (small) or of A."""
+    inv_rho = 0.0 if math.isinf(rho) else 1 / rho
+    if lp.u_size <= 1500:
+        mats = hessian_blocks(lp)
+        n = lp.u_size
+        ms = np.zeros((n, n))
+        for layer in lp.layers:  # the same re-indexing as _tied_chain, on the full matrices
+            rows = slice(lp.u_blocks[layer.base_block].offset,
+                         lp.u_blocks[layer.base_block].offset + lp.u_blocks[layer.base_block].size)
+            ms[rows] += _m_row(lp, layer, mats["M"])
+        q = lam * mats["K"].T @ mats["K"] - inv_rho * np.eye(n) - ms - ms.T
+        numeric = float(np.linalg.eigvalsh(q)[0])
+        what = f"eigenvalues of the assembled Q ({n}×{n})"
+    else:
+        a = np.array(res.b_matrix.tolist(), dtype=float) - inv_rho * np.eye(res.b_matrix.shape[0])
+        numeric = float(np.linalg.eigvalsh(a)[0])
+        what = f"eigenvalues of A ({a.shape[0]}×{a.shape[0]})"
+    tol = 1e3 * np.finfo(float).eps * max(1.0, abs(lam) + 2 + inv_rho) * max(lp.u_size, 1)
+    agree = abs(numeric - exact) <= tol
+    cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, exact "
+                      f"{exact:.6g}, {'agree' if agree else 'DISAGREE'} within {tol:.1e}")
+    return exact, tol
+
+
+def _m_row(lp: LiftedProblem, layer, m_dense: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """Layer ``l``'s block row of the assembled M (rows are layers' output sizes)."""
+    start = sum(lp.u_blocks[other.output_block].size for other in lp.layers[:layer.index])
+    return m_dense[start:start + lp.u_blocks[layer.output_block].size]
+
+
+def _symbolic_culprits(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float | None,
+                       cert: Certificate) -> None:
+    if cert.certified:
+        return
+    minus = [layer for layer in lp.layers if layer.step.sign < 0]  # type: ignore[union-attr]
+    by_line: dict[int | None, list] = {}
+    for layer in minus:  # a `repeat` body is one spec line: name it once
+        by_line.setdefault(_line(layer), []).append(layer)
+    for line, group in by_line.items():
+        first = group[0]
+        count = f" ({len(group)} layers)" if len(group) > 1 else ""
+        cert.culprits.append(Culprit(
+            _layer_name(lp, first) + count, line,
+            "a `−` tied residual layer makes −(M + Mᵀ) indefinite: A(λ, ρ) ⪰ 0 fails for every ρ",
+            f"use `+` ({_layer_name(lp, first)} = {_layer_name(lp, first)} + "
+            f"{first.step.v_weight.rsplit('_', 1)[0] if count else first.step.v_weight}.T @ …); "
+            "no λ or ρ certifies the `−` form"))
+    if minus:
+        return
+    if res.certifiable and rho is not None:
+        cert.culprits.append(Culprit(
+            "ρ", None, f"ρ = {rho:g} is below the threshold ρ_min = {res.rho_min:.6g}",
+            f"set rho ≥ {res.rho_min:.6g} (or increase λ)"))
+        return
+    bigger = next((f for f in (2, 10, 100, 1000) if psd_exact(
+        f * rational(lam) * res.kk - res.m_sym, sp.Rational(0))), None)
+    fix = (f"increase λ (λ = {bigger * lam:g} makes λkᵀk − M − Mᵀ ⪰ 0)" if bigger
+           else "no λ or ρ certifies this architecture with the seed's condition")
+    weights = np.abs(res.eigvec)
+    worst = int(np.argmax(weights))
+    owner = next((layer for layer in lp.layers if worst in (layer.output_block,
+                                                            layer.base_block)), lp.layers[0])
+    cert.culprits.append(Culprit(_layer_name(lp, owner), _line(owner),
+                                 "λkᵀk − M − Mᵀ is not positive definite here", fix))
+
+
+def _numeric(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
+    route = "H_ρ ⪰ 0 (weights-dependent; see docs/certificate.md)"
+    if lp.u_size + lp.z_size > 50 * DENSE_LIMIT:
+        return Certificate(lp.network.name, False, "none", lam, rho, route="too large",
+                           notes=[f"size(u) + size(z) = {lp.u_size + lp.z_size} is too large "
+                                  "for the numeric certificate; no verdict"])
+    mats = hessian_blocks(lp) if lp.u_size + lp.z_size <= DENSE_LIMIT else None
+    grid = (rho,) if rho is not None else RHO_GRID
+    results = [certify_numeric(lp, lam, r, mats) for r in grid]
+    good = [r for r in results if r.certified]
+    best = max(results, key=lambda r: r.margin)
+    chosen = results[0] if rho is not None else (good[0] if good else best)
+    cert = Certificate(lp.network.name, bool(good), "numeric", lam, rho, route=route,
+                       margin=chosen.margin, tolerance=chosen.tolerance)
+    cert.notes.append(f"{chosen.method} at ρ = {chosen.rho:g}; assumes Ψ convex (true for the "
+                      "catalogue) and uses only the quadratic part of E")
+    if rho is None:
+        cert.rho_min = good[0].rho if good else None
+        scanned = f"ρ ∈ {{{', '.join(f'{r.rho:g}' for r in results)}}}"
+        cert.notes.append(f"scanned {scanned}: "
+                          + (f"certified for ρ ≥ {good[0].rho:g} on the grid"
+                             if good else "certified for none"))
+    if not cert.certified:
+        _numeric_culprits(lp, chosen, cert)
+    return cert
+
+
+def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate) -> None:  # noqa: ANN001
+    v = res.eigvec
+    nu = lp.u_size
+    energy: dict[int, float] = {}
+    for layer in lp.layers:
+        zb = v[nu + layer.z_offset: nu + layer.z_offset + layer.z_size]
+        ub = v[lp.u_blocks[layer.output_block].offset:
+               lp.u_blocks[layer.output_block].offset + lp.u_blocks[layer.output_block].size]
+        energy[layer.index] = float(zb @ zb + ub @ ub)
+    u0 = v[:lp.u_blocks[0].size]
+    input_energy = float(u0 @ u0)
+    if input_energy >= max(energy.values(), default=0.0):
+        first = lp.layers[0]
+        cert.culprits.append(Culprit(
+            _layer_name(lp, first), _line(first),
+            "the input u_0 enters E only through the bilinear term −⟨z_1, W_1 u_0⟩ "
+            "(no curvature in u_0)",
+            "no sufficient condition is known for this architecture as a whole; a strongly "
+            "convex regulariser on the input (l2sq) or a single-layer / tied-residual design "
+            "is certifiable"))
+        return
+    for index in sorted(energy, key=energy.get, reverse=True)[:2]:
+        layer = lp.layers[index]
+        cert.culprits.append(Culprit(
+            _layer_name(lp, layer), _line(layer),
+            f"the most negative curvature of H_ρ lies on this {layer.kind} layer",
+            "a tied residual form (V = Wᵀ, `+` sign), a larger λ, or another ρ may help"))

@@ -1,0 +1,141 @@
+"""The ``lbdsl`` command line: ``check``, ``show``, ``solve``, ``init``.
+
+Exit status: 0 success; 1 runtime failure (one line); 2 spec error (``FILE:LINE:COL`` with a
+caret); 3 ``check`` found a network that is not certified; 130 interrupted.  A user mistake
+never prints a traceback; an unexpected exception is reported as a bug, with its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .errors import LbdslError
+
+__all__ = ["main"]
+
+_EXAMPLES = {
+    "check": "example:\n  lbdsl check specs/residual_tied_20.lbn\n  lbdsl check specs/residual_tied_20.lbn --json --rho 200",
+    "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
+    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy",
+    "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="lbdsl",
+        description="Compile lifted Bregman networks: check convexity, invert and train.",
+        epilog="Without FILE, check/show/solve use the built-in demo spec (a small ReLU "
+               "perceptron inverted with TV).\n\n" + "\n".join(_EXAMPLES.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"lbdsl {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, epilog=_EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    check = command("check", "print the convexity certificate of each network")
+    check.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--lambda", dest="lam", type=float, help="λ, overriding the spec's")
+    check.add_argument("--rho", type=float, help="ρ, overriding the spec's")
+
+    show = command("show", "print the network graph, layers and tasks of a spec")
+    show.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
+    show.add_argument("--lifted", action="store_true", help="also print the block operators")
+    show.add_argument("--dot", metavar="OUT", help="write the graph in Graphviz format to OUT")
+
+    solve = command("solve", "run every task of a spec and write its results")
+    solve.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
+    solve.add_argument("--backend", default="numpy", help="numpy (default) or cupy")
+    solve.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a task setting (repeatable)")
+    solve.add_argument("--out", help="output directory (default: the task's save, else "
+                                     "./lbdsl-out/<spec name>/)")
+
+    init = command("init", "write a commented starter spec")
+    init.add_argument("name", help="name of the spec (writes NAME.lbn)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        return _COMMANDS[args.command](args)
+    except LbdslError as err:
+        print(str(err) if err.exit_status == 2 else f"error: {err}", file=sys.stderr)
+        return err.exit_status
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug, not a user mistake: say so and show where
+        traceback.print_exc()
+        print("internal error: this is a bug in lbdsl; please report it with the spec",
+              file=sys.stderr)
+        return 1
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    program = pipeline.load(args.file)
+    certificates = pipeline.check(program, lam=args.lam, rho=args.rho)
+    if args.json:
+        print(json.dumps({"networks": {n: c.to_json() for n, c in certificates.items()}},
+                         indent=2))
+    else:
+        for cert in certificates.values():
+            print(cert.render())
+    return 0 if all(c.certified for c in certificates.values()) else 3
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    program = pipeline.load(args.file)
+    print(pipeline.show(program, lifted=args.lifted))
+    if args.dot:
+        from .ir.graph import to_dot
+        from .outputs import write_text_atomic
+
+        write_text_atomic(Path(args.dot), "\n".join(to_dot(n) for n in program.networks.values()))
+        print(f"wrote {args.dot}")
+    return 0
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    program = pipeline.load(args.file, overrides=args.overrides)
+    pipeline.solve(program, backend=args.backend, out=args.out)
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .outputs import write_text_atomic
+    from .starter import starter_spec
+
+    path = Path(args.name if args.name.endswith(".lbn") else f"{args.name}.lbn")
+    if path.exists() and not args.force:
+        raise LbdslError(f"{path} exists; use --force to overwrite it")
+    write_text_atomic(path, starter_spec(path.stem))
+    print(f"wrote {path}: run `lbdsl check {path}` then `lbdsl solve {path}`")
+    return 0
+
+
+_COMMANDS = {"check": _cmd_check, "show": _cmd_show, "solve": _cmd_solve, "init": _cmd_init}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Lifting a network IR into the compact form ``K u``, ``M u = V prox_Ψ(W u + b)``."""

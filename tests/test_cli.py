@@ -1,0 +1,101 @@
+"""The command line end to end: exit codes, JSON, errors without tracebacks, init, show."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lbdsl import __version__
+from lbdsl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m lbdsl ARGS`` in a fresh process (what a user's shell does)."""
+    return subprocess.run([sys.executable, "-m", "lbdsl", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+def test_version() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"lbdsl {__version__}"
+
+
+def test_help_of_every_command_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "show", "solve", "init"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert "example:" in out and f"lbdsl {command}" in out
+
+
+def test_check_certified_exits_0_and_json_parses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(SPECS / "residual_tied_5.lbn"), "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    net = obj["networks"]["residual_tied_5"]
+    assert net["certified"] is True and net["kind"] == "symbolic"
+    assert net["rho_min"] == pytest.approx(17.2069, abs=1e-3)
+
+
+def test_check_not_certified_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(SPECS / "residual_tied_minus.lbn")]) == 3
+    out = capsys.readouterr().out
+    assert "NOT certified" in out and "culprit" in out and "line" in out
+
+
+def test_check_rho_override(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(SPECS / "residual_tied_5.lbn"), "--rho", "10"]) == 3
+    assert main(["check", str(SPECS / "residual_tied_5.lbn"), "--rho", "20"]) == 0
+
+
+def test_spec_error_exits_2_with_caret_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.lbn"
+    bad.write_text("network n {\n  input u : 3\n  h = gelu(dense(u, 2))\n  output h\n}\n")
+    proc = run("check", str(bad))
+    assert proc.returncode == 2
+    assert f"{bad}:3:7: error:" in proc.stderr
+    assert "^^^^" in proc.stderr and "not monotone" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run("show", str(tmp_path / "nope.lbn"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "nope.lbn" in proc.stderr
+
+
+def test_show_lifted_and_dot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dot = tmp_path / "g.dot"
+    assert main(["show", str(SPECS / "residual_tied_2.lbn"), "--lifted", "--dot", str(dot)]) == 0
+    out = capsys.readouterr().out
+    assert "M  (" in out and "−I" in out and "W_1ᵀ" in out
+    assert dot.read_text().lstrip().startswith("digraph")
+
+
+def test_demo_spec_runs_without_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show"]) == 0
+    assert "perceptron" in capsys.readouterr().out
+    assert main(["check"]) == 0
+
+
+def test_init_writes_a_spec_that_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "mynet"]) == 0
+    assert (tmp_path / "mynet.lbn").exists()
+    assert main(["check", "mynet.lbn"]) == 0
+    assert main(["init", "mynet"]) == 1  # refuses to overwrite
+    assert "exists" in capsys.readouterr().err
+
+
+def test_solve_with_cupy_and_no_gpu_fails_in_one_line() -> None:
+    proc = run("solve", "--backend", "cupy")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "cupy" in proc.stderr
