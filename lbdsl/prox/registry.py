@@ -86,6 +86,10 @@ NOT_PROXIMAL: Mapping[str, str] = MappingProxyType({
     "step": "it is not continuous, so not 1-Lipschitz",
     "heaviside": "it is not continuous, so not 1-Lipschitz",
     "maxout": "it is not a map of one layer's pre-activation (it mixes units)",
+    "hardshrink": "it is not continuous (it jumps at ±λ), so not 1-Lipschitz; "
+                  "soft(..., theta = ...) is its proximal cousin",
+    "threshold": "it is not continuous unless value = threshold, so not 1-Lipschitz; "
+                 "use relu or soft(..., theta = ...)",
 })
 
 #: Monotone 1-Lipschitz activations that are proxes but not in the catalogue, with advice.
@@ -97,8 +101,6 @@ PROXIMAL_NOT_IN_CATALOGUE: Mapping[str, str] = MappingProxyType({
                 "sigmoid or relu may serve",
     "softsign": "it is a proximal map, but its Ψ is not in lbdsl's catalogue; tanh may serve",
     "softshrink": "use soft(..., theta = ...)",
-    "hardshrink": "it is not continuous, so not a proximal map; soft(...) is the proximal cousin",
-    "threshold": "use soft(..., theta = ...) or relu",
 })
 
 
