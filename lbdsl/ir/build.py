@@ -1,0 +1,873 @@
+"""From a ``network`` syntax tree to a checked :class:`~lbdsl.ir.nodes.NetworkIR`.
+
+One pass over the statements in source order, with ``repeat`` unrolled, resolves names,
+versions variables (SSA), infers shapes and plans parameters; then, if no statement failed,
+the total parameter size is checked and the parameters are made.  Every independent error is
+collected and reported in one :class:`~lbdsl.errors.SpecError`; a statement that fails binds
+its target to an *unknown* shape so that later statements do not repeat the error.
+
+Statement forms (AFFINE is ``A @ x``, ``A @ x + b``, ``A.T @ x (+ b)``, ``dense(x, WIDTH)`` or
+``conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)``):
+
+* ``y = ACT(AFFINE, key = value, ...)``                 a lifted layer
+* ``y = AFFINE``                                        a linear layer (ψ = identity)
+* ``x = x + V @ ACT(AFFINE)``, ``x = x - V @ ACT(AFFINE)`` a residual layer (also
+  ``V @ ACT(AFFINE) + x``); tied when V is ``W.T`` of the affine's ``W`` (or ``W`` of ``W.T``)
+* ``y = A @ ACT(AFFINE) (+ b)``                          a hidden layer ``y.ACT`` followed by a
+  linear layer (the shallow sum ``y = c @ relu(w @ u + b)``)
+
+Created parameters of ``dense`` / ``conv2d`` are named ``<target>_W`` and ``<target>_b`` plus
+the repeat suffix (``x_W_3`` in iteration 3); when a rebound target creates again and that name
+is taken by an earlier created parameter, the first free one of ``_2``, ``_3``, … is appended.
+A user parameter of the same name is an error.
+A conv2d input is ``C×H×W``; an ``H×W`` input is one channel.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..errors import Diagnostic, SourceSpan, SpecError
+from ..ops.conv import conv2d_output_shape
+from ..syntax import tree
+from . import params as init
+from .graph import build_graph
+from .nodes import (Affine, Layer, ModuleIR, NetworkIR, Param, Residual, Shape, Step, Variable,
+                    format_shape, size_of)
+
+__all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS", "AFFINE_FORMS"]
+
+#: ``repeat`` may unroll to at most this many statements in one network.
+MAX_UNROLLED_STATEMENTS = 100_000
+
+AFFINE_FORMS = ("`A @ x`, `A @ x + b`, `A.T @ x`, `A.T @ x + b`, `dense(x, WIDTH)` or "
+                "`conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)`")
+LAYER_FORMS = ("a layer is `y = ACT(AFFINE)`, `y = AFFINE`, `x = x + V @ ACT(AFFINE)`, "
+               "`x = x - V @ ACT(AFFINE)` or `y = A @ ACT(AFFINE) (+ b)`, with AFFINE one of "
+               + AFFINE_FORMS)
+_CREATING = ("dense", "conv2d")
+
+
+class _Abort(Exception):
+    """Stop checking the current statement (its diagnostic is already recorded)."""
+
+
+@dataclass
+class _Var:
+    id: str
+    name: str
+    shape: Shape | None          # None: unknown because its statement failed
+    span: SourceSpan | None
+    version: int
+    hidden: bool = False
+
+
+@dataclass
+class _Param:
+    name: str                    # final name
+    declared_name: str
+    shape: Shape | None
+    plan: init.InitPlan | None   # None: its declaration failed
+    span: SourceSpan | None
+    created: bool
+
+
+def _span_line(span: SourceSpan | None) -> int:
+    return span.line if span is not None else 0
+
+
+def _shape_text(shape: Shape) -> str:
+    return format_shape(shape)
+
+
+class _NetworkBuilder:
+    def __init__(self, net: tree.Network, file_dir: Path, source: str | None,
+                 max_param_bytes: int):
+        self.net = net
+        self.file_dir = Path(file_dir)
+        self.source = source
+        self.max_param_bytes = max_param_bytes
+        self.diags: list[Diagnostic] = []
+        self.vars: dict[str, _Var] = {}
+        self.var_scope: dict[str, str] = {}              # user name -> current var id
+        self.versions: dict[str, int] = {}
+        self.param_scopes: list[dict[str, str]] = [{}]   # user name -> final param name
+        self.params: dict[str, _Param] = {}
+        self.repeat_params: dict[str, tuple[int, list[str]]] = {}
+        self.repeat_path: list[tuple[int, int]] = []     # (iteration 1-based, count)
+        self.unrolled = 0
+        self.bound = 0              # variables bound so far (to tell whether a statement did)
+        self.stmt_start = 0         # len(self.diags) when the current statement began
+        self.steps: list[Step] = []
+        self.input_id: str | None = None
+        self.input_span: SourceSpan | None = None
+        self.output_id: str | None = None
+        self.output_span: SourceSpan | None = None
+        self.first_def: dict[str, SourceSpan] = {}
+        self._prescan(net.body)
+
+    # --- diagnostics -------------------------------------------------------------------------
+
+    def error(self, span: SourceSpan | None, message: str, hint: str | None = None) -> None:
+        self.diags.append(Diagnostic(span, message, hint))
+
+    def fail(self, span: SourceSpan | None, message: str, hint: str | None = None) -> NoReturn:
+        self.error(span, message, hint)
+        raise _Abort
+
+    # --- names -------------------------------------------------------------------------------
+
+    def _prescan(self, body: tuple[tree.Statement, ...]) -> None:
+        for st in body:
+            if isinstance(st, (tree.InputDecl, tree.ParamDecl)):
+                self.first_def.setdefault(st.name.id, st.name.span)
+            elif isinstance(st, tree.Assign):
+                self.first_def.setdefault(st.target.id, st.target.span)
+            elif isinstance(st, tree.Repeat):
+                self._prescan(st.body)
+
+    def _param_in_scope(self, name: str) -> str | None:
+        for scope in reversed(self.param_scopes):
+            if name in scope:
+                return scope[name]
+        entry = self.params.get(name)
+        if entry is not None and not entry.created:
+            return name  # a repeat copy named in full (``W_3``)
+        return None
+
+    def lookup(self, node: tree.Name) -> tuple[str, str]:
+        """``("var", id)`` or ``("param", final name)``; a diagnostic and :class:`_Abort` if
+        the name is not defined here."""
+        name = node.id
+        if name in self.var_scope:
+            return "var", self.var_scope[name]
+        param = self._param_in_scope(name)
+        if param is not None:
+            return "param", param
+        if name in self.repeat_params:
+            line, copies = self.repeat_params[name]
+            shown = copies[0] if len(copies) == 1 else f"{copies[0]} … {copies[-1]}"
+            self.fail(node.span, f"`{name}` is declared inside the `repeat` on line {line}, "
+                      f"which makes one copy per iteration ({shown})",
+                      f"name one copy, e.g. `{copies[-1]}`")
+        if name in self.first_def:
+            where = self.first_def[name]
+            hint = ("its first definition is this statement"
+                    if where.line == node.span.line else
+                    f"it is first defined on line {where.line}")
+            self.fail(node.span, f"`{name}` is used before it is defined", hint)
+        pool = set(self.var_scope) | set(self.first_def)
+        for scope in self.param_scopes:
+            pool |= set(scope)
+        pool |= {p for p, e in self.params.items() if not e.created}
+        pool.discard(name)
+        guess = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=0.6)
+        hint = f"did you mean `{guess[0]}`?" if guess else None
+        self.fail(node.span, f"unknown name `{name}`", hint)
+
+    def var_ref(self, expr: tree.Expr, role: str) -> str:
+        if not isinstance(expr, tree.Name):
+            self.fail(expr.span, f"{role} must be a variable name", LAYER_FORMS)
+        kind, ref = self.lookup(expr)
+        if kind != "var":
+            self.fail(expr.span, f"`{expr.id}` is a parameter, but {role} must be a variable "
+                      "(the input or a layer's output)")
+        return ref
+
+    def param_ref(self, expr: tree.Expr, role: str, allow_t: bool = True) -> tuple[str, bool]:
+        """A parameter named by ``expr`` (``W`` or ``W.T``): (final name, transposed)."""
+        transposed = False
+        if isinstance(expr, tree.Attr) and allow_t:
+            if expr.attr != "T":
+                self.fail(expr.span, f"`.{expr.attr}` is not supported; only `.T` (transpose)")
+            transposed, expr = True, expr.value
+        if not isinstance(expr, tree.Name):
+            self.fail(expr.span, f"{role} must be a parameter name"
+                      + (" or its transpose `A.T`" if allow_t else ""), LAYER_FORMS)
+        kind, ref = self.lookup(expr)
+        if kind != "param":
+            self.fail(expr.span, f"`{expr.id}` is a variable, but {role} must be a parameter",
+                      "declare it with `param NAME : SHAPE = INIT`")
+        return ref, transposed
+
+    def shape_of_var(self, vid: str) -> Shape | None:
+        return self.vars[vid].shape
+
+    def display(self, vid: str) -> str:
+        var = self.vars[vid]
+        return var.name if not var.hidden else var.id
+
+    def peek_id(self, name: str) -> str:
+        version = self.versions.get(name, 0) + 1
+        return name if version == 1 else f"{name}#{version}"
+
+    def new_var(self, name: str, shape: Shape | None, span: SourceSpan | None) -> str:
+        version = self.versions.get(name, 0) + 1
+        self.versions[name] = version
+        vid = name if version == 1 else f"{name}#{version}"
+        self.vars[vid] = _Var(vid, name, shape, span, version)
+        self.var_scope[name] = vid
+        self.bound += 1
+        return vid
+
+    def suffix(self) -> str:
+        return "".join(f"_{i}" for i, _ in self.repeat_path)
+
+    def seed_offset(self) -> int:
+        offset = 0
+        for i, count in self.repeat_path:
+            offset = offset * count + (i - 1)
+        return offset
+
+    # --- statements --------------------------------------------------------------------------
+
+    def run(self, body: tuple[tree.Statement, ...]) -> None:
+        for st in body:
+            before = self.stmt_start = len(self.diags)
+            bound = self.bound
+            try:
+                if isinstance(st, tree.InputDecl):
+                    self.input_decl(st)
+                elif isinstance(st, tree.ParamDecl):
+                    self.param_decl(st)
+                elif isinstance(st, tree.Assign):
+                    self.assign(st)
+                elif isinstance(st, tree.Repeat):
+                    self.repeat(st)
+                elif isinstance(st, tree.Output):
+                    self.output(st)
+                else:  # pragma: no cover - the parser makes no other statements
+                    self.fail(getattr(st, "span", None), "unexpected statement")
+            except _Abort:
+                pass
+            if isinstance(st, tree.Assign) and len(self.diags) > before:
+                self.poison(st, bound)
+
+    def poison(self, st: tree.Assign, bound_before: int) -> None:
+        """After a failed layer: its target exists with an unknown shape (no cascades)."""
+        name = st.target.id
+        if self._param_in_scope(name) is not None:
+            return
+        if self.bound > bound_before:  # the statement bound its target before failing
+            self.vars[self.var_scope[name]].shape = None
+        else:
+            self.new_var(name, None, st.span)
+
+    def check_dims(self, shape: tree.Shape, what: str) -> Shape | None:
+        if any(d <= 0 for d in shape.dims):
+            self.error(shape.span, f"the shape of {what} has a zero or negative dimension "
+                       f"({_shape_text(shape.dims)})", "every dimension must be at least 1")
+            return None
+        return tuple(int(d) for d in shape.dims)
+
+    def name_taken(self, node: tree.Name) -> None:
+        """A diagnostic if ``node`` would declare a name that already exists."""
+        name = node.id
+        if name in self.var_scope:
+            var = self.vars[self.var_scope[name]]
+            self.fail(node.span, f"`{name}` is already defined (a variable, line "
+                      f"{_span_line(var.span)})", "choose another name")
+        for scope in self.param_scopes:
+            if name in scope:
+                self.fail(node.span, f"parameter `{name}` is already declared on line "
+                          f"{_span_line(self.params[scope[name]].span)}", "choose another name")
+
+    def input_decl(self, st: tree.InputDecl) -> None:
+        if self.repeat_path:
+            self.fail(st.span, "`input` cannot be inside `repeat`",
+                      "declare the input once, before the layers")
+        if self.input_id is not None:
+            self.fail(st.span, "a network has exactly one `input`; the first is on line "
+                      f"{_span_line(self.input_span)}")
+        self.name_taken(st.name)
+        shape = self.check_dims(st.shape, f"input `{st.name.id}`")
+        self.input_id = self.new_var(st.name.id, shape, st.span)
+        self.input_span = st.span
+
+    def param_decl(self, st: tree.ParamDecl) -> None:
+        self.name_taken(st.name)
+        declared = st.name.id
+        final = declared + self.suffix()
+        if final in self.params:
+            other = self.params[final]
+            made = "created by `dense`/`conv2d`" if other.created else "declared"
+            self.fail(st.name.span, f"parameter `{final}` is already {made} on line "
+                      f"{_span_line(other.span)}", "choose another name")
+        shape = self.check_dims(st.shape, f"parameter `{declared}`")
+        plan = None
+        if shape is not None:
+            try:
+                plan = init.plan_init(st.init, shape, final, self.seed_offset())
+            except init.InitError as exc:
+                self.diags.append(exc.diagnostic)
+        self.params[final] = _Param(final, declared, shape, plan, st.span, created=False)
+        self.param_scopes[-1][declared] = final
+
+    def output(self, st: tree.Output) -> None:
+        if self.repeat_path:
+            self.fail(st.span, "`output` cannot be inside `repeat`",
+                      "name the output once, after the layers")
+        if self.output_id is not None:
+            self.fail(st.span, "a network has exactly one `output`; the first is on line "
+                      f"{_span_line(self.output_span)}")
+        vid = self.var_ref(st.name, "the output")
+        self.output_id, self.output_span = vid, st.span
+
+    def repeat(self, st: tree.Repeat) -> None:
+        count = st.count.value
+        ok = isinstance(count, int) and count >= 1
+        if not ok:
+            self.error(st.count.span, f"`repeat` needs a positive integer count, got "
+                       f"{st.count.text}", "write repeat N { ... } with N >= 1")
+            count = 1  # still check the body once
+        if not self.repeat_path:  # an outermost repeat counts its nested ones too
+            unrolled = count * _count_statements(st.body)
+            self.unrolled += unrolled
+            if self.unrolled > MAX_UNROLLED_STATEMENTS:
+                self.fail(st.count.span, f"this `repeat` unrolls to {unrolled:,} statements; "
+                          f"a network may have at most {MAX_UNROLLED_STATEMENTS:,}",
+                          "lbdsl makes one layer per iteration; use fewer iterations")
+        declared: dict[str, list[str]] = {}
+        for i in range(1, count + 1):
+            self.repeat_path.append((i, count))
+            self.param_scopes.append({})
+            before = len(self.diags)
+            try:
+                self.run(st.body)
+            finally:
+                scope = self.param_scopes.pop()
+                self.repeat_path.pop()
+            for name, final in scope.items():
+                declared.setdefault(name, []).append(final)
+            if len(self.diags) > before:
+                break  # later iterations would repeat the same errors
+        for name, copies in declared.items():
+            self.repeat_params[name] = (_span_line(st.span), copies)
+
+    # --- layers ------------------------------------------------------------------------------
+
+    def assign(self, st: tree.Assign) -> None:
+        target = st.target.id
+        if self._param_in_scope(target) is not None:
+            self.fail(st.target.span, f"`{target}` is a parameter and cannot be assigned",
+                      "choose another name for this layer's output")
+        value = st.value
+        if isinstance(value, tree.BinOp) and value.op in "+-":
+            if self._sum_layer(st, value):
+                return
+            self.linear_layer(st, value)
+        elif isinstance(value, tree.BinOp) and value.op == "@" \
+                and isinstance(value.right, tree.Call):
+            self.shallow_layer(st, value.left, value.right, None, value)
+        elif isinstance(value, tree.Call) and value.func not in _CREATING:
+            self.activation_layer(st, value)
+        else:
+            self.linear_layer(st, value)
+
+    def _sum_layer(self, st: tree.Assign, value: tree.BinOp) -> bool:
+        """Residual or biased shallow layer; False if ``value`` is a plain affine."""
+        def v_act(e: tree.Expr) -> bool:
+            return (isinstance(e, tree.BinOp) and e.op == "@"
+                    and isinstance(e.right, tree.Call))
+
+        if v_act(value.right):
+            other, vexpr = value.left, value.right
+        elif v_act(value.left):
+            other, vexpr = value.right, value.left
+            if value.op == "-":
+                self.fail(value.op_span, "a residual layer subtracts from its base: write "
+                          "`x = x - V @ ACT(AFFINE)`", LAYER_FORMS)
+        else:
+            return False
+        assert isinstance(vexpr, tree.BinOp) and isinstance(vexpr.right, tree.Call)
+        if not isinstance(other, tree.Name):
+            self.fail(other.span, "the other term of this sum must be a variable (a residual "
+                      "layer `x = x + V @ ACT(...)`) or a bias parameter", LAYER_FORMS)
+        kind, _ = self.lookup(other)
+        if kind == "var":
+            sign = -1 if value.op == "-" else 1
+            self.residual_layer(st, other, sign, vexpr.left, vexpr.right)
+        elif value.op == "-":
+            self.fail(value.op_span, "a bias is added, not subtracted", LAYER_FORMS)
+        else:
+            self.shallow_layer(st, vexpr.left, vexpr.right, other, vexpr)
+        return True
+
+    def activation(self, call: tree.Call) -> tuple[str, dict[str, float]] | None:
+        """Check ``ACT(AFFINE, key = value, ...)``'s name and keywords: (name, params)."""
+        from ..prox import registry
+
+        if call.func not in registry.ACTIVATIONS:
+            message, hint = registry.explain_unknown(call.func)
+            self.error(call.func_span, message, hint)
+            return None
+        spec = registry.ACTIVATIONS[call.func]
+        known = {p.name: p for p in spec.params}
+        values: dict[str, float] = {}
+        ok = True
+        for kw in call.kwargs:
+            if kw.name not in known:
+                allowed = ", ".join(known) or "none"
+                self.error(kw.span, f"`{call.func}` has no parameter `{kw.name}`",
+                           f"parameters of `{call.func}`: {allowed}")
+                ok = False
+                continue
+            if kw.name in values:
+                self.error(kw.span, f"`{kw.name}` is given twice")
+                ok = False
+                continue
+            number = init.literal_number(kw.value)
+            if number is None:
+                self.error(kw.value.span, f"`{kw.name}` of `{call.func}` must be a number")
+                ok = False
+                continue
+            if not known[kw.name].valid(float(number)):
+                self.error(kw.span, f"`{call.func}` needs {known[kw.name].requirement}, got "
+                           f"{kw.name} = {float(number):g}")
+                ok = False
+                continue
+            values[kw.name] = float(number)
+        if not ok:
+            return None
+        full = {p.name: float(values.get(p.name, p.default)) for p in spec.params}
+        try:
+            registry.make_activation(call.func, **full)
+        except ValueError as exc:
+            self.error(call.span, str(exc))
+            return None
+        return call.func, full
+
+    def act_argument(self, call: tree.Call) -> tree.Expr:
+        if len(call.args) != 1:
+            span = call.args[1].span if len(call.args) > 1 else call.span
+            self.fail(span, f"`{call.func}` takes one affine argument (then keywords), got "
+                      f"{len(call.args)}", f"write {call.func}(W @ x + b, ...)")
+        return call.args[0]
+
+    def activation_layer(self, st: tree.Assign, call: tree.Call) -> None:
+        psi = self.activation(call)
+        arg = self.act_argument(call)
+        affine = self.affine(arg, st.target.id)
+        if psi is None:
+            raise _Abort
+        out = self.new_var(st.target.id, affine.out_shape, st.span)
+        # ``identity(A @ x)`` is the same layer as ``A @ x``
+        self.steps.append(Layer(out, psi[0], psi[1], affine, psi[0] == "identity", st.span))
+
+    def linear_layer(self, st: tree.Assign, expr: tree.Expr) -> None:
+        affine = self.affine(expr, st.target.id)
+        out = self.new_var(st.target.id, affine.out_shape, st.span)
+        self.steps.append(Layer(out, "identity", {}, affine, True, st.span))
+
+    def shallow_layer(self, st: tree.Assign, mat: tree.Expr, call: tree.Call,
+                      bias: tree.Expr | None, span_expr: tree.Expr) -> None:
+        """``y = A @ ACT(AFFINE) (+ b)``: a hidden layer ``y.ACT``, then a linear layer."""
+        if call.func in _CREATING:
+            self.fail(call.func_span, f"`A @ {call.func}(...)` is two linear maps in a row",
+                      "put an activation between them: A @ relu(dense(...)), or use one layer")
+        psi = self.activation(call)
+        arg = self.act_argument(call)
+        affine = self.affine(arg, st.target.id)
+        if psi is None:
+            raise _Abort
+        out_id = self.peek_id(st.target.id)
+        hidden = f"{out_id}.{call.func}"
+        self.vars[hidden] = _Var(hidden, hidden, affine.out_shape, st.span, 1, hidden=True)
+        self.steps.append(Layer(hidden, psi[0], psi[1], affine, False, st.span))
+        outer = self.matmul(mat, hidden, bias, span_expr, st.target.id, whole=st.value)
+        out = self.new_var(st.target.id, outer.out_shape, st.span)
+        assert out == out_id
+        self.steps.append(Layer(out, "identity", {}, outer, True, st.span))
+
+    def residual_layer(self, st: tree.Assign, base_expr: tree.Name, sign: int,
+                       v_expr: tree.Expr, call: tree.Call) -> None:
+        base = self.var_ref(base_expr, "the base of a residual layer")
+        v_name, v_t = self.param_ref(v_expr, "V in `x + V @ ACT(AFFINE)`")
+        if call.func in _CREATING:
+            self.fail(call.func_span, f"a residual layer needs an activation around "
+                      f"`{call.func}(...)`", f"for a linear residual write "
+                      f"identity({call.func}(...))")
+        psi = self.activation(call)
+        arg = self.act_argument(call)
+        affine = self.affine(arg, st.target.id)
+        base_shape = self.shape_of_var(base)
+        v_shape = self.params[v_name].shape
+        tied = affine.kind == "matmul" and affine.weight == v_name and v_t != affine.transposed
+        if v_shape is not None:
+            v_text = f"{self.params[v_name].declared_name}{'.T' if v_t else ''}"
+            if len(v_shape) > 2:
+                self.fail(v_expr.span, f"V = `{v_text}` is {_shape_text(v_shape)}, but V must "
+                          "be a matrix")
+            rows, cols = (1, v_shape[0]) if len(v_shape) == 1 else v_shape
+            rows, cols = (cols, rows) if v_t else (rows, cols)
+            if base_shape is not None and affine.out_shape is not None:
+                need_rows, need_cols = size_of(base_shape), size_of(affine.out_shape)
+                if (rows, cols) != (need_rows, need_cols):
+                    hint = (f"V maps the activation ({need_cols} entries) back onto "
+                            f"`{self.display(base)}` ({need_rows} entries)")
+                    if affine.kind == "matmul" and not tied:
+                        w = self.params[affine.weight].declared_name
+                        hint += (f"; a tied residual writes V as `{w}.T`, the transpose of "
+                                 "the affine's matrix")
+                    self.error(v_expr.span, f"`{v_text}` (V of this residual layer) is "
+                               f"{rows}x{cols}, but it must be {need_rows}x{need_cols}", hint)
+        if psi is None or len(self.diags) > self.stmt_start:
+            raise _Abort
+        out = self.new_var(st.target.id, base_shape, st.span)
+        self.steps.append(Residual(out, base, sign, v_name, v_t, tied, psi[0], psi[1], affine,
+                                   st.span))
+
+    # --- affine forms ------------------------------------------------------------------------
+
+    def affine(self, expr: tree.Expr, target: str) -> Affine:
+        if isinstance(expr, tree.Call) and expr.func == "dense":
+            return self.dense(expr, target)
+        if isinstance(expr, tree.Call) and expr.func == "conv2d":
+            return self.conv2d(expr, target)
+        bias = None
+        mat = expr
+        if isinstance(expr, tree.BinOp) and expr.op == "+":
+            if isinstance(expr.left, tree.BinOp) and expr.left.op == "@":
+                mat, bias = expr.left, expr.right
+            elif isinstance(expr.right, tree.BinOp) and expr.right.op == "@":
+                mat, bias = expr.right, expr.left
+        if not (isinstance(mat, tree.BinOp) and mat.op == "@"):
+            what = "a call" if isinstance(expr, tree.Call) else "this expression"
+            self.fail(expr.span, f"{what} is not an affine map",
+                      f"an affine map is {AFFINE_FORMS}")
+        if isinstance(mat.right, tree.Call) and mat.right.func not in _CREATING:
+            self.fail(mat.right.span, "an activation cannot be nested inside another layer's "
+                      "affine map", "give the inner layer a name of its own: "
+                      "h = relu(W @ x); y = tanh(A @ h)")
+        if not isinstance(mat.right, tree.Name):
+            self.fail(mat.right.span, "the right of `@` must be a variable name",
+                      f"an affine map is {AFFINE_FORMS}")
+        x = self.var_ref(mat.right, "the right of `@`")
+        return self.matmul(mat.left, x, bias, mat, target, whole=expr)
+
+    def matmul(self, mat_expr: tree.Expr, x: str, bias_expr: tree.Expr | None,
+               span_expr: tree.Expr, target: str, whole: tree.Expr | None = None) -> Affine:
+        """``A @ x (+ b)``; ``span_expr`` is the ``@`` (where a mismatch is reported), ``whole``
+        the full affine expression."""
+        w, transposed = self.param_ref(mat_expr, "the left of `@`")
+        w_shape = self.params[w].shape
+        x_shape = self.shape_of_var(x)
+        w_text = self.params[w].declared_name + (".T" if transposed else "")
+        x_text = self.display(x)
+        out: Shape | None = None
+        if w_shape is not None:
+            if len(w_shape) > 2:
+                self.fail(mat_expr.span, f"`{w_text}` is {_shape_text(w_shape)}, but the left "
+                          "of `@` must be a matrix (or a vector, read as a row)",
+                          "declare it as MxN")
+            rows, cols = (1, w_shape[0]) if len(w_shape) == 1 else w_shape
+            m, n = (cols, rows) if transposed else (rows, cols)
+            out = (m,)
+            if x_shape is not None and size_of(x_shape) != n:
+                shown = (f"{size_of(x_shape)} entries (shape {_shape_text(x_shape)})"
+                         if len(x_shape) > 1 else f"{size_of(x_shape)} entries")
+                self.error(span_expr.span, f"`{w_text}` is {m}x{n} but `{x_text}` has {shown}: "
+                           f"the inner dimensions of `{w_text} @ {x_text}` must agree",
+                           f"`@` multiplies the row-major flattening of `{x_text}`, so `{w_text}` "
+                           f"needs {size_of(x_shape)} columns")
+        b = None
+        if bias_expr is not None:
+            if isinstance(bias_expr, tree.Name):
+                kind, ref = self.lookup(bias_expr)
+                if kind == "var":
+                    self.fail(bias_expr.span, f"`{bias_expr.id}` is a variable, but the bias "
+                              "must be a parameter", "a residual layer is x = x + V @ ACT(...)")
+                b = ref
+            else:
+                self.fail(bias_expr.span, "the bias must be a parameter name",
+                          f"an affine map is {AFFINE_FORMS}")
+            b_shape = self.params[b].shape
+            if b_shape is not None and out is not None and size_of(b_shape) != out[0]:
+                self.error(bias_expr.span, f"the bias `{bias_expr.id}` has {size_of(b_shape)} "
+                           f"entries but `{w_text} @ {x_text}` has {out[0]}",
+                           f"declare `param {bias_expr.id} : {out[0]}`")
+        span = (whole or span_expr).span
+        return Affine("matmul", x, w, transposed, b, x_shape, out, span)  # type: ignore[arg-type]
+
+    def positive_int(self, expr: tree.Expr, what: str, least: int = 1) -> int:
+        value = init.literal_number(expr)
+        if value is None or isinstance(value, float) or value < least:
+            need = "a positive integer" if least == 1 else f"an integer >= {least}"
+            got = getattr(expr, "text", None) or (str(value) if value is not None else "that")
+            self.fail(expr.span, f"{what} must be {need}, got {got}")
+        return int(value)
+
+    def created_name(self, target: str, part: str, call: tree.Call) -> str:
+        base = f"{target}_{part}{self.suffix()}"
+        name, k = base, 2
+        while name in self.params and self.params[name].created:
+            name, k = f"{base}_{k}", k + 1
+        if name in self.params:
+            self.fail(call.func_span, f"`{call.func}` creates the parameter `{name}`, but a "
+                      f"parameter of that name is declared on line "
+                      f"{_span_line(self.params[name].span)}",
+                      "rename that parameter or this layer's output")
+        return name
+
+    def create_param(self, name: str, shape: Shape | None, fan_in: int | None,
+                     call: tree.Call) -> None:
+        plan = init.default_init(name, fan_in, call.span) if fan_in else None
+        self.params[name] = _Param(name, name, shape, plan, call.span, created=True)
+
+    def dense(self, call: tree.Call, target: str) -> Affine:
+        if len(call.args) != 2 or call.kwargs:
+            self.fail(call.span, "`dense` takes two arguments: dense(x, WIDTH)")
+        x = self.var_ref(call.args[0], "the input of `dense`")
+        width = self.positive_int(call.args[1], "the width of `dense`")
+        x_shape = self.shape_of_var(x)
+        w = self.created_name(target, "W", call)
+        b = self.created_name(target, "b", call)
+        fan_in = size_of(x_shape) if x_shape is not None else None
+        self.create_param(w, (width, fan_in) if fan_in else None, fan_in, call)
+        self.create_param(b, (width,), fan_in, call)
+        return Affine("dense", x, w, False, b, x_shape, (width,), call.span)  # type: ignore[arg-type]
+
+    def conv2d(self, call: tree.Call, target: str) -> Affine:
+        usage = "conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)"
+        if len(call.args) != 2:
+            self.fail(call.span, f"`conv2d` takes two positional arguments: {usage}")
+        kws: dict[str, tree.Keyword] = {}
+        for kw in call.kwargs:
+            if kw.name not in ("kernel", "stride", "padding"):
+                self.fail(kw.span, f"`conv2d` has no argument `{kw.name}`", f"write {usage}")
+            if kw.name in kws:
+                self.fail(kw.span, f"`{kw.name}` is given twice")
+            kws[kw.name] = kw
+        if "kernel" not in kws:
+            self.fail(call.span, "`conv2d` needs `kernel = K`", f"write {usage}")
+        x = self.var_ref(call.args[0], "the input of `conv2d`")
+        channels = self.positive_int(call.args[1], "the channel count of `conv2d`")
+        kexpr = kws["kernel"].value
+        if isinstance(kexpr, tree.Shape):
+            if len(kexpr.dims) != 2 or min(kexpr.dims) < 1:
+                self.fail(kexpr.span, "a conv2d kernel is K or KHxKW with positive sizes")
+            kernel = (int(kexpr.dims[0]), int(kexpr.dims[1]))
+        else:
+            k = self.positive_int(kexpr, "the kernel size of `conv2d`")
+            kernel = (k, k)
+        stride = (self.positive_int(kws["stride"].value, "the stride of `conv2d`")
+                  if "stride" in kws else 1)
+        padding = (self.positive_int(kws["padding"].value, "the padding of `conv2d`", least=0)
+                   if "padding" in kws else 0)
+        x_shape = self.shape_of_var(x)
+        in_shape: Shape | None = None
+        out: Shape | None = None
+        if x_shape is not None:
+            if len(x_shape) == 2:
+                in_shape = (1, *x_shape)
+            elif len(x_shape) == 3:
+                in_shape = x_shape
+            else:
+                self.fail(call.args[0].span, f"`{self.display(x)}` is {_shape_text(x_shape)}, "
+                          "but conv2d needs an image CxHxW (or HxW, one channel)",
+                          "declare the input with its image shape, e.g. 1x28x28")
+            try:
+                ho, wo = conv2d_output_shape(in_shape[1], in_shape[2], kernel, stride, padding)
+            except ValueError:
+                span = kws["kernel"].span
+                self.fail(span, f"the {kernel[0]}x{kernel[1]} kernel is larger than "
+                          f"`{self.display(x)}` ({in_shape[1]}x{in_shape[2]}) padded by "
+                          f"{padding} ({in_shape[1] + 2 * padding}x"
+                          f"{in_shape[2] + 2 * padding})",
+                          "use a smaller kernel or more padding")
+            out = (channels, ho, wo)
+        w = self.created_name(target, "W", call)
+        b = self.created_name(target, "b", call)
+        fan_in = in_shape[0] * kernel[0] * kernel[1] if in_shape is not None else None
+        self.create_param(w, (channels, in_shape[0], *kernel) if in_shape else None,
+                          fan_in, call)
+        self.create_param(b, (channels,), fan_in, call)
+        return Affine("conv2d", x, w, False, b, in_shape, out, call.span,  # type: ignore[arg-type]
+                      kernel=kernel, stride=stride, padding=padding)
+
+    # --- finishing ---------------------------------------------------------------------------
+
+    def finish(self) -> NetworkIR:
+        net = self.net
+        kinds = {type(s) for s in _all_statements(net.body)}
+        if self.input_id is None and tree.InputDecl not in kinds:
+            self.error(net.name.span, f"network `{net.name.id}` has no `input`",
+                       "declare one, e.g. `input u : 64x64`")
+        if self.output_id is None and tree.Output not in kinds:
+            self.error(net.name.span, f"network `{net.name.id}` has no `output`",
+                       "name the result, e.g. `output h`")
+        if not self.diags:
+            self.check_size()
+        if self.diags:
+            raise SpecError(_ordered(self.diags), self.source)
+        values = self.materialise()
+        return self.assemble(values)
+
+    def check_size(self) -> None:
+        total = sum(size_of(p.shape) for p in self.params.values() if p.shape is not None)
+        nbytes = 8 * total
+        if nbytes > self.max_param_bytes:
+            largest = max(self.params.values(), key=lambda p: size_of(p.shape or ()))
+            self.error(self.net.name.span,
+                       f"the parameters of `{self.net.name.id}` need {_bytes(nbytes)} "
+                       f"({total:,} float64 entries), more than the limit of "
+                       f"{_bytes(self.max_param_bytes)}",
+                       f"the largest is `{largest.name}` "
+                       f"({_shape_text(largest.shape or ())}); use smaller layers")
+
+    def materialise(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        with init.Loader(self.file_dir) as loader:
+            for p in self.params.values():
+                assert p.plan is not None and p.shape is not None
+                try:
+                    values[p.name] = init.materialise(p.plan, p.shape, p.name, loader)
+                except init.InitError as exc:
+                    self.diags.append(exc.diagnostic)
+        if self.diags:
+            raise SpecError(_ordered(self.diags), self.source)
+        return values
+
+    def assemble(self, values: dict[str, Any]) -> NetworkIR:
+        params = {
+            p.name: Param(p.name, p.shape, values[p.name], p.span,  # type: ignore[arg-type]
+                          p.plan.origin, p.declared_name, p.created)  # type: ignore[union-attr]
+            for p in self.params.values()
+        }
+        variables = {v.id: Variable(v.id, v.name, v.shape, v.span, v.version,  # type: ignore[arg-type]
+                                    v.hidden)
+                     for v in self.vars.values()}
+        assert self.input_id is not None and self.output_id is not None
+        layers = tuple(self.steps)
+        graph = build_graph(self.net.name.id, self.input_id, self.output_id, variables, params,
+                            layers, output_span=self.output_span)
+        return NetworkIR(self.net.name.id, self.input_id, variables[self.input_id].shape,
+                         params, layers, self.output_id, variables, graph, self.net.span)
+
+
+def _all_statements(body: tuple[tree.Statement, ...]) -> list[tree.Statement]:
+    out: list[tree.Statement] = []
+    for st in body:
+        out.append(st)
+        if isinstance(st, tree.Repeat):
+            out.extend(_all_statements(st.body))
+    return out
+
+
+def _count_statements(body: tuple[tree.Statement, ...]) -> int:
+    total = 0
+    for st in body:
+        if isinstance(st, tree.Repeat):
+            n = st.count.value if isinstance(st.count.value, int) and st.count.value > 0 else 1
+            total += n * _count_statements(st.body)
+        else:
+            total += 1
+    return total
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in source order, one per span (a repeated statement reports once)."""
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for d in diags:
+        key = (d.span.file, d.span.line, d.span.column) if d.span is not None else (d.message,)
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(d)
+    return sorted(unique, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+
+
+def build_network(net: tree.Network, file_dir: Path | str = ".", *, source: str | None = None,
+                  max_param_bytes: int = init.MAX_PARAM_BYTES) -> NetworkIR:
+    """The checked IR of ``net``; ``file_dir`` is where ``load(...)`` paths start.
+
+    Raises :class:`SpecError` with every independent problem (``source`` lets it quote lines).
+    """
+    builder = _NetworkBuilder(net, Path(file_dir), source, max_param_bytes)
+    builder.run(net.body)
+    return builder.finish()
+
+
+def build_module(module: tree.Module, *, max_param_bytes: int = init.MAX_PARAM_BYTES,
+                 ) -> ModuleIR:
+    """Every network of ``module``, and its tasks; all errors of the file in one SpecError.
+
+    Tasks are built by :mod:`lbdsl.ir.tasks` (``build_task(task_tree, network_ir)``; a task
+    whose network failed is still checked, without the network).  If that module cannot be
+    imported, the task syntax trees are kept as they are.
+    """
+    file_dir = _file_dir(module.file)
+    diags: list[Diagnostic] = []
+    networks: dict[str, NetworkIR] = {}
+    first: dict[str, tree.Network] = {}
+    for net in module.networks:
+        name = net.name.id
+        if name in first:
+            diags.append(Diagnostic(net.name.span, f"network `{name}` is already defined on "
+                                    f"line {_span_line(first[name].name.span)}",
+                                    "give each network its own name"))
+            continue
+        first[name] = net
+        try:
+            networks[name] = build_network(net, file_dir, source=module.source,
+                                           max_param_bytes=max_param_bytes)
+        except SpecError as exc:
+            diags.extend(exc.diagnostics)
+    tasks: list[Any] = []
+    task_api = _task_api()
+    if task_api is None:
+        diags.extend(_unknown_networks(module, list(first)))
+        tasks = list(module.tasks)
+    else:
+        build_task, task_network_problems = task_api
+        diags.extend(task_network_problems(module))
+        for task in module.tasks:
+            if task.network.id not in first:
+                continue
+            try:
+                tasks.append(build_task(task, networks.get(task.network.id)))
+            except SpecError as exc:
+                diags.extend(exc.diagnostics)
+    if diags:
+        diags.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+        raise SpecError(diags, module.source)
+    return ModuleIR(module.file, module.source, networks, tuple(tasks))
+
+
+def _unknown_networks(module: tree.Module, names: list[str]) -> list[Diagnostic]:
+    found = []
+    for task in module.tasks:
+        target = task.network.id
+        if target not in names:
+            guess = difflib.get_close_matches(target, names, n=1, cutoff=0.6)
+            hint = (f"did you mean `{guess[0]}`?" if guess else
+                    "networks in this file: " + (", ".join(names) or "none"))
+            found.append(Diagnostic(task.network.span, f"`{task.kind}` names network "
+                                    f"`{target}`, which is not defined in this file", hint))
+    return found
+
+
+def _file_dir(file: str) -> Path:
+    if not file or file.startswith("<"):
+        return Path.cwd()
+    return Path(file).resolve().parent
+
+
+def _task_api() -> tuple[Any, Any] | None:
+    """``(build_task, task_network_problems)`` from :mod:`lbdsl.ir.tasks`, if it is there."""
+    try:
+        from .tasks import build_task, task_network_problems
+    except ImportError:
+        return None
+    return build_task, task_network_problems

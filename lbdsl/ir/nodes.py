@@ -1,0 +1,213 @@
+"""The network IR: frozen records of what a ``network`` block means, ready to be lifted.
+
+A network is an ordered tuple of layers over SSA variables (math.md §2)::
+
+    Layer     out = ψ(A x + b)                    (a linear layer: ψ = identity, linear=True)
+    Residual  out = base ± V ψ(A x + b)           (tied when V = Aᵀ, the same parameter)
+
+Every rebinding of a name makes a new *version*: the first binding of ``x`` has the id ``x``,
+the second ``x#2``, the third ``x#3``; :attr:`Variable.name` keeps the name the user wrote.
+A hidden variable the builder introduces for ``y = c @ relu(W @ u + b)`` has the id ``y.relu``
+(the id of ``y`` it feeds, a dot, the activation).  Shapes are the declared or inferred array
+shapes; ``@`` multiplies the row-major flattening of its right operand.
+
+Parameters are host NumPy ``float64`` arrays, initialised eagerly by :mod:`lbdsl.ir.params`;
+solvers move them to their backend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+import numpy as np
+
+from ..errors import SourceSpan
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+__all__ = [
+    "Shape", "Variable", "Param", "Affine", "Layer", "Residual", "Step", "NetworkIR",
+    "ModuleIR", "size_of", "format_shape", "as_matrix",
+]
+
+Shape = tuple[int, ...]
+AffineKind = Literal["matmul", "dense", "conv2d"]
+
+
+def size_of(shape: Shape) -> int:
+    """The number of entries of an array of ``shape`` (its length once flattened)."""
+    return math.prod(shape)
+
+
+def format_shape(shape: Shape) -> str:
+    """``(64, 64)`` → ``64x64``, the way a spec writes it."""
+    return "x".join(str(d) for d in shape)
+
+
+def as_matrix(value: Any, transposed: bool = False) -> Any:
+    """A parameter as the matrix ``@`` applies: a 1-D parameter of length n is the 1×n row
+    vector (so ``c @ h`` is ⟨c, h⟩ and ``c.T`` is the n×1 column); ``transposed`` gives ``Aᵀ``."""
+    matrix = value.reshape(1, -1) if value.ndim == 1 else value
+    return matrix.T if transposed else matrix
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One SSA version of a network variable."""
+
+    id: str                     # unique: ``x``, ``x#2``, … or ``y.relu`` for a hidden one
+    name: str                   # the name the user wrote (``x``)
+    shape: Shape
+    span: SourceSpan | None     # the statement that defines it
+    version: int = 1
+    hidden: bool = False        # introduced by the builder (``y = c @ relu(...)``)
+
+
+@dataclass(frozen=True, eq=False)
+class Param:
+    """A parameter: its final name (``W_3`` inside a repeat), shape and initial value."""
+
+    name: str
+    shape: Shape
+    value: np.ndarray           # float64, C-contiguous, ``value.shape == shape``
+    span: SourceSpan | None
+    origin: str                 # how it was initialised, for humans: ``normal(std=1, seed=0)``
+    declared_name: str = ""     # the spec's name before the repeat suffix (``W``)
+    created: bool = False       # made by ``dense`` / ``conv2d`` rather than declared
+
+    @property
+    def size(self) -> int:
+        return size_of(self.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class Affine:
+    """The pre-activation ``A x + b``.
+
+    ``kind`` is ``"matmul"`` (``A`` a declared matrix, ``A.T`` when ``transposed``; a 1-D
+    parameter is a row vector, see :func:`as_matrix`),
+    ``"dense"`` (a created ``width × size(x)`` weight) or ``"conv2d"`` (a created kernel of
+    shape ``(C_out, C_in, k_h, k_w)``, cross-correlation as in PyTorch, input ``C_in × H × W``).
+    ``bias`` is a parameter name or None; for conv2d the bias has one entry per output channel
+    (broadcast over the image), otherwise it has ``size(out_shape)`` entries.
+    """
+
+    kind: AffineKind
+    input: str                  # variable id
+    weight: str                 # parameter name
+    transposed: bool
+    bias: str | None
+    in_shape: Shape             # the input variable's shape (conv2d: HxW is seen as 1xHxW)
+    out_shape: Shape
+    span: SourceSpan | None
+    kernel: tuple[int, int] | None = None   # conv2d only
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def in_size(self) -> int:
+        return size_of(self.in_shape)
+
+    @property
+    def out_size(self) -> int:
+        return size_of(self.out_shape)
+
+    def describe(self, input_name: str | None = None) -> str:
+        """The affine as a spec would write it (``W.T @ x + b``, ``conv2d(x, 8, kernel=3)``)."""
+        x = input_name or self.input
+        if self.kind == "matmul":
+            text = f"{self.weight}{'.T' if self.transposed else ''} @ {x}"
+            return f"{text} + {self.bias}" if self.bias else text
+        if self.kind == "dense":
+            return f"dense({x}, {self.out_shape[0]})"
+        kh, kw = self.kernel or (0, 0)
+        k = str(kh) if kh == kw else f"{kh}x{kw}"
+        return (f"conv2d({x}, {self.out_shape[0]}, kernel={k}, stride={self.stride}, "
+                f"padding={self.padding})")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """``out = ψ(affine)``; a linear layer ``y = A @ x + b`` has ψ = identity and ``linear``."""
+
+    out: str
+    psi_name: str
+    psi_params: dict[str, float]        # every parameter of ψ, defaults filled in
+    affine: Affine
+    linear: bool
+    span: SourceSpan | None
+
+    def psi(self) -> Any:
+        """The catalogue's Ψ object for this layer."""
+        from ..prox.registry import make_activation
+        return make_activation(self.psi_name, **self.psi_params)
+
+
+@dataclass(frozen=True)
+class Residual:
+    """``out = base + sign · V ψ(affine)``; ``tied`` when V is the transpose of the affine's
+    matrix (``x = x + W.T @ relu(W @ x + b)``), which the convexity certificate relies on.
+
+    ``affine.input`` is usually ``base`` but may be any earlier variable.
+    """
+
+    out: str
+    base: str
+    sign: int                           # +1 or -1
+    v_weight: str
+    v_transposed: bool
+    tied: bool
+    psi_name: str
+    psi_params: dict[str, float]
+    affine: Affine
+    span: SourceSpan | None
+
+    def psi(self) -> Any:
+        """The catalogue's Ψ object for this layer."""
+        from ..prox.registry import make_activation
+        return make_activation(self.psi_name, **self.psi_params)
+
+
+Step = Union[Layer, Residual]
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkIR:
+    """A checked network: its input, parameters, ordered layers, output and data-flow graph."""
+
+    name: str
+    input: str                          # the input's variable id
+    input_shape: Shape
+    params: dict[str, Param]            # in declaration / creation order
+    layers: tuple[Step, ...]
+    output: str                         # the output's variable id
+    variables: dict[str, Variable]      # every SSA version, in definition order
+    graph: "nx.DiGraph" = field(repr=False)
+    span: SourceSpan | None = None
+
+    @property
+    def shapes(self) -> dict[str, Shape]:
+        """Variable id → shape."""
+        return {vid: v.shape for vid, v in self.variables.items()}
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.variables[self.output].shape
+
+    def param_count(self) -> int:
+        """The number of scalar parameters."""
+        return sum(p.size for p in self.params.values())
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleIR:
+    """A whole file: its networks by name, and its tasks (as built by :mod:`lbdsl.ir.tasks`
+    when that module is present, else the syntax trees)."""
+
+    file: str
+    source: str
+    networks: dict[str, NetworkIR]
+    tasks: tuple[Any, ...] = ()
