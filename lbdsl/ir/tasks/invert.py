@@ -1,0 +1,464 @@
+"""``invert NET { ... }``: reading its settings into an :class:`InvertTask` (math.md §3)."""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+from typing import Any
+
+from ...errors import Diagnostic
+from ...syntax import tree
+from . import model as m
+from . import reader as r
+from .settings import SHARED_READERS, Context, Read, Schema
+
+__all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
+
+IMAGES = ("shepp_logan", "camera", "digit")
+REGULARISER_NAMES = ("tv", "l1", "l2sq", "nonneg", "box")
+FIDELITIES = ("bregman", "l2")
+_FIDELITY_HINTS = {
+    "mse": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
+    "quadratic": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
+    "l2sq": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
+    "lifted": "the lifted Bregman fidelity is called `bregman`",
+}
+
+
+# --- truth -----------------------------------------------------------------------------------
+
+def _image_name(expr: tree.Expr, what: str) -> str:
+    return r.choice(expr, what, IMAGES, noun="image", quoted=True)
+
+
+def _image_size(expr: tree.Expr, what: str) -> tuple[int, ...]:
+    dims = r.shape(expr, what)
+    if len(dims) < 2 or any(d != 1 for d in dims[:-2]):
+        r.fail(expr.span, f"an image needs a 2-D size such as 64x64, got `{r.show(expr)}`")
+    return dims
+
+
+def _path(expr: tree.Expr, what: str) -> str:
+    path = r.string(expr, what)
+    if not path:
+        r.fail(expr.span, f"{what} must be a file name, got an empty string")
+    return path
+
+
+def _optional_string(expr: tree.Expr, what: str) -> str:
+    return r.string(expr, what)
+
+
+_LOAD_ARGS = (r.Arg("path", _path, positional=True),
+              r.Arg("key", _optional_string, None, positional=True))
+
+
+def read_truth(expr: tree.Expr, what: str, ctx: Context) -> m.Truth:
+    """``image(...)``, ``load(...)`` or ``linspace(...)``."""
+    forms = ("image", "load", "linspace")
+    if isinstance(expr, tree.Call) and expr.func == "image":
+        b = r.bind(expr, (r.Arg("name", _image_name, positional=True),
+                          r.Arg("size", _image_size, None, positional=True),
+                          r.Arg("index", lambda e, w: r.integer(e, w, 0), 0)),
+                   example='image("shepp_logan", size = 64x64)')
+        if b["index"] and b["name"] != "digit":
+            r.fail(b.spans["index"], "`index` picks one of the scikit-learn digits; it only "
+                   "applies to image(\"digit\", ...)")
+        return m.ImageTruth(name=b["name"], size=b["size"], index=b["index"],
+                            spans=MappingProxyType(dict(b.spans)), span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "load":
+        b = r.bind(expr, _LOAD_ARGS, example='load("truth.npy")')
+        return m.LoadTruth(path=b["path"], key=b["key"], span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "linspace":
+        b = r.bind(expr, (r.Arg("start", r.number, positional=True),
+                          r.Arg("stop", r.number, positional=True),
+                          r.Arg("n", lambda e, w: r.integer(e, w, 1), None, positional=True)),
+                   example="linspace(0, 1.5)")
+        return m.LinspaceTruth(start=b["start"], stop=b["stop"], n=b["n"], span=expr.span)
+    _unknown_form(expr, what, forms, 'image("shepp_logan", size = 64x64)')
+
+
+def _unknown_form(expr: tree.Expr, what: str, forms: tuple[str, ...], example: str) -> None:
+    listing = ", ".join(f"{f}(...)" for f in forms)
+    if isinstance(expr, tree.Call):
+        r.fail(expr.func_span, f"unknown form `{expr.func}(...)` for {what}",
+               r.suggest(expr.func, forms, noun="forms"))
+    if isinstance(expr, tree.Name) and expr.id in forms:
+        r.fail(expr.span, f"`{expr.id}` needs arguments in {what}", f"e.g. {what.strip('`')} = "
+               f"{example}")
+    r.fail(expr.span, f"{what} must be one of {listing}, got `{r.show(expr)}`",
+           f"e.g. {what.strip('`')} = {example}")
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def _seed(expr: tree.Expr, what: str) -> int:
+    return r.integer(expr, what, minimum=0)
+
+
+def read_noise(call: tree.Call) -> m.GaussianNoise:
+    """``gaussian(sigma = S, seed = N)`` or ``gaussian(relative = R, seed = N)``."""
+    b = r.bind(call, (r.Arg("sigma", r.nonnegative, None),
+                      r.Arg("relative", r.nonnegative, None),
+                      r.Arg("seed", _seed, None)),
+               example="gaussian(sigma = 0.01, seed = 3)")
+    if b["sigma"] is not None and b["relative"] is not None:
+        r.fail(b.spans["relative"], "give `sigma` or `relative`, not both",
+               "sigma: the std of each entry; relative: ‖noise‖₂ / ‖forward(truth)‖₂")
+    if b["sigma"] is None and b["relative"] is None:
+        r.fail(call.span, "`gaussian` needs `sigma` (std per entry) or `relative` "
+               "(‖noise‖₂ / ‖data‖₂)", "e.g. gaussian(sigma = 0.01, seed = 3)")
+    kind = "sigma" if b["sigma"] is not None else "relative"
+    return m.GaussianNoise(kind=kind, value=b[kind], seed=b["seed"], span=call.span)
+
+
+def read_data(expr: tree.Expr, what: str, ctx: Context) -> m.InvertData:
+    """``forward(truth)`` or ``load(...)``, optionally ``+ gaussian(...)``."""
+    example = "forward(truth) + gaussian(sigma = 0.01, seed = 3)"
+    source: tree.Call | None = None
+    noise: tree.Call | None = None
+    for term in r.sum_terms(expr):
+        if isinstance(term, tree.Call) and term.func == "gaussian":
+            if noise is not None:
+                r.fail(term.span, "the data has two noise terms; give one gaussian(...)")
+            noise = term
+        elif isinstance(term, tree.Call) and term.func in ("forward", "load"):
+            if source is not None:
+                r.fail(term.span, f"{what} has two sources (`{source.func}` and `{term.func}`); "
+                       "give one", f"e.g. {what.strip('`')} = {example}")
+            source = term
+        else:
+            _unknown_form(term, what, ("forward", "load", "gaussian"), example)
+    if source is None:
+        assert noise is not None
+        r.fail(noise.span, "noise needs data to be added to",
+               f"e.g. {what.strip('`')} = {example}")
+    parsed_noise = read_noise(noise) if noise is not None else None
+    if source.func == "load":
+        b = r.bind(source, _LOAD_ARGS, example='load("data.npy")')
+        return m.LoadData(path=b["path"], key=b["key"], noise=parsed_noise, span=expr.span)
+    b = r.bind(source, (r.Arg("of", lambda e, w: e, positional=True),), example="forward(truth)")
+    arg = b["of"]
+    if not (isinstance(arg, tree.Name) and arg.id == "truth"):
+        r.fail(arg.span, f"`forward` applies the network to the ground truth: write "
+               f"forward(truth), not forward({r.show(arg)})",
+               "set the ground truth with `truth = ...`, or load data with load(...)")
+    return m.ForwardData(noise=parsed_noise, span=expr.span)
+
+
+# --- fidelity, regulariser, alpha ------------------------------------------------------------
+
+def read_fidelity(expr: tree.Expr, what: str, ctx: Context) -> str:
+    if isinstance(expr, tree.Name) and expr.id in _FIDELITY_HINTS:
+        r.fail(expr.span, f"unknown fidelity `{expr.id}`", _FIDELITY_HINTS[expr.id])
+    return r.choice(expr, what, FIDELITIES, noun="fidelity")
+
+
+def _weight(expr: tree.Expr | None) -> float:
+    if expr is None:
+        return 1.0
+    value = r.numeric_value(expr)
+    if value is None or not math.isfinite(value) or value <= 0:
+        r.fail(expr.span, f"a regulariser weight must be a positive number, got `{r.show(expr)}`",
+               "to choose the weight by a rule, set `alpha = discrepancy(...)` or "
+               "`apriori(...)`" if isinstance(expr, tree.Name) else None)
+    return float(value)
+
+
+def _read_term(term: tree.Expr) -> m.RegTerm:
+    weight_expr, body = r.split_weight(term)
+    name_node = body.func if isinstance(body, tree.Call) else (
+        body.id if isinstance(body, tree.Name) else None)
+    if name_node is None:
+        r.fail(body.span, f"a regulariser term must be one of "
+               f"{', '.join(REGULARISER_NAMES)}, got `{r.show(body)}`",
+               "e.g. regulariser = 0.015 * tv + nonneg")
+    name = name_node
+    where = body.func_span if isinstance(body, tree.Call) else body.span
+    if name not in REGULARISER_NAMES:
+        r.fail(where, f"unknown regulariser `{name}`",
+               r.suggest(name, REGULARISER_NAMES, noun="regularisers"))
+    args: dict[str, float] = {}
+    if name == "box":
+        if not isinstance(body, tree.Call):
+            r.fail(body.span, "`box` needs its bounds: box(lo, hi)", "e.g. box(0, 1)")
+        b = r.bind(body, (r.Arg("lo", r.number, positional=True),
+                          r.Arg("hi", r.number, positional=True)), example="box(0, 1)")
+        if not b["lo"] < b["hi"]:
+            r.fail(body.span, f"`box` needs lo < hi, got lo = {b['lo']:g}, hi = {b['hi']:g}")
+        args = {"lo": b["lo"], "hi": b["hi"]}
+    elif isinstance(body, tree.Call) and (body.args or body.kwargs):
+        r.fail(body.span, f"`{name}` in a regulariser takes no arguments: it acts on the "
+               "network's input", f"write `{name}`; penalties on hidden states belong to "
+               "`train` tasks (penalty = 0.01 * l1(z3))")
+    if weight_expr is not None and name in m.RegTerm.INDICATORS:
+        r.fail(weight_expr.span, f"`{name}` is a constraint (0 or +∞); a weight does not "
+               "change it", f"write `{r.show(body)}` without `{r.show(weight_expr)} *`")
+    return m.RegTerm(name=name, weight=_weight(weight_expr),
+                     args=MappingProxyType(args), span=term.span)
+
+
+def read_regulariser(expr: tree.Expr, what: str, ctx: Context) -> m.Regulariser:
+    """``0.015 * tv + nonneg``; ``none`` for no regulariser."""
+    if isinstance(expr, tree.Name) and expr.id == "none":
+        return m.Regulariser(terms=(), span=expr.span)
+    parts, problems = r.terms_of_sum(expr)
+    terms: list[m.RegTerm] = []
+    for term in parts:
+        try:
+            parsed = _read_term(term)
+        except r.Invalid as err:
+            problems.extend(err.diagnostics)
+            continue
+        twin = next((t for t in terms if t.name == parsed.name), None)
+        if twin is not None:
+            problems.append(Diagnostic(term.span, f"`{parsed.name}` appears twice in {what}",
+                                       "give each regulariser once, with its total weight"))
+            continue
+        terms.append(parsed)
+    if problems:
+        raise r.Invalid(problems)
+    return m.Regulariser(terms=tuple(terms), span=expr.span)
+
+
+def _delta(expr: tree.Expr, what: str) -> float | str:
+    if isinstance(expr, tree.Name) and expr.id == "auto":
+        return "auto"
+    value = r.numeric_value(expr)
+    if value is None or not math.isfinite(value) or value <= 0:
+        r.fail(expr.span, f"{what} must be a positive number or `auto`, got `{r.show(expr)}`",
+               "delta is the noise norm ‖f^δ − f‖₂; `auto` takes the true one of synthetic noise")
+    return float(value)
+
+
+def _tau(expr: tree.Expr, what: str) -> float:
+    value = r.numeric_value(expr)
+    if value is None or not math.isfinite(value) or value <= 1:
+        r.fail(expr.span, f"{what} must be a number > 1, got `{r.show(expr)}`",
+               "the discrepancy principle needs τ > 1 (e.g. 1.1)")
+    return float(value)
+
+
+def _fraction(expr: tree.Expr, what: str) -> float:
+    value = r.numeric_value(expr)
+    if value is None or not 0 < value < 1:
+        r.fail(expr.span, f"{what} must lie strictly between 0 and 1, got `{r.show(expr)}`")
+    return float(value)
+
+
+_ALPHA_RULES = ("apriori", "discrepancy")
+
+
+def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
+    """A number >= 0, ``apriori(delta = D)`` or ``discrepancy(delta = D, tau = T)``."""
+    if isinstance(expr, tree.Name) and expr.id in _ALPHA_RULES:
+        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "apriori":
+        b = r.bind(expr, (r.Arg("delta", _delta, positional=True),
+                          r.Arg("scale", r.positive, None)),
+                   example="apriori(delta = 0.05)")
+        return m.AprioriAlpha(delta=b["delta"], scale=b["scale"],
+                              spans=MappingProxyType(dict(b.spans)), span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "discrepancy":
+        d = m.DiscrepancyAlpha(delta=1.0)
+        b = r.bind(expr, (r.Arg("delta", _delta, positional=True),
+                          r.Arg("tau", _tau, d.tau),
+                          r.Arg("alpha0", r.positive, d.alpha0),
+                          r.Arg("q", _fraction, d.q),
+                          r.Arg("max_tries", lambda e, w: r.integer(e, w, 1), d.max_tries)),
+                   example="discrepancy(delta = 0.05, tau = 1.1)")
+        return m.DiscrepancyAlpha(delta=b["delta"], tau=b["tau"], alpha0=b["alpha0"], q=b["q"],
+                                  max_tries=b["max_tries"],
+                                  spans=MappingProxyType(dict(b.spans)), span=expr.span)
+    if isinstance(expr, tree.Call):
+        r.fail(expr.func_span, f"unknown parameter-choice rule `{expr.func}`",
+               r.suggest(expr.func, _ALPHA_RULES, noun="rules"))
+    value = r.numeric_value(expr)
+    if value is None:
+        r.fail(expr.span, f"{what} must be a number, apriori(...) or discrepancy(...), "
+               f"got `{r.show(expr)}`", "e.g. alpha = 0.015")
+    if not math.isfinite(value) or value < 0:
+        r.fail(expr.span, f"{what} must be a number >= 0, got `{r.show(expr)}`",
+               "alpha multiplies the regulariser; it cannot be negative")
+    return m.FixedAlpha(value=float(value), span=expr.span)
+
+
+# --- solver ----------------------------------------------------------------------------------
+
+def _int_at_least_1(expr: tree.Expr, what: str) -> int:
+    return r.integer(expr, what, minimum=1)
+
+
+def _momentum(expr: tree.Expr, what: str) -> float:
+    value = r.numeric_value(expr)
+    if value is None or not 0 <= value < 1:
+        r.fail(expr.span, f"{what} must satisfy 0 <= momentum < 1, got `{r.show(expr)}`")
+    return float(value)
+
+
+_COMMON_SOLVER = (r.Arg("max_iter", _int_at_least_1, m.DEFAULT_MAX_ITER),
+                  r.Arg("tol", r.positive, m.DEFAULT_TOL),
+                  r.Arg("warm_start", r.boolean, None),
+                  r.Arg("check_every", _int_at_least_1, None))
+_STEPS = (r.Arg("tau", r.positive, None), r.Arg("sigma", r.positive, None))
+
+#: The options each solver accepts beyond ``max_iter``, ``tol``, ``warm_start``, ``check_every``.
+SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
+    "auto": (),
+    "pdhg": _STEPS,
+    "lifted": _STEPS,
+    "coordinate": (),
+    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", _momentum, None)),
+}
+
+
+def read_solver(expr: tree.Expr, what: str, ctx: Context) -> m.Solver:
+    """``pdhg``, ``pdhg(max_iter = 5000, tol = 1e-6, ...)``, likewise the other solvers."""
+    if isinstance(expr, tree.Name):
+        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
+    if not isinstance(expr, tree.Call):
+        r.fail(expr.span, f"{what} must be a solver such as pdhg(max_iter = 5000), got "
+               f"`{r.show(expr)}`", f"solvers: {', '.join(SOLVER_OPTIONS)}")
+    if expr.func not in SOLVER_OPTIONS:
+        r.fail(expr.func_span, f"unknown solver `{expr.func}`",
+               r.suggest(expr.func, SOLVER_OPTIONS, noun="solvers"))
+    b = r.bind(expr, _COMMON_SOLVER + SOLVER_OPTIONS[expr.func],
+               example=f"{expr.func}(max_iter = 5000, tol = 1e-6)")
+    options = {k: v for k, v in b.values.items()
+               if k not in ("max_iter", "tol") and k in b.spans}
+    return m.Solver(name=expr.func, max_iter=b["max_iter"], tol=b["tol"],
+                    options=MappingProxyType(options), spans=MappingProxyType(dict(b.spans)),
+                    span=expr.span)
+
+
+def _read_baseline(expr: tree.Expr, what: str, ctx: Context) -> bool:
+    if isinstance(expr, tree.Name) and expr.id == "l2":
+        return True
+    return r.boolean(expr, what)
+
+
+def _positive(expr: tree.Expr, what: str, ctx: Context) -> float:
+    return r.positive(expr, what)
+
+
+INVERT = Schema(
+    kind="invert",
+    readers={
+        "truth": read_truth,
+        "data": read_data,
+        "fidelity": read_fidelity,
+        "regulariser": read_regulariser,
+        "alpha": read_alpha,
+        "lambda": _positive,
+        "rho": _positive,
+        "solver": read_solver,
+        "baseline": _read_baseline,
+        **SHARED_READERS,
+    },
+    required=("data",),
+    hints={
+        "max_iter": "`max_iter` is an option of the solver: solver = pdhg(max_iter = 5000)",
+        "tol": "`tol` is an option of the solver: solver = pdhg(tol = 1e-6)",
+        "tau": "`tau` is an option of the solver (a step size) or of "
+               "alpha = discrepancy(..., tau = 1.1)",
+        "sigma": "`sigma` is an option of the solver (a step size) or of the noise: "
+                 "data = forward(truth) + gaussian(sigma = 0.01)",
+        "noise": "noise is part of the data: data = forward(truth) + gaussian(sigma = 0.01)",
+        "delta": "`delta` is an option of the parameter choice: alpha = discrepancy(delta = D)",
+        "lam": "the setting is spelled `lambda`",
+        "regularization": "the setting is spelled `regulariser` (or `regularizer`)",
+        "regularisation": "the setting is spelled `regulariser` (or `regularizer`)",
+    },
+    examples={"data": "forward(truth) + gaussian(sigma = 0.01, seed = 3)"},
+)
+
+
+def _truth_shape_problems(truth: m.Truth, ctx: Context) -> list[Diagnostic]:
+    """The ground truth must fit the network's input (known only when the IR is)."""
+    shape = ctx.input_shape or ()
+    size = math.prod(shape)
+    text = "x".join(str(d) for d in shape)
+    where = f"the input `{ctx.input_name}` of `{ctx.network}` is {text}"
+    if isinstance(truth, m.ImageTruth):
+        if truth.size is not None and math.prod(truth.size) != size:
+            got = "x".join(str(d) for d in truth.size)
+            return [Diagnostic(truth.spans.get("size", truth.span), f"the image is {got}, but "
+                               f"{where}", f"use size = {text}" if len(shape) >= 2 else None)]
+        if truth.size is None and (len(shape) < 2 or any(d != 1 for d in shape[:-2])):
+            return [Diagnostic(truth.span, f"the image needs a size: {where}, not an image",
+                               "give it, e.g. size = 64x64 (the image is flattened row-major)")]
+    if isinstance(truth, m.LinspaceTruth) and truth.n is not None:
+        if size != 1 and truth.n != size:
+            return [Diagnostic(truth.span, f"linspace(..., n = {truth.n}) makes {truth.n} "
+                               f"values, but {where}",
+                               f"drop n (it defaults to {size}), or use an input of one entry "
+                               "for a batch of scalar problems")]
+    return []
+
+
+def finish_invert(read: Read, task: tree.Task, ctx: Context) -> m.InvertTask | None:
+    """Cross-setting checks, then the typed task (None if any problem was found)."""
+    v = read.values
+    read.problems.extend(_combination_problems(read, ctx))
+    if read.problems or "data" not in v:
+        return None
+    kwargs: dict[str, Any] = {
+        "truth": v.get("truth"), "fidelity": v.get("fidelity", "bregman"),
+        "regulariser": v.get("regulariser", m.Regulariser()),
+        "alpha": v.get("alpha", m.FixedAlpha()),
+        "lam": v.get("lambda", 1.0), "rho": v.get("rho", m.DEFAULT_RHO),
+        "solver": v.get("solver", m.Solver()),
+        "baseline": v.get("baseline", False), "save": v.get("save"), "seed": v.get("seed", 0),
+        "dtype": v.get("dtype", "float64"), "figures": v.get("figures", True),
+    }
+    return m.InvertTask(network=task.network.id, data=v["data"], given=frozenset(read.given),
+                        spans=MappingProxyType(dict(read.spans)), span=task.span,
+                        network_span=task.network.span, **kwargs)
+
+
+def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
+    """Settings that are each fine but make no sense together (only valid ones are compared)."""
+    v, spans = read.values, read.spans
+    problems: list[Diagnostic] = []
+    data = v.get("data")
+    if isinstance(data, m.ForwardData) and "truth" not in read.given:
+        problems.append(Diagnostic(spans["data"], "`forward(truth)` needs a ground truth, but "
+                                   "this task sets no `truth`",
+                                   'e.g. truth = image("shepp_logan", size = 64x64)'))
+    truth = v.get("truth")
+    if truth is not None and ctx.input_shape is not None:
+        problems.extend(_truth_shape_problems(truth, ctx))
+    alpha = v.get("alpha")
+    regulariser: m.Regulariser = v.get("regulariser", m.Regulariser())
+    if isinstance(alpha, (m.AprioriAlpha, m.DiscrepancyAlpha)):
+        if "regulariser" in v and not regulariser.weighted:
+            rule = "apriori" if isinstance(alpha, m.AprioriAlpha) else "discrepancy"
+            problems.append(Diagnostic(spans["alpha"], f"`{rule}` chooses the regulariser's "
+                                       "weight, but the regulariser has no weighted term",
+                                       "add tv, l1 or l2sq: regulariser = tv + nonneg"))
+        elif "regulariser" not in read.given:
+            problems.append(Diagnostic(spans["alpha"], "a parameter-choice rule needs a "
+                                       "`regulariser` to weigh", "e.g. regulariser = tv"))
+        if alpha.delta == "auto" and data is not None and data.noise is None:
+            problems.append(Diagnostic(alpha.spans.get("delta", alpha.span),
+                                       "`delta = auto` needs synthetic noise, but the data "
+                                       "has none",
+                                       "add noise (… + gaussian(sigma = 0.01)) or give the noise "
+                                       "norm: delta = 0.05"))
+    fidelity = v.get("fidelity", "bregman")
+    solver: m.Solver | None = v.get("solver")
+    if solver is not None and fidelity == "l2" and solver.name in ("lifted", "coordinate"):
+        problems.append(Diagnostic(solver.span, f"`{solver.name}` solves the lifted Bregman "
+                                   "problem, but `fidelity = l2` asks for the quadratic one",
+                                   "use solver = gradient(...) (or pdhg) with fidelity = l2"))
+    if solver is not None and solver.name == "coordinate" and "regulariser" in v:
+        for term in regulariser.terms:
+            if term.name != "l2sq":
+                problems.append(Diagnostic(term.span, f"the `coordinate` solver handles only "
+                                           f"`l2sq` (J = ½‖u‖²), not `{term.name}`",
+                                           "use solver = pdhg(...) or lifted(...)"))
+    if v.get("baseline") and fidelity == "l2":
+        problems.append(Diagnostic(spans["baseline"], "`baseline` adds a run with the quadratic "
+                                   "fidelity, but this task already uses `fidelity = l2`",
+                                   "drop `baseline`, or use fidelity = bregman"))
+    return problems

@@ -1,0 +1,392 @@
+"""The typed tasks of a spec: what ``invert``, ``train`` and ``check`` blocks mean.
+
+Every class is a frozen dataclass; every value that came from the spec keeps the span of its
+source so that a later runtime error (a missing file, a solver that diverged) can point at the
+setting responsible.  ``task.spans[key]`` locates the value of a setting, ``task.given`` says
+which keys were written (the others hold their documented defaults).  Defaults live here, in
+the field declarations, and are the ones documented in ``docs/language.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, Union
+
+from ...errors import SourceSpan
+
+__all__ = [
+    "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
+    "GaussianNoise", "ForwardData", "LoadData", "InvertData",
+    "RegTerm", "Regulariser", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha", "Alpha",
+    "Solver", "InvertTask",
+    "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "Penalty",
+    "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
+    "CheckTask", "Task",
+    "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL",
+]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+# --- invert: ground truth and data -----------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageTruth:
+    """``image("shepp_logan" | "camera" | "digit", size = 64x64, index = 0)``.
+
+    ``size`` None means the network input's declared shape.  ``index`` picks which scikit-learn
+    digit (``digit`` only).  Intensities lie in [0, 1].
+    """
+
+    name: Literal["shepp_logan", "camera", "digit"]
+    size: tuple[int, ...] | None = None
+    index: int = 0
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadTruth:
+    """``load("u.npy")`` or ``load("u.npz", "key")``; the path is relative to the spec file."""
+
+    path: str
+    key: str | None = None
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinspaceTruth:
+    """``linspace(a, b)`` or ``linspace(a, b, n = N)``: equispaced values from a to b inclusive.
+
+    ``n`` None: as many values as the input has entries (one problem).  ``n`` given with a
+    one-entry input (``input u : 1``): a batch of n independent scalar problems.
+    """
+
+    start: float
+    stop: float
+    n: int | None = None
+    span: SourceSpan | None = None
+
+
+Truth = Union[ImageTruth, LoadTruth, LinspaceTruth]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GaussianNoise:
+    """``gaussian(sigma = S)`` (i.i.d. N(0, S²)) or ``gaussian(relative = R)`` (‖n‖₂ = R‖f‖₂).
+
+    ``seed`` None means the task's ``seed``.
+    """
+
+    kind: Literal["sigma", "relative"]
+    value: float
+    seed: int | None = None
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForwardData:
+    """``forward(truth)`` (+ ``gaussian(...)``): synthetic data from the ground truth."""
+
+    noise: GaussianNoise | None = None
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadData:
+    """``load("f.npy")`` / ``load("f.npz", "key")`` (+ ``gaussian(...)`` to add noise)."""
+
+    path: str
+    key: str | None = None
+    noise: GaussianNoise | None = None
+    span: SourceSpan | None = None
+
+
+InvertData = Union[ForwardData, LoadData]
+
+
+# --- invert: the variational problem ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegTerm:
+    """One term ``weight * name`` of the regulariser; ``args`` holds ``lo``/``hi`` for ``box``.
+
+    Build it with ``REGULARISERS[term.name](**term.args)`` and scale by ``alpha * term.weight``
+    (indicator terms ``nonneg`` and ``box`` have weight 1 and are not scaled).
+    """
+
+    name: Literal["tv", "l1", "l2sq", "nonneg", "box"]
+    weight: float = 1.0
+    args: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+    INDICATORS: ClassVar[frozenset[str]] = frozenset({"nonneg", "box"})
+
+    @property
+    def is_indicator(self) -> bool:
+        """True for constraints (``nonneg``, ``box``): 0 on the set, +∞ outside."""
+        return self.name in self.INDICATORS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Regulariser:
+    """J(u) = Σ weight_i J_i(u); empty means no regulariser."""
+
+    terms: tuple[RegTerm, ...] = ()
+    span: SourceSpan | None = None
+
+    @property
+    def weighted(self) -> tuple[RegTerm, ...]:
+        """The terms that ``alpha`` scales (not the indicators)."""
+        return tuple(t for t in self.terms if not t.is_indicator)
+
+    def term(self, name: str) -> RegTerm | None:
+        """The term called ``name``, if present."""
+        return next((t for t in self.terms if t.name == name), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FixedAlpha:
+    """``alpha = 0.015``: the regulariser sum is multiplied by this number (default 1)."""
+
+    value: float = 1.0
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AprioriAlpha:
+    """``apriori(delta = D, scale = c)``: α = c·δ; c None means √2/‖v†‖ (math.md §3).
+
+    ``delta`` is the noise norm ‖f^δ − f‖₂, or ``"auto"`` for the true one of synthetic noise.
+    """
+
+    delta: float | Literal["auto"]
+    scale: float | None = None
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscrepancyAlpha:
+    """``discrepancy(delta = D, tau = 1.1)``: Morozov — the largest α on the grid
+    α₀, α₀q, α₀q², … (at most ``max_tries`` values) with ‖N(u_α) − f^δ‖₂ ≤ τδ."""
+
+    delta: float | Literal["auto"]
+    tau: float = 1.1
+    alpha0: float = 1.0
+    q: float = 0.5
+    max_tries: int = 30
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+Alpha = Union[FixedAlpha, AprioriAlpha, DiscrepancyAlpha]
+
+DEFAULT_RHO = 1e3
+DEFAULT_MAX_ITER = 5000
+DEFAULT_TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Solver:
+    """``pdhg(...)``, ``lifted(...)``, ``coordinate(...)``, ``gradient(...)`` or ``auto``.
+
+    ``options`` holds the solver-specific settings that were written (``tau``, ``sigma``,
+    ``warm_start``, ``check_every``, ``lr``, ``momentum``); absent ones take the solver's own
+    defaults.  ``spans`` locates every written option, ``max_iter`` and ``tol`` included.
+    """
+
+    name: Literal["auto", "pdhg", "lifted", "coordinate", "gradient"] = "auto"
+    max_iter: int = DEFAULT_MAX_ITER
+    tol: float = DEFAULT_TOL
+    options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvertTask:
+    """``invert NET { ... }``: recover the input of NET from data (math.md §3).
+
+    The objective is ``fidelity(u) + alpha · Σ_i w_i J_i(u) + constraints``: ``alpha`` scales
+    the whole weighted regulariser sum, so ``regulariser = 0.015 * tv`` with the default
+    ``alpha = 1`` and ``regulariser = tv`` with ``alpha = 0.015`` are the same problem.
+    ``lam`` is the key ``lambda``.
+    """
+
+    kind: ClassVar[str] = "invert"
+
+    network: str
+    data: InvertData
+    truth: Truth | None = None
+    fidelity: Literal["bregman", "l2"] = "bregman"
+    regulariser: Regulariser = field(default_factory=Regulariser)
+    alpha: Alpha = field(default_factory=FixedAlpha)
+    lam: float = 1.0
+    rho: float = DEFAULT_RHO
+    solver: Solver = field(default_factory=Solver)
+    baseline: bool = False
+    save: str | None = None
+    seed: int = 0
+    dtype: Literal["float64", "float32"] = "float64"
+    figures: bool = True
+    given: frozenset[str] = frozenset()
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+    network_span: SourceSpan | None = None
+
+
+# --- train -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigitsData:
+    """``digits(n = N, split = "train", noise = S, seed = K, targets = "images")``.
+
+    scikit-learn's 8×8 digits scaled to [0, 1]; ``n`` None means the whole split; ``noise`` is
+    the std of Gaussian noise added to the inputs only (denoising); targets are the clean
+    images, or one-hot labels with ``targets = "labels"``.  ``seed`` None means the task's.
+    """
+
+    n: int | None = None
+    split: Literal["train", "test"] = "train"
+    noise: float = 0.0
+    seed: int | None = None
+    targets: Literal["images", "labels"] = "images"
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadPairs:
+    """``load("pairs.npz", inputs = "X", targets = "Y")``: one sample per leading index."""
+
+    path: str
+    inputs: str = "X"
+    targets: str = "Y"
+    span: SourceSpan | None = None
+
+
+TrainData = Union[DigitsData, LoadPairs]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PenaltyTerm:
+    """``weight * l1(VAR)`` or ``weight * l2sq(VAR)`` on a state of the network, per sample.
+
+    ``variable`` is the name as written (``z3``, or ``y.relu`` for the hidden layer of
+    ``y = c @ relu(...)``); a name bound several times means its last binding.  ``variable_id``
+    is the IR's id for it when the network's IR was known at build time, else None.
+    """
+
+    name: Literal["l1", "l2sq"]
+    variable: str
+    weight: float = 1.0
+    variable_id: str | None = None
+    span: SourceSpan | None = None
+    variable_span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Penalty:
+    """Σ penalty terms, added to the training loss; empty means none."""
+
+    terms: tuple[PenaltyTerm, ...] = ()
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImplicitSGD:
+    """``implicit_sgd(epochs, batch, tau, inner)``: the seed's lifted solver (math.md §5)."""
+
+    name: ClassVar[str] = "implicit_sgd"
+    epochs: int = 10
+    batch: int = 32
+    tau: float = 1.0
+    inner: int = 10
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SGD:
+    """``sgd(lr, epochs, batch, momentum)``: stochastic gradient with heavy-ball momentum."""
+
+    name: ClassVar[str] = "sgd"
+    lr: float = 0.01
+    epochs: int = 10
+    batch: int = 32
+    momentum: float = 0.0
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adam:
+    """``adam(lr, epochs, batch, beta1, beta2, eps)``."""
+
+    name: ClassVar[str] = "adam"
+    lr: float = 1e-3
+    epochs: int = 10
+    batch: int = 32
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+Optimizer = Union[ImplicitSGD, SGD, Adam]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainTask:
+    """``train NET { ... }``: fit NET's parameters to input/target pairs (math.md §5).
+
+    ``optimizer`` defaults to ``implicit_sgd()`` for ``loss = bregman`` and ``adam()`` for
+    ``loss = mse``.
+    """
+
+    kind: ClassVar[str] = "train"
+
+    network: str
+    data: TrainData
+    validation: TrainData | None = None
+    loss: Literal["bregman", "mse"] = "bregman"
+    penalty: Penalty = field(default_factory=Penalty)
+    optimizer: Optimizer = field(default_factory=ImplicitSGD)
+    save: str | None = None
+    seed: int = 0
+    dtype: Literal["float64", "float32"] = "float64"
+    figures: bool = True
+    given: frozenset[str] = frozenset()
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+    network_span: SourceSpan | None = None
+
+
+# --- check -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckTask:
+    """``check NET { lambda = …, rho = … }``: the convexity certificate at (λ, ρ).
+
+    ``rho`` None: report the set of ρ where the certificate holds at this λ.
+    """
+
+    kind: ClassVar[str] = "check"
+
+    network: str
+    lam: float = 1.0
+    rho: float | None = None
+    given: frozenset[str] = frozenset()
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+    network_span: SourceSpan | None = None
+
+
+Task = Union[InvertTask, TrainTask, CheckTask]

@@ -1,0 +1,247 @@
+"""``train NET { ... }``: reading its settings into a :class:`TrainTask` (math.md §5)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from types import MappingProxyType
+from typing import Any
+
+from ...errors import Diagnostic
+from ...syntax import tree
+from . import model as m
+from . import reader as r
+from .settings import SHARED_READERS, Context, Read, Schema
+
+__all__ = ["TRAIN", "PENALTY_NAMES", "OPTIMIZERS", "finish_train"]
+
+PENALTY_NAMES = ("l1", "l2sq")
+LOSSES = ("bregman", "mse")
+_LOSS_HINTS = {
+    "l2": "the quadratic loss is called `mse`",
+    "quadratic": "the quadratic loss is called `mse`",
+    "lifted": "the lifted Bregman loss is called `bregman`",
+}
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def _split(expr: tree.Expr, what: str) -> str:
+    return r.choice(expr, what, ("train", "test"), noun="split", quoted=True)
+
+
+def _targets(expr: tree.Expr, what: str) -> str:
+    return r.choice(expr, what, ("images", "labels"), noun="target kind", quoted=True)
+
+
+def _key(expr: tree.Expr, what: str) -> str:
+    key = r.string(expr, what)
+    if not key:
+        r.fail(expr.span, f"{what} must name an array in the file, got an empty string")
+    return key
+
+
+def _path(expr: tree.Expr, what: str) -> str:
+    path = r.string(expr, what)
+    if not path:
+        r.fail(expr.span, f"{what} must be a file name, got an empty string")
+    return path
+
+
+def read_train_data(expr: tree.Expr, what: str, ctx: Context) -> m.TrainData:
+    """``digits(n = N, split = "train", noise = S, seed = K)`` or ``load("f.npz", ...)``."""
+    forms = ("digits", "load")
+    example = 'digits(n = 1000, split = "train", noise = 0.1, seed = 0)'
+    if isinstance(expr, tree.Name) and expr.id == "digits":
+        expr = tree.Call("digits", (), (), expr.span, expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "digits":
+        d = m.DigitsData()
+        b = r.bind(expr, (r.Arg("n", lambda e, w: r.integer(e, w, 1), None),
+                          r.Arg("split", _split, d.split),
+                          r.Arg("noise", r.nonnegative, d.noise),
+                          r.Arg("seed", lambda e, w: r.integer(e, w, 0), None),
+                          r.Arg("targets", _targets, d.targets)), example=example)
+        return m.DigitsData(n=b["n"], split=b["split"], noise=b["noise"], seed=b["seed"],
+                            targets=b["targets"], span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "load":
+        d2 = m.LoadPairs(path="")
+        b = r.bind(expr, (r.Arg("path", _path, positional=True),
+                          r.Arg("inputs", _key, d2.inputs, positional=True),
+                          r.Arg("targets", _key, d2.targets, positional=True)),
+                   example='load("pairs.npz", inputs = "X", targets = "Y")')
+        return m.LoadPairs(path=b["path"], inputs=b["inputs"], targets=b["targets"],
+                           span=expr.span)
+    if isinstance(expr, tree.Call):
+        r.fail(expr.func_span, f"unknown form `{expr.func}(...)` for {what}",
+               r.suggest(expr.func, forms, noun="forms"))
+    r.fail(expr.span, f"{what} must be digits(...) or load(...), got `{r.show(expr)}`",
+           f"e.g. {what.strip('`')} = {example}")
+
+
+# --- loss and penalty ------------------------------------------------------------------------
+
+def read_loss(expr: tree.Expr, what: str, ctx: Context) -> str:
+    if isinstance(expr, tree.Name) and expr.id in _LOSS_HINTS:
+        r.fail(expr.span, f"unknown loss `{expr.id}`", _LOSS_HINTS[expr.id])
+    return r.choice(expr, what, LOSSES, noun="loss")
+
+
+def _penalty_term(term: tree.Expr, ctx: Context) -> m.PenaltyTerm:
+    weight_expr, body = r.split_weight(term)
+    if isinstance(body, tree.Name) and body.id in PENALTY_NAMES:
+        r.fail(body.span, f"`{body.id}` needs the variable it acts on",
+               f"e.g. {body.id}(z3), with z3 a state of network `{ctx.network}`")
+    if not isinstance(body, tree.Call):
+        r.fail(body.span, f"a penalty term must be l1(VAR) or l2sq(VAR), got `{r.show(body)}`",
+               "e.g. penalty = 0.01 * l1(z3)")
+    if body.func not in PENALTY_NAMES:
+        hint = r.suggest(body.func, PENALTY_NAMES, noun="penalties")
+        if body.func in ("tv", "nonneg", "box"):
+            hint = f"`{body.func}` is a regulariser of `invert` tasks; penalties: l1, l2sq"
+        r.fail(body.func_span, f"unknown penalty `{body.func}`", hint)
+    if body.kwargs:
+        r.fail(body.kwargs[0].span, f"`{body.func}` takes only the variable it acts on")
+    if len(body.args) != 1:
+        r.fail(body.span, f"`{body.func}` takes one variable, got {len(body.args)}",
+               f"e.g. {body.func}(z3)")
+    var = body.args[0]
+    written = _variable_name(var)
+    if written is None:
+        r.fail(var.span, f"`{body.func}` acts on a variable of the network, got `{r.show(var)}`")
+    if ctx.variables is not None and written not in ctx.variables:
+        r.fail(var.span, f"`{written}` is not a variable of network `{ctx.network}`",
+               r.suggest(written, ctx.variables, noun="variables"))
+    vid = ctx.ids.get(written) if ctx.ids is not None else None
+    if ctx.input_id is not None and vid == ctx.input_id:
+        r.fail(var.span, f"`{written}` is the input of network `{ctx.network}`: it is fixed to "
+               "the training inputs, so a penalty on it does nothing",
+               "penalise a hidden state, e.g. l1(z3)")
+    weight = 1.0
+    if weight_expr is not None:
+        value = r.numeric_value(weight_expr)
+        if value is None or not math.isfinite(value) or value <= 0:
+            r.fail(weight_expr.span, "a penalty weight must be a positive number, got "
+                   f"`{r.show(weight_expr)}`")
+        weight = float(value)
+    return m.PenaltyTerm(name=body.func, variable=written, weight=weight, variable_id=vid,
+                         span=term.span, variable_span=var.span)
+
+
+def _variable_name(expr: tree.Expr) -> str | None:
+    """``z3`` → "z3"; ``y.relu`` (the hidden layer of ``y = c @ relu(...)``) → "y.relu"."""
+    if isinstance(expr, tree.Name):
+        return expr.id
+    if isinstance(expr, tree.Attr) and isinstance(expr.value, tree.Name):
+        return f"{expr.value.id}.{expr.attr}"
+    return None
+
+
+def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.Penalty:
+    """``0.01 * l1(z3) + 1e-3 * l2sq(z2)``; ``none`` for no penalty."""
+    if isinstance(expr, tree.Name) and expr.id == "none":
+        return m.Penalty(terms=(), span=expr.span)
+    parts, problems = r.terms_of_sum(expr)
+    terms: list[m.PenaltyTerm] = []
+    for term in parts:
+        try:
+            parsed = _penalty_term(term, ctx)
+        except r.Invalid as err:
+            problems.extend(err.diagnostics)
+            continue
+        if any(t.name == parsed.name and t.variable == parsed.variable for t in terms):
+            problems.append(Diagnostic(term.span, f"`{parsed.name}({parsed.variable})` appears "
+                                       f"twice in {what}", "give it once, with its total weight"))
+            continue
+        terms.append(parsed)
+    if problems:
+        raise r.Invalid(problems)
+    return m.Penalty(terms=tuple(terms), span=expr.span)
+
+
+# --- optimizer -------------------------------------------------------------------------------
+
+def _int1(expr: tree.Expr, what: str) -> int:
+    return r.integer(expr, what, minimum=1)
+
+
+def _unit(expr: tree.Expr, what: str) -> float:
+    value = r.numeric_value(expr)
+    if value is None or not 0 <= value < 1:
+        r.fail(expr.span, f"{what} must satisfy 0 <= {what.strip('`')} < 1, got `{r.show(expr)}`")
+    return float(value)
+
+
+def _optimizer_args(cls: type) -> tuple[r.Arg, ...]:
+    d = cls()
+    readers = {"epochs": _int1, "batch": _int1, "inner": _int1, "tau": r.positive,
+               "lr": r.positive, "momentum": _unit, "beta1": _unit, "beta2": _unit,
+               "eps": r.positive}
+    names = [f.name for f in fields(cls) if f.name not in ("spans", "span")]
+    return tuple(r.Arg(n, readers[n], getattr(d, n)) for n in names)
+
+
+OPTIMIZERS: dict[str, type] = {"implicit_sgd": m.ImplicitSGD, "sgd": m.SGD, "adam": m.Adam}
+
+
+def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> m.Optimizer:
+    """``implicit_sgd(...)``, ``sgd(...)`` or ``adam(...)`` (bare names take the defaults)."""
+    if isinstance(expr, tree.Name):
+        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
+    if not isinstance(expr, tree.Call):
+        r.fail(expr.span, f"{what} must be an optimizer such as implicit_sgd(epochs = 10), got "
+               f"`{r.show(expr)}`", f"optimizers: {', '.join(OPTIMIZERS)}")
+    if expr.func not in OPTIMIZERS:
+        r.fail(expr.func_span, f"unknown optimizer `{expr.func}`",
+               r.suggest(expr.func, OPTIMIZERS, noun="optimizers"))
+    cls = OPTIMIZERS[expr.func]
+    b = r.bind(expr, _optimizer_args(cls), example=f"{expr.func}(epochs = 10, batch = 32)")
+    return cls(**b.values, spans=MappingProxyType(dict(b.spans)), span=expr.span)
+
+
+TRAIN = Schema(
+    kind="train",
+    readers={
+        "data": read_train_data,
+        "validation": read_train_data,
+        "loss": read_loss,
+        "penalty": read_penalty,
+        "optimizer": read_optimizer,
+        **SHARED_READERS,
+    },
+    required=("data",),
+    hints={
+        "epochs": "`epochs` is an option of the optimizer: optimizer = implicit_sgd(epochs = 10)",
+        "batch": "`batch` is an option of the optimizer: optimizer = implicit_sgd(batch = 32)",
+        "lr": "`lr` is an option of the optimizer: optimizer = adam(lr = 1e-3)",
+        "tau": "`tau` is an option of the optimizer: optimizer = implicit_sgd(tau = 1)",
+        "solver": "a `train` task has an `optimizer`, not a `solver`",
+        "regulariser": "a `train` task has a `penalty` on hidden states: penalty = 0.01 * l1(z3)",
+        "regularizer": "a `train` task has a `penalty` on hidden states: penalty = 0.01 * l1(z3)",
+    },
+    examples={"data": 'digits(n = 1000, split = "train", noise = 0.1, seed = 0)'},
+)
+
+
+def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | None:
+    """Cross-setting checks, then the typed task (None if any problem was found)."""
+    v, spans, problems = read.values, read.spans, read.problems
+    loss = v.get("loss", "bregman")
+    optimizer = v.get("optimizer")
+    if loss == "mse" and isinstance(optimizer, m.ImplicitSGD):
+        problems.append(Diagnostic(spans["optimizer"], "`implicit_sgd` trains the lifted "
+                                   "Bregman loss, but `loss = mse` asks for backpropagation",
+                                   "use optimizer = sgd(...) or adam(...) with loss = mse, "
+                                   "or loss = bregman"))
+    if problems or "data" not in v:
+        return None
+    if optimizer is None:
+        optimizer = m.Adam() if loss == "mse" else m.ImplicitSGD()
+    kwargs: dict[str, Any] = {
+        "validation": v.get("validation"), "loss": loss,
+        "penalty": v.get("penalty", m.Penalty()), "optimizer": optimizer,
+        "save": v.get("save"), "seed": v.get("seed", 0), "dtype": v.get("dtype", "float64"),
+        "figures": v.get("figures", True),
+    }
+    return m.TrainTask(network=task.network.id, data=v["data"], given=frozenset(read.given),
+                       spans=MappingProxyType(dict(spans)), span=task.span,
+                       network_span=task.network.span, **kwargs)
