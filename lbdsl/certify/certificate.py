@@ -15,12 +15,11 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from ..ir.nodes import Residual
 from ..lift.compact import LiftedProblem
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
-from .symbolic import SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
+from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
 
 __all__ = ["Culprit", "Certificate", "certify", "RHO_GRID"]
 
@@ -92,7 +91,7 @@ def _layer_name(lp: LiftedProblem, layer) -> str:  # noqa: ANN001
     return lp.u_blocks[layer.output_block].name
 
 
-def _tied_chain(lp: LiftedProblem) -> tuple[sp.Matrix, sp.Matrix] | None:
+def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix] | None:
     """Block coefficients ``k``, ``m`` (square in u-blocks) when route 2 applies, else None."""
     sizes = {blk.size for blk in lp.u_blocks}
     bases: set[int] = set()
@@ -130,14 +129,15 @@ def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Ce
     return _numeric(lp, lam, rho)
 
 
-def _symbolic(lp: LiftedProblem, k: sp.Matrix, m: sp.Matrix, lam: float,
+def _symbolic(lp: LiftedProblem, k: Matrix, m: Matrix, lam: float,
               rho: float | None) -> Certificate:
     res = certify_blocks(k, m, lam, rho)
     cert = Certificate(lp.network.name, bool(res.certified if rho is not None else res.certifiable),
                        "symbolic", lam, rho, route="tied residual chain: Q = A(λ, ρ) ⊗ I")
     cert.rho_min = res.rho_min
-    cert.rho_min_exact = None if res.rho_min_exact is None else str(res.rho_min_exact)
-    p = res.b_matrix.shape[0]
+    exact = res.rho_min_exact()
+    cert.rho_min_exact = None if exact is None else str(exact)
+    p = len(res.b_matrix)
     if p <= 30:
         cert.a_matrix = [[str(e) for e in row] for row in res.a_matrix().tolist()]
     rho_eval = rho if rho is not None else (2 * res.rho_min if res.rho_min else math.inf)
@@ -153,7 +153,7 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
                  exact: float, cert: Certificate) -> tuple[float, float]:
     """Compare the exact λ_min(A) with eigenvalues of the assembled Q (small) or of A."""
     inv_rho = 0.0 if math.isinf(rho) else 1 / rho
-    if lp.u_size <= 1500:
+    if lp.u_size <= 300:
         mats = hessian_blocks(lp)
         n = lp.u_size
         ms = np.zeros((n, n))
@@ -165,7 +165,8 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
         numeric = float(np.linalg.eigvalsh(q)[0])
         what = f"eigenvalues of the assembled Q ({n}×{n})"
     else:
-        a = np.array(res.b_matrix.tolist(), dtype=float) - inv_rho * np.eye(res.b_matrix.shape[0])
+        b = np.array([[float(e) for e in row] for row in res.b_matrix])
+        a = b - inv_rho * np.eye(b.shape[0])
         numeric = float(np.linalg.eigvalsh(a)[0])
         what = f"eigenvalues of A ({a.shape[0]}×{a.shape[0]})"
     tol = 1e3 * np.finfo(float).eps * max(1.0, abs(lam) + 2 + inv_rho) * max(lp.u_size, 1)
@@ -205,8 +206,11 @@ def _symbolic_culprits(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: 
             "ρ", None, f"ρ = {rho:g} is below the threshold ρ_min = {res.rho_min:.6g}",
             f"set rho ≥ {res.rho_min:.6g} (or increase λ)"))
         return
-    bigger = next((f for f in (2, 10, 100, 1000) if psd_exact(
-        f * rational(lam) * res.kk - res.m_sym, sp.Rational(0))), None)
+    def b_at(scale: int) -> list:
+        lam_q = scale * rational(lam)
+        return [[lam_q * kk - ms for kk, ms in zip(r1, r2)] for r1, r2 in zip(res.kk, res.m_sym)]
+
+    bigger = next((f for f in (2, 10, 100, 1000) if psd_exact(b_at(f))), None)
     fix = (f"increase λ (λ = {bigger * lam:g} makes λkᵀk − M − Mᵀ ⪰ 0)" if bigger
            else "no λ or ρ certifies this architecture with the seed's condition")
     weights = np.abs(res.eigvec)

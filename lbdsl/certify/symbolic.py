@@ -8,13 +8,17 @@ condition ``Q = λKᵀK − ρ⁻¹I − M − Mᵀ ⪰ 0`` reduces to the small
 (``k``, ``m`` the block coefficients; ``Q = A ⊗ I_n``).  Hence ``A ⪰ 0  ⇔  ρ⁻¹ ≤ λ_min(B)``:
 certified for every ``ρ ≥ 1/λ_min(B)`` when ``λ_min(B) > 0`` and for no ``ρ > 0`` otherwise.
 
-Everything is decided in exact rational arithmetic.  ``p_B(x) = det(xI − B)`` is real-rooted
-(``B`` symmetric), so ``B − tI ⪰ 0`` iff the coefficients of ``p_B(x + t)`` alternate in sign
-(Descartes: a polynomial with non-negative coefficients has no positive root).  ``λ_min(B)``
-is the smallest root of ``p_B`` — exactly ``CRootOf(p_B, 0)``; a floating estimate is bracketed
-rigorously by two such exact tests.  The characteristic polynomial of a tridiagonal ``B`` (every
-chain of layers) comes from the three-term recurrence in O(p²) operations, otherwise from
-sympy's DomainMatrix in O(p⁴) — so certifying an l-layer residual network is quadratic in l.
+Everything is decided in exact rational arithmetic, by counting the eigenvalues of ``B`` below
+a rational ``t``:
+
+- ``B`` tridiagonal (every chain of layers): Sylvester's law of inertia on the pivots of the
+  LDLᵀ factorisation of ``B − tI`` — O(p) exact operations per test, O(p²) for the
+  characteristic polynomial by the three-term recurrence, so depth scales quadratically;
+- otherwise: ``p_B(x) = det(xI − B)`` is real-rooted (``B`` symmetric), and ``B − tI ⪰ 0`` iff
+  the coefficients of ``p_B(x + t)`` alternate in sign (Descartes' rule of signs).
+
+``λ_min(B)`` is exactly the smallest root ``CRootOf(p_B, 0)`` (radicals when sympy finds them);
+its floating value is bracketed rigorously by two exact tests around a LAPACK estimate.
 """
 
 from __future__ import annotations
@@ -26,100 +30,146 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-__all__ = ["SymbolicResult", "rational", "coefficient_matrix", "certify_blocks", "psd_exact"]
+__all__ = ["SymbolicResult", "rational", "coefficient_matrix", "certify_blocks", "psd_exact",
+           "LAM", "RHO"]
 
 _X = sp.Symbol("x")
 LAM, RHO = sp.symbols("lambda rho", positive=True)
 
+Matrix = list[list[Fraction]]
 
-def rational(value: float | int | str | Fraction) -> sp.Rational:
+
+def rational(value: float | int | str | Fraction) -> Fraction:
     """The exact rational a spec number denotes (``0.1`` is 1/10, not the nearest double)."""
     if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
+        return value
     if isinstance(value, float):  # also numpy floats, whose repr is not a number
         value = repr(float(value))
-    return sp.Rational(str(value))
+    return Fraction(str(value))
+
+
+def coefficient_matrix(shape: tuple[int, int], entries: dict[tuple[int, int], object]) -> Matrix:
+    """A dense matrix of exact block coefficients from ``{(row, col): coefficient}``."""
+    mat = [[Fraction(0)] * shape[1] for _ in range(shape[0])]
+    for (i, j), c in entries.items():
+        mat[i][j] += rational(c)  # type: ignore[arg-type]
+    return mat
+
+
+def _sym(mat: Matrix) -> sp.Matrix:
+    return sp.Matrix([[sp.Rational(e.numerator, e.denominator) for e in row] for row in mat])
 
 
 @dataclass(frozen=True)
 class SymbolicResult:
     """The exact verdict for ``A(λ, ρ) = λkᵀk − ρ⁻¹I − m − mᵀ``.
 
-    ``lambda_min_b`` brackets λ_min(B) rigorously; ``rho_min`` is ``1/λ_min(B)`` (None when no
-    ρ > 0 certifies); ``certified`` is the exact verdict at the given ρ (None if ρ not given).
+    ``lambda_min_b`` brackets λ_min(B) rigorously; ``certifiable`` says whether some ρ > 0
+    certifies (λ_min(B) > 0); ``certified`` is the exact verdict at the given ρ (None if none).
     """
 
-    lam: sp.Rational
-    rho: sp.Rational | None
-    kk: sp.Matrix  # kᵀk
-    m_sym: sp.Matrix  # m + mᵀ
-    b_matrix: sp.Matrix
-    charpoly: sp.Poly
+    lam: Fraction
+    rho: Fraction | None
+    kk: Matrix                 # kᵀk
+    m_sym: Matrix              # m + mᵀ
+    b_matrix: Matrix           # B(λ)
     lambda_min_b: tuple[Fraction, Fraction]
-    rho_min_exact: sp.Expr | None
     certified: bool | None
     certifiable: bool
     eigvec: np.ndarray
 
     @property
     def rho_min(self) -> float | None:
-        """``1/λ_min(B)`` as a float (upper end of the rigorous bracket), or None."""
+        """``1/λ_min(B)`` as a float (from the rigorous bracket), or None."""
         if not self.certifiable:
             return None
-        return float(1 / self.lambda_min_b[0])
+        lo, hi = self.lambda_min_b
+        return float(2 / (lo + hi))
 
     @property
     def lambda_min_b_float(self) -> float:
         lo, hi = self.lambda_min_b
         return float((lo + hi) / 2)
 
+    def charpoly(self) -> sp.Poly:
+        """``det(xI − B)`` over QQ (computed on demand: it is only needed for exact output)."""
+        return _charpoly(self.b_matrix)
+
+    def rho_min_exact(self) -> sp.Expr | None:
+        """``1/λ_min(B)`` exactly: radicals where sympy finds them, else ``1/CRootOf(p_B, 0)``."""
+        if not self.certifiable:
+            return None
+        return 1 / _closed_form_min_root(self.charpoly())
+
     def a_matrix(self) -> sp.Matrix:
         """``A(λ, ρ)`` with λ and ρ as symbols (for reports)."""
-        p = self.b_matrix.shape[0]
-        return self.kk * LAM - self.m_sym - sp.eye(p) / RHO
+        p = len(self.b_matrix)
+        return LAM * _sym(self.kk) - _sym(self.m_sym) - sp.eye(p) / RHO
 
 
-def coefficient_matrix(shape: tuple[int, int], entries: dict[tuple[int, int], object]) -> sp.Matrix:
-    """A sympy matrix of block coefficients from ``{(row, col): coefficient}``."""
-    mat = sp.zeros(*shape)
-    for (i, j), c in entries.items():
-        mat[i, j] += rational(c) if not isinstance(c, sp.Basic) else c
-    return mat
+def _is_tridiagonal(b: Matrix) -> bool:
+    p = len(b)
+    return all(b[i][j] == 0 for i in range(p) for j in range(p) if abs(i - j) > 1)
 
 
-def _charpoly(b: sp.Matrix) -> sp.Poly:
+def _charpoly(b: Matrix) -> sp.Poly:
     """``det(xI − B)`` over QQ; the three-term recurrence when ``B`` is tridiagonal."""
-    p = b.shape[0]
-    tridiagonal = all(b[i, j] == 0 for i in range(p) for j in range(p) if abs(i - j) > 1)
-    if not tridiagonal:
-        dm = DomainMatrix.from_Matrix(b).convert_to(sp.QQ)
+    if not _is_tridiagonal(b):
+        dm = DomainMatrix.from_Matrix(_sym(b)).convert_to(sp.QQ)
         return sp.Poly(dm.charpoly(), _X, domain=sp.QQ)
-    x = sp.Poly(_X, _X, domain=sp.QQ)
-    prev, cur = sp.Poly(1, _X, domain=sp.QQ), x - b[0, 0]
-    for i in range(1, p):
-        prev, cur = cur, (x - b[i, i]) * cur - b[i, i - 1] * b[i - 1, i] * prev
-    return cur
+    # coefficient lists, lowest degree first: p_i = (x − a_i) p_{i−1} − b_{i−1}² p_{i−2}
+    prev: list[Fraction] = [Fraction(1)]
+    cur: list[Fraction] = [-b[0][0], Fraction(1)]
+    for i in range(1, len(b)):
+        nxt = [Fraction(0)] + cur  # x · p_{i−1}
+        for d, c in enumerate(cur):
+            nxt[d] -= b[i][i] * c
+        off = b[i][i - 1] * b[i - 1][i]
+        for d, c in enumerate(prev):
+            nxt[d] -= off * c
+        prev, cur = cur, nxt
+    coeffs = [sp.Rational(c.numerator, c.denominator) for c in reversed(cur)]
+    return sp.Poly(coeffs, _X, domain=sp.QQ)
 
 
-def _all_roots_at_least(poly: sp.Poly, t: sp.Rational) -> bool:
+def _count_below_tridiagonal(b: Matrix, t: Fraction) -> int | None:
+    """#eigenvalues of tridiagonal ``B`` below ``t`` (inertia of LDLᵀ); None on a zero pivot."""
+    count = 0
+    d = b[0][0] - t
+    for i in range(len(b)):
+        if i:
+            if d == 0:
+                return None
+            d = (b[i][i] - t) - b[i][i - 1] * b[i - 1][i] / d
+        if d < 0:
+            count += 1
+    return None if d == 0 else count
+
+
+def _all_roots_at_least(poly: sp.Poly, t: Fraction) -> bool:
     """Exact test ``every root of poly ≥ t`` for a real-rooted monic poly (Descartes' rule)."""
-    shifted = poly.shift(t).all_coeffs()  # p(x + t), highest degree first
+    shifted = poly.shift(sp.Rational(t.numerator, t.denominator)).all_coeffs()
     return all(c * (-1) ** j >= 0 for j, c in enumerate(shifted))
 
 
-def psd_exact(b: sp.Matrix, t: sp.Rational) -> bool:
+def psd_exact(b: Matrix, t: Fraction | int = 0) -> bool:
     """Exactly decide ``B − tI ⪰ 0`` for a symmetric rational ``B``."""
+    t = Fraction(t)
+    if _is_tridiagonal(b):
+        count = _count_below_tridiagonal(b, t)
+        if count is not None:
+            return count == 0
     return _all_roots_at_least(_charpoly(b), t)
 
 
-def _bracket_min_root(poly: sp.Poly, estimate: float, scale: float) -> tuple[Fraction, Fraction]:
+def _bracket_min_eigenvalue(b: Matrix, estimate: float, scale: float
+                            ) -> tuple[Fraction, Fraction]:
     """A rigorous bracket ``lo ≤ λ_min ≤ hi`` around a floating estimate, by exact tests."""
     width = 1e-12 * max(scale, 1.0)
     for _ in range(40):
-        lo = rational(Fraction(estimate - width))
-        hi = rational(Fraction(estimate + width))
-        if _all_roots_at_least(poly, lo) and not _all_roots_at_least(poly, hi):
-            return Fraction(int(lo.p), int(lo.q)), Fraction(int(hi.p), int(hi.q))
+        lo, hi = Fraction(estimate - width), Fraction(estimate + width)
+        if psd_exact(b, lo) and not psd_exact(b, hi):
+            return lo, hi
         width *= 4
     raise ArithmeticError("could not bracket the smallest eigenvalue")  # pragma: no cover
 
@@ -130,25 +180,47 @@ def _closed_form_min_root(poly: sp.Poly) -> sp.Expr:
         roots = [r for r in sp.roots(poly, multiple=True) if r.is_real]
         if len(roots) == poly.degree():
             return min(roots, key=lambda r: float(r))
-    return sp.CRootOf(poly.as_expr(), 0, radicals=False) if poly.degree() <= 12 else \
-        sp.Function("CRootOf")(poly.as_expr(), 0)
+    # CRootOf(p, 0) is the smallest real root; build it unevaluated for large degrees, where
+    # sympy's root isolation is slow and the floating bracket already gives the value
+    if poly.degree() <= 12:
+        return sp.CRootOf(poly.as_expr(), 0)
+    return sp.Symbol(f"CRootOf({_poly_text(poly)}, 0)")
 
 
-def certify_blocks(k: sp.Matrix, m: sp.Matrix, lam: object, rho: object | None) -> SymbolicResult:
+def _poly_text(poly: sp.Poly) -> str:
+    """``x**3 - 5*x**2 + …`` written directly from the coefficients (sympy's printer is slow
+    for degree ~100)."""
+    terms = []
+    for (deg,), c in poly.terms():
+        mag = abs(c)
+        coef = "" if (mag == 1 and deg) else str(mag)
+        power = "" if deg == 0 else ("x" if deg == 1 else f"x**{deg}")
+        body = f"{coef}*{power}" if coef and power else (coef or power)
+        terms.append(("- " if c < 0 else "+ ") + body)
+    text = " ".join(terms)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None) -> SymbolicResult:
     """Decide ``λkᵀk − ρ⁻¹I − m − mᵀ ⪰ 0`` exactly and find the set of ρ where it holds."""
-    lam_q = rational(lam) if not isinstance(lam, sp.Basic) else lam
-    k_term = (k.T * k).applyfunc(sp.nsimplify)
-    m_sym = (m + m.T).applyfunc(sp.nsimplify)
-    b = lam_q * k_term - m_sym
-    poly = _charpoly(b)
-    b_float = np.array(b.tolist(), dtype=float)
+    lam_q = rational(lam)  # type: ignore[arg-type]
+    p = len(m)
+    kk = [[Fraction(0)] * p for _ in range(p)]
+    for row in k:  # kᵀk from the nonzero coefficients only (K selects one or a few blocks)
+        nz = [(i, c) for i, c in enumerate(row) if c]
+        for i, ci in nz:
+            for j, cj in nz:
+                kk[i][j] += ci * cj
+    m_sym = [[m[i][j] + m[j][i] for j in range(p)] for i in range(p)]
+    b = [[lam_q * kk[i][j] - m_sym[i][j] for j in range(p)] for i in range(p)]
+    b_float = np.array([[float(e) for e in row] for row in b])
     evals, evecs = np.linalg.eigh(b_float)
     scale = float(np.max(np.abs(b_float))) if b_float.size else 1.0
-    lo, hi = _bracket_min_root(poly, float(evals[0]), scale)
-    # λ_min(B) > 0 exactly ⇔ B ⪰ 0 and det B ≠ 0
-    certifiable = _all_roots_at_least(poly, sp.Rational(0)) and poly.eval(0) != 0
-    rho_q = None if rho is None else (rational(rho) if not isinstance(rho, sp.Basic) else rho)
-    verdict = None if rho_q is None else _all_roots_at_least(poly, 1 / rho_q)
-    exact = 1 / _closed_form_min_root(poly) if certifiable else None
-    return SymbolicResult(lam_q, rho_q, k_term, m_sym, b, poly, (lo, hi), exact, verdict,
-                          certifiable, evecs[:, 0])
+    lo, hi = _bracket_min_eigenvalue(b, float(evals[0]), scale)
+    # λ_min(B) > 0 exactly ⇔ B ⪰ 0 and det B ≠ 0; the bracket decides unless it straddles 0
+    certifiable = lo > 0 or (hi > 0 and psd_exact(b, Fraction(0)) and
+                             _charpoly(b).eval(0) != 0)
+    rho_q = None if rho is None else rational(rho)  # type: ignore[arg-type]
+    verdict = None if rho_q is None else psd_exact(b, 1 / rho_q)
+    return SymbolicResult(lam_q, rho_q, kk, m_sym, b, (lo, hi), verdict, certifiable,
+                          evecs[:, 0])
