@@ -47,7 +47,8 @@ class Diagnostic:
         where = f"{self.span}: " if self.span is not None else ""
         lines = [f"{where}error: {self.message}"]
         if self.span is not None and source is not None:
-            text = source.splitlines()
+            # lark counts lines by "\n" only; splitlines() would also split on \x0c, \u2028…
+            text = [line.rstrip("\r") for line in source.split("\n")]
             if 1 <= self.span.line <= len(text):
                 code = text[self.span.line - 1].expandtabs(1)
                 gutter = f"{self.span.line:>5} | "
@@ -75,6 +76,8 @@ class SpecError(LbdslError):
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source: str | None = None
+    #: texts of other "files" a diagnostic may point into (``--set`` overrides), by file name
+    sources: dict[str, str] = field(default_factory=dict)
 
     exit_status = 2
 
@@ -89,10 +92,23 @@ class SpecError(LbdslError):
 
     def with_source(self, source: str) -> "SpecError":
         """The same error, able to quote its source lines."""
-        return SpecError(list(self.diagnostics), source)
+        return SpecError(list(self.diagnostics), source, dict(self.sources))
+
+    def with_sources(self, sources: dict[str, str]) -> "SpecError":
+        """The same error, also able to quote lines of the named extra sources."""
+        return SpecError(list(self.diagnostics), self.source, {**self.sources, **sources})
 
     def render(self) -> str:
-        return "\n".join(d.render(self.source) for d in self.diagnostics)
+        """Every diagnostic, each quoting the text its span points into; duplicates once."""
+        seen: set[tuple[object, str]] = set()
+        out = []
+        for d in self.diagnostics:
+            if (d.span, d.message) in seen:  # the same override applied to two tasks
+                continue
+            seen.add((d.span, d.message))
+            source = self.sources.get(d.span.file, self.source) if d.span else self.source
+            out.append(d.render(source))
+        return "\n".join(out)
 
     def __str__(self) -> str:
         return self.render()

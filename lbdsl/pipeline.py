@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .certify.certificate import Certificate, certify
-from .errors import SolveError
+from .errors import SolveError, SpecError
 from .ir.build import build_module
 from .ir.nodes import ModuleIR, NetworkIR
 from .ir.show import summary
+from .ir.tasks import OVERRIDE_FILE, apply_overrides_to_module
 from .lift.compact import LiftedProblem, lift
 from .lift.show import block_tables
 from .syntax import tree
@@ -61,12 +62,13 @@ def demo_source() -> str:
 def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Program:
     """Parse and build a spec file (``None``: the built-in demo), applying ``--set`` overrides."""
     module = parse(demo_source(), DEMO) if path is None else parse_file(path)
-    if overrides:
-        from .ir.tasks import apply_overrides
-
-        module = tree.Module(module.file, module.source, module.networks,
-                             tuple(apply_overrides(t, list(overrides)) for t in module.tasks))
-    return Program(module, build_module(module))
+    if not overrides:
+        return Program(module, build_module(module))
+    try:
+        module = apply_overrides_to_module(module, list(overrides))
+        return Program(module, build_module(module))
+    except SpecError as err:  # let diagnostics in `--set:N` quote the override they point at
+        raise err.with_sources({OVERRIDE_FILE: "\n".join(overrides)}) from None
 
 
 def lifted(program: Program) -> dict[str, LiftedProblem]:

@@ -99,3 +99,12 @@ def test_solve_with_cupy_and_no_gpu_fails_in_one_line() -> None:
     proc = run("solve", "--backend", "cupy")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "cupy" in proc.stderr
+
+
+def test_set_override_errors_quote_the_override(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["solve", str(SPECS / "perceptron.lbn"), "--set", "alpha=-1", "--set", "rho=x"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--set:1:7: error:" in err and "    1 | alpha=-1" in err
+    assert "--set:2:5: error:" in err and "    2 | rho=x" in err
+    assert err.count("--set:1:7") == 1  # the same mistake in two tasks is reported once

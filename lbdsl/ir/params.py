@@ -312,8 +312,14 @@ class Loader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read(self, file: str, key: str | None, span: SourceSpan | None) -> np.ndarray:
-        """The array stored in ``file`` (under ``key`` for ``.npz``), not yet validated."""
+    def read(self, file: str, key: str | None, span: SourceSpan | None,
+             default_key: str | None = None) -> np.ndarray:
+        """The array stored in ``file`` (under ``key`` for ``.npz``), not yet validated.
+
+        Without a key, an ``.npz`` archive is read under ``default_key`` (the parameter's own
+        final name, ``W_3`` inside a repeat: what a trained ``weights.npz`` stores) when it holds
+        that array, else its only array.
+        """
         path = Path(file)
         if not path.is_absolute():
             path = self.base_dir / path
@@ -337,9 +343,12 @@ class Loader:
             raise _read_error(file, exc, span) from None
         if isinstance(loaded, np.lib.npyio.NpzFile):
             keys = list(loaded.files)
+            if key is None and default_key in keys:
+                key = default_key
             if key is None:
                 if len(keys) != 1:
-                    raise InitError(span, f"`{file}` holds {len(keys)} arrays; say which one",
+                    raise InitError(span, f"`{file}` holds {len(keys)} arrays and none is "
+                                    f"called `{default_key}`; say which one",
                                     f'write load("{file}", "KEY") with KEY one of: '
                                     + (", ".join(keys) or "(none: the archive is empty)"))
                 key = keys[0]
@@ -445,5 +454,6 @@ def materialise(plan: InitPlan, shape: Shape, name: str, loader: Loader) -> np.n
     if kind == "load":
         file, key = args["file"], args["key"]
         what = file if key is None else f"{file}[{key}]"
-        return _validated(loader.read(file, key, plan.span), shape, what, name, plan.span)
+        return _validated(loader.read(file, key, plan.span, default_key=name), shape, what, name,
+                          plan.span)
     raise AssertionError(f"unknown init kind {kind!r}")  # pragma: no cover

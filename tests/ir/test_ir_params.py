@@ -181,3 +181,16 @@ network big {
         build_network(net, ".", source=source, max_param_bytes=1_000_000)
     assert "7.6 MiB" in info.value.diagnostics[0].message
     assert build_network(net, ".", source=source).params["W"].shape == (1000, 1000)
+
+
+def test_keyless_npz_load_reads_each_parameter_under_its_own_name(tmp_path):
+    """A trained weights.npz stores W_1 … W_N: `load("w.npz")` in a repeat reads each copy."""
+    np.savez(tmp_path / "w.npz", W_1=np.full((2, 2), 1.0), W_2=np.full((2, 2), 2.0),
+             b=np.zeros(2))
+    net = build_net('network n { input u : 2\n repeat 2 { param W : 2x2 = load("w.npz")\n'
+                    ' u = u + W.T @ relu(W @ u) }\n output u }', folder=tmp_path)
+    np.testing.assert_array_equal(net.params["W_1"].value, np.full((2, 2), 1.0))
+    np.testing.assert_array_equal(net.params["W_2"].value, np.full((2, 2), 2.0))
+    with pytest.raises(SpecError) as info:  # several arrays, none named like the parameter
+        params_of('param A : 2x2 = load("w.npz")', folder=tmp_path)
+    assert "none is called `A`" in info.value.diagnostics[0].message
