@@ -1,0 +1,127 @@
+"""Matrix-free 2-D convolution (cross-correlation, as PyTorch's ``conv2d``) and its adjoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from array_api_compat import array_namespace, device
+
+__all__ = ["Conv2d", "conv2d_output_shape"]
+
+
+def conv2d_output_shape(h: int, w: int, k: int | tuple[int, int], stride: int = 1,
+                        padding: int = 0) -> tuple[int, int]:
+    """``(H', W')`` with ``H' = (H + 2p − k_h) // s + 1`` (likewise W'); ``ValueError`` if empty.
+
+    ``k`` is the kernel's spatial size, an int for a square kernel or ``(k_h, k_w)``.
+    """
+    kh, kw = (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
+    for name, value, least in (("height", h, 1), ("width", w, 1), ("kernel height", kh, 1),
+                               ("kernel width", kw, 1), ("stride", stride, 1),
+                               ("padding", padding, 0)):
+        if int(value) != value or value < least:
+            raise ValueError(f"conv2d: {name} must be an integer >= {least}, got {value!r}")
+    hp, wp = h + 2 * padding, w + 2 * padding
+    if hp < kh or wp < kw:
+        raise ValueError(
+            f"conv2d: a {kh}×{kw} kernel does not fit a {h}×{w} input with padding {padding} "
+            f"(padded size {hp}×{wp}), so the output would be empty; use a smaller kernel "
+            f"or more padding")
+    return (hp - kh) // stride + 1, (wp - kw) // stride + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """``(A x)[o, y, z] = Σ_{c,i,j} K[o, c, i, j] · x̄[c, s·y + i, s·z + j]``.
+
+    ``x̄`` is ``x`` zero-padded by ``p`` on each spatial side; ``K`` has shape
+    ``(C_out, C_in, k_h, k_w)``; ``shape_in = (C_in, H, W)``, ``shape_out = (C_out, H', W')``
+    with ``H' = (H + 2p − k_h) // s + 1``.  No bias: a layer's bias is a separate term.
+
+    Matrix-free: one loop over the ``k_h·k_w`` kernel offsets, each a strided slice of the padded
+    input times a ``C_in × C_out`` matrix.  The adjoint scatters ``Kᵀ y`` back through the same
+    slices into a padded buffer and crops it.  Both accept leading batch axes.
+    """
+
+    kernel: Any
+    input_hw: tuple[int, int]
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kernel.ndim != 4:
+            raise ValueError("conv2d: the kernel must have shape (C_out, C_in, k_h, k_w), "
+                             f"got {tuple(self.kernel.shape)}")
+        # validates every size and raises on an empty output
+        conv2d_output_shape(self.input_hw[0], self.input_hw[1], self.kernel_hw,
+                            self.stride, self.padding)
+        object.__setattr__(self, "input_hw", (int(self.input_hw[0]), int(self.input_hw[1])))
+
+    @property
+    def kernel_hw(self) -> tuple[int, int]:
+        return int(self.kernel.shape[2]), int(self.kernel.shape[3])
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (int(self.kernel.shape[1]), *self.input_hw)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        ho, wo = conv2d_output_shape(self.input_hw[0], self.input_hw[1], self.kernel_hw,
+                                     self.stride, self.padding)
+        return (int(self.kernel.shape[0]), ho, wo)
+
+    def _windows(self) -> list[tuple[int, int, slice, slice]]:
+        """For each kernel offset (i, j): the strided slices of the padded input it reads."""
+        _, ho, wo = self.shape_out
+        kh, kw = self.kernel_hw
+        s = self.stride
+        return [(i, j, slice(i, i + s * (ho - 1) + 1, s), slice(j, j + s * (wo - 1) + 1, s))
+                for i in range(kh) for j in range(kw)]
+
+    def forward(self, x: Any) -> Any:
+        """``A x`` for ``x`` of shape ``(..., C_in, H, W)`` → ``(..., C_out, H', W')``."""
+        xp = array_namespace(x, self.kernel)
+        nb = x.ndim - 3
+        batch = tuple(x.shape[:nb])
+        h, w = self.input_hw
+        p = self.padding
+        # channels last, so that each offset is one matmul contracting C_in
+        x_cl = xp.permute_dims(x, (*range(nb), nb + 1, nb + 2, nb))
+        if p > 0:
+            dtype = xp.result_type(x.dtype, self.kernel.dtype)
+            padded = xp.zeros((*batch, h + 2 * p, w + 2 * p, x.shape[-3]), dtype=dtype,
+                              device=device(x))
+            padded[..., p:p + h, p:p + w, :] = x_cl
+        else:
+            padded = x_cl
+        out = None
+        for i, j, rows, cols in self._windows():
+            tap = xp.matrix_transpose(self.kernel[:, :, i, j])  # (C_in, C_out)
+            term = xp.matmul(padded[..., rows, cols, :], tap)
+            out = term if out is None else out + term
+        return xp.permute_dims(out, (*range(nb), nb + 2, nb, nb + 1))
+
+    def adjoint(self, y: Any) -> Any:
+        """``Aᵀ y`` for ``y`` of shape ``(..., C_out, H', W')`` → ``(..., C_in, H, W)``."""
+        xp = array_namespace(y, self.kernel)
+        nb = y.ndim - 3
+        batch = tuple(y.shape[:nb])
+        h, w = self.input_hw
+        p = self.padding
+        dtype = xp.result_type(y.dtype, self.kernel.dtype)
+        y_cl = xp.permute_dims(y, (*range(nb), nb + 1, nb + 2, nb))
+        padded = xp.zeros((*batch, h + 2 * p, w + 2 * p, self.shape_in[0]), dtype=dtype,
+                          device=device(y))
+        for i, j, rows, cols in self._windows():
+            # windows of different offsets overlap, so accumulate rather than assign
+            padded[..., rows, cols, :] = (padded[..., rows, cols, :]
+                                          + xp.matmul(y_cl, self.kernel[:, :, i, j]))
+        x_cl = padded[..., p:p + h, p:p + w, :]
+        return xp.permute_dims(x_cl, (*range(nb), nb + 2, nb, nb + 1))
+
+    def astype(self, dtype: Any) -> "Conv2d":
+        """The same operator with its kernel stored in ``dtype``."""
+        xp = array_namespace(self.kernel)
+        return Conv2d(xp.astype(self.kernel, dtype), self.input_hw, self.stride, self.padding)

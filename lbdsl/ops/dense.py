@@ -1,0 +1,59 @@
+"""A dense matrix as a linear operator on flat vectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["Dense"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """``W ∈ ℝ^{m×n}`` acting on flat vectors: ``forward(x) = W x``, ``adjoint(y) = Wᵀ y``.
+
+    Batched: ``x`` of shape ``(..., n)`` maps to ``x Wᵀ`` of shape ``(..., m)``, ``y`` of shape
+    ``(..., m)`` to ``y W``.  The result has the promoted dtype of ``x`` and ``W``: build the
+    operator in the dtype you solve in (:meth:`astype`).  ``W.T`` is the operator ``Wᵀ``.
+    """
+
+    matrix: Any
+
+    def __post_init__(self) -> None:
+        if self.matrix.ndim != 2:
+            raise ValueError(f"Dense needs a 2-D matrix, got shape {tuple(self.matrix.shape)}")
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (int(self.matrix.shape[1]),)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return (int(self.matrix.shape[0]),)
+
+    def forward(self, x: Any) -> Any:
+        """``W x`` for ``x`` of shape ``(..., n)``: computed as ``x Wᵀ`` so batches are rows."""
+        xp = array_namespace(x, self.matrix)
+        return xp.matmul(x, xp.matrix_transpose(self.matrix))
+
+    def adjoint(self, y: Any) -> Any:
+        """``Wᵀ y`` for ``y`` of shape ``(..., m)``, computed as ``y W``."""
+        xp = array_namespace(y, self.matrix)
+        return xp.matmul(y, self.matrix)
+
+    @property
+    def T(self) -> "Dense":  # noqa: N802 - the mathematical name a spec writes (``W.T @ x``)
+        """The operator ``Wᵀ`` (a view of the same storage where the backend allows it)."""
+        xp = array_namespace(self.matrix)
+        return Dense(xp.matrix_transpose(self.matrix))
+
+    def transpose(self) -> "Dense":
+        """Same as :attr:`T`."""
+        return self.T
+
+    def astype(self, dtype: Any) -> "Dense":
+        """The same operator with its matrix stored in ``dtype``."""
+        xp = array_namespace(self.matrix)
+        return Dense(xp.astype(self.matrix, dtype))
