@@ -19,6 +19,7 @@ from .ir.build import build_module
 from .ir.nodes import ModuleIR, NetworkIR
 from .ir.show import summary
 from .ir.tasks import OVERRIDE_FILE, apply_overrides_to_module
+from .ir.tasks.show import describe_task
 from .lift.compact import LiftedProblem, lift
 from .lift.show import block_tables
 from .syntax import tree
@@ -103,9 +104,7 @@ def show(program: Program, lifted: bool = False) -> str:
     parts = [summary(net) for net in program.networks.values()]
     if lifted:
         parts.extend(block_tables(lift(net)) for net in program.networks.values())
-    for task in program.tasks:
-        describe = getattr(task, "describe", None)
-        parts.append(describe() if callable(describe) else repr(task))
+    parts.extend(describe_task(task, program.module.source) for task in program.tasks)
     return "\n\n".join(parts)
 
 

@@ -108,3 +108,11 @@ def test_set_override_errors_quote_the_override(capsys: pytest.CaptureFixture[st
     assert "--set:1:7: error:" in err and "    1 | alpha=-1" in err
     assert "--set:2:5: error:" in err and "    2 | rho=x" in err
     assert err.count("--set:1:7") == 1  # the same mistake in two tasks is reported once
+
+
+def test_show_prints_task_settings_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(SPECS / "perceptron.lbn")]) == 0
+    out = capsys.readouterr().out
+    assert 'image("shepp_logan", size = 64x64)' in out
+    assert "regulariser" in out and "0.015 * tv" in out
+    assert "rho" in out and "(default)" in out

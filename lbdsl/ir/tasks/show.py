@@ -1,0 +1,64 @@
+"""``lbdsl show``'s view of a task: each setting as the spec wrote it, defaults marked."""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from ...errors import SourceSpan
+
+__all__ = ["describe_task"]
+
+#: Settings shown with their default when the spec leaves them out (key → attribute).
+_DEFAULTS = {
+    "invert": {"fidelity": "fidelity", "alpha": "alpha", "lambda": "lam", "rho": "rho",
+               "solver": "solver", "seed": "seed", "dtype": "dtype"},
+    "train": {"loss": "loss", "optimizer": "optimizer", "seed": "seed", "dtype": "dtype"},
+    "check": {"lambda": "lam", "rho": "rho"},
+}
+_BOOKKEEPING = {"given", "spans", "span", "network_span", "options"}
+
+
+def _text(source: str, span: SourceSpan) -> str:
+    """The source text a one- or multi-line span covers, on one line."""
+    lines = source.split("\n")
+    end_line = span.end_line or span.line
+    end_col = span.end_column or span.column + 1
+    if end_line == span.line:
+        return lines[span.line - 1][span.column - 1:end_col - 1]
+    parts = [lines[span.line - 1][span.column - 1:]]
+    parts += lines[span.line:end_line - 1]
+    parts.append(lines[end_line - 1][:end_col - 1])
+    return " ".join(p.strip() for p in parts)
+
+
+def _value(value: Any) -> str:
+    """A default value the way a spec would write it."""
+    if value is None:
+        return "(for every ρ)"
+    if is_dataclass(value) and hasattr(value, "value") and not hasattr(value, "name"):
+        return _value(value.value)  # FixedAlpha(1) is written `alpha = 1`
+    if is_dataclass(value):
+        args = [f"{f.name} = {_value(getattr(value, f.name))}" for f in fields(value)
+                if f.name not in _BOOKKEEPING and f.name != "name"]
+        name = getattr(value, "name", type(value).__name__.lower())
+        return f"{name}({', '.join(args)})" if args else name
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_task(task: Any, source: str) -> str:
+    """``invert perceptron (line 12)`` and one line per setting: written ones verbatim,
+    documented defaults marked ``(default)``."""
+    line = task.span.line if task.span is not None else "?"
+    out = [f"{task.kind} {task.network}  (line {line})"]
+    rows: list[tuple[str, str]] = []
+    for key, span in task.spans.items():
+        rows.append((key, _text(source, span)))
+    for key, attr in _DEFAULTS.get(task.kind, {}).items():
+        if key not in task.given:
+            rows.append((key, f"{_value(getattr(task, attr))}  (default)"))
+    width = max((len(k) for k, _ in rows), default=0)
+    out += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(out)
