@@ -1,0 +1,94 @@
+"""What every solver shares: stopping rules, the divergence guard, the monitor hook, results.
+
+One stopping rule set for all solvers: stop after ``max_iter`` iterations, or when the
+relative change ``‖x_{k+1} − x_k‖ / max(‖x_k‖, 1e-12)`` and (where the solver defines one) the
+optimality measure (primal–dual gap, KKT residual) both fall below ``tol``; checked every
+``check_every`` iterations.  A NaN or ±∞ iterate stops the solver at once, keeping the last
+finite iterate and saying so (``stop_reason = "diverged"``).  ``KeyboardInterrupt`` raised by
+the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller can save.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from array_api_compat import array_namespace
+
+__all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change"]
+
+StopReason = Literal["tol", "max_iter", "diverged", "interrupted"]
+
+#: ``monitor(iteration, metrics)`` is called every ``check_every`` iterations with the
+#: solver's current metrics (``objective``, ``residual``, ``change``, and ``psnr`` when the
+#: caller wraps it with a truth); a progress bar, a logger, or a test probe.
+Monitor = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The stopping rule shared by all solvers."""
+
+    max_iter: int = 5000
+    tol: float = 1e-6
+    check_every: int = 10
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
+        if not (math.isfinite(self.tol) and self.tol > 0):
+            raise ValueError(f"tol must be a positive number, got {self.tol!r}")
+        if not (isinstance(self.check_every, int) and self.check_every >= 1):
+            raise ValueError(f"check_every must be an integer >= 1, got {self.check_every!r}")
+
+
+@dataclass
+class History:
+    """Metrics recorded at every check: parallel lists keyed by metric name."""
+
+    iteration: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    def record(self, it: int, values: dict[str, float]) -> None:
+        self.iteration.append(it)
+        for key, value in values.items():
+            self.metrics.setdefault(key, []).append(float(value))
+
+    def as_arrays(self) -> dict[str, list[float]]:
+        """``{"iteration": [...], "objective": [...], ...}`` (for ``result.npz``)."""
+        return {"iteration": [float(i) for i in self.iteration], **self.metrics}
+
+
+@dataclass
+class SolveResult:
+    """What a solver returns: the reconstruction, the lifted variables, and how it stopped."""
+
+    u: Any                              # the input, in its declared shape
+    iterations: int
+    stop_reason: StopReason
+    objective: float
+    residual: float                     # constraint residual ‖Mu − Vz‖ or the optimality measure
+    history: History
+    lifted: dict[str, Any] = field(default_factory=dict)   # e.g. {"u": full u, "z": z, "p": dual}
+    message: str = ""
+    solver: str = ""
+
+    @property
+    def converged(self) -> bool:
+        return self.stop_reason == "tol"
+
+
+def is_finite(x: Any) -> bool:
+    """Whether every entry of ``x`` is finite (one reduction, one host sync)."""
+    xp = array_namespace(x)
+    return bool(xp.all(xp.isfinite(x)))
+
+
+def relative_change(new: Any, old: Any) -> float:
+    """``‖new − old‖ / max(‖old‖, 1e-12)``."""
+    xp = array_namespace(new)
+    diff = float(xp.linalg.vector_norm(xp.reshape(new - old, (-1,))))
+    ref = float(xp.linalg.vector_norm(xp.reshape(old, (-1,))))
+    return diff / max(ref, 1e-12)

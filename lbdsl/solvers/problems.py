@@ -1,0 +1,68 @@
+"""The lowered inverse problem every inversion solver accepts.
+
+    min_u  F(N(u_0), f) + Σ_i α_i J_i(u_0) + Σ_j χ_{C_j}(u_0)
+
+with ``N`` a network in compact form (``K u``, ``M u = V prox_Ψ(W u + b)``) and the fidelity
+``F`` either the lifted Bregman energy ``E^ρ_Ψ`` (``fidelity = "bregman"``; for one layer simply
+``B_Ψ(f, W u + b)``) or the quadratic misfit ``½‖N(u_0) − f‖²`` (``"l2"``, the baseline).
+A solver takes what it needs from here and refuses, with a one-line reason, a structure it
+cannot handle (``pdhg``: one layer; ``coordinate``: a shallow sum with ``l2sq``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..lift.compact import LiftedProblem
+from ..prox.regularisers.base import Regulariser
+
+__all__ = ["Term", "InverseProblem"]
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """``weight · J`` on the network input (``J`` acts on the input's declared shape)."""
+
+    weight: float
+    reg: Regulariser
+
+
+@dataclass(frozen=True, eq=False)
+class InverseProblem:
+    """Recover ``u_0`` from data ``f ≈ N(u_0)`` (flat, on the problem's backend and dtype).
+
+    ``terms`` are the weighted regularisers with α already multiplied in (``α·w_i``);
+    ``constraints`` the unweighted indicators (``nonneg``, ``box``).  ``f`` has already been
+    projected onto the domain of the last layer's Ψ where the fidelity is ``bregman``.
+    """
+
+    lifted: LiftedProblem
+    f: Any
+    terms: tuple[Term, ...] = ()
+    constraints: tuple[Regulariser, ...] = ()
+    fidelity: Literal["bregman", "l2"] = "bregman"
+    lam: float = 1.0
+    rho: float = 1e3
+
+    @property
+    def xp(self) -> Any:
+        return self.lifted.xp
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.lifted.u_blocks[0].shape
+
+    @property
+    def is_single_layer(self) -> bool:
+        """``N(u) = prox_Ψ(W u + b)``: one plain layer whose output is the network's output."""
+        from ..ir.nodes import Residual
+
+        return len(self.lifted.layers) == 1 and not isinstance(self.lifted.layers[0].step,
+                                                               Residual)
+
+    def regulariser_value(self, u0: Any) -> float:
+        """``Σ α_i J_i(u_0)`` (+∞ outside a constraint)."""
+        x = self.xp.reshape(u0, self.input_shape)
+        total = sum(float(t.weight * t.reg.value(x)) for t in self.terms)
+        return total + sum(float(c.value(x)) for c in self.constraints)
