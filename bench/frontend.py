@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     parse("network warm { input u : 1  output u }")  # build the LALR tables once
-    for layers in (10, 100, 1000):
+    for layers in (10, 100, 300, 1000):
         source = residual_spec(layers)
         t_parse = best_of(args.repeats, lambda: parse(source, "<bench>"))
         module = parse(source, "<bench>")
@@ -59,7 +59,7 @@ def main() -> None:
         t_lift = best_of(args.repeats, lambda: lift(net))
         lp = lift(net)
         t_cert = (best_of(args.repeats, lambda: certify(lp, 1.0, None))
-                  if layers <= 200 else None)
+                  if layers <= 1000 else None)
         rows.append({"layers": layers, "parse_s": t_parse, "ir_s": t_ir, "lift_s": t_lift,
                      "certify_s": t_cert})
     print(f"{'layers':>7} {'parse s':>9} {'IR s':>9} {'lift s':>9} {'certify s':>10}")
