@@ -285,21 +285,10 @@ def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
 
 # --- solver ----------------------------------------------------------------------------------
 
-def _int_at_least_1(expr: tree.Expr, what: str) -> int:
-    return r.integer(expr, what, minimum=1)
-
-
-def _momentum(expr: tree.Expr, what: str) -> float:
-    value = r.numeric_value(expr)
-    if value is None or not 0 <= value < 1:
-        r.fail(expr.span, f"{what} must satisfy 0 <= momentum < 1, got `{r.show(expr)}`")
-    return float(value)
-
-
-_COMMON_SOLVER = (r.Arg("max_iter", _int_at_least_1, m.DEFAULT_MAX_ITER),
+_COMMON_SOLVER = (r.Arg("max_iter", r.count, m.DEFAULT_MAX_ITER),
                   r.Arg("tol", r.positive, m.DEFAULT_TOL),
                   r.Arg("warm_start", r.boolean, None),
-                  r.Arg("check_every", _int_at_least_1, None))
+                  r.Arg("check_every", r.count, None))
 _STEPS = (r.Arg("tau", r.positive, None), r.Arg("sigma", r.positive, None))
 
 #: The options each solver accepts beyond ``max_iter``, ``tol``, ``warm_start``, ``check_every``.
@@ -308,7 +297,7 @@ SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
     "pdhg": _STEPS,
     "lifted": _STEPS,
     "coordinate": (),
-    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", _momentum, None)),
+    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", r.unit, None)),
 }
 
 

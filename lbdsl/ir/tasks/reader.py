@@ -305,3 +305,16 @@ def split_weight(term: tree.Expr) -> tuple[tree.Expr | None, tree.Expr]:
             return term.right, term.left
         return term.left, term.right
     return None, term
+
+
+def count(expr: tree.Expr, what: str) -> int:
+    """An integer ≥ 1 (iterations, epochs, batch sizes)."""
+    return integer(expr, what, minimum=1)
+
+
+def unit(expr: tree.Expr, what: str) -> float:
+    """A number in [0, 1) (momentum, Adam's betas)."""
+    value = numeric_value(expr)
+    if value is None or not 0 <= value < 1:
+        fail(expr.span, f"{what} must satisfy 0 <= {what.strip('`')} < 1, got `{show(expr)}`")
+    return float(value)

@@ -160,21 +160,10 @@ def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.Penalty:
 
 # --- optimizer -------------------------------------------------------------------------------
 
-def _int1(expr: tree.Expr, what: str) -> int:
-    return r.integer(expr, what, minimum=1)
-
-
-def _unit(expr: tree.Expr, what: str) -> float:
-    value = r.numeric_value(expr)
-    if value is None or not 0 <= value < 1:
-        r.fail(expr.span, f"{what} must satisfy 0 <= {what.strip('`')} < 1, got `{r.show(expr)}`")
-    return float(value)
-
-
 def _optimizer_args(cls: type) -> tuple[r.Arg, ...]:
     d = cls()
-    readers = {"epochs": _int1, "batch": _int1, "inner": _int1, "tau": r.positive,
-               "lr": r.positive, "momentum": _unit, "beta1": _unit, "beta2": _unit,
+    readers = {"epochs": r.count, "batch": r.count, "inner": r.count, "tau": r.positive,
+               "lr": r.positive, "momentum": r.unit, "beta1": r.unit, "beta2": r.unit,
                "eps": r.positive}
     names = [f.name for f in fields(cls) if f.name not in ("spans", "span")]
     return tuple(r.Arg(n, readers[n], getattr(d, n)) for n in names)
