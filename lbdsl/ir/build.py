@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import Diagnostic, SourceSpan, SpecError
-from ..ops.conv import conv2d_output_shape
 from ..syntax import tree
 from . import params as init
+from .affine import AFFINE_FORMS, CREATING, AffineForms, PlannedParam, span_line
 from .graph import build_graph
-from .nodes import (Affine, Layer, ModuleIR, NetworkIR, Param, Residual, Shape, Step, Variable,
+from .nodes import (Layer, ModuleIR, NetworkIR, Param, Residual, Shape, Step, Variable,
                     format_shape, size_of)
 
 __all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS", "AFFINE_FORMS"]
@@ -43,14 +43,9 @@ __all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS", "AFFINE_F
 #: ``repeat`` may unroll to at most this many statements in one network.
 MAX_UNROLLED_STATEMENTS = 100_000
 
-AFFINE_FORMS = ("`A @ x`, `A @ x + b`, `A.T @ x`, `A.T @ x + b`, `dense(x, WIDTH)` or "
-                "`conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)`")
 LAYER_FORMS = ("a layer is `y = ACT(AFFINE)`, `y = AFFINE`, `x = x + V @ ACT(AFFINE)`, "
                "`x = x - V @ ACT(AFFINE)` or `y = A @ ACT(AFFINE) (+ b)`, with AFFINE one of "
                + AFFINE_FORMS)
-_CREATING = ("dense", "conv2d")
-
-
 class _Abort(Exception):
     """Stop checking the current statement (its diagnostic is already recorded)."""
 
@@ -65,25 +60,7 @@ class _Var:
     hidden: bool = False
 
 
-@dataclass
-class _Param:
-    name: str                    # final name
-    declared_name: str
-    shape: Shape | None
-    plan: init.InitPlan | None   # None: its declaration failed
-    span: SourceSpan | None
-    created: bool
-
-
-def _span_line(span: SourceSpan | None) -> int:
-    return span.line if span is not None else 0
-
-
-def _shape_text(shape: Shape) -> str:
-    return format_shape(shape)
-
-
-class _NetworkBuilder:
+class _NetworkBuilder(AffineForms):
     def __init__(self, net: tree.Network, file_dir: Path, source: str | None,
                  max_param_bytes: int):
         self.net = net
@@ -95,7 +72,7 @@ class _NetworkBuilder:
         self.var_scope: dict[str, str] = {}              # user name -> current var id
         self.versions: dict[str, int] = {}
         self.param_scopes: list[dict[str, str]] = [{}]   # user name -> final param name
-        self.params: dict[str, _Param] = {}
+        self.params: dict[str, PlannedParam] = {}
         self.repeat_params: dict[str, tuple[int, list[str]]] = {}
         self.repeat_path: list[tuple[int, int]] = []     # (iteration 1-based, count)
         self.unrolled = 0
@@ -259,7 +236,7 @@ class _NetworkBuilder:
     def check_dims(self, shape: tree.Shape, what: str) -> Shape | None:
         if any(d <= 0 for d in shape.dims):
             self.error(shape.span, f"the shape of {what} has a zero or negative dimension "
-                       f"({_shape_text(shape.dims)})", "every dimension must be at least 1")
+                       f"({format_shape(shape.dims)})", "every dimension must be at least 1")
             return None
         return tuple(int(d) for d in shape.dims)
 
@@ -269,11 +246,11 @@ class _NetworkBuilder:
         if name in self.var_scope:
             var = self.vars[self.var_scope[name]]
             self.fail(node.span, f"`{name}` is already defined (a variable, line "
-                      f"{_span_line(var.span)})", "choose another name")
+                      f"{span_line(var.span)})", "choose another name")
         for scope in self.param_scopes:
             if name in scope:
                 self.fail(node.span, f"parameter `{name}` is already declared on line "
-                          f"{_span_line(self.params[scope[name]].span)}", "choose another name")
+                          f"{span_line(self.params[scope[name]].span)}", "choose another name")
 
     def input_decl(self, st: tree.InputDecl) -> None:
         if self.repeat_path:
@@ -281,7 +258,7 @@ class _NetworkBuilder:
                       "declare the input once, before the layers")
         if self.input_id is not None:
             self.fail(st.span, "a network has exactly one `input`; the first is on line "
-                      f"{_span_line(self.input_span)}")
+                      f"{span_line(self.input_span)}")
         self.name_taken(st.name)
         shape = self.check_dims(st.shape, f"input `{st.name.id}`")
         self.input_id = self.new_var(st.name.id, shape, st.span)
@@ -295,7 +272,7 @@ class _NetworkBuilder:
             other = self.params[final]
             made = "created by `dense`/`conv2d`" if other.created else "declared"
             self.fail(st.name.span, f"parameter `{final}` is already {made} on line "
-                      f"{_span_line(other.span)}", "choose another name")
+                      f"{span_line(other.span)}", "choose another name")
         shape = self.check_dims(st.shape, f"parameter `{declared}`")
         plan = None
         if shape is not None:
@@ -303,7 +280,7 @@ class _NetworkBuilder:
                 plan = init.plan_init(st.init, shape, final, self.seed_offset())
             except init.InitError as exc:
                 self.diags.append(exc.diagnostic)
-        self.params[final] = _Param(final, declared, shape, plan, st.span, created=False)
+        self.params[final] = PlannedParam(final, declared, shape, plan, st.span, created=False)
         self.param_scopes[-1][declared] = final
 
     def output(self, st: tree.Output) -> None:
@@ -312,7 +289,7 @@ class _NetworkBuilder:
                       "name the output once, after the layers")
         if self.output_id is not None:
             self.fail(st.span, "a network has exactly one `output`; the first is on line "
-                      f"{_span_line(self.output_span)}")
+                      f"{span_line(self.output_span)}")
         vid = self.var_ref(st.name, "the output")
         self.output_id, self.output_span = vid, st.span
 
@@ -345,7 +322,7 @@ class _NetworkBuilder:
             if len(self.diags) > before:
                 break  # later iterations would repeat the same errors
         for name, copies in declared.items():
-            self.repeat_params[name] = (_span_line(st.span), copies)
+            self.repeat_params[name] = (span_line(st.span), copies)
 
     # --- layers ------------------------------------------------------------------------------
 
@@ -362,7 +339,7 @@ class _NetworkBuilder:
         elif isinstance(value, tree.BinOp) and value.op == "@" \
                 and isinstance(value.right, tree.Call):
             self.shallow_layer(st, value.left, value.right, None, value)
-        elif isinstance(value, tree.Call) and value.func not in _CREATING:
+        elif isinstance(value, tree.Call) and value.func not in CREATING:
             self.activation_layer(st, value)
         else:
             self.linear_layer(st, value)
@@ -465,7 +442,7 @@ class _NetworkBuilder:
     def shallow_layer(self, st: tree.Assign, mat: tree.Expr, call: tree.Call,
                       bias: tree.Expr | None, span_expr: tree.Expr) -> None:
         """``y = A @ ACT(AFFINE) (+ b)``: a hidden layer ``y.ACT``, then a linear layer."""
-        if call.func in _CREATING:
+        if call.func in CREATING:
             self.fail(call.func_span, f"`A @ {call.func}(...)` is two linear maps in a row",
                       "put an activation between them: A @ relu(dense(...)), or use one layer")
         psi = self.activation(call)
@@ -486,7 +463,7 @@ class _NetworkBuilder:
                        v_expr: tree.Expr, call: tree.Call) -> None:
         base = self.var_ref(base_expr, "the base of a residual layer")
         v_name, v_t = self.param_ref(v_expr, "V in `x + V @ ACT(AFFINE)`")
-        if call.func in _CREATING:
+        if call.func in CREATING:
             self.fail(call.func_span, f"a residual layer needs an activation around "
                       f"`{call.func}(...)`", f"for a linear residual write "
                       f"identity({call.func}(...))")
@@ -499,7 +476,7 @@ class _NetworkBuilder:
         if v_shape is not None:
             v_text = f"{self.params[v_name].declared_name}{'.T' if v_t else ''}"
             if len(v_shape) > 2:
-                self.fail(v_expr.span, f"V = `{v_text}` is {_shape_text(v_shape)}, but V must "
+                self.fail(v_expr.span, f"V = `{v_text}` is {format_shape(v_shape)}, but V must "
                           "be a matrix")
             rows, cols = (1, v_shape[0]) if len(v_shape) == 1 else v_shape
             rows, cols = (cols, rows) if v_t else (rows, cols)
@@ -519,174 +496,6 @@ class _NetworkBuilder:
         out = self.new_var(st.target.id, base_shape, st.span)
         self.steps.append(Residual(out, base, sign, v_name, v_t, tied, psi[0], psi[1], affine,
                                    st.span))
-
-    # --- affine forms ------------------------------------------------------------------------
-
-    def affine(self, expr: tree.Expr, target: str) -> Affine:
-        if isinstance(expr, tree.Call) and expr.func == "dense":
-            return self.dense(expr, target)
-        if isinstance(expr, tree.Call) and expr.func == "conv2d":
-            return self.conv2d(expr, target)
-        bias = None
-        mat = expr
-        if isinstance(expr, tree.BinOp) and expr.op == "+":
-            if isinstance(expr.left, tree.BinOp) and expr.left.op == "@":
-                mat, bias = expr.left, expr.right
-            elif isinstance(expr.right, tree.BinOp) and expr.right.op == "@":
-                mat, bias = expr.right, expr.left
-        if not (isinstance(mat, tree.BinOp) and mat.op == "@"):
-            what = "a call" if isinstance(expr, tree.Call) else "this expression"
-            self.fail(expr.span, f"{what} is not an affine map",
-                      f"an affine map is {AFFINE_FORMS}")
-        if isinstance(mat.right, tree.Call) and mat.right.func not in _CREATING:
-            self.fail(mat.right.span, "an activation cannot be nested inside another layer's "
-                      "affine map", "give the inner layer a name of its own: "
-                      "h = relu(W @ x); y = tanh(A @ h)")
-        if not isinstance(mat.right, tree.Name):
-            self.fail(mat.right.span, "the right of `@` must be a variable name",
-                      f"an affine map is {AFFINE_FORMS}")
-        x = self.var_ref(mat.right, "the right of `@`")
-        return self.matmul(mat.left, x, bias, mat, target, whole=expr)
-
-    def matmul(self, mat_expr: tree.Expr, x: str, bias_expr: tree.Expr | None,
-               span_expr: tree.Expr, target: str, whole: tree.Expr | None = None) -> Affine:
-        """``A @ x (+ b)``; ``span_expr`` is the ``@`` (where a mismatch is reported), ``whole``
-        the full affine expression."""
-        w, transposed = self.param_ref(mat_expr, "the left of `@`")
-        w_shape = self.params[w].shape
-        x_shape = self.shape_of_var(x)
-        w_text = self.params[w].declared_name + (".T" if transposed else "")
-        x_text = self.display(x)
-        out: Shape | None = None
-        if w_shape is not None:
-            if len(w_shape) > 2:
-                self.fail(mat_expr.span, f"`{w_text}` is {_shape_text(w_shape)}, but the left "
-                          "of `@` must be a matrix (or a vector, read as a row)",
-                          "declare it as MxN")
-            rows, cols = (1, w_shape[0]) if len(w_shape) == 1 else w_shape
-            m, n = (cols, rows) if transposed else (rows, cols)
-            out = (m,)
-            if x_shape is not None and size_of(x_shape) != n:
-                shown = (f"{size_of(x_shape)} entries (shape {_shape_text(x_shape)})"
-                         if len(x_shape) > 1 else f"{size_of(x_shape)} entries")
-                self.error(span_expr.span, f"`{w_text}` is {m}x{n} but `{x_text}` has {shown}: "
-                           f"the inner dimensions of `{w_text} @ {x_text}` must agree",
-                           f"`@` multiplies the row-major flattening of `{x_text}`, so `{w_text}` "
-                           f"needs {size_of(x_shape)} columns")
-        b = None
-        if bias_expr is not None:
-            if isinstance(bias_expr, tree.Name):
-                kind, ref = self.lookup(bias_expr)
-                if kind == "var":
-                    self.fail(bias_expr.span, f"`{bias_expr.id}` is a variable, but the bias "
-                              "must be a parameter", "a residual layer is x = x + V @ ACT(...)")
-                b = ref
-            else:
-                self.fail(bias_expr.span, "the bias must be a parameter name",
-                          f"an affine map is {AFFINE_FORMS}")
-            b_shape = self.params[b].shape
-            if b_shape is not None and out is not None and size_of(b_shape) != out[0]:
-                self.error(bias_expr.span, f"the bias `{bias_expr.id}` has {size_of(b_shape)} "
-                           f"entries but `{w_text} @ {x_text}` has {out[0]}",
-                           f"declare `param {bias_expr.id} : {out[0]}`")
-        span = (whole or span_expr).span
-        return Affine("matmul", x, w, transposed, b, x_shape, out, span)  # type: ignore[arg-type]
-
-    def positive_int(self, expr: tree.Expr, what: str, least: int = 1) -> int:
-        value = init.literal_number(expr)
-        if value is None or isinstance(value, float) or value < least:
-            need = "a positive integer" if least == 1 else f"an integer >= {least}"
-            got = getattr(expr, "text", None) or (str(value) if value is not None else "that")
-            self.fail(expr.span, f"{what} must be {need}, got {got}")
-        return int(value)
-
-    def created_name(self, target: str, part: str, call: tree.Call) -> str:
-        base = f"{target}_{part}{self.suffix()}"
-        name, k = base, 2
-        while name in self.params and self.params[name].created:
-            name, k = f"{base}_{k}", k + 1
-        if name in self.params:
-            self.fail(call.func_span, f"`{call.func}` creates the parameter `{name}`, but a "
-                      f"parameter of that name is declared on line "
-                      f"{_span_line(self.params[name].span)}",
-                      "rename that parameter or this layer's output")
-        return name
-
-    def create_param(self, name: str, shape: Shape | None, fan_in: int | None,
-                     call: tree.Call) -> None:
-        plan = init.default_init(name, fan_in, call.span) if fan_in else None
-        self.params[name] = _Param(name, name, shape, plan, call.span, created=True)
-
-    def dense(self, call: tree.Call, target: str) -> Affine:
-        if len(call.args) != 2 or call.kwargs:
-            self.fail(call.span, "`dense` takes two arguments: dense(x, WIDTH)")
-        x = self.var_ref(call.args[0], "the input of `dense`")
-        width = self.positive_int(call.args[1], "the width of `dense`")
-        x_shape = self.shape_of_var(x)
-        w = self.created_name(target, "W", call)
-        b = self.created_name(target, "b", call)
-        fan_in = size_of(x_shape) if x_shape is not None else None
-        self.create_param(w, (width, fan_in) if fan_in else None, fan_in, call)
-        self.create_param(b, (width,), fan_in, call)
-        return Affine("dense", x, w, False, b, x_shape, (width,), call.span)  # type: ignore[arg-type]
-
-    def conv2d(self, call: tree.Call, target: str) -> Affine:
-        usage = "conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)"
-        if len(call.args) != 2:
-            self.fail(call.span, f"`conv2d` takes two positional arguments: {usage}")
-        kws: dict[str, tree.Keyword] = {}
-        for kw in call.kwargs:
-            if kw.name not in ("kernel", "stride", "padding"):
-                self.fail(kw.span, f"`conv2d` has no argument `{kw.name}`", f"write {usage}")
-            if kw.name in kws:
-                self.fail(kw.span, f"`{kw.name}` is given twice")
-            kws[kw.name] = kw
-        if "kernel" not in kws:
-            self.fail(call.span, "`conv2d` needs `kernel = K`", f"write {usage}")
-        x = self.var_ref(call.args[0], "the input of `conv2d`")
-        channels = self.positive_int(call.args[1], "the channel count of `conv2d`")
-        kexpr = kws["kernel"].value
-        if isinstance(kexpr, tree.Shape):
-            if len(kexpr.dims) != 2 or min(kexpr.dims) < 1:
-                self.fail(kexpr.span, "a conv2d kernel is K or KHxKW with positive sizes")
-            kernel = (int(kexpr.dims[0]), int(kexpr.dims[1]))
-        else:
-            k = self.positive_int(kexpr, "the kernel size of `conv2d`")
-            kernel = (k, k)
-        stride = (self.positive_int(kws["stride"].value, "the stride of `conv2d`")
-                  if "stride" in kws else 1)
-        padding = (self.positive_int(kws["padding"].value, "the padding of `conv2d`", least=0)
-                   if "padding" in kws else 0)
-        x_shape = self.shape_of_var(x)
-        in_shape: Shape | None = None
-        out: Shape | None = None
-        if x_shape is not None:
-            if len(x_shape) == 2:
-                in_shape = (1, *x_shape)
-            elif len(x_shape) == 3:
-                in_shape = x_shape
-            else:
-                self.fail(call.args[0].span, f"`{self.display(x)}` is {_shape_text(x_shape)}, "
-                          "but conv2d needs an image CxHxW (or HxW, one channel)",
-                          "declare the input with its image shape, e.g. 1x28x28")
-            try:
-                ho, wo = conv2d_output_shape(in_shape[1], in_shape[2], kernel, stride, padding)
-            except ValueError:
-                span = kws["kernel"].span
-                self.fail(span, f"the {kernel[0]}x{kernel[1]} kernel is larger than "
-                          f"`{self.display(x)}` ({in_shape[1]}x{in_shape[2]}) padded by "
-                          f"{padding} ({in_shape[1] + 2 * padding}x"
-                          f"{in_shape[2] + 2 * padding})",
-                          "use a smaller kernel or more padding")
-            out = (channels, ho, wo)
-        w = self.created_name(target, "W", call)
-        b = self.created_name(target, "b", call)
-        fan_in = in_shape[0] * kernel[0] * kernel[1] if in_shape is not None else None
-        self.create_param(w, (channels, in_shape[0], *kernel) if in_shape else None,
-                          fan_in, call)
-        self.create_param(b, (channels,), fan_in, call)
-        return Affine("conv2d", x, w, False, b, in_shape, out, call.span,  # type: ignore[arg-type]
-                      kernel=kernel, stride=stride, padding=padding)
 
     # --- finishing ---------------------------------------------------------------------------
 
@@ -716,7 +525,7 @@ class _NetworkBuilder:
                        f"({total:,} float64 entries), more than the limit of "
                        f"{_bytes(self.max_param_bytes)}",
                        f"the largest is `{largest.name}` "
-                       f"({_shape_text(largest.shape or ())}); use smaller layers")
+                       f"({format_shape(largest.shape or ())}); use smaller layers")
 
     def materialise(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -815,7 +624,7 @@ def build_module(module: tree.Module, *, max_param_bytes: int = init.MAX_PARAM_B
         name = net.name.id
         if name in first:
             diags.append(Diagnostic(net.name.span, f"network `{name}` is already defined on "
-                                    f"line {_span_line(first[name].name.span)}",
+                                    f"line {span_line(first[name].name.span)}",
                                     "give each network its own name"))
             continue
         first[name] = net
