@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lbdsl show spec.lbn | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception:  # a bug, not a user mistake: say so and show where
         traceback.print_exc()
         print("internal error: this is a bug in lbdsl; please report it with the spec",
@@ -117,10 +121,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from . import pipeline
+    from .tasks.result import exit_status
 
     program = pipeline.load(args.file, overrides=args.overrides)
-    pipeline.solve(program, backend=args.backend, out=args.out)
-    return 0
+    results = pipeline.solve(program, backend=args.backend, out=args.out,
+                             overrides=args.overrides)
+    return exit_status(results)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -116,3 +116,13 @@ def test_show_prints_task_settings_as_written(capsys: pytest.CaptureFixture[str]
     assert 'image("shepp_logan", size = 64x64)' in out
     assert "regulariser" in out and "0.015 * tv" in out
     assert "rho" in out and "(default)" in out
+
+
+def test_output_into_a_closed_pipe_is_not_an_internal_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.lbn"  # ~1500 lines of output: more than a pipe buffer holds
+    deep.write_text("network deep { input u : 2\n repeat 1500 { param W : 2x2 = eye\n"
+                    " u = u + W.T @ relu(W @ u) }\n output u }\n")
+    proc = subprocess.run(f"{sys.executable} -m lbdsl show {deep} | head -1", shell=True,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.stdout.startswith("network deep")
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr

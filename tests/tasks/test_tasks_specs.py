@@ -19,7 +19,8 @@ FILES = sorted(SPECS.glob("*.lbn"))
 NEEDS = {
     "seed2_shallow.lbn": {"../lbdsl-out/seed-weights/seed2_shallow.npz": {"c": (1, 25)}},
     "seed3_residual.lbn": {"../lbdsl-out/seed-weights/seed3_residual.npz":
-                           {"W": (16, 1), "b": (16,)}},
+                           {f"{p}_{k}": (16, 1) if p == "W" else (16,)
+                            for k in range(1, 21) for p in "Wb"}},
     "seed5_decode.lbn": {"../lbdsl-out/seed5/train-ae/weights.npz":
                          {"W1": (32, 64), "b1": (32,), "W2": (64, 32), "b2": (64,)}},
 }
