@@ -89,7 +89,7 @@ def test_the_seed_parameters_are_the_documented_ones():
     assert [t.fidelity for t in perceptron] == ["bregman", "l2"]
     assert all(t.regulariser.term("tv").weight == 0.015 for t in perceptron)
     shallow, = build_tasks(parse_file(SPECS / "seed2_shallow.lbn"))
-    assert (shallow.alpha.value, shallow.solver.name) == (1e-4, "coordinate")
+    assert (shallow.alpha.value, shallow.solver.name) == (1e-4, "lifted")
     decode, = build_tasks(parse_file(SPECS / "seed5_decode.lbn"))
     assert decode.alpha.value == 9e-3 and decode.regulariser.term("tv") is not None
     dae = build_tasks(parse_file(SPECS / "seed4_sparse_dae.lbn"))

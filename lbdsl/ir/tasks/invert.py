@@ -295,7 +295,7 @@ _STEPS = (r.Arg("tau", r.positive, None), r.Arg("sigma", r.positive, None))
 SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
     "auto": (),
     "pdhg": _STEPS,
-    "lifted": _STEPS,
+    "lifted": (r.Arg("tau", r.positive, None),),  # proximal gradient: no dual step
     "coordinate": (),
     "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", r.unit, None)),
 }

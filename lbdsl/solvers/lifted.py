@@ -1,0 +1,351 @@
+"""``lifted``: the multi-layer lifted Bregman inversion problem of math.md §3, for any network.
+
+    min_{u,z}  E^ρ_Ψ(u, z) + J(u_0),
+    E^ρ_Ψ = (λ/2)‖K u − f‖² + B_Ψ(z, W u + b) + χ_{=0}(M u − V z) + (ρ/2)‖M u − V z‖²
+
+**Eliminating the constraint.**  The lifting gives every step of the network its own new block
+``u_o`` (SSA), so block row ``l`` of ``M`` is ``s_l·I`` at ``u_o`` (and ``−s_l·I`` at the residual
+base ``u_base``, a block written earlier), ``s_l = ±1``.  Restricted to ``(u_1, …, u_L)``, ``M`` is
+block lower-triangular with ``±I`` on the diagonal, hence invertible, and ``M u = V z`` holds iff
+
+    u = T(u_0, z):     u_o = z_l  (plain step),      u_o = u_base + s_l V_l z_l  (residual)
+
+by forward substitution: ``T`` is linear, its adjoint the backward substitution.  On the feasible
+set ``(ρ/2)‖M u − V z‖² = 0``, so the minimisers do not depend on ρ (ρ matters to the convexity
+certificate, which, when it holds, makes ``E^ρ`` convex and a fortiori its restriction below),
+and the problem is, exactly, the unconstrained composite problem in ``x = (u_0, z)``
+
+    min_x  S(x) + G(x),    S(x) = (λ/2)‖K T x − f‖² + Φ*(W T x + b) − ⟨z, W T x + b⟩,
+                           G(x) = J(u_0) + Φ(z),      Φ = ½‖·‖² + Ψ  (so S + G = E on {Mu = Vz})
+
+using ``B_Ψ(z, v) = Φ(z) + Φ*(v) − ⟨z, v⟩``.  With ``v = W T x + b``:
+
+    ∇S(x) = Tᵀ[λ Kᵀ(K T x − f) + Wᵀ(prox_Ψ(v) − z)] − (0, v)
+
+(``∇Φ* = prox_Ψ``: no derivative of σ), and ``∇S`` is Lipschitz with constant at most
+``λ‖KT‖² + ‖WT‖² + 2‖WT‖`` (``∇²Φ* ⪯ I``; the bilinear term contributes ``2‖WT‖``), estimated
+by power iteration.  ``G`` is separable: ``prox_{τΦ_l}`` per layer (:meth:`Psi.prox_phi`) and
+``prox_{τJ}`` on ``u_0`` (:class:`.input_prox.InputProx`; TV by its dual, warm-started, to an
+accuracy that follows the outer progress; ``lifted["inner_iterations"]`` counts its steps).  The
+solver is accelerated proximal gradient with backtracking and monotone restart
+(:mod:`.fista`): ``O(1/k²)`` where the problem is convex (e.g. certified tied residual
+networks), monotone descent to a stationary point otherwise (plain feed-forward networks are
+never certified: ``u_0`` meets the rest only through the bilinear term).  The iterates are
+feasible by construction: the reported ``‖M u − V z‖`` is rounding.
+
+**λ = ∞** (``lam = math.inf``) pins the output, ``K u = f``: for a plain last step this fixes
+``z_L = f`` and turns the last layer's penalty into the Bregman fidelity ``B_Ψ(f, W u_{L−1} + b)``
+— for one layer the problem ``B_Ψ(f, W u + b) + αJ(u)`` of math.md §3, for a shallow sum
+whose last step is the linear layer ``y = c @ h`` the seed's objective ``½|f − cᵀh|² + …``.
+``f`` must then lie in the last Ψ's domain (the caller projects it).
+
+Warm start: ``x0`` is the input (any of its shapes, batch axes allowed; ``z`` then starts at the
+forward pass of ``x0``, where ``B = 0``) or a previous result's ``lifted`` dict ``{"u", "z"}``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from ..backend import asarray
+from ..errors import SolveError
+from ..lift.blocks import BlockOperator
+from ..lift.compact import LiftedProblem
+from ..ops.compose import Composed
+from ..ops.norm import operator_norm
+from .base import Monitor, SolveResult, Stopping
+from .fista import APGOptions, Composite, minimise, norm
+from .input_prox import InputProx
+from .problems import InverseProblem
+
+__all__ = ["LiftedSettings", "Substitution", "solve"]
+
+
+@dataclass(frozen=True)
+class LiftedSettings:
+    """``tau``: the first step (default ``1/L`` from power iteration); with ``backtracking`` the
+    step then adapts.  ``momentum`` None is FISTA's; a number is a constant extrapolation."""
+
+    stopping: Stopping = field(default_factory=Stopping)
+    tau: float | None = None
+    backtracking: bool = True
+    momentum: float | None = None
+    power_iterations: int = 50
+
+    def __post_init__(self) -> None:
+        if self.tau is not None and not (math.isfinite(self.tau) and self.tau > 0):
+            raise ValueError(f"tau must be a positive number, got {self.tau!r}")
+
+
+class Substitution:
+    """``T : (u_0, z) ↦ u`` solving ``M u = V z`` by forward substitution (module docstring).
+
+    A linear operator on flat arrays with batch axes: ``shape_in = (size(u_0) + size(z),)``,
+    ``shape_out = (size(u),)``; ``adjoint`` is the backward substitution.
+    """
+
+    def __init__(self, lp: LiftedProblem) -> None:
+        self.lp = lp
+        self.n0 = lp.u_blocks[0].size
+        self.shape_in = (self.n0 + lp.z_size,)
+        self.shape_out = (lp.u_size,)
+        self._check_structure()
+        self.V = []
+        for layer in lp.layers:
+            if layer.base_block is None:
+                self.V.append(None)
+            else:
+                size_out = lp.u_blocks[layer.output_block].size
+                self.V.append(BlockOperator((size_out,), (layer.z_size,),
+                                            {(0, 0): lp.V.entries[(layer.index, layer.index)]}))
+
+    def _check_structure(self) -> None:
+        lp = self.lp
+        written = {0}
+        for layer in lp.layers:
+            o = layer.output_block
+            row = {j: e for (i, j), e in lp.M.entries.items() if i == layer.index}
+            sign = float(getattr(layer.step, "sign", 1))
+            expected = {o: sign} if layer.base_block is None else {o: sign,
+                                                                    layer.base_block: -sign}
+            ok = (o not in written and set(row) == set(expected)
+                  and all(row[j].op is None and row[j].coef == c for j, c in expected.items())
+                  and (layer.base_block is None or layer.base_block in written)
+                  and (layer.base_block is not None or layer.z_size == lp.u_blocks[o].size))
+            if not ok:
+                raise SolveError(f"lifted: layer {layer.index + 1} does not write a new block "
+                                 "with M = ±I there, so M u = V z cannot be solved for u")
+            written.add(o)
+        if written != set(range(len(lp.u_blocks))):
+            raise SolveError("lifted: some block of u is written by no layer")
+
+    def split(self, x: Any) -> tuple[Any, Any]:
+        return x[..., :self.n0], x[..., self.n0:]
+
+    def forward(self, x: Any) -> Any:
+        lp = self.lp
+        xp = array_namespace(x)
+        u0, z = self.split(x)
+        blocks: list[Any] = [u0] + [None] * len(lp.layers)
+        for layer, V in zip(lp.layers, self.V):
+            zl = lp.z_block(z, layer)
+            if V is None:
+                blocks[layer.output_block] = zl
+            else:
+                sign = float(layer.step.sign)  # type: ignore[union-attr]
+                blocks[layer.output_block] = blocks[layer.base_block] + sign * V.forward(zl)
+        return xp.concat(blocks, axis=-1)
+
+    def adjoint(self, g: Any) -> Any:
+        lp = self.lp
+        xp = array_namespace(g)
+        acc: list[Any] = [g[..., b.offset:b.offset + b.size] for b in lp.u_blocks]
+        gz: list[Any] = [None] * len(lp.layers)
+        for layer, V in zip(reversed(lp.layers), reversed(self.V)):
+            g_o = acc[layer.output_block]
+            if V is None:
+                gz[layer.index] = g_o
+            else:
+                sign = float(layer.step.sign)  # type: ignore[union-attr]
+                acc[layer.base_block] = acc[layer.base_block] + g_o  # type: ignore[index]
+                gz[layer.index] = sign * V.adjoint(g_o)
+        return xp.concat([acc[0], *gz], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+
+def _batch_of(f: Any, lp: LiftedProblem) -> tuple[int, ...]:
+    out = lp.K.shape_out[0]
+    if f.ndim < 1 or int(f.shape[-1]) != out:
+        raise SolveError(f"the data has shape {tuple(f.shape)}; the network's output has "
+                         f"{out} entries")
+    return tuple(f.shape[:-1])
+
+
+def initial_input(problem: InverseProblem, x0: Any, batch: tuple[int, ...]) -> Any:
+    """``x0`` (None, the input in any of its shapes, with or without batch axes) as a flat
+    ``(*batch, size(u_0))`` array of the problem's namespace and dtype."""
+    lp = problem.lifted
+    xp, n0 = lp.xp, lp.u_blocks[0].size
+    if x0 is None:
+        return xp.zeros((*batch, n0), dtype=lp.dtype)
+    u0 = asarray(xp, x0, lp.dtype)
+    size = math.prod(u0.shape) if u0.ndim else 1
+    if size == math.prod(batch) * n0:
+        return xp.reshape(u0, (*batch, n0))
+    if size == n0:
+        return xp.broadcast_to(xp.reshape(u0, (n0,)), (*batch, n0)) * 1.0
+    raise SolveError(f"the starting point has {size} entries; the input has {n0} "
+                     f"(times the batch {batch})")
+
+
+@dataclass
+class _Lifted:
+    """``S``, ``G``, their prox and the reported metrics, for one problem."""
+
+    problem: InverseProblem
+    settings: LiftedSettings
+
+    def __post_init__(self) -> None:
+        p = self.problem
+        self.lp = lp = p.lifted
+        self.xp = lp.xp
+        if p.fidelity != "bregman":
+            raise SolveError("lifted solves the lifted Bregman problem; use solver = gradient "
+                             "for fidelity = l2")
+        if not (p.lam > 0):
+            raise SolveError(f"lifted needs lambda > 0, got {p.lam!r}")
+        self.T = Substitution(lp)
+        self.f = asarray(self.xp, p.f, lp.dtype)
+        self.batch = _batch_of(self.f, lp)
+        self.lam = float(p.lam)
+        self.pinned = None    # the layer whose z-block λ = ∞ fixes to the data
+        if math.isinf(self.lam):
+            self.pinned = self._pinned_layer()
+        self.reg = InputProx.from_problem(p)
+        self.reg.floor = 0.1 * self.settings.stopping.tol
+        self.n0 = lp.u_blocks[0].size
+
+    def _pinned_layer(self) -> Any:
+        lp = self.lp
+        (_, out), = [ij for ij in lp.K.entries]
+        for layer in lp.layers:
+            if layer.output_block == out and layer.base_block is None:
+                if not math.isfinite(float(self.xp.sum(layer.psi.phi(self.f)))):
+                    raise SolveError(f"lambda = inf pins the output to the data, which lies "
+                                     f"outside the domain of `{layer.psi}`: project it first")
+                return layer
+        raise SolveError("lambda = inf pins the output, which needs a plain (non-residual) last "
+                         "layer; use a finite lambda")
+
+    # -- the pieces of F = S + G ---------------------------------------------------------------
+    def pre(self, x: Any) -> tuple[Any, Any]:
+        u = self.T.forward(x)
+        return u, self.lp.W.forward(u) + self.lp.b
+
+    def _phi_conj(self, v: Any) -> float:
+        lp = self.lp
+        return sum(float(self.xp.sum(layer.psi.phi_conj(lp.z_block(v, layer))))
+                   for layer in lp.layers)
+
+    def _data(self, u: Any) -> tuple[float, Any]:
+        if self.pinned is not None:
+            return 0.0, None
+        r = self.lp.K.forward(u) - self.f
+        return 0.5 * self.lam * float(self.xp.sum(r * r)), r
+
+    def smooth(self, x: Any) -> float:
+        _, z = self.T.split(x)
+        u, v = self.pre(x)
+        data, _ = self._data(u)
+        return data + self._phi_conj(v) - float(self.xp.sum(z * v))
+
+    def smooth_grad(self, x: Any) -> tuple[float, Any]:
+        xp, lp = self.xp, self.lp
+        _, z = self.T.split(x)
+        u, v = self.pre(x)
+        data, r = self._data(u)
+        value = data + self._phi_conj(v) - float(xp.sum(z * v))
+        gu = lp.W.adjoint(lp.prox(v) - z)
+        if r is not None:
+            gu = gu + self.lam * lp.K.adjoint(r)
+        g = self.T.adjoint(gu)
+        zero = xp.zeros((*v.shape[:-1], self.n0), dtype=v.dtype)
+        return value, g - xp.concat([zero, v], axis=-1)
+
+    def nonsmooth(self, x: Any) -> float:
+        u0, z = self.T.split(x)
+        phi = sum(float(self.xp.sum(layer.psi.phi(self.lp.z_block(z, layer))))
+                  for layer in self.lp.layers)
+        return self.reg.value(u0) + phi
+
+    def prox(self, v: Any, tau: float) -> Any:
+        xp, lp = self.xp, self.lp
+        v0, vz = self.T.split(v)
+        parts = [self.reg.prox(v0, tau)]
+        for layer in lp.layers:
+            if self.pinned is layer:
+                parts.append(xp.broadcast_to(self.f, (*v.shape[:-1], layer.z_size)) * 1.0)
+            else:
+                parts.append(layer.psi.prox_phi(lp.z_block(vz, layer), tau))
+        return xp.concat(parts, axis=-1)
+
+    def objective(self, x: Any) -> float:
+        """``E + J`` evaluated stably (B through the catalogue's cancellation-free form)."""
+        u0, z = self.T.split(x)
+        u, v = self.pre(x)
+        data, _ = self._data(u)
+        return data + float(self.xp.sum(self.lp.bregman(z, v))) + self.reg.value(u0)
+
+    def metrics(self, x: Any) -> dict[str, float]:
+        lp = self.lp
+        _, z = self.T.split(x)
+        u = self.T.forward(x)
+        mu, vz = lp.M.forward(u), lp.V.forward(z)
+        gap = norm(mu - vz)
+        out = {"objective": self.objective(x) + 0.5 * float(self.problem.rho) * gap * gap,
+               "residual": gap / max(norm(mu), norm(vz), 1e-12),
+               "misfit": norm(lp.K.forward(u) - self.f)}
+        return out
+
+    # -- set-up --------------------------------------------------------------------------------
+    def lipschitz(self) -> float:
+        if self.settings.tau is not None:
+            return 1.0 / self.settings.tau
+        lp, xp = self.lp, self.xp
+        # backtracking corrects a rough estimate; a fixed step needs an upper bound
+        rough = self.settings.backtracking
+        norm_of = lambda op: operator_norm(  # noqa: E731
+            op, xp, lp.dtype, iters=self.settings.power_iterations * (1 if rough else 10),
+            tol=1e-3 if rough else 1e-9, safety=1.01 if rough else 1.05)
+        wt = norm_of(Composed((lp.W, self.T)))
+        L = wt * wt + 2.0 * wt
+        if self.pinned is None:
+            kt = norm_of(Composed((lp.K, self.T)))
+            L += self.lam * kt * kt
+        return max(L, 1e-12)
+
+    def start(self, x0: Any) -> Any:
+        xp, lp = self.xp, self.lp
+        if isinstance(x0, dict):
+            u = asarray(xp, x0["u"], lp.dtype)
+            z = asarray(xp, x0["z"], lp.dtype)
+            u0 = xp.reshape(u[..., :self.n0], (*self.batch, self.n0))
+            z = xp.reshape(z, (*self.batch, lp.z_size))
+        else:
+            u0 = initial_input(self.problem, x0, self.batch)
+            u = lp.forward(u0)
+            z = lp.prox(lp.W.forward(u) + lp.b)
+        if self.pinned is not None:
+            layer = self.pinned
+            z = xp.concat([z[..., :layer.z_offset],
+                           xp.broadcast_to(self.f, (*self.batch, layer.z_size)),
+                           z[..., layer.z_offset + layer.z_size:]], axis=-1)
+        return xp.concat([u0, z], axis=-1)
+
+
+def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0: Any = None,
+          monitor: Monitor | None = None) -> SolveResult:
+    """Solve the lifted problem (module docstring); ``x0`` warm-starts, ``monitor`` observes."""
+    settings = settings or LiftedSettings()
+    run = _Lifted(problem, settings)
+    x_start = run.start(x0)
+    options = APGOptions(lipschitz=run.lipschitz(), backtracking=settings.backtracking,
+                         momentum=settings.momentum)
+    composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,
+                          nonsmooth=run.nonsmooth, prox=run.prox, metrics=run.metrics)
+    out = minimise(composite, x_start, options, settings.stopping, monitor)
+    xp = run.xp
+    u0, z = run.T.split(out.x)
+    return SolveResult(
+        u=xp.reshape(u0, (*run.batch, *problem.input_shape)),
+        iterations=out.iterations, stop_reason=out.stop_reason,
+        objective=float(out.metrics.get("objective", out.objective)),
+        residual=float(out.metrics.get("residual", math.nan)), history=out.history,
+        lifted={"u": run.T.forward(out.x), "z": z, "lipschitz": out.lipschitz,
+                "inner_iterations": run.reg.inner_iterations},
+        message=out.message, solver="lifted")
