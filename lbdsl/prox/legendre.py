@@ -123,6 +123,11 @@ class Tanh(ElementwisePsi):
     def prox(self, z: Any) -> Any:
         return array_namespace(z).tanh(z)
 
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = (1 − tanh² z)·g``."""
+        s = self.prox(z)
+        return (1.0 - s * s) * g
+
     @staticmethod
     def _inside(y: Any) -> Any:
         return array_namespace(y).abs(y) <= 1.0
@@ -190,6 +195,11 @@ class Sigmoid(ElementwisePsi):
 
     def prox(self, z: Any) -> Any:
         return sigmoid(z)
+
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = σ(z)(1 − σ(z))·g``."""
+        s = self.prox(z)
+        return s * (1.0 - s) * g
 
     @staticmethod
     def _inside(y: Any) -> Any:

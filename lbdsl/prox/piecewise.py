@@ -29,6 +29,10 @@ class Identity(ElementwisePsi):
     def prox(self, z: Any) -> Any:
         return z
 
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = g``."""
+        return g
+
     def _psi(self, y: Any) -> Any:
         return array_namespace(y).zeros_like(y)
 
@@ -64,6 +68,11 @@ class ReLU(ElementwisePsi):
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).maximum(z, 0.0)
+
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = [z > 0]·g`` (0 at the kink)."""
+        xp = array_namespace(z, g)
+        return xp.where(z > 0, g, xp.zeros_like(g))
 
     def _psi(self, y: Any) -> Any:
         return indicator(y >= 0, y)
@@ -113,6 +122,10 @@ class LeakyReLU(ElementwisePsi):
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).where(z >= 0, z, self.a * z)
+
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = g`` (z ≥ 0), ``a·g`` (z < 0)."""
+        return array_namespace(z, g).where(z >= 0, g, self.a * g)
 
     def _psi(self, y: Any) -> Any:
         xp = array_namespace(y)
@@ -168,6 +181,11 @@ class SoftThreshold(ElementwisePsi):
     def prox(self, z: Any) -> Any:
         return z - array_namespace(z).clip(z, -self.theta, self.theta)
 
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = [|z| > θ]·g`` (0 at the kinks)."""
+        xp = array_namespace(z, g)
+        return xp.where(xp.abs(z) > self.theta, g, xp.zeros_like(g))
+
     def _psi(self, y: Any) -> Any:
         return self.theta * array_namespace(y).abs(y)
 
@@ -220,6 +238,11 @@ class Clip(ElementwisePsi):
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).clip(z, self.lo, self.hi)
+
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = [lo < z < hi]·g`` (0 at the kinks)."""
+        xp = array_namespace(z, g)
+        return xp.where((z > self.lo) & (z < self.hi), g, xp.zeros_like(g))
 
     def _inside(self, y: Any) -> Any:
         return (y >= self.lo) & (y <= self.hi)

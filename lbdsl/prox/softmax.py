@@ -64,6 +64,12 @@ class Softmax(Psi):
         e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
         return e / xp.sum(e, axis=-1, keepdims=True)
 
+    def prox_vjp(self, z: Any, g: Any) -> Any:
+        """``σ'(z)ᵀ g = s ⊙ (g − ⟨s, g⟩)`` with ``s = softmax(z)`` (the Jacobian
+        ``diag(s) − s sᵀ`` is symmetric)."""
+        s = self.prox(z)
+        return s * (g - array_namespace(z, g).sum(s * g, axis=-1, keepdims=True))
+
     @staticmethod
     def _on_simplex(y: Any) -> Any:
         xp = array_namespace(y)

@@ -32,37 +32,16 @@ from array_api_compat import array_namespace
 from ..errors import SolveError
 from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
-from ..prox.legendre import Sigmoid, Tanh
-from ..prox.piecewise import Clip, Identity, LeakyReLU, ReLU, SoftThreshold
-from ..prox.softmax import Softmax
 
 __all__ = ["activation_vjp", "Tape", "Backprop", "layer_operators"]
 
 
 def activation_vjp(psi: Any, x: Any, g: Any) -> Any:
-    """``σ'(x)ᵀ g`` for ``σ = prox_Ψ`` at the pre-activation ``x`` (see the module docstring)."""
-    xp = array_namespace(x, g)
-    zero = xp.zeros_like(g)
-    if isinstance(psi, Identity):
-        return g
-    if isinstance(psi, ReLU):
-        return xp.where(x > 0, g, zero)
-    if isinstance(psi, LeakyReLU):
-        return xp.where(x >= 0, g, psi.a * g)
-    if isinstance(psi, SoftThreshold):
-        return xp.where(xp.abs(x) > psi.theta, g, zero)
-    if isinstance(psi, Clip):
-        return xp.where((x > psi.lo) & (x < psi.hi), g, zero)
-    if isinstance(psi, Tanh):
-        s = psi.prox(x)
-        return (1.0 - s * s) * g
-    if isinstance(psi, Sigmoid):
-        s = psi.prox(x)
-        return s * (1.0 - s) * g
-    if isinstance(psi, Softmax):
-        s = psi.prox(x)
-        return s * (g - xp.sum(s * g, axis=-1, keepdims=True))
-    raise SolveError(f"backpropagation does not know the derivative of `{psi}`")
+    """``σ'(x)ᵀ g`` for ``σ = prox_Ψ`` at the pre-activation ``x`` (each Ψ's ``prox_vjp``)."""
+    try:
+        return psi.prox_vjp(x, g)
+    except NotImplementedError as exc:
+        raise SolveError(f"backpropagation does not know the derivative of `{psi}`") from exc
 
 
 @dataclass(frozen=True, eq=False)

@@ -653,3 +653,19 @@ def test_extremes_are_finite_admissible_and_nonnegative(psi: Psi, xp: Any, data:
         assert finite(u) and np.all(in_domain(psi, u))
     noisy = as_xp(xp, y_np + z_np * 1e-3)
     assert np.all(in_domain(psi, psi.project_domain(noisy)))
+
+
+@pytest.mark.parametrize("psi", CATALOGUE, ids=str)
+def test_prox_vjp_matches_finite_differences(psi) -> None:  # noqa: ANN001
+    """``σ'(z)ᵀ g`` (used only by the backprop baselines) against central differences of σ."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(scale=2.0, size=(3, 5))
+    g = rng.normal(size=(3, 5))
+    h = 1e-6
+    got = np.asarray(psi.prox_vjp(z, g))
+    for i in range(3):
+        for j in range(5):
+            dz = np.zeros_like(z)
+            dz[i, j] = h
+            column = (np.asarray(psi.prox(z + dz)) - np.asarray(psi.prox(z - dz))) / (2 * h)
+            assert np.sum(column * g) == pytest.approx(got[i, j], abs=1e-6)
