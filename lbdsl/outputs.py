@@ -25,6 +25,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise SolveError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
+        # mkstemp creates 0600; give the file the permissions any new file would get
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -36,6 +38,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; restore at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -50,6 +59,10 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Atomically write a compressed ``.npz`` (plain numeric arrays only; no pickles)."""
+    plain = {k: np.asarray(v) for k, v in arrays.items()}
+    objects = [k for k, v in plain.items() if v.dtype.hasobject]
+    if objects:  # numpy would pickle them, and lbdsl never reads pickles back
+        raise SolveError(f"refusing to write object arrays to {path}: {', '.join(objects)}")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez_compressed(buffer, **plain)
     write_bytes_atomic(path, buffer.getvalue())

@@ -1,9 +1,9 @@
 """The only module that knows the order of the stages:
 
-    parse → IR graph → lift → certify → (lower → solve)
+    parse → IR graph → lift → certify → data → lower → solve → write
 
-Each stage is a function from one data structure to the next; the CLI and the Python API call
-these and nothing deeper.
+Each stage is a function from one data structure to the next (the runtime ones live in
+:mod:`lbdsl.tasks`); the CLI and the Python API call these and nothing deeper.
 """
 
 from __future__ import annotations
@@ -108,12 +108,129 @@ def show(program: Program, lifted: bool = False) -> str:
     return "\n\n".join(parts)
 
 
-def solve(program: Program, backend: str = "numpy", out: str | None = None) -> None:
-    """Run every task. Solvers land with the inversion and training issues."""
-    from .backend import namespace
+def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
+          overrides: tuple[str, ...] | list[str] = (), console: Any = None,
+          errors: Any = None) -> list[Any]:
+    """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
-    namespace(backend)  # fail early and clearly on an unusable backend
-    for name, cert in check(program).items():
-        print(cert.render())
-    raise SolveError("`solve` is not implemented yet: the inversion and training solvers are "
-                     "the next milestones; `lbdsl check` and `lbdsl show` work today")
+    Per ``invert`` task the stages are: certificate (printed first; a network that is not
+    certified is warned about, not refused) → truth and data → lift on the backend → lower
+    (project the data onto dom Ψ, weigh the regulariser, choose the solver) → solve (α rule,
+    baseline) → write ``DIR/invert-NET[-k]/``.  A task that fails is reported in one line (a
+    spec error with its caret) and the others still run; a Ctrl-C during a solve writes that
+    task's last iterate and stops the run.  ``train`` tasks land with issue 6.
+    """
+    from rich.console import Console
+
+    from .backend import namespace
+    from .tasks.layout import Allocator, base_dir
+    from .tasks.summary import summary_table
+
+    xp = namespace(backend)  # fail early, in one line, on an unusable backend
+    console = console or Console(markup=False, highlight=False, soft_wrap=True)
+    errors = errors or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    overrides = tuple(overrides)
+    allocator = Allocator()
+    folders = {}
+    for index, task in enumerate(program.tasks):
+        if task.kind in ("invert", "train"):
+            base = base_dir(out, task.save, program.module.file)
+            folders[index] = allocator.folder(base, task.kind, task.network)
+    results = []
+    for index, task in enumerate(program.tasks):
+        result = _run_task(program, task, folders.get(index), xp, backend, overrides,
+                           console, errors)
+        results.append(result)
+        if result.status == "interrupted":
+            errors.print(f"interrupted: {result.label} stopped early; its last iterate is in "
+                         f"{result.path}; the remaining tasks were not run")
+            break
+    if any(r.kind != "check" for r in results):
+        _print_wide(console, lambda width: summary_table(results, width))
+    return results
+
+
+def _print_wide(console: Any, renderable: Any) -> None:
+    """Print ``renderable(width)`` on a terminal as wide as it is; to a log or a pipe (80
+    columns by default) at least 132 columns wide, so that a table keeps one line per row."""
+    if console.is_terminal:
+        console.print(renderable(console.width))
+        return
+    width = console.width
+    console.width = max(width, 132)
+    try:
+        console.print(renderable(console.width))
+    finally:
+        console.width = width
+
+
+def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend: str,
+              overrides: tuple[str, ...], console: Any, errors: Any) -> Any:
+    """One task, its failure turned into a result (spec errors keep their caret)."""
+    from .errors import LbdslError
+    from .tasks.result import TaskResult
+
+    line = task.span.line if task.span is not None else None
+    label = f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
+    console.rule(label, style="dim")
+    try:
+        if task.kind == "check":
+            cert = certify(lift(program.networks[task.network]), task.lam, task.rho)
+            console.print(cert.render())
+            return TaskResult("check", task.network, line, "ok", report={"certificate":
+                                                                        cert.to_json()})
+        if task.kind == "train":
+            raise SolveError("training lands with issue 6")
+        return _invert(program, task, folder, xp, backend, overrides, console, errors)
+    except SpecError as err:
+        err = err.with_source(program.module.source).with_sources(
+            {OVERRIDE_FILE: "\n".join(overrides)})
+        errors.print(str(err))
+        return TaskResult(task.kind, task.network, line, "spec_error", error=str(err))
+    except LbdslError as err:
+        errors.print(f"error: {label}: {err}")
+        return TaskResult(task.kind, task.network, line, "failed", error=str(err))
+
+
+def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
+            overrides: tuple[str, ...], console: Any, errors: Any) -> Any:
+    """certify → truth and data → lift → lower → solve → write, for one ``invert`` task."""
+    from .backend import float_dtype
+    from .tasks import data as dt
+    from .tasks import invert, lower
+    from .tasks.save import InvertRecord, write_invert
+
+    net = program.networks[task.network]
+    cert = certify(lift(net), task.lam, task.rho)
+    console.print(cert.render())
+    if not cert.certified:
+        errors.print(f"WARNING: network {task.network} is NOT certified convex at "
+                     f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may stop "
+                     "at a point that is not a global minimiser)")
+    spec_dir = _spec_dir(program.module.file)
+    truth = dt.make_truth(task.truth, net, spec_dir) if task.truth is not None else None
+    observed = dt.make_data(task, net, truth, spec_dir)
+    lp = lift(net, xp, float_dtype(xp, task.dtype))
+    f_raw = observed.f.reshape(*observed.batch, -1)
+    if task.fidelity == "bregman":
+        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
+        if projection.moved:
+            console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
+                          f"into the domain of {projection.psi} (margin {projection.margin:g})")
+    else:
+        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
+    solved = invert.run(task, lp, f_solver, f_raw, observed, console)
+    record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
+                          program.module.file, program.module.source, overrides)
+    result = write_invert(folder, record)
+    console.print(f"  wrote {folder}")
+    if result.status == "failed":
+        errors.print(f"error: {result.label}: {result.error}")
+    return result
+
+
+def _spec_dir(file: str) -> Path:
+    """The folder every path in a spec is relative to (the working directory for the demo)."""
+    if not file or file.startswith("<"):
+        return Path.cwd()
+    return Path(file).resolve().parent

@@ -1,0 +1,245 @@
+"""Lowering: an ``invert`` task on a lifted network → the :class:`InverseProblem` a solver takes.
+
+* the data ``f`` goes onto the problem's namespace and dtype, flattened to ``(*batch, m)``; for
+  the Bregman fidelity it is first projected onto the domain of the output layer's Ψ (math.md
+  §3: B_Ψ(f, ·) = +∞ off dom Ψ), strictly inside for tanh / sigmoid / softmax, and the number
+  of entries that moved is reported;
+* the regulariser ``α · Σ_i w_i J_i`` becomes ``Term(α·w_i, J_i)`` (zero weights dropped),
+  ``nonneg`` / ``box`` become unweighted constraints;
+* ``solver = auto`` is resolved (:func:`choose_solver`) and ``solver(max_iter, tol, options)``
+  mapped onto that solver's settings dataclass (:func:`solver_settings`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import asarray, to_numpy
+from ..errors import SolveError, SpecError
+from ..ir.nodes import Residual
+from ..ir.tasks.model import InvertTask, Solver
+from ..lift.compact import LiftedProblem
+from ..prox.regularisers import REGULARISERS
+from ..solvers.base import Stopping
+from ..solvers.problems import InverseProblem, Term
+
+__all__ = ["SolverEntry", "SOLVERS", "Projection", "project_data", "output_psi", "regularisers",
+           "lower", "at_alpha", "choose_solver", "solver_settings", "is_shallow_sum",
+           "warm_start", "effective_weights"]
+
+
+@dataclass(frozen=True)
+class SolverEntry:
+    """Where a solver lives: ``module.solve(problem, settings, *, x0, monitor)`` and its
+    settings dataclass ``module.<settings>``."""
+
+    module: str
+    settings: str
+
+    def load(self) -> tuple[Callable[..., Any], type]:
+        name = self.module.rsplit(".", 1)[-1]
+        missing = SolveError(f"the `{name}` solver is not available in this version of lbdsl")
+        try:
+            mod = importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            if exc.name != self.module:
+                raise
+            raise missing from None
+        solve, settings = getattr(mod, "solve", None), getattr(mod, self.settings, None)
+        if solve is None or settings is None:  # e.g. a package still being written
+            raise missing
+        return solve, settings
+
+
+#: The inversion solvers by spec name (tests replace entries with stand-ins).
+SOLVERS: dict[str, Any] = {
+    "pdhg": SolverEntry("lbdsl.solvers.pdhg", "PDHGSettings"),
+    "lifted": SolverEntry("lbdsl.solvers.lifted", "LiftedSettings"),
+    "coordinate": SolverEntry("lbdsl.solvers.coordinate", "CoordinateSettings"),
+    "gradient": SolverEntry("lbdsl.solvers.gradient", "GradientSettings"),
+}
+
+#: Options consumed by lbdsl itself rather than by a solver's settings.
+_RUNNER_OPTIONS = frozenset({"warm_start"})
+
+#: Ψ whose domain is open: the data are projected this far inside it (float64, float32).
+_INTERIOR = {"tanh", "sigmoid", "softmax"}
+_MARGIN = {"float64": 1e-6, "float32": 1e-4}
+
+
+# --- the data --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Projection:
+    """What projecting the data onto dom Ψ of the output layer did."""
+
+    psi: str                 # the output layer's Ψ ("relu"), "none" for a residual/linear output
+    margin: float
+    moved: int               # entries that changed
+    entries: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"psi": self.psi, "margin": self.margin, "moved": self.moved,
+                "entries": self.entries}
+
+
+def output_psi(lp: LiftedProblem) -> Any | None:
+    """The Ψ whose prox produces the network's output, or None when the output is a residual
+    sum (no domain: any value can be reached) or there is no layer."""
+    (_, out_block), = lp.K.entries
+    for layer in lp.layers:
+        if layer.output_block == out_block and layer.base_block is None \
+                and not isinstance(layer.step, Residual):
+            return layer.psi
+    return None
+
+
+def project_data(lp: LiftedProblem, f: np.ndarray, dtype: str = "float64",
+                 ) -> tuple[np.ndarray, Projection]:
+    """``f`` (host, ``(*batch, m)``) projected onto dom Ψ of the output layer."""
+    psi = output_psi(lp)
+    if psi is None:
+        return f, Projection("none", 0.0, 0, int(f.size))
+    margin = 0.0
+    if psi.name in _INTERIOR:
+        margin = _MARGIN[dtype]
+        if psi.name == "softmax":
+            margin = min(margin, 0.1 / f.shape[-1])
+    projected = np.asarray(to_numpy(psi.project_domain(np.asarray(f, dtype=np.float64),
+                                                       margin)), dtype=np.float64)
+    moved = int(np.count_nonzero(projected != f))
+    return projected, Projection(str(psi.name), margin, moved, int(f.size))
+
+
+# --- the regulariser -------------------------------------------------------------------------
+
+def regularisers(task: InvertTask, input_shape: tuple[int, ...], alpha: float,
+                 ) -> tuple[tuple[Term, ...], tuple[Any, ...]]:
+    """``(terms, constraints)``: ``Term(α·w_i, J_i)`` for the weighted terms with α·w_i > 0,
+    and the indicators."""
+    terms: list[Term] = []
+    constraints: list[Any] = []
+    for t in task.regulariser.terms:
+        reg = REGULARISERS[t.name](shape=tuple(input_shape), **dict(t.args))
+        if t.is_indicator:
+            constraints.append(reg)
+        elif alpha * t.weight > 0:
+            terms.append(Term(alpha * t.weight, reg))
+    return tuple(terms), tuple(constraints)
+
+
+def lower(task: InvertTask, lp: LiftedProblem, f: np.ndarray, alpha: float, *,
+          fidelity: str | None = None) -> InverseProblem:
+    """The inverse problem at ``alpha`` (``f`` host, already projected where it must be)."""
+    xp = lp.xp
+    terms, constraints = regularisers(task, lp.u_blocks[0].shape, alpha)
+    batch = f.shape[:-1] if f.ndim > 1 else ()
+    flat = np.ascontiguousarray(f.reshape(*batch, -1))
+    return InverseProblem(lifted=lp, f=asarray(xp, flat, lp.dtype), terms=terms,
+                          constraints=constraints, fidelity=fidelity or task.fidelity,
+                          lam=float(task.lam), rho=float(task.rho))
+
+
+def at_alpha(problem: InverseProblem, task: InvertTask, alpha: float) -> InverseProblem:
+    """The same problem with the regulariser weighted by another ``alpha``."""
+    terms, _ = regularisers(task, problem.input_shape, alpha)
+    return dataclasses.replace(problem, terms=terms)
+
+
+# --- the solver ------------------------------------------------------------------------------
+
+def is_shallow_sum(lp: LiftedProblem) -> bool:
+    """``y = c @ σ(w u + b) (+ d)`` on a scalar input: what the ``coordinate`` solver takes
+    (its own structure test where it is installed)."""
+    try:
+        from ..solvers.coordinate import shallow_structure
+    except ImportError:  # pragma: no cover - the coordinate solver ships with lbdsl
+        shallow_structure = None
+    if shallow_structure is not None:
+        return not isinstance(shallow_structure(lp), str)
+    if len(lp.layers) != 2 or lp.u_blocks[0].size != 1:
+        return False
+    hidden, last = lp.layers
+    return (not isinstance(hidden.step, Residual) and not isinstance(last.step, Residual)
+            and hidden.input_block == 0 and not hidden.step.linear and last.step.linear
+            and last.input_block == hidden.output_block)
+
+
+def choose_solver(task: InvertTask, lp: LiftedProblem, fidelity: str | None = None,
+                  ) -> tuple[str, str]:
+    """``(solver name, why)``; ``solver = auto`` picks from the network and the task."""
+    fidelity = fidelity or task.fidelity
+    if task.solver.name != "auto" and fidelity == task.fidelity:
+        return task.solver.name, "as written in the spec"
+    if fidelity == "l2":
+        return "gradient", "auto: quadratic fidelity"
+    single = len(lp.layers) == 1 and not isinstance(lp.layers[0].step, Residual)
+    if single:
+        return "pdhg", "auto: single layer, Bregman fidelity"
+    names = {t.name for t in task.regulariser.terms}
+    if is_shallow_sum(lp) and names <= {"l2sq"}:
+        return "coordinate", "auto: shallow sum with l2sq"
+    return "lifted", "auto: deep network, Bregman fidelity"
+
+
+def solver_settings(name: str, spec: Solver, settings_cls: type, source_spans: Mapping[str, Any],
+                    *, common_only: bool = False) -> Any:
+    """``spec``'s ``max_iter``, ``tol`` and options as an instance of ``settings_cls``.
+
+    A dataclass field ``stopping`` receives a :class:`Stopping`; fields called ``max_iter``,
+    ``tol``, ``check_every`` receive those values directly; every other written option must be
+    a field (else a :class:`SpecError` at the option).  ``common_only`` (the baseline run) passes
+    only ``max_iter``, ``tol`` and ``check_every``.
+    """
+    fields = {f.name for f in dataclasses.fields(settings_cls)}
+    options = dict(spec.options)
+    check_every = options.pop("check_every", None)
+    stop_kwargs: dict[str, Any] = {"max_iter": int(spec.max_iter), "tol": float(spec.tol)}
+    if check_every is not None:
+        stop_kwargs["check_every"] = int(check_every)
+    kwargs: dict[str, Any] = {}
+    if "stopping" in fields:
+        kwargs["stopping"] = Stopping(**stop_kwargs)
+    for key, value in stop_kwargs.items():
+        if key in fields:
+            kwargs[key] = value
+    if not common_only:
+        for key, value in options.items():
+            if key in _RUNNER_OPTIONS:
+                continue
+            if key not in fields:
+                known = ["max_iter", "tol", "check_every", "warm_start"] + sorted(
+                    fields - {"stopping", "max_iter", "tol", "check_every"})
+                raise SpecError.at(source_spans.get(key, spec.span),
+                                   f"the `{name}` solver has no option `{key}`",
+                                   f"its options: {', '.join(known)}")
+            kwargs[key] = value
+    try:
+        return settings_cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise SpecError.at(spec.span, f"bad settings for the `{name}` solver: {exc}") from None
+
+
+def warm_start(spec: Solver) -> bool:
+    """Whether parameter-choice rules start each solve from the previous one (default yes)."""
+    return bool(spec.options.get("warm_start", True))
+
+
+def effective_weights(task: InvertTask, alpha: float) -> list[dict[str, Any]]:
+    """Each regulariser term with its weight w_i and α·w_i (constraints: weight None)."""
+    out = []
+    for t in task.regulariser.terms:
+        entry: dict[str, Any] = {"term": t.name}
+        if t.is_indicator:
+            entry.update(args=dict(t.args), weight=None, effective=None)
+        else:
+            entry.update(weight=float(t.weight), effective=float(alpha * t.weight))
+        out.append(entry)
+    return out
+

@@ -1,0 +1,61 @@
+"""What solving one task gives back to Python (``lbdsl.load(...).solve()``) and to the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["TaskResult", "Status", "exit_status"]
+
+#: ``ok``: solved (whether or not to tolerance — see ``report["stop_reason"]``);
+#: ``interrupted``: stopped by Ctrl-C, the last iterate written; ``failed``: a runtime error
+#: (one line in ``error``); ``spec_error``: the spec is at fault (``error`` has the diagnostic).
+Status = Literal["ok", "interrupted", "failed", "spec_error"]
+
+
+@dataclass
+class TaskResult:
+    """One task's outcome: ``u`` (the reconstruction), ``report`` (report.json), ``path`` (its
+    folder), ``arrays`` (everything in result.npz)."""
+
+    kind: str
+    network: str
+    line: int | None
+    status: Status
+    path: Path | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def u(self) -> np.ndarray | None:
+        """The reconstruction in the input's declared shape (``(N, *shape)`` for a batch)."""
+        return self.arrays.get("u")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.network}" + (f" (line {self.line})" if self.line else "")
+
+    def __repr__(self) -> str:
+        where = f" -> {self.path}" if self.path else ""
+        why = f": {self.error}" if self.error else ""
+        return f"<TaskResult {self.label}: {self.status}{why}{where}>"
+
+
+def exit_status(results: list[TaskResult]) -> int:
+    """130 if a task was interrupted, else 2 for a spec error, 1 for a failure, 0 if all ran."""
+    statuses = {r.status for r in results}
+    if "interrupted" in statuses:
+        return 130
+    if "spec_error" in statuses:
+        return 2
+    if "failed" in statuses:
+        return 1
+    return 0

@@ -1,0 +1,166 @@
+"""Writing an ``invert`` task's folder: ``result.npz``, the figures, then ``report.json``.
+
+Every file goes through :mod:`lbdsl.outputs` (temporary file, fsync, rename), so each one is
+complete or absent; ``report.json`` is written last, so its presence means the folder is
+complete.  lbdsl's own files left in the folder by an earlier run that this run does not write
+(``baseline`` figures of a run that had one, …) are removed; nothing else there is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..certify.certificate import Certificate
+from ..errors import SolveError
+from ..ir.nodes import NetworkIR
+from ..ir.tasks.model import InvertTask
+from ..outputs import write_bytes_atomic, write_json_atomic, write_npz_atomic
+from . import data as dt
+from . import figures as fg
+from . import lower as lw
+from . import report as rp
+from .invert import Solved
+from .layout import check_inside
+from .result import TaskResult
+
+__all__ = ["OWN_FILES", "InvertRecord", "write_invert"]
+
+#: Every file name lbdsl writes into a task folder.
+OWN_FILES = ("result.npz", "report.json", "reconstruction.png", "function.png",
+             "convergence.png")
+
+
+@dataclass
+class InvertRecord:
+    """Everything an ``invert`` task's outputs are made from."""
+
+    task: InvertTask
+    net: NetworkIR
+    certificate: Certificate
+    observed: dt.Observed
+    projection: lw.Projection
+    f_solver: np.ndarray
+    solved: Solved
+    backend: str
+    spec_file: str
+    source: str
+    overrides: tuple[str, ...]
+
+
+def _reconstruction(x: Any, batch: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(to_numpy(x), dtype=np.float64).reshape(*batch, *shape)
+
+
+def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None,
+                 ) -> dict[str, Any]:
+    """The contents of ``report.json`` (see docs/language.md §8 for the keys)."""
+    task, solved, obs = rec.task, rec.solved, rec.observed
+    image = fg.is_image(tuple(rec.net.input_shape)) and not obs.batch
+    report: dict[str, Any] = {
+        "kind": "invert",
+        "network": task.network,
+        "task_line": task.span.line if task.span else None,
+        "certificate": rec.certificate.to_json(),
+        "settings": {
+            "written": rp.written_settings(task, rec.source,
+                                           {"--set": "\n".join(rec.overrides)}),
+            "defaults": rp.default_settings(task),
+            "overrides": list(rec.overrides),
+        },
+        "solver": {"name": solved.solver, "reason": solved.reason,
+                   "settings": rp.json_safe(solved.settings)},
+        **rp.result_summary(solved.result, solved.time_s),
+        "alpha": solved.alpha,
+        "alpha_rule": solved.rule,
+        "weights": lw.effective_weights(task, solved.alpha),
+        "fidelity": task.fidelity,
+        "lambda": float(task.lam),
+        "rho": float(task.rho),
+    }
+    if obs.truth is not None:
+        report.update(rp.quality(obs.truth, u, image))
+    report["domain_projection"] = rec.projection.to_json()
+    report["data"] = dt.describe(obs)
+    if solved.baseline is not None and u_baseline is not None:
+        baseline = {"fidelity": "l2", "solver": solved.baseline_solver,
+                    "settings": rp.json_safe(solved.baseline_settings),
+                    **rp.result_summary(solved.baseline, solved.baseline_time_s)}
+        if obs.truth is not None:
+            baseline.update(rp.quality(obs.truth, u_baseline, image))
+        report["baseline"] = baseline
+    report.update({
+        "backend": rec.backend,
+        "dtype": task.dtype,
+        "seed": task.seed,
+        "versions": rp.versions(),
+        "spec": {"file": rec.spec_file, "sha256": rp.spec_sha256(rec.spec_file, rec.source)},
+    })
+    return report
+
+
+def _figures(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None,
+             ) -> dict[str, bytes]:
+    obs, net = rec.observed, rec.net
+    shape = tuple(net.input_shape)
+    out: dict[str, bytes] = {}
+    scalar_batch = bool(obs.batch) and int(np.prod(shape)) == 1 and obs.f[0].size == 1
+    if scalar_batch:
+        def forward(grid: np.ndarray) -> np.ndarray:
+            return dt.forward(net, grid.reshape(-1, *shape), (grid.size,))
+        out["function.png"] = fg.function(forward, obs.truth, obs.f, u, u_baseline)
+    else:
+        out["reconstruction.png"] = fg.reconstruction(obs.truth, obs.f, u, u_baseline, shape)
+    curves = fg.convergence(rec.solved.result, rec.solved.baseline)
+    if curves is not None:
+        out["convergence.png"] = curves
+    return out
+
+
+def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
+    """Write the task's folder and return its :class:`TaskResult`."""
+    task, solved, obs = rec.task, rec.solved, rec.observed
+    shape = tuple(rec.net.input_shape)
+    u = _reconstruction(solved.result.u, obs.batch, shape)
+    u_baseline = (_reconstruction(solved.baseline.u, obs.batch, shape)
+                  if solved.baseline is not None else None)
+    arrays = rp.result_arrays(solved.result, u, f=obs.f, f_solver=rec.f_solver.reshape(obs.f.shape),
+                              truth=obs.truth, clean=obs.clean, baseline=solved.baseline,
+                              u_baseline=u_baseline)
+    report = build_report(rec, u, u_baseline)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SolveError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    check_inside(folder)
+    (folder / "report.json").unlink(missing_ok=True)  # no stale report beside new results
+    written = ["result.npz"]
+    write_npz_atomic(folder / "result.npz", arrays)
+    if task.figures:
+        for name, data in _figures(rec, u, u_baseline).items():
+            write_bytes_atomic(folder / name, data)
+            written.append(name)
+    written.append("report.json")
+    report["files"] = written
+    for name in OWN_FILES:  # an earlier run's files that this run did not write
+        if name not in written:
+            (folder / name).unlink(missing_ok=True)
+    write_json_atomic(folder / "report.json", rp.json_safe(report))
+    status, error = "ok", None
+    if solved.interrupted:
+        status = "interrupted"
+    else:
+        for what, res, name in (("solver", solved.result, solved.solver),
+                                ("baseline solver", solved.baseline, solved.baseline_solver)):
+            if res is not None and res.stop_reason == "diverged":
+                status = "failed"
+                error = (f"the {what} `{name}` diverged after {res.iterations} iterations"
+                         + (f" ({res.message})" if res.message else "")
+                         + f"; its last finite iterate is in {folder}")
+                break
+    return TaskResult("invert", task.network, task.span.line if task.span else None, status,
+                      folder, report, arrays, error)
