@@ -1,0 +1,237 @@
+"""``train(net, inputs, targets, settings, ...)``: fit a network's parameters, lifted or by
+backpropagation, with one epoch loop for both so that they are compared like with like.
+
+=========================  ============================================================
+``loss``, ``settings``     method
+=========================  ============================================================
+bregman, implicit_sgd      lifted Bregman training by implicit SGD (:mod:`.lifted`)
+bregman, sgd / adam        lifted objective, explicit optimizer steps on Θ after a state sweep
+mse, sgd / adam            backpropagation on the MSE (:mod:`.backprop`)
+=========================  ============================================================
+
+Every epoch visits the samples in an order drawn from ``numpy.random.default_rng(seed)`` — the
+same batches for every method with the same seed and batch size — and ends with one record in
+the history (epoch 0 is the starting point): ``objective`` (the method's own, on the whole
+training set), ``mse_loss`` (``½‖N(x) − y‖²`` averaged over the training samples, by the forward
+pass, for every method), ``residual`` (lifted only: the relative mismatch between the hidden
+states and the forward map of the states before them), then whatever ``validate(params)``
+returns.  ``monitor(epoch, metrics)`` sees the same record; a ``KeyboardInterrupt`` raised there
+(or during an epoch) stops training with ``stop_reason = "interrupted"``, a non-finite parameter
+with ``"diverged"`` (keeping the last finite epoch); otherwise ``"max_iter"`` (every epoch ran).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from ..backend import asarray, float_dtype, namespace, to_numpy
+from ..errors import SolveError
+from ..ir.nodes import NetworkIR, size_of
+from ..ir.tasks.model import SGD, Adam, ImplicitSGD
+from ..solvers.base import History, Monitor, is_finite
+from .backprop import mse_gradient, mse_objective
+from .lifted import LiftedTrainer
+from .model import Model
+from .optim import make_update
+from .penalty import resolve_penalties
+
+__all__ = ["TrainResult", "train", "predict"]
+
+Validate = Callable[[dict[str, Any]], dict[str, float]]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``params`` maps every trained parameter's spec name (``W1``, ``W_3``, ``z_W``) to an array
+    of the training backend and dtype in the parameter's shape — ``numpy_params()`` gives host
+    copies fit for a ``weights.npz`` that ``load(...)`` reads back.  ``lifted_states`` (lifted
+    training only) maps each hidden state's id to its values ``(N, *shape)`` in sample order.
+    """
+
+    params: dict[str, Any]
+    history: History
+    stop_reason: str
+    epochs: int
+    method: str                              # "lifted" or "backprop"
+    optimizer: str                           # "implicit_sgd", "sgd", "adam"
+    lifted_states: dict[str, Any] | None = None
+    message: str = ""
+    projected_targets: int = 0               # target entries moved into dom Ψ of the output
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {name: to_numpy(value) for name, value in self.params.items()}
+
+
+def _rows(xp: Any, data: Any, size: int, dtype: Any, what: str) -> Any:
+    """``data (N, ...)`` with ``size`` entries per sample, as rows ``(N, size)``."""
+    array = asarray(xp, data, dtype=dtype)
+    if array.ndim < 1 or size_of(tuple(array.shape[1:])) != size:
+        raise SolveError(f"the {what} have shape {tuple(array.shape)}, which is not a stack of "
+                         f"samples of {size} entries each")
+    return xp.reshape(array, (array.shape[0], size))
+
+
+def _resolve(settings: Any, loss: str | None) -> tuple[str, Any]:
+    if settings is None:
+        settings = Adam() if loss == "mse" else ImplicitSGD()
+    if loss is None:
+        loss = "bregman" if isinstance(settings, ImplicitSGD) else "mse"
+    if loss not in ("bregman", "mse"):
+        raise SolveError(f"unknown loss `{loss}`: choose bregman or mse")
+    if not isinstance(settings, (ImplicitSGD, SGD, Adam)):
+        raise SolveError(f"unknown optimizer settings {settings!r}")
+    if loss == "mse" and isinstance(settings, ImplicitSGD):
+        raise SolveError("`implicit_sgd` is lifted training: use `loss = bregman`, or `sgd`/`adam` "
+                         "with `loss = mse`")
+    return loss, settings
+
+
+def predict(net: NetworkIR | Model, params: dict[str, Any], inputs: Any, *, xp: Any = None,
+            dtype: Any = None) -> Any:
+    """``N_Θ(inputs)`` for a stack of inputs, as rows ``(N, size(output))``."""
+    first = next(iter(params.values()))
+    xp = xp or array_namespace(first)
+    model = net if isinstance(net, Model) else Model.from_ir(net, xp)
+    x = _rows(xp, inputs, model.size(model.input), dtype or first.dtype, "inputs")
+    values, _ = model.forward(params, x)
+    return values[model.output]
+
+
+@dataclass
+class _Samples:
+    """The training rows, shuffled together each epoch: inputs, targets and (lifted) the hidden
+    states; ``order[j]`` is the sample held in row ``j``.  Batches are contiguous row slices, so
+    that a batch's states are written back with a slice assignment (the array API has no
+    scatter)."""
+
+    x: Any
+    y: Any
+    states: dict[str, Any]
+    order: np.ndarray
+
+    def shuffled(self, xp: Any, perm: np.ndarray) -> "_Samples":
+        idx = xp.asarray(perm)
+        return _Samples(xp.take(self.x, idx, axis=0), xp.take(self.y, idx, axis=0),
+                        {v: xp.take(s, idx, axis=0) for v, s in self.states.items()},
+                        self.order[perm])
+
+    def rows(self, model: Model, start: int, stop: int) -> dict[str, Any]:
+        return {model.input: self.x[start:stop, ...], model.output: self.y[start:stop, ...],
+                **{v: s[start:stop, ...] for v, s in self.states.items()}}
+
+    def write_back(self, vals: dict[str, Any], start: int, stop: int) -> None:
+        for v, s in self.states.items():
+            s[start:stop, ...] = vals[v]
+
+    def finite(self, params: dict[str, Any]) -> bool:
+        return all(is_finite(a) for a in (*params.values(), *self.states.values()))
+
+    def states_in_sample_order(self, xp: Any, net: NetworkIR) -> dict[str, Any]:
+        inverse = xp.asarray(np.argsort(self.order))
+        n = self.x.shape[0]
+        return {v: xp.reshape(xp.take(s, inverse, axis=0), (n, *net.variables[v].shape))
+                for v, s in self.states.items()}
+
+
+def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
+          loss: str | None = None, xp: Any = None, dtype: Any = "float64", seed: int = 0,
+          monitor: Monitor | None = None, penalties: Any = None, validate: Validate | None = None,
+          initial: dict[str, Any] | None = None) -> TrainResult:
+    """Train ``net`` on ``inputs`` → ``targets`` (one sample per leading index).
+
+    ``settings`` is a task's optimizer (``ImplicitSGD``, ``SGD`` or ``Adam``; default
+    ``implicit_sgd()`` for ``loss = "bregman"``, ``adam()`` for ``"mse"``); ``loss`` defaults to
+    bregman for implicit_sgd and mse otherwise.  ``penalties`` is a task's ``Penalty`` (or its
+    terms, or ``{variable: StatePenalty}``).  ``xp`` is the array namespace (NumPy by default),
+    ``dtype`` ``"float64"``/``"float32"`` or a dtype of ``xp``; ``initial`` overrides starting
+    values by parameter name.  See the module docstring for the history and stop reasons.
+    """
+    loss, settings = _resolve(settings, loss)
+    xp = xp or namespace("numpy")
+    model = Model.from_ir(net, xp)
+    dtype = float_dtype(xp, dtype) if isinstance(dtype, str) else dtype
+    x = _rows(xp, inputs, model.size(model.input), dtype, "inputs")
+    y = _rows(xp, targets, model.size(model.output), dtype, "targets")
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise SolveError(f"{n} inputs but {y.shape[0]} targets")
+    if not (is_finite(x) and is_finite(y)):
+        raise SolveError("the training data hold NaN or infinite entries")
+    pens = resolve_penalties(net, penalties)
+    params = model.init_params(xp, dtype, initial)
+    lifted = loss == "bregman"
+    update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
+    moved = 0
+    if lifted:
+        # B = +∞ outside dom Ψ of the output layer: targets are projected there, and counted
+        out_psi = next(layer.psi for layer in model.layers if layer.out == model.output)
+        y_dom = out_psi.project_domain(y)
+        moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
+        y = y_dom
+        trainer = LiftedTrainer(model, pens, xp, dtype)
+        values, _ = model.forward(params, x)          # the states start at the forward pass
+        data = _Samples(x, y, {v: values[v] for v in model.hidden}, np.arange(n))
+    else:
+        data = _Samples(x, y, {}, np.arange(n))
+
+    def step(params: dict[str, Any], vals: dict[str, Any]) -> dict[str, Any]:
+        if not lifted:
+            return update(params, mse_gradient(model, params, vals[model.input],
+                                               vals[model.output], pens))
+        if update is None:
+            return trainer.implicit_step(params, vals, float(settings.tau), int(settings.inner))
+        return trainer.explicit_step(params, vals, update)
+
+    def metrics(params: dict[str, Any]) -> dict[str, float]:
+        if lifted:
+            out = trainer.evaluate(params, data.rows(model, 0, n))
+            out["mse_loss"] = mse_objective(model, params, data.x, data.y, {})["mse_loss"]
+        else:
+            out = mse_objective(model, params, data.x, data.y, pens)
+        if validate is not None:
+            out.update({k: float(v) for k, v in validate(params).items()})
+        return out
+
+    history = History()
+    stop, done = "max_iter", 0
+    message = (f"{moved} target entries moved into the domain of the output's activation"
+               if moved else "")
+    rng = np.random.default_rng(seed)
+    batch = max(1, min(int(settings.batch), n))
+    try:
+        values = metrics(params)
+        history.record(0, values)
+        if monitor is not None:
+            monitor(0, values)
+        for epoch in range(1, int(settings.epochs) + 1):
+            saved = (params, data)
+            data = data.shuffled(xp, rng.permutation(n))
+            for start in range(0, n, batch):
+                stop_at = min(start + batch, n)
+                vals = data.rows(model, start, stop_at)
+                params = step(params, vals)
+                data.write_back(vals, start, stop_at)
+            if not data.finite(params):
+                params, data = saved
+                stop = "diverged"
+                message = (f"training diverged in epoch {epoch} (a parameter or state became "
+                           f"NaN or infinite); the parameters after epoch {epoch - 1} are kept")
+                break
+            done = epoch
+            values = metrics(params)
+            history.record(epoch, values)
+            if monitor is not None:
+                monitor(epoch, values)
+    except KeyboardInterrupt:
+        stop = "interrupted"
+    return TrainResult(params=params, history=history, stop_reason=stop, epochs=done,
+                       method="lifted" if lifted else "backprop", optimizer=settings.name,
+                       lifted_states=data.states_in_sample_order(xp, net) if lifted else None,
+                       message=message, projected_targets=moved)

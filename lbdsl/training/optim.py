@@ -1,0 +1,74 @@
+"""Explicit first-order updates of a parameter dict: SGD with heavy-ball momentum, and Adam.
+
+Both are the textbook (and PyTorch) forms, applied entry-wise to every parameter::
+
+    SGD    v ← m·v + g;          Θ ← Θ − lr·v
+    Adam   m ← β₁m + (1 − β₁)g;  s ← β₂s + (1 − β₂)g²;
+           Θ ← Θ − lr·m̂ / (√ŝ + ε),  m̂ = m/(1 − β₁ᵗ), ŝ = s/(1 − β₂ᵗ)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["SGDUpdate", "AdamUpdate", "make_update"]
+
+
+class SGDUpdate:
+    """Stochastic gradient descent with heavy-ball momentum ``m`` (0: plain SGD)."""
+
+    def __init__(self, lr: float, momentum: float = 0.0) -> None:
+        self.lr = float(lr)
+        self.momentum = float(momentum)
+        self.velocity: dict[str, Any] = {}
+
+    def __call__(self, params: dict[str, Any], grads: dict[str, Any]) -> dict[str, Any]:
+        out = dict(params)
+        for name, g in grads.items():
+            if self.momentum:
+                v = self.velocity.get(name)
+                g = g if v is None else self.momentum * v + g
+                self.velocity[name] = g
+            out[name] = params[name] - self.lr * g
+        return out
+
+
+class AdamUpdate:
+    """Adam (Kingma & Ba) with bias correction."""
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        self.lr, self.beta1, self.beta2 = float(lr), float(beta1), float(beta2)
+        self.eps = float(eps)
+        self.t = 0
+        self.m: dict[str, Any] = {}
+        self.s: dict[str, Any] = {}
+
+    def __call__(self, params: dict[str, Any], grads: dict[str, Any]) -> dict[str, Any]:
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        step = self.lr * math.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        eps_hat = self.eps * math.sqrt(1.0 - b2 ** self.t)
+        out = dict(params)
+        for name, g in grads.items():
+            xp = array_namespace(g)
+            m = self.m.get(name)
+            s = self.s.get(name)
+            m = (1.0 - b1) * g if m is None else b1 * m + (1.0 - b1) * g
+            s = (1.0 - b2) * (g * g) if s is None else b2 * s + (1.0 - b2) * (g * g)
+            self.m[name], self.s[name] = m, s
+            # lr·m̂/(√ŝ + ε) with the two bias corrections folded into one scalar
+            out[name] = params[name] - step * m / (xp.sqrt(s) + eps_hat)
+        return out
+
+
+def make_update(optimizer: Any) -> SGDUpdate | AdamUpdate:
+    """The update for a task's ``sgd(...)`` or ``adam(...)`` settings."""
+    if optimizer.name == "sgd":
+        return SGDUpdate(optimizer.lr, optimizer.momentum)
+    if optimizer.name == "adam":
+        return AdamUpdate(optimizer.lr, optimizer.beta1, optimizer.beta2, optimizer.eps)
+    raise ValueError(f"no explicit update for optimizer `{optimizer.name}`")

@@ -1,0 +1,116 @@
+"""``train``'s contract: refusals, parameter names that ``load(...)`` reads back, stop reasons,
+the monitor and validation hooks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lbdsl.errors import SolveError
+from lbdsl.ir.evaluate import forward as reference_forward
+from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD
+from lbdsl.training import predict, train
+from train_helpers import build_net, teacher_data
+
+REPEATED = """
+network r {
+    input u : 4
+    repeat 2 {
+        param W : 4x4 = LOADW
+        param b : 4   = LOADB
+        u = relu(W @ u + b)
+    }
+    y = dense(u, 3)
+    output y
+}
+"""
+
+
+def test_trained_weights_load_back_under_their_spec_names(tmp_path):
+    net = build_net(REPEATED.replace("LOADW", "normal(std = 0.5, seed = 1)")
+                    .replace("LOADB", "zeros"))
+    x, y = teacher_data(net, 20, seed=0)
+    res = train(net, x, y + 0.1, ImplicitSGD(epochs=2, batch=8))
+    saved = res.numpy_params()
+    assert sorted(saved) == ["W_1", "W_2", "b_1", "b_2", "y_W", "y_b"]
+    np.savez(tmp_path / "weights.npz", **saved)
+    spec = (REPEATED.replace("LOADW", 'load("weights.npz")').replace("LOADB", 'load("weights.npz")')
+            .replace("y = dense(u, 3)", "param y_W : 3x4 = load(\"weights.npz\")\n"
+                     "    param y_b : 3 = load(\"weights.npz\")\n    y = y_W @ u + y_b"))
+    loaded = build_net(spec, name=str(tmp_path / "spec.lbn"))
+    np.testing.assert_allclose(reference_forward(loaded, x)["y"], predict(net, res.params, x),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_residual_layers_are_refused_in_one_line():
+    net = build_net("""
+        network res {
+            input u : 3
+            param W : 3x3 = normal(seed = 0)
+            param b : 3 = zeros
+            u = u + W.T @ relu(W @ u + b)
+            output u
+        }""")
+    for settings in (ImplicitSGD(), Adam()):
+        with pytest.raises(SolveError) as err:
+            train(net, np.zeros((2, 3)), np.zeros((2, 3)), settings)
+        message = str(err.value)
+        assert "\n" not in message and "residual" in message and "line 6" in message
+
+
+def test_data_of_the_wrong_shape_are_refused():
+    net = build_net(REPEATED.replace("LOADW", "eye").replace("LOADB", "zeros"))
+    with pytest.raises(SolveError, match="samples of 4 entries"):
+        train(net, np.zeros((3, 5)), np.zeros((3, 3)))
+    with pytest.raises(SolveError, match="3 inputs but 2 targets"):
+        train(net, np.zeros((3, 4)), np.zeros((2, 3)))
+    with pytest.raises(SolveError, match="NaN"):
+        train(net, np.full((3, 4), np.nan), np.zeros((3, 3)))
+
+
+def test_divergence_keeps_the_last_finite_parameters():
+    net = build_net("""
+        network lin { input u : 4
+            param W : 3x4 = normal(seed = 0)
+            y = W @ u
+            output y }""")
+    x, y = teacher_data(net, 16, seed=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = train(net, x, y, SGD(lr=1e6, epochs=10, batch=1))
+    assert res.stop_reason == "diverged" and "diverged" in res.message
+    assert all(np.isfinite(p).all() for p in res.params.values())
+    assert 0 < res.epochs < 10
+
+
+def test_monitor_and_validation_see_every_epoch_and_interrupts_stop_cleanly():
+    net = build_net(REPEATED.replace("LOADW", "normal(std = 0.5, seed = 1)")
+                    .replace("LOADB", "zeros"))
+    x, y = teacher_data(net, 16, seed=0)
+    seen = []
+
+    def monitor(epoch, metrics):
+        seen.append((epoch, dict(metrics)))
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    def validate(params):
+        return {"val_mse": float(np.mean((predict(net, params, x) - y) ** 2))}
+
+    res = train(net, x, y, ImplicitSGD(epochs=10, batch=4), monitor=monitor, validate=validate)
+    assert res.stop_reason == "interrupted" and res.epochs == 3
+    assert [e for e, _ in seen] == [0, 1, 2, 3]
+    assert {"objective", "residual", "mse_loss", "val_mse"} <= set(seen[-1][1])
+    assert res.history.iteration == [0, 1, 2, 3]
+    assert res.history.metrics["val_mse"][-1] == seen[-1][1]["val_mse"]
+
+
+def test_same_seed_same_batches_for_every_method():
+    """Both methods draw the epoch orders from one generator: the first epoch's order fixes the
+    lifted states' row order, which ``lifted_states`` undoes (rows stay in sample order)."""
+    net = build_net(REPEATED.replace("LOADW", "normal(std = 0.5, seed = 1)")
+                    .replace("LOADB", "zeros"))
+    x, y = teacher_data(net, 10, seed=0)
+    a = train(net, x, y, SGD(lr=0.01, epochs=2, batch=3), seed=7)
+    b = train(net, x, y, SGD(lr=0.01, epochs=2, batch=3), seed=7)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
