@@ -20,6 +20,12 @@ __all__ = ["Identity", "ReLU", "LeakyReLU", "SoftThreshold", "Clip"]
 INF = math.inf
 
 
+def _clip(x: Any, lo: Any, hi: Any) -> Any:
+    """``min(max(x, lo), hi)``; array-api-compat's ``clip`` is ~6× slower than this on NumPy."""
+    xp = array_namespace(x)
+    return xp.minimum(xp.maximum(x, lo), hi)
+
+
 @dataclass(frozen=True)
 class Identity(ElementwisePsi):
     """``Ψ = 0``: ``σ(z) = z``, ``Φ(y) = ½y²``, ``Φ*(z) = ½z²``, ``env = 0``, ``B = ½(y − z)²``."""
@@ -179,7 +185,7 @@ class SoftThreshold(ElementwisePsi):
         object.__setattr__(self, "theta", theta)
 
     def prox(self, z: Any) -> Any:
-        return z - array_namespace(z).clip(z, -self.theta, self.theta)
+        return z - _clip(z, -self.theta, self.theta)
 
     def prox_vjp(self, z: Any, g: Any) -> Any:
         """``σ'(z)ᵀ g = [|z| > θ]·g`` (0 at the kinks)."""
@@ -202,13 +208,13 @@ class SoftThreshold(ElementwisePsi):
         xp = array_namespace(y, z)
         # p is the subgradient clip(z, −θ, θ) itself, not z − s: then |p| ≤ θ holds exactly and
         # θ|y| − p y ≥ 0 survives rounding.
-        p = xp.clip(z, -self.theta, self.theta)
+        p = _clip(z, -self.theta, self.theta)
         s = z - p
         return 0.5 * (y - s) ** 2 + (self.theta * xp.abs(y) - p * y)
 
     def prox_scaled(self, v: Any, c: Any) -> Any:
         t = check_scale(c) * self.theta
-        return v - array_namespace(v).clip(v, -t, t)
+        return v - _clip(v, -t, t)
 
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """dom Ψ = ℝⁿ: ``y``."""
@@ -237,7 +243,7 @@ class Clip(ElementwisePsi):
         object.__setattr__(self, "hi", hi)
 
     def prox(self, z: Any) -> Any:
-        return array_namespace(z).clip(z, self.lo, self.hi)
+        return _clip(z, self.lo, self.hi)
 
     def prox_vjp(self, z: Any, g: Any) -> Any:
         """``σ'(z)ᵀ g = [lo < z < hi]·g`` (0 at the kinks)."""
