@@ -1,0 +1,289 @@
+"""Choosing the regularisation parameter α (math.md §3): fixed, a-priori, discrepancy principle.
+
+The rules are written against two callables, so that they work with any solver:
+
+* ``solve(alpha, x0) -> SolveResult`` solves the problem at ``alpha``; ``x0`` is None or the
+  :class:`SolveResult` of a previous α (a warm start: ``pdhg`` reads the iterate *and* its dual
+  from it; a solver that wants an array takes ``x0.u``);
+* ``residual_norm(result) -> float`` is ``‖N(u_α) − f^δ‖₂``.
+
+**A priori**: ``α(δ) = √2·δ/‖v†‖``, which gives ``D_J(u†, u_α) ≤ 2√2‖v†‖δ`` when the source
+condition ``Wᵀv† ∈ ∂J(u†)`` holds (math.md §3; ``δ`` is the noise norm ``‖f^δ − f‖``).  Which
+``v†``:
+
+* *truth known* (:func:`source_element`): a subgradient ``ξ ∈ ∂J(u†)`` built from the truth —
+  TV: ``∇ᵀq`` with ``q_i = (∇u†)_i/‖(∇u†)_i‖`` on the jump set and ``q_i = 0`` where ``u†`` is
+  flat (the element of least norm on the flat part); l1: ``sign(u†)``; l2sq: ``u†``; indicators:
+  ``0`` — and ``v† = argmin_v ‖Wᵀv − ξ‖`` (the minimum-norm least-squares solution,
+  ``v = (WWᵀ)⁺Wξ``).  The relative misfit ``‖Wᵀv† − ξ‖/‖ξ‖`` is reported: it is 0 exactly when
+  this ``ξ`` satisfies the source condition.  With ``m < n`` (experiment 1: 512 < 4096) a
+  generic ``ξ`` is not in the range of ``Wᵀ``, and ``‖v†‖`` then measures only the part that is.
+* *truth unknown* (:func:`apriori_from_dual`): the dual of the solution itself.  At ``u_α`` the
+  optimality condition reads ``Wᵀv_α ∈ ∂J(u_α)`` with ``v_α = (f^δ − N(u_α))/α`` (single layer,
+  Bregman fidelity), so ``v_α`` is a source element of ``u_α``.  Iterating
+  ``α ← √2·δ/‖v_α‖`` (warm-started, a few steps) has the fixed point ``‖N(u_α) − f^δ‖ = √2·δ``:
+  the data-driven a-priori rule is Morozov's principle with ``τ = √2``, which we state rather
+  than hide.
+
+**Discrepancy principle** (:func:`discrepancy`): the largest α with ``‖N(u_α) − f^δ‖ ≤ τδ``
+(τ > 1).  The residual grows with α, so: α₀, α₀q, α₀q², … (at most ``max_tries``) until one
+satisfies the bound, then ``bisect`` bisections (geometric means) between it and the last one
+that did not, each solve warm-started from the nearest solution so far.  The answer satisfies the
+bound and the next larger α tried does not (if α₀ already satisfies it, α₀ is returned).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from ..errors import SolveError
+from .base import SolveResult
+from .problems import InverseProblem
+
+__all__ = ["AlphaChoice", "fixed", "apriori", "apriori_alpha", "source_element",
+           "apriori_from_dual", "discrepancy", "residual_norm_of", "choose"]
+
+Solve = Callable[[float, Any], SolveResult]
+ResidualNorm = Callable[[SolveResult], float]
+
+
+@dataclass
+class AlphaChoice:
+    """The chosen α, its solution, every (α, ‖N(u_α) − f‖) tried in order, and details."""
+
+    alpha: float
+    result: SolveResult
+    tried: list[tuple[float, float]] = field(default_factory=list)
+    rule: str = "fixed"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "alpha": self.alpha,
+                "tried": [{"alpha": a, "residual": r} for a, r in self.tried], **self.info}
+
+
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def fixed(alpha: float, solve: Solve, x0: Any = None) -> AlphaChoice:
+    """Solve at the given α."""
+    alpha = _positive("alpha", alpha)
+    return AlphaChoice(alpha, solve(alpha, x0), [], "fixed", {"value": alpha})
+
+
+def apriori_alpha(delta: float, v_norm: float) -> float:
+    """``α = √2·δ/‖v‖`` (math.md §3)."""
+    delta = _positive("delta", delta)
+    v_norm = _positive("the norm of the source element v", v_norm)
+    return math.sqrt(2.0) * delta / v_norm
+
+
+def apriori(delta: float, solve: Solve, *, v_norm: float, x0: Any = None) -> AlphaChoice:
+    """Solve at ``α = √2·δ/‖v‖`` for a given source-element norm ``‖v‖``."""
+    alpha = apriori_alpha(delta, v_norm)
+    return AlphaChoice(alpha, solve(alpha, x0), [], "apriori",
+                       {"delta": float(delta), "v_norm": float(v_norm)})
+
+
+# --- the source element ----------------------------------------------------------------------
+
+def _subgradient(problem: InverseProblem, truth: Any) -> Any:
+    """``ξ ∈ ∂(Σ w_i J_i)(u†)`` as described in the module docstring (flat, ``(B, n)``)."""
+    from .pdhg.problem import Penalty
+
+    pen = Penalty.from_problem(problem)
+    xp = problem.xp
+    u = xp.reshape(xp.asarray(truth, dtype=problem.lifted.dtype), (-1, math.prod(pen.shape)))
+    xi = xp.zeros_like(u)
+    if pen.tv:
+        grad = pen.gradient
+        g = grad.forward(xp.reshape(u, (u.shape[0], *pen.shape)))   # type: ignore[union-attr]
+        norms = xp.linalg.vector_norm(g, axis=1, keepdims=True)
+        scale = float(xp.max(xp.abs(u))) if u.shape[1] else 1.0
+        jump = norms > 1e-12 * max(scale, 1.0)
+        q = xp.where(jump, g / xp.where(jump, norms, xp.ones_like(norms)), xp.zeros_like(g))
+        xi = xi + pen.tv * xp.reshape(grad.adjoint(q), u.shape)    # type: ignore[union-attr]
+    if pen.l1:
+        xi = xi + pen.l1 * xp.sign(u)
+    if pen.l2sq:
+        xi = xi + pen.l2sq * u
+    return xi
+
+
+def source_element(problem: InverseProblem, truth: Any) -> tuple[Any, float]:
+    """``(v†, misfit)``: ``v† = (WWᵀ)⁺ W ξ`` for the ``ξ ∈ ∂J(u†)`` of the module docstring, and
+    ``‖Wᵀv† − ξ‖ / ‖ξ‖`` (0 when the source condition holds for this ``ξ``).
+
+    Single layer only (``SolveError`` otherwise); ``v†`` has the data's shape ``(…, m)``.
+    """
+    from .pdhg.problem import single_layer
+
+    prob = single_layer(problem)
+    xp = prob.xp
+    xi = _subgradient(problem, truth)
+    eye = xp.eye(prob.m, dtype=prob.dtype)
+    gram = prob.W.forward(prob.W.adjoint(eye))                  # W Wᵀ, (m, m)
+    v = xp.matmul(prob.W.forward(xi), xp.linalg.pinv(gram))     # rows: (W ξ)ᵀ (WWᵀ)⁺
+    ref = float(xp.linalg.vector_norm(xp.reshape(xi, (-1,))))
+    misfit = float(xp.linalg.vector_norm(xp.reshape(prob.W.adjoint(v) - xi, (-1,))))
+    v = v if prob.batched or problem.f.ndim > 1 else v[0, ...]
+    return v, (misfit / ref if ref > 0 else 0.0)
+
+
+def apriori_from_dual(delta: float, solve: Solve, residual_norm: ResidualNorm, *,
+                      alpha0: float = 1.0, steps: int = 5, rtol: float = 0.05,
+                      warm_start: bool = True) -> AlphaChoice:
+    """The a-priori rule with ``‖v‖ = ‖N(u_α) − f‖/α`` from the solution itself (module
+    docstring): ``α ← √2·δ/‖v_α‖`` from ``alpha0`` until α changes by less than ``rtol``
+    (relative) or after ``steps`` solves; returns the last α and its solution."""
+    delta = _positive("delta", delta)
+    alpha = _positive("alpha0", alpha0)
+    tried: list[tuple[float, float]] = []
+    result = solve(alpha, None)
+    for _ in range(max(int(steps), 1)):
+        r = residual_norm(result)
+        tried.append((alpha, r))
+        if not r > 0:
+            break
+        new = math.sqrt(2.0) * delta * alpha / r          # √2 δ / ‖v_α‖, ‖v_α‖ = r/α
+        if abs(new - alpha) <= rtol * alpha:
+            break
+        alpha = new
+        result = solve(alpha, result if warm_start else None)
+    else:  # out of steps: the last solve is not recorded yet
+        tried.append((alpha, residual_norm(result)))
+    v_norm = tried[-1][1] / alpha
+    return AlphaChoice(alpha, result, tried, "apriori",
+                       {"delta": delta, "v_norm": v_norm,
+                        "v_source": "dual of the solution, v = (f − N(u_α))/α"})
+
+
+# --- discrepancy principle -------------------------------------------------------------------
+
+def discrepancy(delta: float, tau: float, solve: Solve, residual_norm: ResidualNorm, *,
+                alpha0: float = 1.0, q: float = 0.5, max_tries: int = 30, bisect: int = 6,
+                warm_start: bool = True) -> AlphaChoice:
+    """Morozov's principle by the monotone search of the module docstring.
+
+    ``info["satisfied"]`` is False when no α on the grid met the bound (then the smallest α
+    tried is returned); ``info["bracket"]`` is ``(α, next larger α tried)``.
+    """
+    delta = _positive("delta", delta)
+    tau = _positive("tau", tau)
+    alpha0 = _positive("alpha0", alpha0)
+    if not (0.0 < q < 1.0):
+        raise ValueError(f"q must lie in (0, 1), got {q!r}")
+    if int(max_tries) < 1 or int(bisect) < 0:
+        raise ValueError("max_tries must be >= 1 and bisect >= 0")
+    bound = tau * delta
+    tried: list[tuple[float, float]] = []
+    solutions: dict[float, SolveResult] = {}
+
+    def attempt(alpha: float, start: SolveResult | None) -> bool:
+        result = solve(alpha, start if warm_start else None)
+        r = residual_norm(result)
+        tried.append((alpha, r))
+        solutions[alpha] = result
+        return r <= bound
+
+    alpha, previous = alpha0, None
+    ok = attempt(alpha, None)
+    info: dict[str, Any] = {"delta": delta, "tau": tau, "bound": bound}
+    if ok:
+        return AlphaChoice(alpha, solutions[alpha], tried, "discrepancy",
+                           {**info, "satisfied": True, "bracket": (alpha, None),
+                            "note": "alpha0 already satisfies the bound"})
+    for _ in range(int(max_tries) - 1):
+        previous, alpha = alpha, alpha * q
+        ok = attempt(alpha, solutions[previous])
+        if ok:
+            break
+    if not ok:
+        return AlphaChoice(alpha, solutions[alpha], tried, "discrepancy",
+                           {**info, "satisfied": False, "bracket": (None, alpha),
+                            "note": f"no alpha down to {alpha:.3g} met ‖N(u) − f‖ <= τδ"})
+    lo, hi = alpha, previous                      # lo satisfies, hi does not
+    for _ in range(int(bisect)):
+        mid = math.sqrt(lo * hi)
+        if attempt(mid, solutions[lo]):
+            lo = mid
+        else:
+            hi = mid
+    return AlphaChoice(lo, solutions[lo], tried, "discrepancy",
+                       {**info, "satisfied": True, "bracket": (lo, hi)})
+
+
+# --- glue for the task runner ----------------------------------------------------------------
+
+def residual_norm_of(problem: InverseProblem) -> ResidualNorm:
+    """``result ↦ ‖N(u) − f‖₂`` on ``problem`` (whole batch), by the lifted forward pass."""
+    lp = problem.lifted
+    xp = lp.xp
+    n = lp.u_blocks[0].size
+
+    def norm(result: SolveResult) -> float:
+        u = xp.asarray(result.u, dtype=lp.dtype)
+        u = xp.reshape(u, (-1, n))
+        out = lp.output(lp.forward(u))
+        f = xp.reshape(xp.asarray(problem.f, dtype=lp.dtype), (-1, out.shape[-1]))
+        return float(xp.linalg.vector_norm(xp.reshape(out - f, (-1,))))
+
+    return norm
+
+
+def choose(rule: Any, problem: InverseProblem, delta: float,
+           solve_at: Callable[..., SolveResult], *, warm_start: bool = True,
+           truth: Any = None) -> tuple[float, SolveResult, dict[str, Any]]:
+    """Apply a task's α rule (``AprioriAlpha`` / ``DiscrepancyAlpha`` of the IR).
+
+    ``problem`` is the task's problem at α = 1 (used for ``N`` and ``f``, and for ``v†``);
+    ``solve_at(alpha, x0)`` solves at α; ``x0`` is the previous ``SolveResult`` for ``pdhg``
+    and its ``u`` for any other solver (None without ``warm_start``).  Returns
+    ``(α, result, JSON-able info)``.
+    """
+    residual_norm = residual_norm_of(problem)
+
+    def solve(alpha: float, x0: SolveResult | None) -> SolveResult:
+        if x0 is None or not warm_start:
+            return solve_at(alpha, None)
+        # pdhg warm-starts from a whole result (iterate, dual, penalties); the other solvers
+        # take the iterate
+        return solve_at(alpha, x0 if x0.solver.startswith("pdhg") else x0.u)
+
+    if hasattr(rule, "tau"):  # discrepancy
+        choice = discrepancy(delta, rule.tau, solve, residual_norm, alpha0=rule.alpha0,
+                             q=rule.q, max_tries=rule.max_tries, warm_start=warm_start)
+    elif getattr(rule, "scale", None) is not None:
+        alpha = _positive("scale", rule.scale) * _positive("delta", delta)
+        choice = AlphaChoice(alpha, solve(alpha, None), [], "apriori",
+                             {"delta": float(delta), "scale": float(rule.scale)})
+    elif truth is not None and problem.is_single_layer:
+        try:
+            v, misfit = source_element(problem, truth)
+        except SolveError:
+            v = None
+        if v is None:
+            choice = apriori_from_dual(delta, solve, residual_norm, warm_start=warm_start)
+        else:
+            xp = array_namespace(v)
+            v_norm = float(xp.linalg.vector_norm(xp.reshape(v, (-1,))))
+            if not v_norm > 0:
+                raise SolveError("apriori: the source element v† computed from the truth is "
+                                 "zero (J has no subgradient direction the network sees); "
+                                 "give alpha = apriori(delta = …, scale = c) or a number")
+            choice = apriori(delta, solve, v_norm=v_norm)
+            choice.info.update(v_source="truth: least squares Wᵀv = ξ ∈ ∂J(u†)",
+                               source_misfit=misfit)
+    else:
+        choice = apriori_from_dual(delta, solve, residual_norm, warm_start=warm_start)
+    choice.info.setdefault("residual", residual_norm(choice.result))
+    return choice.alpha, choice.result, choice.to_json()

@@ -1,0 +1,102 @@
+"""The loop every variant shares: checks, stopping, divergence guard, monitor, interrupt.
+
+A variant is an :class:`Iteration`: ``step()`` advances one iteration without modifying any
+array in place (so a reference to its state is a snapshot), ``measure()`` returns the
+objective per batch row and the variant's optimality measure, ``state()`` / ``restore()`` keep
+and bring back the last checked iterate.  Every ``check_every`` iterations the loop
+
+1. refuses a non-finite state: it restores the last finite checked state and stops with
+   ``"diverged"``;
+2. records ``objective`` (summed over the batch), ``residual`` (the optimality measure, max
+   over the batch), ``change`` (``‖u_{k+1} − u_k‖ / ‖u_k‖``) and the variant's extras;
+3. stops with ``"tol"`` when ``change ≤ tol`` and ``residual ≤ tol``;
+4. calls the monitor; a ``KeyboardInterrupt`` from it stops with ``"interrupted"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+from array_api_compat import array_namespace
+
+from ..base import History, Monitor, Stopping, StopReason, relative_change
+
+__all__ = ["Iteration", "Outcome", "run"]
+
+
+class Iteration(Protocol):
+    """What the loop needs from a variant (see the module docstring)."""
+
+    out: Any        # the current iterate the solver reports, (B, n)
+    out_prev: Any   # the one before it
+
+    def step(self) -> None: ...
+
+    def finite(self) -> bool: ...
+
+    def measure(self) -> tuple[Any, float]: ...
+
+    def extras(self) -> dict[str, float]: ...
+
+    def state(self) -> Any: ...
+
+    def restore(self, state: Any) -> None: ...
+
+
+class Outcome:
+    """How a run ended: iterations, reason, message, the last metrics, the history."""
+
+    def __init__(self, iterations: int, reason: StopReason, message: str, objective: Any,
+                 residual: float, history: History) -> None:
+        self.iterations = iterations
+        self.reason = reason
+        self.message = message
+        self.objective = objective
+        self.residual = residual
+        self.history = history
+
+
+def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None) -> Outcome:
+    """Iterate ``it`` under ``stopping`` (see the module docstring)."""
+    history = History()
+    good, good_k = it.state(), 0
+    objective: Any = None
+    residual = math.inf
+    reason: StopReason = "max_iter"
+    message = f"stopped after max_iter = {stopping.max_iter} iterations"
+    k = 0
+    while k < stopping.max_iter:
+        it.step()
+        k += 1
+        if k % stopping.check_every and k < stopping.max_iter:
+            continue
+        if not it.finite():
+            it.restore(good)
+            reason = "diverged"
+            message = (f"the iterate became NaN or infinite between iterations {good_k} and "
+                       f"{k}; returned the last finite one (iteration {good_k})")
+            k = good_k
+            break
+        objective, residual = it.measure()
+        xp = array_namespace(objective)
+        change = relative_change(it.out, it.out_prev)
+        metrics = {"objective": float(xp.sum(objective)), "residual": float(residual),
+                   "change": change, **it.extras()}
+        history.record(k, metrics)
+        good, good_k = it.state(), k
+        if change <= stopping.tol and residual <= stopping.tol:
+            reason = "tol"
+            message = (f"converged: change {change:.2e} and residual {residual:.2e} "
+                       f"<= tol = {stopping.tol:g} after {k} iterations")
+            break
+        if monitor is not None:
+            try:
+                monitor(k, metrics)
+            except KeyboardInterrupt:
+                reason = "interrupted"
+                message = f"interrupted at iteration {k}; returned the current iterate"
+                break
+    if objective is None or reason == "diverged":
+        objective, residual = it.measure()
+    return Outcome(k, reason, message, objective, float(residual), history)
