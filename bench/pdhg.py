@@ -26,77 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from lbdsl.pipeline import load
-from lbdsl.prox.regularisers import TV
+from experiment1 import (ALPHA, SPEC, cvxpy_solve, experiment, objective_np, problem,  # noqa: F401
+                         psnr, shepp_logan)
+
 from lbdsl.solvers.base import Stopping
 from lbdsl.solvers.pdhg import PDHGSettings, pdhg
-from lbdsl.solvers.problems import InverseProblem, Term
+from lbdsl.solvers.problems import InverseProblem
 
-ALPHA = 0.015
 LEVELS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-SPEC = Path(__file__).resolve().parent.parent / "specs" / "perceptron.lbn"
-
-
-def shepp_logan(size: tuple[int, int]) -> np.ndarray:
-    """The phantom as lbdsl's ``image("shepp_logan")``: resized (anti-aliased), scaled to [0, 1]."""
-    from skimage.data import shepp_logan_phantom
-    from skimage.transform import resize
-
-    out = resize(shepp_logan_phantom(), size, anti_aliasing=True, preserve_range=True)
-    return (out - out.min()) / (out.max() - out.min())
-
-
-def experiment(noise_seeds: tuple[int, ...] = (3,)) -> tuple[Any, np.ndarray, np.ndarray]:
-    """``(lifted problem, f (len(seeds), 512), truth)``."""
-    program = load(SPEC)
-    lp = program.lift("perceptron")
-    net = program.networks["perceptron"]
-    W, b = net.params["W"].value, net.params["b"].value
-    truth = shepp_logan((64, 64))
-    clean = np.maximum(W @ truth.reshape(-1) + b, 0.0)
-    fs = [np.maximum(clean + 0.01 * np.random.default_rng(s).standard_normal(clean.shape), 0.0)
-          for s in noise_seeds]
-    return lp, np.stack(fs), truth
-
-
-def problem(lp: Any, f: np.ndarray) -> InverseProblem:
-    return InverseProblem(lp, f, terms=(Term(ALPHA, TV((64, 64))),))
-
-
-def objective_np(W: np.ndarray, b: np.ndarray, f: np.ndarray, u: np.ndarray) -> float:
-    """The Bregman–TV objective evaluated independently of lbdsl."""
-    z = W @ u.reshape(-1) + b
-    data = 0.5 * np.sum(f * f) + 0.5 * np.sum(np.maximum(z, 0) ** 2) - f @ z
-    g = u.reshape(64, 64)
-    gx, gy = np.zeros_like(g), np.zeros_like(g)
-    gx[:-1], gy[:, :-1] = g[1:] - g[:-1], g[:, 1:] - g[:, :-1]
-    return float(data + ALPHA * np.sum(np.sqrt(gx ** 2 + gy ** 2)))
-
-
-def cvxpy_solve(W: np.ndarray, b: np.ndarray, f: np.ndarray,
-                tight: bool) -> tuple[np.ndarray, float]:
-    import cvxpy as cp
-    import scipy.sparse as sp
-
-    n = 64
-    d = sp.diags([-np.ones(n), np.ones(n - 1)], [0, 1]).tolil()
-    d[n - 1, n - 1] = 0.0
-    d = d.tocsr()
-    eye = sp.eye(n)
-    dx, dy = sp.kron(d, eye), sp.kron(eye, d)
-    u = cp.Variable(n * n)
-    z = W @ u + b
-    obj = (0.5 * cp.sum_squares(cp.pos(z)) - f @ z
-           + ALPHA * cp.sum(cp.norm(cp.vstack([dx @ u, dy @ u]), 2, axis=0)))
-    opts = dict(tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11) if tight else {}
-    start = time.perf_counter()
-    cp.Problem(cp.Minimize(obj)).solve(solver="CLARABEL", **opts)
-    return u.value, time.perf_counter() - start
-
-
-def psnr(u: np.ndarray, truth: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(u).reshape(truth.shape) - truth) ** 2))
-    return 10.0 * math.log10(1.0 / mse)
 
 
 def trace(prob: InverseProblem, settings: PDHGSettings, fstar: float,

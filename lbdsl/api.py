@@ -60,9 +60,10 @@ class Spec:
 
     def solve(self, backend: str = "numpy", out: str | Path | None = None,
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
-              ) -> list[TaskResult]:
+              resume: bool = False) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
-        applied after the ones given to :func:`load`."""
+        applied after the ones given to :func:`load`; ``resume`` continues each ``train`` task
+        from its folder's ``checkpoint.npz`` (``lbdsl solve --resume``)."""
         from rich.console import Console
 
         every = self.overrides + tuple(overrides)
@@ -72,7 +73,7 @@ class Spec:
             console = Console(file=io.StringIO(), markup=False, highlight=False)
             errors = console
         return pipeline.solve(program, backend=backend, out=out, overrides=every,
-                              console=console, errors=errors)
+                              console=console, errors=errors, resume=resume)
 
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:

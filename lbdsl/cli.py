@@ -22,7 +22,7 @@ __all__ = ["main"]
 _EXAMPLES = {
     "check": "example:\n  lbdsl check specs/residual_tied_20.lbn\n  lbdsl check specs/residual_tied_20.lbn --json --rho 200",
     "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
-    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy",
+    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
 }
 
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="override a task setting (repeatable)")
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
+    solve.add_argument("--resume", action="store_true",
+                       help="continue each train task from the checkpoint.npz in its folder "
+                            "(to the same result as a run that never stopped)")
 
     init = command("init", "write a commented starter spec")
     init.add_argument("name", help="name of the spec (writes NAME.lbn)")
@@ -125,7 +128,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
     program = pipeline.load(args.file, overrides=args.overrides)
     results = pipeline.solve(program, backend=args.backend, out=args.out,
-                             overrides=args.overrides)
+                             overrides=args.overrides, resume=args.resume)
     return exit_status(results)
 
 

@@ -110,15 +110,17 @@ def show(program: Program, lifted: bool = False) -> str:
 
 def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
           overrides: tuple[str, ...] | list[str] = (), console: Any = None,
-          errors: Any = None) -> list[Any]:
+          errors: Any = None, resume: bool = False) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
     Per ``invert`` task the stages are: certificate (printed first; a network that is not
     certified is warned about, not refused) → truth and data → lift on the backend → lower
     (project the data onto dom Ψ, weigh the regulariser, choose the solver) → solve (α rule,
-    baseline) → write ``DIR/invert-NET[-k]/``.  A task that fails is reported in one line (a
-    spec error with its caret) and the others still run; a Ctrl-C during a solve writes that
-    task's last iterate and stops the run.  ``train`` tasks land with issue 6.
+    baseline) → write ``DIR/invert-NET[-k]/``.  Per ``train`` task: certificate → training and
+    validation pairs → train (a checkpoint per epoch; with ``resume``, from the folder's
+    ``checkpoint.npz``) → write ``DIR/train-NET[-k]/``.  A task that fails is reported in one
+    line (a spec error with its caret) and the others still run; a Ctrl-C during a solve writes
+    that task's last iterate (a training's last complete epoch) and stops the run.
     """
     from rich.console import Console
 
@@ -137,9 +139,10 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
             base = base_dir(out, task.save, program.module.file)
             folders[index] = allocator.folder(base, task.kind, task.network)
     results = []
+    certificates: dict[tuple[str, float, float | None], Certificate] = {}
     for index, task in enumerate(program.tasks):
         result = _run_task(program, task, folders.get(index), xp, backend, overrides,
-                           console, errors)
+                           console, errors, resume, certificates)
         results.append(result)
         if result.status == "interrupted":
             errors.print(f"interrupted: {result.label} stopped early; its last iterate is in "
@@ -165,7 +168,8 @@ def _print_wide(console: Any, renderable: Any) -> None:
 
 
 def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend: str,
-              overrides: tuple[str, ...], console: Any, errors: Any) -> Any:
+              overrides: tuple[str, ...], console: Any, errors: Any,
+              resume: bool = False, certificates: dict | None = None) -> Any:
     """One task, its failure turned into a result (spec errors keep their caret)."""
     from .errors import LbdslError
     from .tasks.result import TaskResult
@@ -180,7 +184,8 @@ def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend
             return TaskResult("check", task.network, line, "ok", report={"certificate":
                                                                         cert.to_json()})
         if task.kind == "train":
-            raise SolveError("training lands with issue 6")
+            return _train(program, task, folder, xp, backend, overrides, console, errors,
+                          resume, {} if certificates is None else certificates)
         return _invert(program, task, folder, xp, backend, overrides, console, errors)
     except SpecError as err:
         err = err.with_source(program.module.source).with_sources(
@@ -223,6 +228,57 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
                           program.module.file, program.module.source, overrides)
     result = write_invert(folder, record)
+    console.print(f"  wrote {folder}")
+    if result.status == "failed":
+        errors.print(f"error: {result.label}: {result.error}")
+    return result
+
+
+def _train(program: Program, task: Any, folder: Path, xp: Any, backend: str,
+           overrides: tuple[str, ...], console: Any, errors: Any, resume: bool,
+           certificates: dict[tuple[str, float, float | None], Certificate]) -> Any:
+    """certify → training and validation pairs → train → write, for one ``train`` task.
+
+    The certificate (of the network as written, for inverting it) goes into the report; it is
+    computed once per network and solve, however many tasks train that network."""
+    from .tasks import checkpoint as ck
+    from .tasks import train
+    from .tasks.pairs import make_pairs
+    from .tasks.save_train import TrainRecord, prepare_folder, write_train
+
+    net = program.networks[task.network]
+    lam, rho = _task_weights(program, task.network)
+    key = (task.network, lam, rho)
+    if key not in certificates:
+        certificates[key] = certify(lift(net), lam, rho)
+    cert = certificates[key]
+    console.print(f"  certificate (inverting {task.network}): "
+                  f"{'certified' if cert.certified else 'not certified'} ({cert.kind}) at "
+                  f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else ""))
+    spec_dir = _spec_dir(program.module.file)
+    data = make_pairs(task.data, net, spec_dir, task.seed)
+    validation = (make_pairs(task.validation, net, spec_dir, task.seed)
+                  if task.validation is not None else None)
+    fingerprint = ck.fingerprint(task, net, data, validation)
+    prepare_folder(folder, resume)
+    path = folder / ck.FILE
+    start = None
+    if resume and path.exists():
+        state, found, time_s = ck.read(path)
+        ck.check_compatible(found, fingerprint, path)
+        if state.epoch > task.optimizer.epochs:
+            raise SolveError(f"cannot resume from {path}: it is at epoch {state.epoch}, beyond "
+                             f"the {task.optimizer.epochs} epochs asked for")
+        start = (state, time_s)
+        console.print(f"  resuming from epoch {state.epoch} ({path})")
+    elif resume:
+        console.print(f"  no checkpoint in {folder}: starting from epoch 0")
+    console.print(f"  training: {train.method_label(task)}, {data.n} samples"
+                  + (f", validation {validation.n}" if validation is not None else ""))
+    trained = train.run(task, net, data, validation, xp, console, path, fingerprint, start)
+    record = TrainRecord(task, net, cert, data, validation, trained, backend,
+                         program.module.file, program.module.source, overrides)
+    result = write_train(folder, record)
     console.print(f"  wrote {folder}")
     if result.status == "failed":
         errors.print(f"error: {result.label}: {result.error}")

@@ -173,7 +173,7 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
     agree = abs(numeric - exact) <= tol
     cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, exact "
                       f"{exact:.6g}, {'agree' if agree else 'DISAGREE'} within {tol:.1e}")
-    return exact, tol
+    return exact, float(tol)
 
 
 def _m_row(lp: LiftedProblem, layer, m_dense: np.ndarray) -> np.ndarray:  # noqa: ANN001

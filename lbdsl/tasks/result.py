@@ -19,7 +19,7 @@ Status = Literal["ok", "interrupted", "failed", "spec_error"]
 @dataclass
 class TaskResult:
     """One task's outcome: ``u`` (the reconstruction), ``report`` (report.json), ``path`` (its
-    folder), ``arrays`` (everything in result.npz)."""
+    folder), ``arrays`` (everything in result.npz; for a ``train`` task, weights.npz)."""
 
     kind: str
     network: str
@@ -33,7 +33,12 @@ class TaskResult:
     @property
     def u(self) -> np.ndarray | None:
         """The reconstruction in the input's declared shape (``(N, *shape)`` for a batch)."""
-        return self.arrays.get("u")
+        return self.arrays.get("u") if self.kind != "train" else None
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """A ``train`` task's parameters by spec name (what weights.npz holds), else empty."""
+        return dict(self.arrays) if self.kind == "train" else {}
 
     @property
     def ok(self) -> bool:

@@ -21,7 +21,8 @@ def _num(value: Any, fmt: str) -> str:
 
 def summary_table(results: list[TaskResult], width: int = 132) -> Table:
     """Task, status, solver, iterations and stop reason, objective, PSNR, time — and the
-    output folder when there are ``width >= 120`` columns to show it."""
+    output folder when there are ``width >= 120`` columns to show it.  A ``train`` task shows
+    its method and optimizer, epochs, final training loss and validation PSNR there."""
     table = Table(title="lbdsl solve", title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
     columns = [("task", "left"), ("status", "left"), ("solver", "left"), ("iter", "right"),
@@ -34,6 +35,10 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
                          no_wrap=name != "output", overflow="fold")
     for r in results:
         rep = r.report
+        if r.kind == "train":  # optimizer, epochs, final training loss, validation PSNR
+            rep = {**rep, "solver": {"name": rep.get("label", "")},
+                   "iterations": rep.get("epochs"), "objective": rep.get("mse_loss"),
+                   "psnr": rep.get("validation_psnr")}
         solver = rep["solver"].get("name", "") if isinstance(rep.get("solver"), dict) else ""
         psnr = _num(rep.get("psnr"), "{:.2f} dB")
         baseline = rep.get("baseline")

@@ -8,8 +8,8 @@ network, :mod:`.layers` its affine maps (with the parameter gradients, conv2d in
 updates.
 """
 
-from .api import TrainResult, predict, train
+from .api import TrainResult, TrainState, predict, train
 from .model import Model
 from .penalty import StatePenalty
 
-__all__ = ["train", "predict", "TrainResult", "Model", "StatePenalty"]
+__all__ = ["train", "predict", "TrainResult", "TrainState", "Model", "StatePenalty"]

@@ -18,6 +18,13 @@ states and the forward map of the states before them), then whatever ``validate(
 returns.  ``monitor(epoch, metrics)`` sees the same record; a ``KeyboardInterrupt`` raised there
 (or during an epoch) stops training with ``stop_reason = "interrupted"``, a non-finite parameter
 with ``"diverged"`` (keeping the last finite epoch); otherwise ``"max_iter"`` (every epoch ran).
+
+Checkpoints.  At the end of every epoch training is fully described by a :class:`TrainState`
+(parameters, hidden states in their current row order, the optimizer's moments, the warm-started
+operator norms, the generator's state, the history); ``checkpoint(state)`` receives it, and
+``train(..., resume=state)`` continues from it to the same result, bit for bit, as a run that
+never stopped.  An interrupt in the middle of an epoch rolls back to the last epoch's state, so
+``TrainResult.state`` is always consistent.
 """
 
 from __future__ import annotations
@@ -40,9 +47,31 @@ from .model import Model
 from .optim import make_update
 from .penalty import resolve_penalties
 
-__all__ = ["TrainResult", "train", "predict"]
+__all__ = ["TrainResult", "TrainState", "train", "predict"]
 
 Validate = Callable[[dict[str, Any]], dict[str, float]]
+
+
+@dataclass
+class TrainState:
+    """Training at the end of epoch ``epoch``: everything the next epoch depends on.
+
+    ``params`` by spec name; ``states`` (lifted only) each hidden state's rows in the current
+    row order, ``order[j]`` being the sample held in row ``j``; ``optimizer`` the explicit
+    update's state (SGD: ``velocity``; Adam: ``t``, ``m``, ``s``), ``norms`` the lifted trainer's
+    power iterations (``vectors``, ``normsq``), ``rng`` the state of the generator that draws the
+    epoch orders (``numpy.random.Generator.bit_generator.state``).  Arrays are of the training
+    backend, or NumPy when read back from a file (``train`` converts them).
+    """
+
+    epoch: int
+    params: dict[str, Any]
+    states: dict[str, Any]
+    order: np.ndarray
+    optimizer: dict[str, Any]
+    norms: dict[str, Any]
+    rng: dict[str, Any]
+    history: History
 
 
 @dataclass
@@ -64,6 +93,7 @@ class TrainResult:
     lifted_states: dict[str, Any] | None = None
     message: str = ""
     projected_targets: int = 0               # target entries moved into dom Ψ of the output
+    state: TrainState | None = None          # where training stands: a checkpoint to resume
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         return {name: to_numpy(value) for name, value in self.params.items()}
@@ -140,10 +170,32 @@ class _Samples:
                 for v, s in self.states.items()}
 
 
+def _copy_history(history: History) -> History:
+    return History(list(history.iteration), {k: list(v) for k, v in history.metrics.items()})
+
+
+def _on(xp: Any, value: Any, dtype: Any) -> Any:
+    """Nested dicts of arrays (a state read back from a file) as arrays of ``xp``."""
+    if isinstance(value, dict):
+        return {k: _on(xp, v, dtype) for k, v in value.items()}
+    if isinstance(value, (int, float)):
+        return value
+    return asarray(xp, value, dtype=dtype)
+
+
+def _resumed_params(model: Model, state: TrainState, xp: Any, dtype: Any) -> dict[str, Any]:
+    if set(state.params) != set(model.param_names):
+        raise SolveError("the checkpoint holds the parameters "
+                         f"{', '.join(sorted(state.params)) or 'none'}, but the network trains "
+                         f"{', '.join(sorted(model.param_names))}")
+    return model.init_params(xp, dtype, state.params)
+
+
 def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
           loss: str | None = None, xp: Any = None, dtype: Any = "float64", seed: int = 0,
           monitor: Monitor | None = None, penalties: Any = None, validate: Validate | None = None,
-          initial: dict[str, Any] | None = None) -> TrainResult:
+          initial: dict[str, Any] | None = None, resume: TrainState | None = None,
+          checkpoint: Callable[[TrainState], None] | None = None) -> TrainResult:
     """Train ``net`` on ``inputs`` → ``targets`` (one sample per leading index).
 
     ``settings`` is a task's optimizer (``ImplicitSGD``, ``SGD`` or ``Adam``; default
@@ -151,7 +203,10 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     bregman for implicit_sgd and mse otherwise.  ``penalties`` is a task's ``Penalty`` (or its
     terms, or ``{variable: StatePenalty}``).  ``xp`` is the array namespace (NumPy by default),
     ``dtype`` ``"float64"``/``"float32"`` or a dtype of ``xp``; ``initial`` overrides starting
-    values by parameter name.  See the module docstring for the history and stop reasons.
+    values by parameter name.  ``resume`` continues from a :class:`TrainState` (of a run with the
+    same data, settings and seed; ``settings.epochs`` is the total to reach), ``checkpoint``
+    receives one at the end of every epoch.  See the module docstring for the history and stop
+    reasons.
     """
     loss, settings = _resolve(settings, loss)
     xp = xp or namespace("numpy")
@@ -165,7 +220,8 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     if not (is_finite(x) and is_finite(y)):
         raise SolveError("the training data hold NaN or infinite entries")
     pens = resolve_penalties(net, penalties)
-    params = model.init_params(xp, dtype, initial)
+    params = (model.init_params(xp, dtype, initial) if resume is None
+              else _resumed_params(model, resume, xp, dtype))
     lifted = loss == "bregman"
     update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
     moved = 0
@@ -176,10 +232,17 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
         moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
         y = y_dom
         trainer = LiftedTrainer(model, pens, xp, dtype)
-        values, _ = model.forward(params, x)          # the states start at the forward pass
-        data = _Samples(x, y, {v: values[v] for v in model.hidden}, np.arange(n))
-    else:
+        if resume is None:
+            values, _ = model.forward(params, x)          # the states start at the forward pass
+            data = _Samples(x, y, {v: values[v] for v in model.hidden}, np.arange(n))
+    elif resume is None:
         data = _Samples(x, y, {}, np.arange(n))
+    if resume is not None:
+        data = _resumed_samples(model, resume, x, y, xp, dtype, lifted)
+        if update is not None:
+            update.load_state(_on(xp, resume.optimizer, dtype))
+        if lifted:
+            trainer.load_norm_state(resume.norms)
 
     def step(params: dict[str, Any], vals: dict[str, Any]) -> dict[str, Any]:
         if not lifted:
@@ -199,18 +262,33 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
             out.update({k: float(v) for k, v in validate(params).items()})
         return out
 
-    history = History()
-    stop, done = "max_iter", 0
+    history = History() if resume is None else _copy_history(resume.history)
+    done = 0 if resume is None else int(resume.epoch)
+    stop = "max_iter"
     message = (f"{moved} target entries moved into the domain of the output's activation"
                if moved else "")
     rng = np.random.default_rng(seed)
+    if resume is not None:
+        rng.bit_generator.state = resume.rng
     batch = max(1, min(int(settings.batch), n))
+
+    def snapshot(epoch: int) -> TrainState:
+        return TrainState(epoch, params, dict(data.states), data.order,
+                          update.state() if update is not None else {},
+                          trainer.norm_state() if lifted else {},
+                          rng.bit_generator.state, _copy_history(history))
+
+    last: TrainState | None = None
     try:
-        values = metrics(params)
-        history.record(0, values)
+        if resume is None:
+            values = metrics(params)
+            history.record(0, values)
+        else:
+            values = {k: v[-1] for k, v in history.metrics.items()}
+        last = snapshot(done)
         if monitor is not None:
-            monitor(0, values)
-        for epoch in range(1, int(settings.epochs) + 1):
+            monitor(done, values)
+        for epoch in range(done + 1, int(settings.epochs) + 1):
             saved = (params, data)
             data = data.shuffled(xp, rng.permutation(n))
             for start in range(0, n, batch):
@@ -224,14 +302,46 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
                 message = (f"training diverged in epoch {epoch} (a parameter or state became "
                            f"NaN or infinite); the parameters after epoch {epoch - 1} are kept")
                 break
-            done = epoch
             values = metrics(params)
             history.record(epoch, values)
+            done = epoch
+            last = snapshot(epoch)
+            if checkpoint is not None:
+                checkpoint(last)
             if monitor is not None:
                 monitor(epoch, values)
     except KeyboardInterrupt:
         stop = "interrupted"
+        if last is not None:          # back to the end of the last complete epoch
+            params, history, done = last.params, _copy_history(last.history), last.epoch
+            data = _Samples(data.x, data.y, last.states, last.order)
     return TrainResult(params=params, history=history, stop_reason=stop, epochs=done,
                        method="lifted" if lifted else "backprop", optimizer=settings.name,
                        lifted_states=data.states_in_sample_order(xp, net) if lifted else None,
-                       message=message, projected_targets=moved)
+                       message=message, projected_targets=moved, state=last)
+
+
+def _rows_in(xp: Any, x: Any, y: Any, order: np.ndarray) -> tuple[Any, Any]:
+    idx = xp.asarray(np.asarray(order, dtype=np.int64))
+    return xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
+
+
+def _resumed_samples(model: Model, state: TrainState, x: Any, y: Any, xp: Any, dtype: Any,
+                     lifted: bool) -> _Samples:
+    """The training rows in the checkpoint's row order, with its hidden states."""
+    n = x.shape[0]
+    order = np.asarray(state.order, dtype=np.int64)
+    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
+    states: dict[str, Any] = {}
+    if lifted:
+        missing = [v for v in model.hidden if v not in state.states]
+        if missing:
+            raise SolveError(f"the checkpoint has no hidden states for {', '.join(missing)}")
+        for v in model.hidden:
+            s = asarray(xp, state.states[v], dtype=dtype)
+            if tuple(s.shape) != (n, model.size(v)):
+                raise SolveError(f"the checkpoint's states of `{v}` have shape "
+                                 f"{tuple(s.shape)}, not {(n, model.size(v))}")
+            states[v] = s
+    return _Samples(*_rows_in(xp, x, y, order), states, order)

@@ -86,6 +86,17 @@ class LiftedTrainer:
                 v, est = op.power_step(params, v)
             self._vec[k], self._normsq[k] = v, est
 
+    def norm_state(self) -> dict[str, Any]:
+        """The warm-started power iterations (vector and estimate per layer), so that training
+        resumed from a checkpoint takes the same steps as training that never stopped."""
+        return {"vectors": {str(k): v for k, v in self._vec.items()},
+                "normsq": {str(k): float(e) for k, e in self._normsq.items()}}
+
+    def load_norm_state(self, state: dict[str, Any]) -> None:
+        self._vec = {int(k): asarray(self.xp, v, dtype=self.dtype)
+                     for k, v in state.get("vectors", {}).items()}
+        self._normsq = {int(k): float(e) for k, e in state.get("normsq", {}).items()}
+
     # -- block updates -------------------------------------------------------------------------
     def sweep(self, params: dict[str, Any], vals: dict[str, Any]) -> dict[int, Any]:
         """One proximal-gradient step on every hidden state, in topological order, updating

@@ -35,6 +35,13 @@ class SGDUpdate:
             out[name] = params[name] - self.lr * g
         return out
 
+    def state(self) -> dict[str, Any]:
+        """What the next step depends on (a snapshot: the update never mutates an array)."""
+        return {"velocity": dict(self.velocity)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.velocity = dict(state.get("velocity", {}))
+
 
 class AdamUpdate:
     """Adam (Kingma & Ba) with bias correction."""
@@ -63,6 +70,14 @@ class AdamUpdate:
             # lr·m̂/(√ŝ + ε) with the two bias corrections folded into one scalar
             out[name] = params[name] - step * m / (xp.sqrt(s) + eps_hat)
         return out
+
+    def state(self) -> dict[str, Any]:
+        """What the next step depends on (a snapshot: the update never mutates an array)."""
+        return {"t": self.t, "m": dict(self.m), "s": dict(self.s)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.t = int(state.get("t", 0))
+        self.m, self.s = dict(state.get("m", {})), dict(state.get("s", {}))
 
 
 def make_update(optimizer: Any) -> SGDUpdate | AdamUpdate:
