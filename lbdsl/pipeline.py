@@ -145,7 +145,8 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
                            console, errors, resume, certificates)
         results.append(result)
         if result.status == "interrupted":
-            errors.print(f"interrupted: {result.label} stopped early; its last iterate is in "
+            last = "last complete epoch" if result.kind == "train" else "last iterate"
+            errors.print(f"interrupted: {result.label} stopped early; its {last} is in "
                          f"{result.path}; the remaining tasks were not run")
             break
     if any(r.kind != "check" for r in results):

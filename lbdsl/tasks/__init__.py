@@ -10,6 +10,10 @@ stages is :func:`lbdsl.pipeline.solve`'s alone:
   :mod:`.progress` (progress display, Ctrl-C);
 * :mod:`.save` — ``result.npz``, figures (:mod:`.figures`) and ``report.json``
   (:mod:`.report`), into the folder :mod:`.layout` picks;
+* :mod:`.pairs` — a ``train`` task's input/target pairs (digits, files);
+* :mod:`.train` — training runs (validation, a progress line and a :mod:`.checkpoint` per
+  epoch, ``--resume``, Ctrl-C); :mod:`.save_train` writes ``weights.npz``, the figures
+  (:mod:`.train_figures`) and ``report.json``;
 * :mod:`.result` — the :class:`TaskResult` a caller gets back, :mod:`.summary` its table.
 """
 

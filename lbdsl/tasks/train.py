@@ -1,0 +1,159 @@
+"""Running a ``train`` task: the training library on the task's pairs, with validation, a
+progress line per epoch, a checkpoint per epoch and a clean Ctrl-C.
+
+The stages before this one (certificate, data) are :mod:`lbdsl.pipeline`'s; the files after it
+are :mod:`.save_train`'s.  This module only trains:
+
+* :func:`lbdsl.training.train` with the task's loss, optimizer, penalty, seed and dtype, on the
+  backend's namespace;
+* after every epoch: the validation metrics (``validation_mse``, ``validation_psnr`` with the
+  targets' range as peak, ``validation_accuracy`` for one-hot labels), a progress line
+  (:class:`EpochProgress`), and ``checkpoint.npz`` (:mod:`.checkpoint`), written atomically;
+* ``resume``: a :class:`~lbdsl.training.TrainState` read back from that file, from which training
+  continues to the same result as a run that never stopped;
+* the first Ctrl-C is honoured at the end of the running epoch (the epoch's checkpoint is on
+  disk by then), a second one at once — training rolls back to the last complete epoch, so what
+  is written is always consistent.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from ..backend import asarray, float_dtype, to_numpy
+from ..ir.nodes import NetworkIR
+from ..ir.tasks.model import TrainTask
+from ..training import Model, TrainResult, TrainState, predict, train
+from . import checkpoint as ck
+from .pairs import Pairs
+from .progress import InterruptGuard, Progress
+
+__all__ = ["Trained", "EpochProgress", "format_epoch", "validator", "psnr", "run"]
+
+
+@dataclass
+class Trained:
+    """The outcome of one task's training: the library's result, the time this run took and
+    the time of the runs it resumed (``resumed_from`` is the epoch it started at, or None)."""
+
+    result: TrainResult
+    time_s: float
+    time_s_before: float = 0.0
+    resumed_from: int | None = None
+    checkpoint_epoch: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.result.stop_reason == "interrupted"
+
+
+# --- what the user sees ----------------------------------------------------------------------
+
+_SHOWN = (("mse_loss", "loss", "{:.4g}"), ("objective", "objective", "{:.4g}"),
+          ("residual", "lifted residual", "{:.3g}"), ("validation_psnr", "val PSNR", "{:.2f} dB"),
+          ("validation_accuracy", "val accuracy", "{:.1%}"))
+
+
+def format_epoch(metrics: dict[str, float]) -> str:
+    """``loss 0.012  objective 0.34  lifted residual 0.05  val PSNR 21.30 dB``."""
+    parts = []
+    for key, label, fmt in _SHOWN:
+        value = metrics.get(key)
+        if value is not None and math.isfinite(float(value)):
+            parts.append(f"{label} {fmt.format(float(value))}")
+    return "  ".join(parts)
+
+
+class EpochProgress(Progress):
+    """:class:`~.progress.Progress` counting epochs: a bar on a terminal, else one plain line
+    per epoch (up to ``lines`` of them)."""
+
+    def __init__(self, console: Console, label: str, epochs: int, lines: int = 100):
+        super().__init__(console, label, epochs, lines=lines)
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.last = (int(epoch), dict(metrics))
+        if self._bar is not None:
+            self._bar.update(self._task, completed=min(int(epoch), self.total),
+                             metrics=format_epoch(metrics))
+        elif epoch >= self.next_line:
+            self.console.print(f"  {self.label}: epoch {int(epoch):>{len(str(self.total))}}"
+                               f"/{self.total}  {format_epoch(metrics)}", highlight=False,
+                               soft_wrap=True)
+            self.next_line = (int(epoch) // self.step + 1) * self.step
+
+
+# --- validation ------------------------------------------------------------------------------
+
+def psnr(mse: float, peak: float) -> float:
+    """``10 log10(peak² / mse)`` (∞ for an exact fit)."""
+    return 10.0 * math.log10(peak * peak / mse) if mse > 0 else math.inf
+
+
+def validator(net: NetworkIR, pairs: Pairs, xp: Any, dtype: Any,
+              ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """``validate(params)``: the MSE per entry on ``pairs``, the PSNR (peak: the targets'
+    max − min, 1 for constant targets) and, for one-hot targets, the accuracy."""
+    model = Model.from_ir(net, xp)
+    x = asarray(xp, pairs.inputs.reshape(pairs.n, -1), dtype=dtype)
+    y = pairs.targets.reshape(pairs.n, -1)
+    span = float(y.max() - y.min())
+    peak = span if span > 0 else 1.0
+
+    def validate(params: dict[str, Any]) -> dict[str, float]:
+        out = np.asarray(to_numpy(predict(model, params, x)), dtype=np.float64)
+        mse = float(np.mean((out - y) ** 2))
+        metrics = {"validation_mse": mse, "validation_psnr": psnr(mse, peak)}
+        if pairs.labels:
+            metrics["validation_accuracy"] = float(np.mean(np.argmax(out, axis=1)
+                                                           == np.argmax(y, axis=1)))
+        return metrics
+
+    return validate
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def method_label(task: TrainTask) -> str:
+    """``lifted implicit_sgd``, ``backprop adam``, ..."""
+    return f"{'lifted' if task.loss == 'bregman' else 'backprop'} {task.optimizer.name}"
+
+
+def run(task: TrainTask, net: NetworkIR, data: Pairs, validation: Pairs | None, xp: Any,
+        console: Console, checkpoint_path: Path, fingerprint: dict[str, Any],
+        resume: tuple[TrainState, float] | None = None) -> Trained:
+    """Train ``net`` on ``data`` as ``task`` says, writing ``checkpoint_path`` after every
+    epoch; ``resume`` is a checkpoint's state and the training time it records."""
+    dtype = float_dtype(xp, task.dtype)
+    validate = validator(net, validation, xp, dtype) if validation is not None else None
+    state, before = resume if resume is not None else (None, 0.0)
+    label = method_label(task)
+    written: list[int] = []
+    start = time.perf_counter()
+
+    def save(snapshot: TrainState) -> None:
+        ck.write(checkpoint_path, snapshot, fingerprint, before + time.perf_counter() - start)
+        written.append(snapshot.epoch)
+
+    with InterruptGuard() as guard, EpochProgress(console, label, task.optimizer.epochs) as bar:
+        def monitor(epoch: int, metrics: dict[str, float]) -> None:
+            bar(epoch, metrics)
+            guard.check()
+
+        result = train(net, data.inputs, data.targets, task.optimizer, loss=task.loss, xp=xp,
+                       dtype=dtype, seed=task.seed, monitor=monitor, penalties=task.penalty,
+                       validate=validate, resume=state, checkpoint=save)
+    elapsed = time.perf_counter() - start
+    last = result.state
+    if last is not None and (not written or written[-1] != last.epoch):
+        save(last)  # the starting point of a run stopped in its first epoch, or a rollback
+    return Trained(result, elapsed, before, None if state is None else state.epoch,
+                   None if last is None else last.epoch)
