@@ -1,0 +1,27 @@
+"""examples/convergence_rate.py: the measured D_J(u†, u_α(δ)) obeys the seed's bound, O(δ)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "convergence_rate.py"
+
+
+def _module():  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location("convergence_rate", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_bregman_distance_decays_like_delta_and_respects_the_bound() -> None:
+    rate = _module()
+    res = rate.rate_experiment(n=16, m=48, levels=5)
+    assert np.all(np.diff(res["delta"]) < 0)
+    # the theorem's bound D_J ≤ 2√2‖v†‖δ (Burbea–Rao term: ≥ 0, so this is the weaker claim
+    # only where it vanishes; measured, it holds at every level here)
+    assert np.all(res["distance"] <= float(res["bound_slope"]) * res["delta"])
+    assert rate.fitted_slope(res["delta"], res["distance"]) >= 0.9
