@@ -219,7 +219,7 @@ def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None) -> Sym
     lo, hi = _bracket_min_eigenvalue(b, float(evals[0]), scale)
     # λ_min(B) > 0 exactly ⇔ B ⪰ 0 and det B ≠ 0; the bracket decides unless it straddles 0
     certifiable = lo > 0 or (hi > 0 and psd_exact(b, Fraction(0)) and
-                             _charpoly(b).eval(0) != 0)
+                             _charpoly(b).coeff_monomial(1) != 0)  # det B = ±p_B(0)
     rho_q = None if rho is None else rational(rho)  # type: ignore[arg-type]
     verdict = None if rho_q is None else psd_exact(b, 1 / rho_q)
     return SymbolicResult(lam_q, rho_q, kk, m_sym, b, (lo, hi), verdict, certifiable,

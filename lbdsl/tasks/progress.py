@@ -26,10 +26,12 @@ _SHOWN = (("objective", "objective", "{:.6g}"), ("residual", "residual", "{:.3g}
           ("psnr", "PSNR", "{:.2f} dB"))
 
 
-def format_metrics(metrics: dict[str, float]) -> str:
-    """``objective 1.23  residual 4.5e-05  PSNR 21.30 dB`` from whichever metrics are there."""
+def format_metrics(metrics: dict[str, float],
+                   shown: tuple[tuple[str, str, str], ...] = _SHOWN) -> str:
+    """``objective 1.23  residual 4.5e-05  PSNR 21.30 dB`` from whichever of ``shown``'s
+    ``(key, label, format)`` metrics are there."""
     parts = []
-    for key, label, fmt in _SHOWN:
+    for key, label, fmt in shown:
         value = metrics.get(key)
         if value is not None and math.isfinite(float(value)):
             parts.append(f"{label} {fmt.format(float(value))}")

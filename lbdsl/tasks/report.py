@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..backend import to_numpy
+from ..outputs import write_bytes_atomic, write_json_atomic
 from ..errors import SourceSpan
 from ..ir.tasks.model import InvertTask
 from ..solvers.base import SolveResult
@@ -202,3 +203,18 @@ def result_summary(result: SolveResult, time_s: float | None) -> dict[str, Any]:
             "converged": result.stop_reason == "tol", "message": result.message,
             "time_s": time_s, "objective": float(result.objective),
             "residual": float(result.residual)}
+
+
+def finish_folder(folder: Path, written: list[str], figures: dict[str, bytes],
+                  report: dict[str, Any], own_files: tuple[str, ...]) -> None:
+    """Write the figures, remove this task kind's files an earlier run left that this run did
+    not write, and write ``report.json`` last — so a folder with a report is complete."""
+    for name, data in figures.items():
+        write_bytes_atomic(folder / name, data)
+        written.append(name)
+    written.append("report.json")
+    report["files"] = written
+    for name in own_files:
+        if name not in written:
+            (folder / name).unlink(missing_ok=True)
+    write_json_atomic(folder / "report.json", json_safe(report))

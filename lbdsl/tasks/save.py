@@ -19,7 +19,7 @@ from ..certify.certificate import Certificate
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR
 from ..ir.tasks.model import InvertTask
-from ..outputs import write_bytes_atomic, write_json_atomic, write_npz_atomic
+from ..outputs import write_npz_atomic
 from . import data as dt
 from . import figures as fg
 from . import lower as lw
@@ -140,16 +140,8 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     (folder / "report.json").unlink(missing_ok=True)  # no stale report beside new results
     written = ["result.npz"]
     write_npz_atomic(folder / "result.npz", arrays)
-    if task.figures:
-        for name, data in _figures(rec, u, u_baseline).items():
-            write_bytes_atomic(folder / name, data)
-            written.append(name)
-    written.append("report.json")
-    report["files"] = written
-    for name in OWN_FILES:  # an earlier run's files that this run did not write
-        if name not in written:
-            (folder / name).unlink(missing_ok=True)
-    write_json_atomic(folder / "report.json", rp.json_safe(report))
+    figures = _figures(rec, u, u_baseline) if task.figures else {}
+    rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None
     if solved.interrupted:
         status = "interrupted"

@@ -22,7 +22,7 @@ from ..certify.certificate import Certificate
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
 from ..ir.tasks.model import TrainTask
-from ..outputs import write_bytes_atomic, write_json_atomic, write_npz_atomic
+from ..outputs import write_npz_atomic
 from ..training import predict
 from . import checkpoint as ck
 from . import report as rp
@@ -183,16 +183,8 @@ def write_train(folder: Path, rec: TrainRecord) -> TaskResult:
     write_npz_atomic(folder / "weights.npz", weights)
     if (folder / ck.FILE).exists():
         written.append(ck.FILE)
-    if task.figures:
-        for name, data in _figures(rec, weights).items():
-            write_bytes_atomic(folder / name, data)
-            written.append(name)
-    written.append("report.json")
-    report["files"] = written
-    for name in OWN_FILES:  # an earlier run's files that this run did not write
-        if name not in written:
-            (folder / name).unlink(missing_ok=True)
-    write_json_atomic(folder / "report.json", rp.json_safe(report))
+    figures = _figures(rec, weights) if task.figures else {}
+    rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None
     if res.stop_reason == "interrupted":
         status = "interrupted"

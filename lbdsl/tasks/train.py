@@ -34,7 +34,7 @@ from ..ir.tasks.model import TrainTask
 from ..training import Model, TrainResult, TrainState, predict, train
 from . import checkpoint as ck
 from .pairs import Pairs
-from .progress import InterruptGuard, Progress
+from .progress import InterruptGuard, Progress, format_metrics
 
 __all__ = ["Trained", "EpochProgress", "format_epoch", "validator", "psnr", "run"]
 
@@ -64,12 +64,7 @@ _SHOWN = (("mse_loss", "loss", "{:.4g}"), ("objective", "objective", "{:.4g}"),
 
 def format_epoch(metrics: dict[str, float]) -> str:
     """``loss 0.012  objective 0.34  lifted residual 0.05  val PSNR 21.30 dB``."""
-    parts = []
-    for key, label, fmt in _SHOWN:
-        value = metrics.get(key)
-        if value is not None and math.isfinite(float(value)):
-            parts.append(f"{label} {fmt.format(float(value))}")
-    return "  ".join(parts)
+    return format_metrics(metrics, _SHOWN)
 
 
 class EpochProgress(Progress):

@@ -98,7 +98,8 @@ def check_outcome(source: str) -> None:
         lines = source.count("\n") + 1
         for diagnostic in err.diagnostics:
             assert diagnostic.span is not None
-            assert 1 <= diagnostic.span.line <= lines and diagnostic.span.column >= 1
+            assert diagnostic.span.line >= 1 and diagnostic.span.line <= lines
+            assert diagnostic.span.column >= 1
             assert diagnostic.message and diagnostic.hint
         assert str(err).startswith("fuzz.lbn:")
     else:
