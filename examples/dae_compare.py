@@ -32,7 +32,7 @@ SPEC = ROOT / "specs" / "seed4_sparse_dae.lbn"
 #: method → (loss, optimizer call with {epochs} and {batch}); the backprop settings are those of
 #: the shipped spec (SGD) and Adam's usual ones.
 METHODS = {
-    "lifted": ("bregman", "implicit_sgd(epochs = {epochs}, batch = {batch}, tau = 1, inner = 10)"),
+    "lifted": ("bregman", "implicit_sgd(epochs = {epochs}, batch = {batch}, tau = 1, inner = 30)"),
     "sgd": ("mse", "sgd(lr = 0.05, epochs = {epochs}, batch = {batch}, momentum = 0.9)"),
     "adam": ("mse", "adam(lr = 0.001, epochs = {epochs}, batch = {batch})"),
 }
