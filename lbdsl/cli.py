@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -25,6 +26,17 @@ _EXAMPLES = {
     "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
 }
+
+
+def _positive(text: str) -> float:
+    """A positive finite number (λ, ρ); argparse reports anything else with exit status 2."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", "print the convexity certificate of each network")
     check.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
-    check.add_argument("--lambda", dest="lam", type=float, help="λ, overriding the spec's")
-    check.add_argument("--rho", type=float, help="ρ, overriding the spec's")
+    check.add_argument("--lambda", dest="lam", type=_positive, help="λ, overriding the spec's")
+    check.add_argument("--rho", type=_positive, help="ρ, overriding the spec's")
 
     show = command("show", "print the network graph, layers and tasks of a spec")
     show.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")

@@ -527,6 +527,20 @@ class _NetworkBuilder(AffineForms):
                        f"the largest is `{largest.name}` "
                        f"({format_shape(largest.shape or ())}); use smaller layers")
 
+        # lifting allocates every variable and pre-activation (u and z), whatever the
+        # parameters weigh: a huge input behind a small conv2d must be refused here too
+        states = sum(size_of(v.shape) for v in self.vars.values() if v.shape is not None)
+        states += sum(size_of(step.affine.out_shape) for step in self.steps)
+        if 8 * states > self.max_param_bytes:
+            known = [v for v in self.vars.values() if v.shape is not None]
+            biggest = max(known, key=lambda v: size_of(v.shape))  # type: ignore[arg-type]
+            self.error(self.net.name.span,
+                       f"the variables of `{self.net.name.id}` need {_bytes(8 * states)} "
+                       f"({states:,} float64 entries), more than the limit of "
+                       f"{_bytes(self.max_param_bytes)}",
+                       f"the largest is `{biggest.name}` ({format_shape(biggest.shape)}); "
+                       "use a smaller input or smaller layers")
+
     def materialise(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         with init.Loader(self.file_dir) as loader:

@@ -104,8 +104,8 @@ def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path
     changed = [key for key in expected if found.get(key) != json.loads(json.dumps(expected[key]))]
     if changed:
         what = ", ".join(_WHAT.get(k, k) for k in changed)
-        raise SolveError(f"cannot resume from {path}: it was written by a run with different "
-                         f"{what}; run without --resume to start over")
+        raise SolveError(f"cannot resume from {path}: since it was written, {what} changed; "
+                         "run without --resume to start over")
 
 
 # --- the file --------------------------------------------------------------------------------
@@ -151,6 +151,9 @@ def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
     """The state, fingerprint and training time stored at ``path`` (a one-line error if the file
     is not a checkpoint lbdsl wrote)."""
     try:
+        with open(path, "rb") as handle:  # np.load calls anything unknown "pickled data"
+            if handle.read(4) != b"PK\x03\x04":
+                raise ValueError("it is not an .npz file")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: np.array(npz[key]) for key in npz.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))

@@ -1,0 +1,545 @@
+"""The catalogue of bad inputs: each case is a CLI call on tiny files, its exit status and a
+substring of its message.
+
+Used by ``tests/errors/test_bad_input_cli.py`` (which asserts every row) and by
+``scripts/make_errors_doc.py`` (which renders the rows as ``docs/errors.md``).  A case runs in a
+fresh, empty working directory: :func:`run_case` writes its files there, changes into it, calls
+``lbdsl.cli.main`` (or ``python -m lbdsl`` for ``subprocess`` cases) and returns the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CASES", "Case", "Outcome", "run_case", "skip_reason"]
+
+#: file content: text, bytes, or a function that writes the file at the given path
+Content = str | bytes | Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: the call, what it must exit with, and a substring of what it must say."""
+
+    cls: str                       # the class of mistake, a column of docs/errors.md
+    name: str                      # a short unique id (the pytest id)
+    argv: tuple[str, ...]          # the CLI arguments, run in the case's working directory
+    status: int                    # the expected exit status
+    message: str                   # a substring of stdout + stderr
+    input: str = ""                # what is wrong, in words (docs/errors.md); default: argv
+    files: dict[str, Content] = field(default_factory=dict)
+    setup: Callable[[Path], None] | None = None   # extra preparation of the working directory
+    post: Callable[[Path], None] | None = None    # extra assertions on the directory afterwards
+    xfail: str | None = None       # a known bug: the reason (the test is xfail(strict=True))
+    needs_non_root: bool = False   # chmod 000 does not stop root
+    needs_no_gpu: bool = False     # `--backend cupy` must fail only where there is no GPU
+    subprocess: bool = False       # run `python -m lbdsl` in a fresh process
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr
+
+    def first_line(self) -> str:
+        """The first line of the message (stderr, else stdout)."""
+        for stream in (self.stderr, self.stdout):
+            for line in stream.splitlines():
+                if line.strip():
+                    return line.strip()
+        return ""
+
+
+#: the address-space limit of a ``subprocess`` case: a case that tries to allocate a huge
+#: array fails there at once instead of taking the test machine's memory
+SUBPROCESS_MEMORY = 6 * 1024**3
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (SUBPROCESS_MEMORY, SUBPROCESS_MEMORY))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: run unlimited
+        pass
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` cannot be meaningful on this machine, or None."""
+    if case.needs_non_root and hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "running as root: chmod 000 does not make a file unreadable"
+    if case.needs_no_gpu:
+        try:
+            import cupy  # noqa: F401
+
+            if cupy.cuda.is_available():
+                return "a CUDA GPU is available here"
+        except Exception:  # noqa: BLE001 — no cupy, or no driver: the case applies
+            pass
+    return None
+
+
+def run_case(case: Case, workdir: Path) -> Outcome:
+    """Write the case's files into ``workdir``, run the CLI there, and return what it did."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for rel, content in case.files.items():
+        path = workdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            content(path)
+    if case.setup is not None:
+        case.setup(workdir)
+    if case.subprocess:
+        proc = subprocess.run([sys.executable, "-m", "lbdsl", *case.argv], capture_output=True,
+                              text=True, cwd=workdir, timeout=300, preexec_fn=_limit_memory)
+        return Outcome(proc.returncode, proc.stdout, proc.stderr)
+    from lbdsl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(case.argv))
+            except SystemExit as exc:  # argparse refuses the command line itself
+                status = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(here)
+    return Outcome(status, out.getvalue(), err.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# tiny specs and files
+
+NET = """network p {
+    input u : 4x4
+    param W : 8x16 = normal(std = 1, seed = 0)
+    param b : 8 = zeros
+    h = relu(W @ u + b)
+    output h
+}
+"""
+
+
+def invert(*settings: str, net: str = NET, truth: bool = True) -> str:
+    """NET and an `invert p` task on a synthetic phantom with the given settings replacing or
+    added to the defaults (``truth=False``: no `truth`)."""
+    body = ["truth = image(\"shepp_logan\", size = 4x4)", "data = forward(truth)",
+            "figures = false"][0 if truth else 1:]
+    keys = {s.split("=")[0].strip() for s in settings}
+    body = [b for b in body if b.split("=")[0].strip() not in keys] + list(settings)
+    if not any(k == "solver" for k in keys):
+        body.append("solver = pdhg(max_iter = 5)")
+    return net + "invert p {\n" + "".join(f"    {s}\n" for s in body) + "}\n"
+
+
+GOOD = invert()
+DATA_SPEC = invert('data = load("f.npy")', truth=False)
+NPZ_SPEC = invert('data = load("f.npz", "f")', truth=False)
+TRUTH_SPEC = invert('truth = load("u.npy")')
+TRAIN_SPEC = NET + """train p {
+    data = load("pairs.npz", "X", "Y")
+    optimizer = implicit_sgd(epochs = 2, batch = 4, inner = 2)
+    figures = false
+}
+"""
+#: a parameter of 10^10 entries (74.5 GiB)
+HUGE = """network p {
+    input u : 100000
+    param W : 100000x100000 = normal(std = 1, seed = 0)
+    h = relu(W @ u)
+    output h
+}
+"""
+
+#: a tied residual network of three blocks, certified for ρ large enough
+RES = """network r {
+    input u : 2
+    repeat 3 {
+        param W : 2x2 = normal(std = 0.3, seed = 1)
+        u = u + W.T @ relu(W @ u)
+    }
+    output u
+}
+"""
+_BAD_CHECK_OPTION = "bug: `lbdsl check` does not validate --lambda/--rho (must be positive, finite)"
+NOT_CERTIFIED = """network r {
+    input u : 2
+    param W : 2x2 = eye
+    u = u - W.T @ relu(W @ u)
+    output u
+}
+check r { lambda = 1, rho = 10 }
+"""
+
+
+def npy(array: object, **kw: object) -> Callable[[Path], None]:
+    """A writer of ``np.save(path, array)``."""
+    def write(path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.save(fh, array, **kw)
+    return write
+
+
+def npz(**arrays: object) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    return write
+
+
+def pairs(n: int = 8, x_shape: tuple[int, ...] = (16,), y_shape: tuple[int, ...] = (8,)
+          ) -> Callable[[Path], None]:
+    rng = np.random.default_rng(0)
+    return npz(X=rng.random((n, *x_shape)), Y=rng.random((n, *y_shape)))
+
+
+def F(values: object = None) -> Callable[[Path], None]:
+    """The data file f.npy (8 entries unless given)."""
+    return npy(np.linspace(0.1, 1, 8) if values is None else values)
+
+
+def chmod_000(rel: str) -> Callable[[Path], None]:
+    def setup(workdir: Path) -> None:
+        (workdir / rel).chmod(0)
+    return setup
+
+
+def nothing_outside(*allowed: str) -> Callable[[Path], None]:
+    """Assert that the working directory's parent holds nothing but the working directory."""
+    def post(workdir: Path) -> None:
+        extra = sorted(p.name for p in workdir.parent.iterdir()
+                       if p != workdir and p.name not in allowed)
+        assert extra == [], f"written outside the working directory: {extra}"
+    return post
+
+
+def no_file(rel: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        assert not (workdir / rel).exists(), f"{rel} was written"
+    return post
+
+
+def only_children(rel: str, *names: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        found = sorted(p.name for p in (workdir / rel).iterdir())
+        assert found == sorted(names), f"{rel} holds {found}, expected {sorted(names)}"
+    return post
+
+
+def unchanged(rel: str, text: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        assert (workdir / rel).read_text() == text, f"{rel} was overwritten"
+    return post
+
+
+def symlink(rel: str, target: str) -> Callable[[Path], None]:
+    def setup(workdir: Path) -> None:
+        (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / target).mkdir(parents=True, exist_ok=True)
+        os.symlink(workdir / target, workdir / rel)
+    return setup
+
+
+def empty_dir_is_empty(rel: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        left = list((workdir / rel).iterdir())
+        assert left == [], f"written through the link into {rel}: {left}"
+    return post
+
+
+def resume_setup(damage: bytes | None) -> Callable[[Path], None]:
+    """Run TRAIN_SPEC once into out/, then replace its checkpoint by ``damage`` (if given)."""
+    def setup(workdir: Path) -> None:
+        from lbdsl.cli import main
+
+        here = Path.cwd()
+        os.chdir(workdir)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                assert main(["solve", "spec.lbn", "--out", "out"]) == 0
+        finally:
+            os.chdir(here)
+        ckpt = workdir / "out" / "train-p" / "checkpoint.npz"
+        if damage is not None:
+            ckpt.write_bytes(damage)
+    return setup
+
+
+def spec(cls: str, name: str, text: str | bytes, status: int, message: str, input_: str,
+         command: str = "check", **kw: object) -> Case:
+    """A case that runs ``lbdsl COMMAND spec.lbn`` on ``text``."""
+    return Case(cls, name, (command, "spec.lbn"), status, message, input_,
+                files={"spec.lbn": text}, **kw)
+
+
+def solve(cls: str, name: str, text: str, status: int, message: str, input_: str,
+          *extra: str, files: dict[str, Content] | None = None, **kw: object) -> Case:
+    """A case that runs ``lbdsl solve spec.lbn --out out EXTRA`` on ``text`` and ``files``."""
+    return Case(cls, name, ("solve", "spec.lbn", "--out", "out", *extra), status, message,
+                input_, files={"spec.lbn": text, **(files or {})}, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# the catalogue
+
+SPEC = "spec syntax and semantics"
+DATA = "data files"
+SIZE = "huge declared sizes"
+SETTINGS = "bad settings"
+OUTPUT = "output directory"
+PATHS = "path traversal"
+INIT = "init"
+RESUME = "resume"
+CERT = "not certified"
+FILES = "spec files"
+
+CASES: list[Case] = [
+    # -- spec syntax and semantics ------------------------------------------------------------
+    spec(SPEC, "unclosed-brace", "network p {\n  input u : 4\n  output u\n", 2, "error:",
+         "a network without its closing `}`"),
+    spec(SPEC, "stray-token", NET.replace("h = relu", "h = = relu"), 2, "spec.lbn:5:",
+         "`h = = relu(...)`"),
+    spec(SPEC, "not-proximal-activation", NET.replace("relu(", "gelu("), 2, "not monotone",
+         "`gelu`, which is not a proximal map"),
+    spec(SPEC, "unknown-activation", NET.replace("relu(", "relux("), 2, "relu",
+         "a misspelt activation `relux`"),
+    spec(SPEC, "undefined-variable", NET.replace("W @ u", "W @ v"), 2, "`v`",
+         "a use of an undefined variable `v`"),
+    spec(SPEC, "shape-mismatch", NET.replace("8x16", "8x15"), 2, "spec.lbn:",
+         "`W : 8x15` applied to a 16-entry input"),
+    spec(SPEC, "no-output", NET.replace("    output h\n", ""), 2, "output",
+         "a network without `output`"),
+    spec(SPEC, "duplicate-param", NET.replace("param b : 8", "param W : 8"), 2, "`W`",
+         "a parameter declared twice"),
+    spec(SPEC, "task-on-unknown-network", NET + "check q { lambda = 1 }\n", 2, "`q`",
+         "a task on an undefined network"),
+    spec(SPEC, "unknown-setting", invert("optimizer = adam"), 2, "optimizer",
+         "a `train` setting in an `invert` task", command="solve"),
+    spec(SPEC, "misspelt-solver-option", invert("solver = pdhg(max_iters = 10)"), 2,
+         "max_iter", "`pdhg(max_iters = 10)`", command="solve"),
+    spec(SPEC, "duplicate-setting", invert("rho = 1", "rho = 2"), 2, "rho",
+         "`rho` set twice in one task", command="solve"),
+    spec(SPEC, "forward-without-truth",
+         NET + "invert p {\n    data = forward(truth)\n}\n", 2, "truth",
+         "`data = forward(truth)` without a `truth`", command="solve"),
+    spec(SPEC, "non-utf8-spec", b"network p { \xff\xfe }\n", 2, "spec.lbn",
+         "a spec file that is not UTF-8 text",
+         command="show"),
+    # -- spec files on the command line --------------------------------------------------------
+    Case(FILES, "missing-spec", ("check", "nope.lbn"), 2, "nope.lbn",
+         "a spec file that does not exist"),
+    Case(FILES, "spec-is-a-directory", ("check", "adir"), 2, "adir",
+         "a directory given as the spec", setup=lambda d: (d / "adir").mkdir()),
+    Case(FILES, "unreadable-spec", ("check", "spec.lbn"), 2, "spec.lbn",
+         "a spec file with mode 000", files={"spec.lbn": GOOD}, setup=chmod_000("spec.lbn"),
+         needs_non_root=True),
+    Case(FILES, "spec-missing-subprocess", ("show", "nope.lbn"), 2, "nope.lbn",
+         "a missing spec, in a fresh process", subprocess=True),
+    # -- data files -----------------------------------------------------------------------------
+    solve(DATA, "data-missing", DATA_SPEC, 1, "f.npy", "`load(\"f.npy\")` with no such file"),
+    solve(DATA, "data-unreadable", DATA_SPEC, 1, "f.npy", "a data file with mode 000",
+          files={"f.npy": F()}, setup=chmod_000("f.npy"), needs_non_root=True),
+    solve(DATA, "data-wrong-shape", DATA_SPEC, 2, "shape",
+          "data of 7 entries for an 8-entry output",
+          files={"f.npy": F(np.ones(7))}),
+    solve(DATA, "data-strings", DATA_SPEC, 1, "f.npy", "a data file of strings",
+          files={"f.npy": F(np.array(["a"] * 8))}),
+    solve(DATA, "data-nan", DATA_SPEC, 1, "f.npy", "data with a NaN",
+          files={"f.npy": F(np.array([np.nan] + [1.0] * 7))}),
+    solve(DATA, "data-inf", DATA_SPEC, 1, "f.npy", "data with an inf",
+          files={"f.npy": F(np.array([np.inf] + [1.0] * 7))}),
+    solve(DATA, "data-pickled-objects", DATA_SPEC, 1, "f.npy",
+          "an object array saved with allow_pickle=True",
+          files={"f.npy": npy(np.array([{"a": 1}] * 8, dtype=object), allow_pickle=True)}),
+    solve(DATA, "data-not-numpy", DATA_SPEC, 1, "f.npy", "a text file named f.npy",
+          files={"f.npy": "this is not an array\n"}),
+    solve(DATA, "data-empty-file", DATA_SPEC, 1, "f.npy", "an empty f.npy",
+          files={"f.npy": b""}),
+    solve(DATA, "data-complex", DATA_SPEC, 1, "f.npy", "complex-valued data",
+          files={"f.npy": F(np.ones(8) * (1 + 1j))}),
+    solve(DATA, "data-npz-empty", NPZ_SPEC, 1, "f.npz", "an npz archive with no arrays",
+          files={"f.npz": npz()}),
+    solve(DATA, "data-npz-missing-key", NPZ_SPEC, 1, "f", "an npz archive without the key `f`",
+          files={"f.npz": npz(g=np.ones(8))}),
+    solve(DATA, "truth-wrong-shape", TRUTH_SPEC, 2, "shape", "a 3x3 truth for a 4x4 input",
+          files={"u.npy": npy(np.ones((3, 3)))}),
+    solve(DATA, "truth-nan", TRUTH_SPEC, 1, "u.npy", "a truth with NaN",
+          files={"u.npy": npy(np.full((4, 4), np.nan))}),
+    Case(DATA, "param-load-missing", ("check", "spec.lbn"), 2, "w.npy",
+         "`param W : 8x16 = load(\"w.npy\")` with no such file",
+         files={"spec.lbn": NET.replace("normal(std = 1, seed = 0)", 'load("w.npy")')}),
+    Case(DATA, "param-load-wrong-shape", ("check", "spec.lbn"), 2, "shape",
+         "a 16x8 weight file for `W : 8x16`",
+         files={"spec.lbn": NET.replace("normal(std = 1, seed = 0)", 'load("w.npy")'),
+                "w.npy": npy(np.ones((16, 8)))}),
+    Case(DATA, "param-load-inf", ("check", "spec.lbn"), 2, "w.npy", "a weight file with inf",
+         files={"spec.lbn": NET.replace("normal(std = 1, seed = 0)", 'load("w.npy")'),
+                "w.npy": npy(np.full((8, 16), np.inf))}),
+    solve(DATA, "train-pairs-missing", TRAIN_SPEC, 1, "pairs.npz", "training pairs file missing"),
+    solve(DATA, "train-pairs-wrong-shape", TRAIN_SPEC, 2, "shape",
+          "inputs of 15 entries for a 16-entry input", files={"pairs.npz": pairs(x_shape=(15,))}),
+    solve(DATA, "train-pairs-count-mismatch", TRAIN_SPEC, 2, "pairs.npz",
+          "8 inputs but 7 targets",
+          files={"pairs.npz": npz(X=np.ones((8, 16)), Y=np.ones((7, 8)))}),
+    solve(DATA, "train-pairs-empty-npz", TRAIN_SPEC, 1, "pairs.npz", "an empty npz archive",
+          files={"pairs.npz": npz()}),
+    solve(DATA, "train-pairs-zero-samples", TRAIN_SPEC, 2, "pairs.npz", "0 training samples",
+          files={"pairs.npz": npz(X=np.ones((0, 16)), Y=np.ones((0, 8)))}),
+    # -- huge declared sizes --------------------------------------------------------------------
+    spec(SIZE, "huge-param", HUGE, 2, "74.5 GiB", "`param W : 100000x100000` (an 80 GB matrix)"),
+    spec(SIZE, "huge-param-show", HUGE, 2, "74.5 GiB", "the same, with `lbdsl show`",
+         command="show"),
+    spec(SIZE, "huge-param-zeros", HUGE.replace("normal(std = 1, seed = 0)", "zeros"), 2,
+         "100000x100000", "`param W : 100000x100000 = zeros`"),
+    spec(SIZE, "huge-param-solve", HUGE + "invert p {\n    data = load(\"f.npy\")\n}\n", 2,
+         "74.5 GiB", "the same, with `lbdsl solve`", command="solve"),
+    spec(SIZE, "huge-input-mismatch", NET.replace("4x4", "100000x100000"), 2, "10000000000",
+         "`input u : 100000x100000` into an 8x16 matrix"),
+    spec(SIZE, "huge-input-conv",
+         "network p {\n    input u : 100000x100000\n"
+         "    h = relu(conv2d(u, 1, kernel = 3, padding = 1))\n    output h\n}\n", 2,
+         "100000", "`input u : 100000x100000` into a 3x3 `conv2d` (small parameters, huge states)",
+         subprocess=True),
+    spec(SIZE, "huge-repeat", "network r {\n  input u : 2\n  repeat 100000000 {\n"
+         "    param W : 2x2 = eye\n    u = u + W.T @ relu(W @ u)\n  }\n  output u\n}\n", 2,
+         "100000000", "`repeat 100000000 { ... }`"),
+    # -- bad settings ---------------------------------------------------------------------------
+    solve(SETTINGS, "negative-tau", invert("solver = pdhg(max_iter = 5, tau = -1)"), 2, "tau",
+          "`pdhg(tau = -1)`"),
+    solve(SETTINGS, "zero-max-iter", invert("solver = pdhg(max_iter = 0)"), 2, "max_iter",
+          "`pdhg(max_iter = 0)`"),
+    solve(SETTINGS, "negative-max-iter", invert("solver = pdhg(max_iter = -3)"), 2, "max_iter",
+          "`pdhg(max_iter = -3)`"),
+    solve(SETTINGS, "fractional-max-iter", invert("solver = pdhg(max_iter = 2.5)"), 2,
+          "max_iter", "`pdhg(max_iter = 2.5)`"),
+    solve(SETTINGS, "negative-alpha", invert("alpha = -0.1", "regulariser = tv"), 2, "alpha",
+          "`alpha = -0.1`"),
+    solve(SETTINGS, "zero-tol", invert("solver = pdhg(max_iter = 5, tol = 0)"), 2, "tol",
+          "`pdhg(tol = 0)`"),
+    solve(SETTINGS, "string-tol", invert('solver = pdhg(max_iter = 5, tol = "abc")'), 2, "tol",
+          "`pdhg(tol = \"abc\")`"),
+    solve(SETTINGS, "unknown-solver", invert("solver = newton(max_iter = 5)"), 2, "newton",
+          "`solver = newton`"),
+    solve(SETTINGS, "negative-rho", invert("rho = -5"), 2, "rho", "`rho = -5`"),
+    solve(SETTINGS, "bad-dtype", invert("dtype = float16"), 2, "dtype", "`dtype = float16`"),
+    solve(SETTINGS, "coordinate-with-tv", invert("solver = coordinate(max_iter = 5)",
+                                                 "regulariser = tv"), 2, "coordinate",
+          "`solver = coordinate` with `tv`"),
+    solve(SETTINGS, "negative-noise", invert("data = forward(truth) + gaussian(sigma = -1)"), 2,
+          "sigma", "`gaussian(sigma = -1)`"),
+    solve(SETTINGS, "train-zero-epochs", TRAIN_SPEC.replace("epochs = 2", "epochs = 0"), 2,
+          "epochs", "`implicit_sgd(epochs = 0)`", files={"pairs.npz": pairs()}),
+    solve(SETTINGS, "unknown-backend", GOOD, 1, "tensorflow", "`--backend tensorflow`",
+          "--backend", "tensorflow"),
+    solve(SETTINGS, "cupy-without-gpu", GOOD, 1, "cupy",
+          "`--backend cupy` on a machine without a GPU",
+          "--backend", "cupy", needs_no_gpu=True),
+    solve(SETTINGS, "set-negative-alpha", GOOD, 2, "--set:1:7: error:", "`--set alpha=-2`",
+          "--set", "alpha=-2"),
+    solve(SETTINGS, "set-without-equals", GOOD, 2, "alpha", "`--set alpha` (no `=`)",
+          "--set", "alpha"),
+    solve(SETTINGS, "set-unknown-key", GOOD, 2, "--set:1:", "`--set alpah=1`",
+          "--set", "alpah=1"),
+    solve(SETTINGS, "set-bad-value", GOOD, 2, "--set:1:", "`--set rho=x`", "--set", "rho=x"),
+    solve(SETTINGS, "set-syntax-error", GOOD, 2, "--set:1:", "`--set solver=pdhg(`",
+          "--set", "solver=pdhg("),
+    solve(SETTINGS, "set-bad-solver-option", GOOD, 2, "max_iter",
+          "`--set solver.max_iter=0`", "--set", "solver.max_iter=0"),
+    Case(SETTINGS, "check-negative-lambda", ("check", "spec.lbn", "--lambda", "-1"), 2,
+         "lambda", "`lbdsl check --lambda -1` (λ must be positive)", files={"spec.lbn": RES}),
+    Case(SETTINGS, "check-negative-rho", ("check", "spec.lbn", "--rho", "-5"), 2,
+         "rho", "`lbdsl check --rho -5` (ρ must be positive)", files={"spec.lbn": RES}),
+    Case(SETTINGS, "check-zero-rho", ("check", "spec.lbn", "--rho", "0"), 2,
+         "rho", "`lbdsl check --rho 0`", files={"spec.lbn": RES}),
+    Case(SETTINGS, "check-nan-lambda", ("check", "spec.lbn", "--lambda", "nan"), 2,
+         "lambda", "`lbdsl check --lambda nan`", files={"spec.lbn": RES}),
+    Case(SETTINGS, "check-inf-rho", ("check", "spec.lbn", "--rho", "inf"), 2,
+         "rho", "`lbdsl check --rho inf`", files={"spec.lbn": RES}),
+    Case(SETTINGS, "check-rho-not-a-number", ("check", "spec.lbn", "--rho", "abc"), 2,
+         "invalid float value", "`lbdsl check --rho abc`", files={"spec.lbn": GOOD}),
+    # -- output directory -----------------------------------------------------------------------
+    Case(OUTPUT, "out-under-a-file", ("solve", "spec.lbn", "--out", "afile/x"), 1, "afile",
+         "`--out afile/x` where `afile` is a regular file",
+         files={"spec.lbn": GOOD, "afile": "not a folder\n"}),
+    Case(OUTPUT, "out-is-a-file", ("solve", "spec.lbn", "--out", "afile"), 1, "afile",
+         "`--out afile` where `afile` is a regular file",
+         files={"spec.lbn": GOOD, "afile": "not a folder\n"}),
+    Case(OUTPUT, "out-read-only", ("solve", "spec.lbn", "--out", "ro"), 1, "ro",
+         "`--out ro` where `ro` has mode 555", files={"spec.lbn": GOOD},
+         setup=lambda d: ((d / "ro").mkdir(), (d / "ro").chmod(0o555)), needs_non_root=True),
+    Case(OUTPUT, "save-under-a-file", ("solve", "spec.lbn"), 1, "afile",
+         "`save = \"afile/x\"` where `afile` is a regular file",
+         files={"spec.lbn": invert('save = "afile/x"'), "afile": "not a folder\n"}),
+    Case(OUTPUT, "dot-under-a-file", ("show", "spec.lbn", "--dot", "afile/g.dot"), 1, "afile",
+         "`lbdsl show --dot afile/g.dot` under a regular file",
+         files={"spec.lbn": GOOD, "afile": "not a folder\n"}),
+    # -- path traversal -------------------------------------------------------------------------
+    Case(PATHS, "task-folder-symlink-out", ("solve", "spec.lbn", "--out", "out"), 1, "invert-p",
+         "`out/invert-p` is a symbolic link to a folder elsewhere",
+         files={"spec.lbn": GOOD}, setup=symlink("out/invert-p", "elsewhere"),
+         post=empty_dir_is_empty("elsewhere")),
+    Case(PATHS, "save-traversal-folder-symlink", ("solve", "spec.lbn"), 1, "invert-p",
+         "`save = \"res\"` where `res/invert-p` links elsewhere",
+         files={"spec.lbn": invert('save = "res"')}, setup=symlink("res/invert-p", "elsewhere"),
+         post=empty_dir_is_empty("elsewhere")),
+    Case(PATHS, "save-dotdot-stays-in-dir", ("solve", "specs/spec.lbn"), 0, "invert-p",
+         "`save = \"../res\"` (allowed: writes only `../res/invert-p/`)",
+         files={"specs/spec.lbn": invert('save = "../res"')},
+         post=lambda d: (nothing_outside()(d), only_children("res", "invert-p")(d))),
+    # -- init -----------------------------------------------------------------------------------
+    Case(INIT, "init-existing", ("init", "mynet"), 1, "exists",
+         "`lbdsl init mynet` over an existing mynet.lbn",
+         files={"mynet.lbn": "# mine\n"},
+         post=unchanged("mynet.lbn", "# mine\n")),
+    Case(INIT, "init-existing-with-ext", ("init", "mynet.lbn"), 1, "exists",
+         "`lbdsl init mynet.lbn` over an existing file", files={"mynet.lbn": "# mine\n"}),
+    Case(INIT, "init-under-a-file", ("init", "afile/mynet"), 1, "afile",
+         "`lbdsl init afile/mynet` where `afile` is a regular file",
+         files={"afile": "not a folder\n"}),
+    Case(INIT, "init-existing-directory", ("init", "adir"), 1, "adir.lbn",
+         "`lbdsl init adir` where `adir.lbn` is a directory",
+         setup=lambda d: (d / "adir.lbn").mkdir()),
+    # -- resume ---------------------------------------------------------------------------------
+    solve(RESUME, "resume-no-checkpoint", TRAIN_SPEC, 0, "no checkpoint in out/train-p",
+          "`--resume` with no checkpoint (allowed: starts from epoch 0, and says so)",
+          "--resume", files={"pairs.npz": pairs()}),
+    solve(RESUME, "resume-damaged-checkpoint", TRAIN_SPEC, 1, "checkpoint",
+          "`--resume` with a checkpoint.npz of garbage bytes", "--resume",
+          files={"pairs.npz": pairs()}, setup=resume_setup(b"garbage" * 10)),
+    solve(RESUME, "resume-truncated-checkpoint", TRAIN_SPEC, 1, "checkpoint",
+          "`--resume` with an empty checkpoint.npz", "--resume",
+          files={"pairs.npz": pairs()}, setup=resume_setup(b"")),
+    solve(RESUME, "resume-other-settings", TRAIN_SPEC, 1, "checkpoint",
+          "`--resume` with a checkpoint written for other settings", "--resume",
+          "--set", "optimizer=implicit_sgd(epochs = 3, batch = 4, inner = 3)",
+          files={"pairs.npz": pairs()}, setup=resume_setup(None)),
+    # -- not certified --------------------------------------------------------------------------
+    spec(CERT, "check-not-certified", NOT_CERTIFIED, 3, "NOT certified",
+         "a residual step `u - Wᵀrelu(Wu)` at ρ = 10"),
+    Case(CERT, "check-rho-too-small", ("check", "spec.lbn", "--rho", "1e-3"), 3,
+         "NOT certified", "a tied residual network checked at `--rho 1e-3`",
+         files={"spec.lbn": RES}),
+    Case(CERT, "check-not-certified-json", ("check", "spec.lbn", "--json"), 3,
+         '"certified": false', "the same, with `--json`", files={"spec.lbn": NOT_CERTIFIED}),
+]
