@@ -33,7 +33,7 @@ from typing import Any
 from array_api_compat import array_namespace, device
 
 from ..errors import SolveError
-from ..prox.regularisers.base import Regulariser, Weighted
+from ..prox.regularisers.base import Regulariser, unweighted
 from ..prox.regularisers.indicators import Box, NonNeg
 from ..prox.regularisers.l1 import L1, soft_threshold
 from ..prox.regularisers.l2sq import L2Squared
@@ -42,12 +42,6 @@ from ..prox.regularisers.tv import TV
 from .problems import InverseProblem
 
 __all__ = ["InputProx"]
-
-
-def _unwrap(reg: Regulariser, weight: float) -> tuple[Regulariser, float]:
-    while isinstance(reg, Weighted):
-        reg, weight = reg.inner, weight * reg.alpha
-    return reg, weight
 
 
 @dataclass
@@ -73,7 +67,7 @@ class InputProx:
         g = cls(shape=tuple(problem.input_shape))
         others: list[tuple[Regulariser, float]] = []
         for term in problem.terms:
-            reg, weight = _unwrap(term.reg, float(term.weight))
+            reg, weight = unweighted(term.reg, float(term.weight))
             if weight == 0.0:
                 continue
             if isinstance(reg, TV):
@@ -89,7 +83,7 @@ class InputProx:
             else:
                 others.append((reg, weight))
         for con in problem.constraints:
-            reg, _ = _unwrap(con, 1.0)
+            reg, _ = unweighted(con, 1.0)
             if isinstance(reg, (NonNeg, Box)):
                 g._intersect(reg)
             else:

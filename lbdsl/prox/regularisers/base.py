@@ -7,7 +7,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-__all__ = ["Regulariser", "Weighted", "check_step", "feasibility_tol"]
+__all__ = ["Regulariser", "Weighted", "check_step", "feasibility_tol", "unweighted"]
 
 
 def check_step(c: Any) -> None:
@@ -106,3 +106,10 @@ class Weighted(Regulariser):
 
     def _conj_prox(self, v: Any, c: Any, **options: Any) -> Any:
         return self.alpha * self.inner.conj_prox(v / self.alpha, c / self.alpha, **options)
+
+
+def unweighted(reg: Regulariser, weight: float = 1.0) -> tuple[Regulariser, float]:
+    """``(J, w·α₁·α₂…)`` for ``reg = α₁·(α₂·(… J))``: the plain regulariser and its total weight."""
+    while isinstance(reg, Weighted):
+        reg, weight = reg.inner, weight * reg.alpha
+    return reg, weight

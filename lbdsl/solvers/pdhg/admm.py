@@ -46,13 +46,12 @@ import math
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
 
 from ...backend import asarray
 from ...prox.regularisers.mixed_norm import project_balls
 from ..base import is_finite
 from .dct import DCT, neumann_eigenvalues
-from .problem import SingleLayer
+from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings
 from .woodbury import SpectralSystem
 
@@ -85,12 +84,6 @@ def _gradient_frobenius_sq(shape: tuple[int, ...]) -> float:
     """``‖∇‖_F²``: each nonzero difference has two entries ±1."""
     n = math.prod(shape)
     return float(sum(2 * (k - 1) * (n // k) for k in shape))
-
-
-def _norms(x: Any) -> Any:
-    """Row norms of a batch ``(B, …)``."""
-    xp = array_namespace(x)
-    return xp.linalg.vector_norm(xp.reshape(x, (x.shape[0], -1)), axis=1)
 
 
 class ADMM:
@@ -264,19 +257,19 @@ class ADMM:
         # one pass over W̃ for both ‖Wᵀ Δz₁‖ and ‖Wᵀ y₁‖ (C is orthogonal: norms agree)
         B = prob.batch
         both = self.system.adjoint_norms(xp.concat([self.z1 - z1_old, self.y1], axis=0))
-        out = {"p": [_norms(Ku1 - self.z1)], "ps": [xp.maximum(_norms(Ku1), _norms(self.z1))],
+        out = {"p": [row_norms(Ku1 - self.z1)], "ps": [xp.maximum(row_norms(Ku1), row_norms(self.z1))],
                "d": [self.r1[:, 0] * both[:B]], "ds": [both[B:]]}
         if self.use_tv:
             Ku2 = self._grad(self.u)
-            out["p"].append(_norms(Ku2 - self.z2))
-            out["ps"].append(xp.maximum(_norms(Ku2), _norms(self.z2)))
-            out["d"].append(self.r2[:, 0] * _norms(self._div_t(self.z2 - z2_old)))
-            out["ds"].append(_norms(self._div_t(self.y2)))
+            out["p"].append(row_norms(Ku2 - self.z2))
+            out["ps"].append(xp.maximum(row_norms(Ku2), row_norms(self.z2)))
+            out["d"].append(self.r2[:, 0] * row_norms(self._div_t(self.z2 - z2_old)))
+            out["ds"].append(row_norms(self._div_t(self.y2)))
         if self.use_box:
-            out["p"].append(_norms(self.u - self.z3))
-            out["ps"].append(xp.maximum(_norms(self.u), _norms(self.z3)))
-            out["d"].append(self.r3[:, 0] * _norms(self.z3 - z3_old))
-            out["ds"].append(_norms(self.y3))
+            out["p"].append(row_norms(self.u - self.z3))
+            out["ps"].append(xp.maximum(row_norms(self.u), row_norms(self.z3)))
+            out["d"].append(self.r3[:, 0] * row_norms(self.z3 - z3_old))
+            out["ds"].append(row_norms(self.y3))
         self._residual_cache = (self.k, out)
         return out
 

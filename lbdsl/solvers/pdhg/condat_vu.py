@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
 
 from ...ops.norm import operator_norm
 from ..base import is_finite
-from .problem import SingleLayer
+from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings, StepSizeError
 
 __all__ = ["CondatVu", "condat_vu_steps", "lipschitz"]
@@ -71,11 +70,6 @@ def condat_vu_steps(L: float, k2: float, tau: float | None,
             f"1/τ − σ‖∇‖² ≥ ‖W‖²/2 (‖W‖² ≈ {L:.6g}, ‖∇‖² ≤ {k2:g}): with this sigma, tau <= "
             f"{1.0 / (L / 2.0 + sigma * k2):.6g}")
     return float(tau), float(sigma)
-
-
-def _norms(x: Any) -> Any:
-    xp = array_namespace(x)
-    return xp.linalg.vector_norm(xp.reshape(x, (x.shape[0], -1)), axis=1)
 
 
 class CondatVu:
@@ -139,15 +133,15 @@ class CondatVu:
         tiny = float(xp.finfo(prob.dtype).smallest_normal)
         dx = self.x_prev - self.x
         r_p = dx / self.tau - (self.g_prev - self.g)
-        scale_p = _norms(self.g)
+        scale_p = row_norms(self.g)
         worst = None
         if self.p is not None:
             dp = self.p_prev - self.p
             r_p = r_p - self._div_t(dp)
-            scale_p = scale_p + _norms(self._div_t(self.p))
+            scale_p = scale_p + row_norms(self._div_t(self.p))
             r_d = dp / self.sigma - self._grad(dx)
-            worst = _norms(r_d) / xp.clip(_norms(self._grad(self.x)), min=tiny)
-        rel = _norms(r_p) / xp.clip(scale_p, min=tiny)
+            worst = row_norms(r_d) / xp.clip(row_norms(self._grad(self.x)), min=tiny)
+        rel = row_norms(r_p) / xp.clip(scale_p, min=tiny)
         rel = rel if worst is None else xp.maximum(rel, worst)
         return prob.data_value(self.z) + prob.penalty.value(self.x), float(xp.max(rel))
 

@@ -38,13 +38,12 @@ import dataclasses
 import math
 from typing import Any
 
-from array_api_compat import array_namespace
 
 from ...errors import SolveError
 from ...lift.blocks import BlockOperator, Entry
 from ..base import is_finite
 from .condat_vu import lipschitz
-from .problem import SingleLayer
+from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings, StepSizeError
 
 __all__ = ["Preconditioned", "absolute_operator"]
@@ -64,11 +63,6 @@ def absolute_operator(prob: SingleLayer) -> BlockOperator:
                                  {(0, 0): Entry(abs(entry.coef), absolute, entry.label)})
     raise SolveError("pdhg (precond) needs the entries of W (a dense or conv2d layer); "
                      "use variant = \"condat_vu\"")
-
-
-def _norms(x: Any) -> Any:
-    xp = array_namespace(x)
-    return xp.linalg.vector_norm(xp.reshape(x, (x.shape[0], -1)), axis=1)
 
 
 class Preconditioned:
@@ -186,16 +180,16 @@ class Preconditioned:
         tiny = float(xp.finfo(prob.dtype).smallest_normal)
         dx = self.x_prev - self.x
         r_p = dx / self.T_used - (self.WTy_prev - self.WTy)
-        scale_p = _norms(self.WTy)
-        r_d = _norms((self.y_prev - self.y) / self.S_used - (self.Wx_prev - self.Wx)) ** 2
-        scale_d = _norms(self.Wx + prob.b)
+        scale_p = row_norms(self.WTy)
+        r_d = row_norms((self.y_prev - self.y) / self.S_used - (self.Wx_prev - self.Wx)) ** 2
+        scale_d = row_norms(self.Wx + prob.b)
         if self.p is not None:
             dp = self.p_prev - self.p
             r_p = r_p - self._div_t(dp)
-            scale_p = scale_p + _norms(self._div_t(self.p))
-            r_d = r_d + _norms(dp / (self.sigma * self.S0_tv) - self._grad(dx)) ** 2
-            scale_d = scale_d + _norms(self._grad(self.x))
-        out = (_norms(r_p) / xp.clip(scale_p, min=tiny), xp.sqrt(r_d) / xp.clip(scale_d, min=tiny))
+            scale_p = scale_p + row_norms(self._div_t(self.p))
+            r_d = r_d + row_norms(dp / (self.sigma * self.S0_tv) - self._grad(dx)) ** 2
+            scale_d = scale_d + row_norms(self._grad(self.x))
+        out = (row_norms(r_p) / xp.clip(scale_p, min=tiny), xp.sqrt(r_d) / xp.clip(scale_d, min=tiny))
         self._cache = (self.k, out)
         return out
 

@@ -23,7 +23,7 @@ from array_api_compat import array_namespace
 from ...errors import SolveError
 from ...lift.blocks import BlockOperator
 from ...ops.gradient import Gradient
-from ...prox.regularisers.base import Regulariser, Weighted
+from ...prox.regularisers.base import unweighted
 from ...prox.regularisers.indicators import Box, NonNeg
 from ...prox.regularisers.l1 import L1, soft_threshold
 from ...prox.regularisers.l2sq import L2Squared
@@ -34,10 +34,10 @@ from ..problems import InverseProblem
 __all__ = ["Penalty", "SingleLayer", "single_layer"]
 
 
-def _unwrap(reg: Regulariser, weight: float) -> tuple[Regulariser, float]:
-    while isinstance(reg, Weighted):
-        reg, weight = reg.inner, weight * reg.alpha
-    return reg, weight
+def row_norms(x: Any) -> Any:
+    """``‖x_i‖`` of each batch row ``(B, …)`` (every axis after the first flattened)."""
+    xp = array_namespace(x)
+    return xp.linalg.vector_norm(xp.reshape(x, (x.shape[0], -1)), axis=1)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Penalty:
         items = [(t.reg, float(t.weight)) for t in problem.terms]
         items += [(c, 1.0) for c in problem.constraints]
         for reg, weight in items:
-            reg, weight = _unwrap(reg, weight)
+            reg, weight = unweighted(reg, weight)
             if isinstance(reg, (NonNeg, Box)):
                 lo = max(lo, 0.0 if isinstance(reg, NonNeg) else reg.lo)
                 hi = min(hi, math.inf if isinstance(reg, NonNeg) else reg.hi)
