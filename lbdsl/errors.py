@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "SourceSpan",
+    "span_text",
     "Diagnostic",
     "LbdslError",
     "SpecError",
@@ -62,6 +63,21 @@ class Diagnostic:
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
+
+
+def span_text(text: str, span: SourceSpan) -> str:
+    """The text ``span`` covers in ``text``, on one line (multi-line spans joined by spaces)."""
+    lines = text.split("\n")
+    if not 1 <= span.line <= len(lines):
+        return ""
+    end_line = span.end_line or span.line
+    end_col = span.end_column or span.column + 1
+    if end_line == span.line:
+        return lines[span.line - 1][span.column - 1:end_col - 1]
+    parts = [lines[span.line - 1][span.column - 1:]]
+    parts += lines[span.line:end_line - 1]
+    parts.append(lines[min(end_line, len(lines)) - 1][:end_col - 1])
+    return " ".join(p.strip() for p in parts)
 
 
 class LbdslError(Exception):

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
-from ..errors import SourceSpan
+from ..errors import span_text
 from ..ir.tasks.model import InvertTask
 from ..solvers.base import SolveResult
 
@@ -96,27 +96,12 @@ def quality(truth: np.ndarray, u: np.ndarray, image: bool) -> dict[str, Any]:
 
 # --- settings --------------------------------------------------------------------------------
 
-def _span_text(text: str, span: SourceSpan) -> str:
-    """The text a span covers, on one line."""
-    lines = text.split("\n")
-    if not 1 <= span.line <= len(lines):
-        return ""
-    end_line = span.end_line or span.line
-    end_col = span.end_column or span.column + 1
-    if end_line == span.line:
-        return lines[span.line - 1][span.column - 1:end_col - 1]
-    parts = [lines[span.line - 1][span.column - 1:]]
-    parts += lines[span.line:end_line - 1]
-    parts.append(lines[min(end_line, len(lines)) - 1][:end_col - 1])
-    return " ".join(p.strip() for p in parts)
-
-
 def written_settings(task: Any, source: str, overrides: dict[str, str]) -> dict[str, str]:
     """Each written setting as its source text (``--set`` ones from the override text)."""
     out: dict[str, str] = {}
     for key, span in task.spans.items():
         text = overrides.get(span.file, source) if span.file in overrides else source
-        out[key] = _span_text(text, span)
+        out[key] = span_text(text, span)
     return out
 
 
@@ -156,6 +141,13 @@ def spec_sha256(file: str, source: str) -> str:
     except OSError:
         data = source.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def provenance(backend: str, dtype: str, seed: int, spec_file: str, source: str
+               ) -> dict[str, Any]:
+    """What produced a result: backend, dtype, seed, package versions and the spec's hash."""
+    return {"backend": backend, "dtype": dtype, "seed": seed, "versions": versions(),
+            "spec": {"file": spec_file, "sha256": spec_sha256(spec_file, source)}}
 
 
 # --- arrays ----------------------------------------------------------------------------------

@@ -93,13 +93,7 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
         if obs.truth is not None:
             baseline.update(rp.quality(obs.truth, u_baseline, image))
         report["baseline"] = baseline
-    report.update({
-        "backend": rec.backend,
-        "dtype": task.dtype,
-        "seed": task.seed,
-        "versions": rp.versions(),
-        "spec": {"file": rec.spec_file, "sha256": rp.spec_sha256(rec.spec_file, rec.source)},
-    })
+    report.update(rp.provenance(rec.backend, task.dtype, task.seed, rec.spec_file, rec.source))
     return report
 
 

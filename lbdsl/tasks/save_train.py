@@ -136,13 +136,7 @@ def build_report(rec: TrainRecord) -> dict[str, Any]:
     report["projected_targets"] = res.projected_targets
     report["checkpoint"] = ({"file": ck.FILE, "epoch": trained.checkpoint_epoch}
                             if trained.checkpoint_epoch is not None else None)
-    report.update({
-        "backend": rec.backend,
-        "dtype": task.dtype,
-        "seed": task.seed,
-        "versions": rp.versions(),
-        "spec": {"file": rec.spec_file, "sha256": rp.spec_sha256(rec.spec_file, rec.source)},
-    })
+    report.update(rp.provenance(rec.backend, task.dtype, task.seed, rec.spec_file, rec.source))
     return report
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from ...errors import SourceSpan
+from ...errors import span_text
 
 __all__ = ["describe_task"]
 
@@ -17,19 +17,6 @@ _DEFAULTS = {
     "check": {"lambda": "lam", "rho": "rho"},
 }
 _BOOKKEEPING = {"given", "spans", "span", "network_span", "options"}
-
-
-def _text(source: str, span: SourceSpan) -> str:
-    """The source text a one- or multi-line span covers, on one line."""
-    lines = source.split("\n")
-    end_line = span.end_line or span.line
-    end_col = span.end_column or span.column + 1
-    if end_line == span.line:
-        return lines[span.line - 1][span.column - 1:end_col - 1]
-    parts = [lines[span.line - 1][span.column - 1:]]
-    parts += lines[span.line:end_line - 1]
-    parts.append(lines[end_line - 1][:end_col - 1])
-    return " ".join(p.strip() for p in parts)
 
 
 def _value(value: Any) -> str:
@@ -55,7 +42,7 @@ def describe_task(task: Any, source: str) -> str:
     out = [f"{task.kind} {task.network}  (line {line})"]
     rows: list[tuple[str, str]] = []
     for key, span in task.spans.items():
-        rows.append((key, _text(source, span)))
+        rows.append((key, span_text(source, span)))
     for key, attr in _DEFAULTS.get(task.kind, {}).items():
         if key not in task.given:
             rows.append((key, f"{_value(getattr(task, attr))}  (default)"))
