@@ -6,6 +6,12 @@ optimality measure (primal–dual gap, KKT residual) both fall below ``tol``; ch
 ``check_every`` iterations.  A NaN or ±∞ iterate stops the solver at once, keeping the last
 finite iterate and saying so (``stop_reason = "diverged"``).  ``KeyboardInterrupt`` raised by
 the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller can save.
+
+An interrupted result carries the solver's whole state at that check (``SolveResult.state``:
+iterates, duals, step sizes or penalties, the iteration count, the history); handed back as
+``solve(problem, settings, resume=state)`` it continues to exactly the result (bit for bit, on
+the same backend) that a run which was never interrupted reaches.  ``max_iter`` may differ
+between the two calls; every other setting and the problem must be the same.
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ class History:
         for key, value in values.items():
             self.metrics.setdefault(key, []).append(float(value))
 
+    def copy(self) -> "History":
+        return History(list(self.iteration), {k: list(v) for k, v in self.metrics.items()})
+
     def as_arrays(self) -> dict[str, list[float]]:
         """``{"iteration": [...], "objective": [...], ...}`` (for ``result.npz``)."""
         return {"iteration": [float(i) for i in self.iteration], **self.metrics}
@@ -74,6 +83,7 @@ class SolveResult:
     lifted: dict[str, Any] = field(default_factory=dict)   # e.g. {"u": full u, "z": z, "p": dual}
     message: str = ""
     solver: str = ""
+    state: dict[str, Any] | None = None  # where an interrupted solver stood (``resume=``)
 
     @property
     def converged(self) -> bool:

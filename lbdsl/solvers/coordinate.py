@@ -198,10 +198,12 @@ def _diff_norm(a: tuple[Any, list[Any]], b: tuple[Any, list[Any]]) -> float:
 
 
 def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *,
-          x0: Any = None, monitor: Monitor | None = None) -> SolveResult:
+          x0: Any = None, monitor: Monitor | None = None,
+          resume: dict[str, Any] | None = None) -> SolveResult:
     """Coordinate descent on ``F`` (module docstring) from ``x0`` (default 0; ``h`` starts at
     the forward pass of ``x0``, or at a previous result's ``lifted["z"]`` when ``x0`` is that
-    result's ``lifted`` dict)."""
+    result's ``lifted`` dict); ``resume`` goes on from the ``state`` of an interrupted result
+    (the sweep is deterministic: its iterate, count and history are all it needs)."""
     settings = settings or CoordinateSettings()
     stopping = settings.stopping
     lp = problem.lifted
@@ -234,8 +236,16 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
     message = ""
     k = 0
     change = residual = math.inf
+    state: dict[str, Any] | None = None
+    done = False
+    if resume is not None:
+        u0, h, k = resume["u0"], list(resume["h"]), int(resume["k"])
+        change, residual = float(resume["change"]), float(resume["residual"])
+        history = resume["history"].copy()
+        done = change <= stopping.tol and residual <= stopping.tol  # its check's own test
+        reason = "tol" if done else reason
     try:
-        while k < stopping.max_iter:
+        while k < stopping.max_iter and not done:
             new = run.sweep(u0, h)
             if not (is_finite(new[0]) and all(is_finite(v) for v in new[1])):
                 reason, message = "diverged", "a sweep produced NaN/inf; returning the last " \
@@ -250,7 +260,12 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
                            "change": change}
                 history.record(k, metrics)
                 if monitor is not None:
-                    monitor(k, dict(metrics))
+                    try:
+                        monitor(k, dict(metrics))
+                    except KeyboardInterrupt:
+                        state = {"u0": u0, "h": tuple(h), "k": k, "change": change,
+                                 "residual": residual, "history": history}
+                        raise
                 if change <= stopping.tol and residual <= stopping.tol:
                     reason = "tol"
                     break
@@ -267,4 +282,4 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
     return SolveResult(u=xp.reshape(u0, (*batch, *problem.input_shape)), iterations=k,
                        stop_reason=reason, objective=run.objective(u0, h), residual=residual,
                        history=history, lifted={"u": u_full, "z": z}, message=message,
-                       solver="coordinate")
+                       solver="coordinate", state=state)

@@ -35,7 +35,9 @@ optimal objective, with ``tol = 1e-6`` after 1,900 within 2·10⁻⁵ of it.
 
 A non-finite gradient or a step that stays non-finite while ``L`` grows by ``2^60`` ends the run
 with the last finite iterate (``"diverged"``); ``KeyboardInterrupt`` from the monitor ends it
-with the current one (``"interrupted"``).
+with the current one (``"interrupted"``) and keeps the whole state of the method at that check
+(``APGResult.state``: iterates, momentum ``t``, ``L``, the check window, the history, and the
+problem's own state, e.g. a TV prox's warm-start dual), from which ``resume`` goes on exactly.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Composite:
     nonsmooth: Callable[[Any], float]
     prox: Callable[[Any, float], Any]
     metrics: Callable[[Any], dict[str, float]] | None = None
+    state: Callable[[], dict[str, Any]] | None = None      # what the callables keep between
+    restore: Callable[[dict[str, Any]], None] | None = None  # calls (for ``resume``)
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,14 @@ class APGResult:
     optimality: float
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    state: dict[str, Any] | None = None
 
 
 _MAX_BACKTRACKS = 60
+
+#: The loop's variables an interrupted run keeps, to go on exactly from them.
+_STATE = ("x", "x_prev", "s_x", "f_x", "size_x", "t", "L", "change", "optimality", "k",
+          "x_check", "k_check")
 
 
 def _slack(x: Any, *values: float) -> float:
@@ -127,8 +136,10 @@ def _slack(x: Any, *values: float) -> float:
 
 
 def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stopping,
-             monitor: Monitor | None = None) -> APGResult:
-    """Minimise ``problem`` from ``x0`` (see the module docstring)."""
+             monitor: Monitor | None = None, resume: dict[str, Any] | None = None,
+             ) -> APGResult:
+    """Minimise ``problem`` from ``x0`` (see the module docstring), or go on from the
+    ``state`` of an interrupted run (``resume``; ``x0`` is then ignored)."""
     L = options.lipschitz
     x = x0
     x_prev = x0
@@ -146,6 +157,18 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
     last_metrics: dict[str, float] = {}
     k = 0
     x_check, k_check = x0, 0
+    state: dict[str, Any] | None = None
+    if resume is not None:
+        (x, x_prev, s_x, f_x, size_x, t, L, change, optimality, k, x_check,
+         k_check) = (resume[name] for name in _STATE)
+        history = resume["history"].copy()
+        last_metrics = dict(resume["metrics"])
+        if problem.restore is not None:
+            problem.restore(resume["problem"])
+    # the run was stopped inside a check, before its tolerance test: that test comes first
+    done = resume is not None and change <= stopping.tol and optimality <= stopping.tol
+    if done:
+        reason = "tol"
 
     def step_from(y: Any, L: float) -> tuple[Any, float, float] | None:
         """``(x_+, S(x_+), L)`` by backtracking from ``y``; None when nothing finite is found."""
@@ -168,7 +191,7 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
         return None
 
     try:
-        while k < stopping.max_iter:
+        while k < stopping.max_iter and not done:
             k += 1
             if options.momentum is None:
                 t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
@@ -211,7 +234,14 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
                     last_metrics.update(problem.metrics(x))
                 history.record(k, last_metrics)
                 if monitor is not None:
-                    monitor(k, dict(last_metrics))
+                    try:
+                        monitor(k, dict(last_metrics))
+                    except KeyboardInterrupt:
+                        state = dict(zip(_STATE, (x, x_prev, s_x, f_x, size_x, t, L, change,
+                                                  optimality, k, x_check, k_check)))
+                        state.update(history=history, metrics=dict(last_metrics),
+                                     problem=problem.state() if problem.state else None)
+                        raise
                 if change <= stopping.tol and optimality <= stopping.tol:
                     reason = "tol"
                     break
@@ -225,4 +255,4 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
             last_metrics.update(problem.metrics(x))
     return APGResult(x=x, iterations=k, stop_reason=reason, history=history, lipschitz=L,
                      objective=float(last_metrics.get("objective", f_x)), change=change,
-                     optimality=optimality, metrics=last_metrics, message=message)
+                     optimality=optimality, metrics=last_metrics, message=message, state=state)

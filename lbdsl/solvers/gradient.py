@@ -129,20 +129,25 @@ class _Baseline:
 
 
 def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,
-          x0: Any = None, monitor: Monitor | None = None) -> SolveResult:
-    """Solve the smooth-fidelity problem (module docstring) from ``x0`` (default 0)."""
+          x0: Any = None, monitor: Monitor | None = None,
+          resume: dict[str, Any] | None = None) -> SolveResult:
+    """Solve the smooth-fidelity problem (module docstring) from ``x0`` (default 0), or go on
+    from the ``state`` of an interrupted result (``resume``)."""
     settings = settings or GradientSettings()
     run = _Baseline(problem, settings)
-    u_start = initial_input(problem, x0, run.batch)
-    options = APGOptions(lipschitz=run.lipschitz(u_start), backtracking=settings.backtracking,
+    u_start = initial_input(problem, None if resume else x0, run.batch)
+    # resuming, L comes from the state: the secant estimate would cost two gradients
+    lipschitz = float(resume["L"]) if resume else run.lipschitz(u_start)
+    options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
                          momentum=settings.momentum)
     composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,
-                          nonsmooth=run.reg.value, prox=run.prox, metrics=run.metrics)
-    out = minimise(composite, u_start, options, settings.stopping, monitor)
+                          nonsmooth=run.reg.value, prox=run.prox, metrics=run.metrics,
+                          state=run.reg.state, restore=run.reg.restore)
+    out = minimise(composite, u_start, options, settings.stopping, monitor, resume)
     return SolveResult(
         u=run.xp.reshape(out.x, (*run.batch, *problem.input_shape)),
         iterations=out.iterations, stop_reason=out.stop_reason, objective=out.objective,
         residual=out.optimality, history=out.history,
         lifted={"u": run.lp.forward(out.x), "lipschitz": out.lipschitz,
                 "inner_iterations": run.reg.inner_iterations},
-        message=out.message, solver="gradient")
+        message=out.message, solver="gradient", state=out.state)

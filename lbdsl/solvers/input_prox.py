@@ -167,6 +167,14 @@ class InputProx:
             out = xp.clip(out, min=lo, max=hi)
         return out
 
+    def state(self) -> dict[str, Any]:
+        """What ``prox`` keeps between calls (the TV warm start, the last input, the count)."""
+        return {"dual": self._dual, "last": self._last, "inner_iterations": self.inner_iterations}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._dual, self._last = state["dual"], state["last"]
+        self.inner_iterations = int(state["inner_iterations"])
+
     def prox(self, v: Any, tau: float, tol: float | None = None) -> Any:
         """``prox_{τG}(v)``; ``tol`` is the relative accuracy asked of an iterative TV prox.
 

@@ -329,16 +329,19 @@ class _Lifted:
 
 
 def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0: Any = None,
-          monitor: Monitor | None = None) -> SolveResult:
-    """Solve the lifted problem (module docstring); ``x0`` warm-starts, ``monitor`` observes."""
+          monitor: Monitor | None = None, resume: dict[str, Any] | None = None) -> SolveResult:
+    """Solve the lifted problem (module docstring); ``x0`` warm-starts, ``monitor`` observes,
+    ``resume`` goes on from the ``state`` of an interrupted result."""
     settings = settings or LiftedSettings()
     run = _Lifted(problem, settings)
-    x_start = run.start(x0)
-    options = APGOptions(lipschitz=run.lipschitz(), backtracking=settings.backtracking,
+    x_start = run.start(None if resume else x0)
+    lipschitz = float(resume["L"]) if resume else run.lipschitz()
+    options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
                          momentum=settings.momentum)
     composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,
-                          nonsmooth=run.nonsmooth, prox=run.prox, metrics=run.metrics)
-    out = minimise(composite, x_start, options, settings.stopping, monitor)
+                          nonsmooth=run.nonsmooth, prox=run.prox, metrics=run.metrics,
+                          state=run.reg.state, restore=run.reg.restore)
+    out = minimise(composite, x_start, options, settings.stopping, monitor, resume)
     xp = run.xp
     u0, z = run.T.split(out.x)
     return SolveResult(
@@ -348,4 +351,4 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
         residual=float(out.metrics.get("residual", math.nan)), history=out.history,
         lifted={"u": run.T.forward(out.x), "z": z, "lipschitz": out.lipschitz,
                 "inner_iterations": run.reg.inner_iterations},
-        message=out.message, solver="lifted")
+        message=out.message, solver="lifted", state=out.state)

@@ -101,8 +101,12 @@ def _warm_start(prob: SingleLayer, x0: Any, p0: Any, variant: str) -> tuple[Any,
 
 
 def pdhg(problem: InverseProblem, settings: PDHGSettings | None = None, *, x0: Any = None,
-         p0: Any = None, monitor: Monitor | None = None) -> SolveResult:
+         p0: Any = None, monitor: Monitor | None = None,
+         resume: dict[str, Any] | None = None) -> SolveResult:
     """Solve a single-layer Bregman inversion (see the module docstring and :class:`PDHGSettings`).
+
+    ``resume``: the ``state`` of an interrupted result of the same problem and settings; the
+    run goes on from it (``x0`` and ``p0`` are then ignored).
 
     Refuses (``SolveError``) other fidelities, deeper networks and regularisers other than
     tv, l1, l2sq, nonneg and box; refuses (``StepSizeError``, a ``ValueError``) step sizes that
@@ -111,6 +115,11 @@ def pdhg(problem: InverseProblem, settings: PDHGSettings | None = None, *, x0: A
     settings = settings or PDHGSettings()
     prob = single_layer(problem)
     variant = choose_variant(prob, settings)
+    if resume is not None:
+        if resume.get("variant") != variant:
+            raise SolveError(f"pdhg: cannot resume a `{resume.get('variant')}` run with the "
+                             f"`{variant}` variant")
+        x0 = p0 = None
     u0, p0, rho0, warm = _warm_start(prob, x0, p0, variant)
     if variant == "admm":
         if prob.m * prob.n > settings.max_dense:
@@ -122,7 +131,7 @@ def pdhg(problem: InverseProblem, settings: PDHGSettings | None = None, *, x0: A
         it = Preconditioned(prob, settings, u0, p0, warm)
     else:
         it = CondatVu(prob, settings, u0, p0)
-    outcome = run(it, settings.stopping, monitor)
+    outcome = run(it, settings.stopping, monitor, resume)
     return _result(problem, prob, it, variant, outcome)
 
 
@@ -145,7 +154,9 @@ def _result(problem: InverseProblem, prob: SingleLayer, it: Any, variant: str,
     return SolveResult(u=u_out, iterations=outcome.iterations, stop_reason=outcome.reason,
                        objective=float(xp.sum(outcome.objective)), residual=outcome.residual,
                        history=outcome.history, lifted=lifted, message=outcome.message,
-                       solver=f"pdhg ({variant})")
+                       solver=f"pdhg ({variant})",
+                       state=None if outcome.state is None else {**outcome.state,
+                                                                 "variant": variant})
 
 
 def _is_batched_array(v: Any, batch: int) -> bool:

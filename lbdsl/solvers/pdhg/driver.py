@@ -10,7 +10,9 @@ and bring back the last checked iterate.  Every ``check_every`` iterations the l
 2. records ``objective`` (summed over the batch), ``residual`` (the optimality measure, max
    over the batch), ``change`` (``‖u_{k+1} − u_k‖ / ‖u_k‖``) and the variant's extras;
 3. stops with ``"tol"`` when ``change ≤ tol`` and ``residual ≤ tol``;
-4. calls the monitor; a ``KeyboardInterrupt`` from it stops with ``"interrupted"``.
+4. calls the monitor; a ``KeyboardInterrupt`` from it stops with ``"interrupted"``, and the
+   outcome keeps ``{"iteration": it.state(), "k": k, "history": …}`` — what ``resume`` takes to
+   go on from that check exactly as if nothing had happened.
 """
 
 from __future__ import annotations
@@ -48,24 +50,33 @@ class Outcome:
     """How a run ended: iterations, reason, message, the last metrics, the history."""
 
     def __init__(self, iterations: int, reason: StopReason, message: str, objective: Any,
-                 residual: float, history: History) -> None:
+                 residual: float, history: History, state: dict[str, Any] | None = None,
+                 ) -> None:
         self.iterations = iterations
         self.reason = reason
         self.message = message
         self.objective = objective
         self.residual = residual
         self.history = history
+        self.state = state
 
 
-def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None) -> Outcome:
-    """Iterate ``it`` under ``stopping`` (see the module docstring)."""
+def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
+        resume: dict[str, Any] | None = None) -> Outcome:
+    """Iterate ``it`` under ``stopping`` (see the module docstring), from the state an
+    interrupted run left (``resume``) if given."""
     history = History()
-    good, good_k = it.state(), 0
+    k = 0
+    if resume is not None:
+        it.restore(tuple(resume["iteration"]))
+        k = int(resume["k"])
+        history = resume["history"].copy()
+    good, good_k = it.state(), k
     objective: Any = None
     residual = math.inf
     reason: StopReason = "max_iter"
     message = f"stopped after max_iter = {stopping.max_iter} iterations"
-    k = 0
+    state = None
     while k < stopping.max_iter:
         it.step()
         k += 1
@@ -96,7 +107,8 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None) -> Ou
             except KeyboardInterrupt:
                 reason = "interrupted"
                 message = f"interrupted at iteration {k}; returned the current iterate"
+                state = {"iteration": it.state(), "k": k, "history": history}
                 break
     if objective is None or reason == "diverged":
         objective, residual = it.measure()
-    return Outcome(k, reason, message, objective, float(residual), history)
+    return Outcome(k, reason, message, objective, float(residual), history, state)

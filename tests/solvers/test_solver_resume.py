@@ -1,0 +1,131 @@
+"""``resume``: every solver stopped by its monitor (Ctrl-C) at a check and resumed from the
+``state`` it returned ends exactly where a run that was never interrupted ends — the same
+iterate bit for bit, the same iteration count, stop reason and history.  Also when the check it
+was stopped in had already met the tolerance, and after more than one interruption."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lbdsl.prox.regularisers.indicators import NonNeg
+from lbdsl.prox.regularisers.l2sq import L2Squared
+from lbdsl.prox.regularisers.tv import TV
+from lbdsl.solvers import coordinate, gradient, lifted
+from lbdsl.solvers.base import SolveResult, Stopping
+from lbdsl.solvers.pdhg import PDHGSettings, pdhg
+from lbdsl.solvers.problems import InverseProblem, Term
+from lifted_zoo import host, lifted as lift_zoo, output_of
+from pdhg_cases import CASES, instance, inverse_problem, lifted_single_layer
+
+
+def _pdhg_problem() -> InverseProblem:
+    W, b, f, _ = instance((6, 6), 24, "relu", 0)
+    return inverse_problem(lifted_single_layer(W, b, "relu", (6, 6)), f, (6, 6),
+                           **CASES["tv+nonneg"])
+
+
+def _zoo_problem(name: str, n: int, fidelity: str = "bregman") -> InverseProblem:
+    lp = lift_zoo(name)
+    u = np.linspace(0.2, 1.0, n)
+    f = output_of(name, u) + 0.01 * np.random.default_rng(3).standard_normal(
+        output_of(name, u).shape)
+    return InverseProblem(lp, lp.xp.asarray(f), terms=(Term(0.05, TV((n,))),),
+                          constraints=(NonNeg(),), fidelity=fidelity)
+
+
+def _shallow_problem() -> InverseProblem:
+    lp = lift_zoo("shallow")
+    truth = np.linspace(0.0, 1.5, 6)[:, None]
+    f = output_of("shallow", truth) + 1e-2 * np.random.default_rng(2).normal(size=(6, 1))
+    return InverseProblem(lp, lp.xp.asarray(f), terms=(Term(0.1, L2Squared()),))
+
+
+def _stopping(max_iter: int, tol: float = 1e-14) -> Stopping:
+    return Stopping(max_iter=max_iter, tol=tol, check_every=5)
+
+
+#: name → (solve(problem, max_iter, tol, **kw), problem)
+SOLVERS: dict[str, tuple[Callable[..., SolveResult], Callable[[], InverseProblem]]] = {
+    **{f"pdhg-{v}": ((lambda v: lambda p, n, tol, **kw: pdhg(
+        p, PDHGSettings(_stopping(n, tol), variant=v), **kw))(v), _pdhg_problem)
+       for v in ("admm", "precond", "condat_vu")},
+    "lifted": (lambda p, n, tol, **kw: lifted.solve(
+        p, lifted.LiftedSettings(stopping=_stopping(n, tol)), **kw),
+        lambda: _zoo_problem("ff2_leaky", 4)),
+    "gradient": (lambda p, n, tol, **kw: gradient.solve(
+        p, gradient.GradientSettings(stopping=_stopping(n, tol)), **kw),
+        lambda: _zoo_problem("ff3_mixed", 3, "l2")),
+    "coordinate": (lambda p, n, tol, **kw: coordinate.solve(
+        p, coordinate.CoordinateSettings(stopping=_stopping(n, tol)), **kw), _shallow_problem),
+}
+
+
+def _interrupt_at(*iterations: int) -> Callable[[int, dict[str, float]], None]:
+    def monitor(k: int, metrics: dict[str, float]) -> None:
+        if k in iterations:
+            raise KeyboardInterrupt
+    return monitor
+
+
+def _same(a: SolveResult, b: SolveResult) -> None:
+    assert np.array_equal(host(a.u), host(b.u))
+    assert (a.iterations, a.stop_reason, a.objective) == (b.iterations, b.stop_reason,
+                                                          b.objective)
+    assert a.history.iteration == b.history.iteration
+    assert a.history.metrics == b.history.metrics
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_interrupted_then_resumed_equals_uninterrupted(name: str) -> None:
+    solve, make = SOLVERS[name]
+    whole = solve(make(), 60, 1e-14)
+    assert whole.stop_reason == "max_iter" and whole.state is None
+    part = solve(make(), 60, 1e-14, monitor=_interrupt_at(25))
+    assert part.stop_reason == "interrupted" and part.iterations == 25
+    assert part.state is not None and part.history.iteration[-1] == 25
+    assert not np.array_equal(host(part.u), host(whole.u))   # it did stop early
+    _same(solve(make(), 60, 1e-14, resume=part.state), whole)
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_two_interruptions_and_a_longer_max_iter_on_resume(name: str) -> None:
+    solve, make = SOLVERS[name]
+    whole = solve(make(), 50, 1e-14)
+    first = solve(make(), 30, 1e-14, monitor=_interrupt_at(10))
+    second = solve(make(), 30, 1e-14, monitor=_interrupt_at(20), resume=first.state)
+    assert (second.stop_reason, second.iterations) == ("interrupted", 20)
+    _same(solve(make(), 50, 1e-14, resume=second.state), whole)
+
+
+@pytest.mark.parametrize("name", ["lifted", "gradient", "coordinate"])
+def test_stopped_in_the_check_that_met_the_tolerance(name: str) -> None:
+    """These solvers call the monitor before the tolerance test of a check: resuming from that
+    check must stop there with ``tol``, as the run that was not interrupted did."""
+    solve, make = SOLVERS[name]
+    whole = solve(make(), 5000, 1e-4)
+    assert whole.stop_reason == "tol"
+    part = solve(make(), 5000, 1e-4, monitor=_interrupt_at(whole.iterations))
+    assert (part.stop_reason, part.iterations) == ("interrupted", whole.iterations)
+    _same(solve(make(), 5000, 1e-4, resume=part.state), whole)
+
+
+def test_pdhg_refuses_a_state_of_another_variant() -> None:
+    from lbdsl.errors import SolveError
+    part = pdhg(_pdhg_problem(), PDHGSettings(_stopping(40), variant="admm"),
+                monitor=_interrupt_at(10))
+    with pytest.raises(SolveError, match="cannot resume a `admm` run with the `precond`"):
+        pdhg(_pdhg_problem(), PDHGSettings(_stopping(40), variant="precond"),
+             resume=part.state)
+
+
+def test_the_state_is_what_the_solver_keeps_and_nothing_it_can_recompute() -> None:
+    part = lifted.solve(_zoo_problem("ff2_leaky", 4),
+                        lifted.LiftedSettings(stopping=_stopping(40)), monitor=_interrupt_at(10))
+    state: dict[str, Any] = part.state
+    assert state["k"] == 10 and state["history"].iteration == [5, 10]
+    assert state["problem"]["dual"] is not None        # the TV prox's warm start is kept
+    assert state["problem"]["inner_iterations"] == part.lifted["inner_iterations"]
