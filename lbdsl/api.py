@@ -62,8 +62,8 @@ class Spec:
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
               resume: bool = False) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
-        applied after the ones given to :func:`load`; ``resume`` continues each ``train`` task
-        from its folder's ``checkpoint.npz`` (``lbdsl solve --resume``)."""
+        applied after the ones given to :func:`load`; ``resume`` continues each task an
+        interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``)."""
         from rich.console import Console
 
         every = self.overrides + tuple(overrides)

@@ -23,7 +23,7 @@ __all__ = ["main"]
 _EXAMPLES = {
     "check": "example:\n  lbdsl check specs/residual_tied_20.lbn\n  lbdsl check specs/residual_tied_20.lbn --json --rho 200",
     "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
-    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
+    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
 }
 
@@ -73,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
     solve.add_argument("--resume", action="store_true",
-                       help="continue each train task from the checkpoint.npz in its folder "
-                            "(to the same result as a run that never stopped)")
+                       help="continue each task stopped by Ctrl-C (a train task: from its "
+                            "last epoch) from the checkpoint.npz in its folder, to the same "
+                            "result as a run that never stopped; --set solver.max_iter or "
+                            "optimizer.epochs may raise the limit")
 
     init = command("init", "write a commented starter spec")
     init.add_argument("name", help="name of the spec (writes NAME.lbn)")

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .certify.certificate import Certificate, certify
 from .errors import SolveError, SpecError
 from .ir.build import build_module
@@ -141,8 +143,11 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     results = []
     certificates: dict[tuple[str, float, float | None], Certificate] = {}
     for index, task in enumerate(program.tasks):
-        result = _run_task(program, task, folders.get(index), xp, backend, overrides,
-                           console, errors, resume, certificates)
+        # a solver that overflows is stopped by its divergence guard and reported in one line;
+        # NumPy's warnings on the way there would only bury that line
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = _run_task(program, task, folders.get(index), xp, backend, overrides,
+                               console, errors, resume, certificates)
         results.append(result)
         if result.status == "interrupted":
             last = "last complete epoch" if result.kind == "train" else "last iterate"
@@ -187,7 +192,7 @@ def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend
         if task.kind == "train":
             return _train(program, task, folder, xp, backend, overrides, console, errors,
                           resume, {} if certificates is None else certificates)
-        return _invert(program, task, folder, xp, backend, overrides, console, errors)
+        return _invert(program, task, folder, xp, backend, overrides, console, errors, resume)
     except SpecError as err:
         err = err.with_source(program.module.source).with_sources(
             {OVERRIDE_FILE: "\n".join(overrides)})
@@ -199,11 +204,13 @@ def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend
 
 
 def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
-            overrides: tuple[str, ...], console: Any, errors: Any) -> Any:
-    """certify → truth and data → lift → lower → solve → write, for one ``invert`` task."""
+            overrides: tuple[str, ...], console: Any, errors: Any, resume: bool = False) -> Any:
+    """certify → truth and data → lift → lower → solve → write, for one ``invert`` task
+    (with ``resume``, taking what an interrupted run did from the folder's checkpoint)."""
     from .backend import float_dtype
     from .tasks import data as dt
     from .tasks import invert, lower
+    from .tasks import solve_checkpoint as sc
     from .tasks.save import InvertRecord, write_invert
 
     net = program.networks[task.network]
@@ -225,14 +232,39 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
                           f"into the domain of {projection.psi} (margin {projection.margin:g})")
     else:
         f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
-    solved = invert.run(task, lp, f_solver, f_raw, observed, console)
+    fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth)
+    replay = _invert_checkpoint(folder, task, fingerprint, xp, console) if resume else None
+    solved = invert.run(task, lp, f_solver, f_raw, observed, console, replay)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
-                          program.module.file, program.module.source, overrides)
+                          program.module.file, program.module.source, overrides, fingerprint)
     result = write_invert(folder, record)
     console.print(f"  wrote {folder}")
     if result.status == "failed":
         errors.print(f"error: {result.label}: {result.error}")
     return result
+
+
+def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp: Any,
+                       console: Any) -> Any:
+    """What an interrupted run of ``task`` left in ``folder`` (None: nothing to resume)."""
+    from .tasks import solve_checkpoint as sc
+
+    path = folder / sc.FILE
+    if not path.exists():
+        console.print(f"  no checkpoint in {folder}: solving from the start")
+        return None
+    stored, found = sc.read(path, xp)
+    sc.check_compatible(found, fingerprint, path)
+    at = stored.stopped_at
+    if at is not None and at.iterations > task.solver.max_iter:
+        raise SolveError(f"cannot resume from {path}: its solve is at iteration "
+                         f"{at.iterations}, beyond max_iter = {task.solver.max_iter}")
+    where = (f"iteration {at.iterations} of solve {len(stored.solves)}" if at is not None
+             and stored.baseline is None else
+             f"iteration {at.iterations} of the baseline" if at is not None else
+             f"after solve {len(stored.solves)}")
+    console.print(f"  resuming from {where} ({path})")
+    return stored
 
 
 def _train(program: Program, task: Any, folder: Path, xp: Any, backend: str,

@@ -37,7 +37,8 @@ from ..solvers.base import History
 from ..training import TrainState
 from .pairs import Pairs
 
-__all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible"]
+__all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible", "sha",
+           "network_fingerprint", "save_npz", "load_npz"]
 
 FILE = "checkpoint.npz"
 FORMAT = 1
@@ -45,7 +46,8 @@ FORMAT = 1
 
 # --- fingerprint -----------------------------------------------------------------------------
 
-def _sha(*arrays: np.ndarray) -> str:
+def sha(*arrays: np.ndarray) -> str:
+    """sha256 of the arrays' shapes and float64 values."""
     digest = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a, dtype=np.float64)
@@ -54,7 +56,8 @@ def _sha(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _network(net: NetworkIR) -> dict[str, Any]:
+def network_fingerprint(net: NetworkIR) -> dict[str, Any]:
+    """The layers (Ψ, affine maps, shapes) and each parameter's shape and initial values."""
     layers = []
     for step in net.layers:
         affine = step.affine
@@ -62,7 +65,7 @@ def _network(net: NetworkIR) -> dict[str, Any]:
                        sorted((k, float(v)) for k, v in step.psi_params.items()),
                        affine.kind, affine.input, affine.weight, affine.bias,
                        affine.transposed, list(affine.out_shape)])
-    params = {name: [list(p.shape), _sha(p.value)] for name, p in net.params.items()}
+    params = {name: [list(p.shape), sha(p.value)] for name, p in net.params.items()}
     return {"layers": layers, "params": params}
 
 
@@ -76,14 +79,14 @@ def _optimizer(task: TrainTask) -> dict[str, Any]:
 
 
 def _pairs(pairs: Pairs | None) -> str | None:
-    return None if pairs is None else _sha(pairs.inputs, pairs.targets)
+    return None if pairs is None else sha(pairs.inputs, pairs.targets)
 
 
 def fingerprint(task: TrainTask, net: NetworkIR, data: Pairs,
                 validation: Pairs | None) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the checkpoint (JSON-ready)."""
     return {
-        "network": _network(net),
+        "network": network_fingerprint(net),
         "data": _pairs(data),
         "validation": _pairs(validation),
         "loss": task.loss,
@@ -99,11 +102,14 @@ _WHAT = {"network": "the network (its layers or initial parameters)", "data": "t
          "optimizer": "the optimizer (other than `epochs`)", "seed": "`seed`", "dtype": "`dtype`"}
 
 
-def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
-    """``SolveError`` (one line) if the checkpoint at ``path`` belongs to another run."""
+def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path,
+                     names: dict[str, str] | None = None) -> None:
+    """``SolveError`` (one line) if the checkpoint at ``path`` belongs to another run;
+    ``names`` says each fingerprint key in words."""
+    names = _WHAT if names is None else names
     changed = [key for key in expected if found.get(key) != json.loads(json.dumps(expected[key]))]
     if changed:
-        what = ", ".join(_WHAT.get(k, k) for k in changed)
+        what = ", ".join(names.get(k, k) for k in changed)
         raise SolveError(f"cannot resume from {path}: since it was written, {what} changed; "
                          "run without --resume to start over")
 
@@ -138,8 +144,13 @@ def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float) -> N
         "time_s": float(time_s),
         "fingerprint": fp,
     }
+    save_npz(path, arrays, meta)
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Atomically write ``arrays`` and the JSON document ``meta`` (as ``meta``, UTF-8 bytes)."""
     # NaN in a history survives the round trip (Python's json reads what it writes)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
     # uncompressed: written every epoch, and deflating float states costs more than a large
     # network's epoch while saving little
     buffer = io.BytesIO()
@@ -147,18 +158,30 @@ def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float) -> N
     write_bytes_atomic(path, buffer.getvalue())
 
 
+def load_npz(path: Path, fmt: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(arrays, meta)`` of a file :func:`save_npz` wrote in format ``fmt``; ``ValueError``,
+    ``OSError``, … (see :data:`READ_ERRORS`) for anything else."""
+    with open(path, "rb") as handle:  # np.load calls anything unknown "pickled data"
+        if handle.read(4) != b"PK\x03\x04":
+            raise ValueError("it is not an .npz file")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: np.array(npz[key]) for key in npz.files}
+    meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    if meta.get("format") != fmt:
+        raise ValueError(f"format {meta.get('format')!r}, expected {fmt}")
+    return arrays, meta
+
+
+#: What reading a damaged or foreign checkpoint may raise (each turned into one line).
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
+               zlib.error)
+
+
 def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
     """The state, fingerprint and training time stored at ``path`` (a one-line error if the file
     is not a checkpoint lbdsl wrote)."""
     try:
-        with open(path, "rb") as handle:  # np.load calls anything unknown "pickled data"
-            if handle.read(4) != b"PK\x03\x04":
-                raise ValueError("it is not an .npz file")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: np.array(npz[key]) for key in npz.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
+        arrays, meta = load_npz(path, FORMAT)
         params, states, vectors = {}, {}, {}
         optimizer: dict[str, Any] = dict(meta["optimizer"])
         for key, array in arrays.items():
@@ -180,7 +203,6 @@ def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
             history=History([int(i) for i in history["iteration"]],
                             {k: [float(v) for v in vs] for k, vs in history["metrics"].items()}))
         return state, meta["fingerprint"], float(meta.get("time_s", 0.0))
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-            zlib.error) as exc:
+    except READ_ERRORS as exc:
         raise DataError(f"cannot read the checkpoint {path}: {exc}; run without --resume to "
                         "start over") from None

@@ -8,7 +8,10 @@ this module only runs solvers on the lowered problem:
   solver says ``warm_start = false``); ``delta = auto`` is the true norm of the synthetic noise;
 * ``baseline = true``: the quadratic-fidelity problem on the same (unprojected) data at the same
   α, by the ``gradient`` solver with the task's ``max_iter`` and ``tol``;
-* every solve shows a :class:`~.progress.Progress` and honours Ctrl-C through the monitor.
+* every solve shows a :class:`~.progress.Progress` and honours Ctrl-C through the monitor;
+* ``replay`` (``--resume``, :mod:`.solve_checkpoint`): the solves an interrupted run finished
+  are taken from its checkpoint instead of being run again, in the order the run made them,
+  and the one it was stopped in goes on from its solver state.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..solvers.problems import InverseProblem
 from . import lower as lw
 from .data import Observed
 from .progress import InterruptGuard, Progress
+from .solve_checkpoint import Stored
 
 __all__ = ["Solved", "run"]
 
@@ -49,6 +53,13 @@ class Solved:
     baseline_settings: Any = None
     baseline_solver: str | None = None
     baseline_time_s: float | None = None
+    solves: list[tuple[float, SolveResult]] = dataclasses.field(default_factory=list)
+    resumed_from: dict[str, Any] | None = None   # what a --resume took from the checkpoint
+
+    def stored(self) -> Stored:
+        """What a checkpoint of this (interrupted) run holds."""
+        return Stored(list(self.solves), self.baseline, self.time_s,
+                      self.baseline_time_s or 0.0)
 
     @property
     def interrupted(self) -> bool:
@@ -81,18 +92,23 @@ def _delta(rule: AprioriAlpha | DiscrepancyAlpha, observed: Observed) -> float:
 
 
 def run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
-        observed: Observed, console: Console) -> Solved:
-    """Solve ``task`` on ``lp`` from the data ``f_solver`` (projected) / ``f_raw`` (as given).
+        observed: Observed, console: Console, replay: Stored | None = None) -> Solved:
+    """Solve ``task`` on ``lp`` from the data ``f_solver`` (projected) / ``f_raw`` (as given),
+    taking the solves ``replay`` holds from it (``--resume``).
 
     A first Ctrl-C during the solves stops the running solver at its next check (its last
     iterate comes back with ``stop_reason = "interrupted"``) and skips the remaining solves.
     """
     with InterruptGuard() as guard:
-        return _run(task, lp, f_solver, f_raw, observed, console, guard)
+        return _run(task, lp, f_solver, f_raw, observed, console, guard, replay or Stored())
+
+
+def _resume_kwargs(stored: SolveResult | None) -> dict[str, Any]:
+    return {} if stored is None or stored.state is None else {"resume": stored.state}
 
 
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
-         observed: Observed, console: Console, guard: InterruptGuard) -> Solved:
+         observed: Observed, console: Console, guard: InterruptGuard, replay: Stored) -> Solved:
     name, reason = lw.choose_solver(task, lp)
     solve, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
@@ -101,18 +117,27 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     alpha0 = rule.value if isinstance(rule, FixedAlpha) else 1.0
     problem = lw.lower(task, lp, f_solver, alpha0)
 
-    last: list[SolveResult] = []
+    done: list[tuple[float, SolveResult]] = []
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
-        if guard.requested and last:  # Ctrl-C during an α rule: let it finish at once
-            return last[-1]
-        with Progress(console, label or f"{name} α={alpha:.3g}", total) as bar:
+        if guard.requested and done:  # Ctrl-C during an α rule: let it finish at once
+            return done[-1][1]
+        label = label or f"{name} α={alpha:.3g}"
+        stored = _replayed(replay.solves, len(done), alpha)
+        if stored is not None and stored.stop_reason != "interrupted":
+            console.print(f"  {label}: from the checkpoint ({stored.iterations} iterations, "
+                          f"{stored.stop_reason})", highlight=False)
+            done.append((alpha, stored))
+            return stored
+        if stored is not None and stored.state is not None:
+            label += f", resumed at iteration {stored.iterations}"
+        with Progress(console, label, total) as bar:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
                 bar(iteration, metrics)
                 guard.check()
-            result = solve(lw.at_alpha(problem, task, alpha), settings,
-                           x0=_start(name, x0), monitor=monitor)
-        last.append(result)
+            result = solve(lw.at_alpha(problem, task, alpha), settings, x0=_start(name, x0),
+                           monitor=monitor, **_resume_kwargs(stored))
+        done.append((alpha, result))
         return result
 
     start = time.perf_counter()
@@ -124,14 +149,37 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         console.print(f"  alpha: {alpha:.6g} ({info.get('rule', 'rule')}, "
                       f"{len(info.get('tried', [])) or 1} solve(s))"
                       + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
-    elapsed = time.perf_counter() - start
+    elapsed = replay.time_s + time.perf_counter() - start
     if guard.requested and result.stop_reason != "interrupted":
         result = dataclasses.replace(result, stop_reason="interrupted",
                                      message="interrupted during the choice of alpha")
-    solved = Solved(result, alpha, info, name, reason, settings, elapsed)
+    solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done,
+                    resumed_from=_resumed_from(replay))
     if task.baseline and not guard.requested:
-        _run_baseline(task, lp, f_raw, alpha, console, guard, solved)
+        _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     return solved
+
+
+def _resumed_from(replay: Stored) -> dict[str, Any] | None:
+    """For the report: what a resumed run took from its checkpoint."""
+    if not replay.solves and replay.baseline is None:
+        return None
+    at = replay.stopped_at
+    return {"solves": len(replay.solves), "baseline": replay.baseline is not None,
+            "iteration": None if at is None else at.iterations}
+
+
+def _replayed(solves: list[tuple[float, SolveResult]], index: int,
+              alpha: float) -> SolveResult | None:
+    """The ``index``-th solve of the checkpoint, which must be at the same α."""
+    if index >= len(solves):
+        return None
+    stored_alpha, result = solves[index]
+    if stored_alpha != alpha:  # the fingerprint rules this out; a damaged file does not
+        raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
+                         f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
+                         "without --resume to start over")
+    return result
 
 
 def _start(name: str, x0: Any) -> Any:
@@ -165,18 +213,27 @@ def _choose_alpha(rule: AprioriAlpha | DiscrepancyAlpha, task: InvertTask,
 
 
 def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
-                  console: Console, guard: InterruptGuard, solved: Solved) -> None:
+                  console: Console, guard: InterruptGuard, solved: Solved,
+                  replay: Stored) -> None:
     name, reason = lw.choose_solver(task, lp, fidelity="l2")
     solve, settings = _solver(name, task.solver, common_only=True)
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
-    problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
     start = time.perf_counter()
-    with Progress(console, f"baseline {name}", _max_iter(settings, task.solver.max_iter)) as bar:
-        def monitor(iteration: int, metrics: dict[str, float]) -> None:
-            bar(iteration, metrics)
-            guard.check()
-        result = solve(problem, settings, x0=None, monitor=monitor)
+    stored = replay.baseline
+    if stored is not None and stored.stop_reason != "interrupted":
+        console.print(f"  baseline {name}: from the checkpoint ({stored.iterations} "
+                      f"iterations, {stored.stop_reason})", highlight=False)
+        result = stored
+    else:
+        problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
+        label = f"baseline {name}" + (f", resumed at iteration {stored.iterations}"
+                                      if stored is not None and stored.state is not None else "")
+        with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
+            def monitor(iteration: int, metrics: dict[str, float]) -> None:
+                bar(iteration, metrics)
+                guard.check()
+            result = solve(problem, settings, x0=None, monitor=monitor, **_resume_kwargs(stored))
     solved.baseline = result
     solved.baseline_settings = settings
     solved.baseline_solver = name
-    solved.baseline_time_s = time.perf_counter() - start
+    solved.baseline_time_s = replay.baseline_time_s + time.perf_counter() - start

@@ -24,6 +24,7 @@ from . import data as dt
 from . import figures as fg
 from . import lower as lw
 from . import report as rp
+from . import solve_checkpoint as sc
 from .invert import Solved
 from .layout import check_inside
 from .result import TaskResult
@@ -32,7 +33,7 @@ __all__ = ["OWN_FILES", "InvertRecord", "write_invert"]
 
 #: Every file name lbdsl writes into a task folder.
 OWN_FILES = ("result.npz", "report.json", "reconstruction.png", "function.png",
-             "convergence.png")
+             "convergence.png", sc.FILE)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class InvertRecord:
     spec_file: str
     source: str
     overrides: tuple[str, ...]
+    fingerprint: dict[str, Any] | None = None   # for the checkpoint of an interrupted run
 
 
 def _reconstruction(x: Any, batch: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
@@ -77,6 +79,7 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
         **rp.result_summary(solved.result, solved.time_s),
         "alpha": solved.alpha,
         "alpha_rule": solved.rule,
+        "resumed_from": solved.resumed_from,
         "weights": lw.effective_weights(task, solved.alpha),
         "fidelity": task.fidelity,
         "lambda": float(task.lam),
@@ -134,6 +137,11 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     (folder / "report.json").unlink(missing_ok=True)  # no stale report beside new results
     written = ["result.npz"]
     write_npz_atomic(folder / "result.npz", arrays)
+    if solved.interrupted and rec.fingerprint is not None:
+        sc.write(folder / sc.FILE, solved.stored(), rec.fingerprint)
+        written.append(sc.FILE)
+        report["checkpoint"] = {"file": sc.FILE, "solves": len(solved.solves),
+                                "baseline": solved.baseline is not None}
     figures = _figures(rec, u, u_baseline) if task.figures else {}
     rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pickle
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -286,6 +288,34 @@ def resume_setup(damage: bytes | None) -> Callable[[Path], None]:
     return setup
 
 
+def interrupted_invert(damage: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    """Run GOOD into out/, stopped by a real SIGINT at its first check (so that it leaves a
+    checkpoint), then let ``damage`` (a writer, if given) replace the checkpoint."""
+    def setup(workdir: Path) -> None:
+        from unittest import mock
+
+        from lbdsl.cli import main
+        from lbdsl.tasks import progress
+
+        def ctrl_c(self: object, iteration: int, metrics: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+
+        here = Path.cwd()
+        os.chdir(workdir)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()), \
+                    mock.patch.object(progress.Progress, "__call__", ctrl_c):
+                assert main(["solve", "spec.lbn", "--out", "out"]) == 130
+        finally:
+            os.chdir(here)
+        ckpt = workdir / "out" / "invert-p" / "checkpoint.npz"
+        assert ckpt.exists()
+        if damage is not None:
+            damage(ckpt)
+    return setup
+
+
 def spec(cls: str, name: str, text: str | bytes, status: int, message: str, input_: str,
          command: str = "check", **kw: object) -> Case:
     """A case that runs ``lbdsl COMMAND spec.lbn`` on ``text``."""
@@ -478,6 +508,12 @@ CASES: list[Case] = [
          "rho", "`lbdsl check --rho inf`", files={"spec.lbn": RES}),
     Case(SETTINGS, "check-rho-not-a-number", ("check", "spec.lbn", "--rho", "abc"), 2,
          "invalid float value", "`lbdsl check --rho abc`", files={"spec.lbn": GOOD}),
+    solve(SETTINGS, "step-that-diverges",
+          invert("fidelity = l2", "solver = gradient(max_iter = 5000, lr = 10, "
+                 "backtracking = false)", net=NET.replace("relu(W @ u + b)", "W @ u + b")),
+          1, "diverged after",
+          "a fixed step far above 2/L (`gradient(lr = 10, backtracking = false)`): the solver "
+          "diverges; its last finite iterate is written"),
     # -- output directory -----------------------------------------------------------------------
     Case(OUTPUT, "out-under-a-file", ("solve", "spec.lbn", "--out", "afile/x"), 1, "afile",
          "`--out afile/x` where `afile` is a regular file",
@@ -534,6 +570,25 @@ CASES: list[Case] = [
           "`--resume` with a checkpoint written for other settings", "--resume",
           "--set", "optimizer=implicit_sgd(epochs = 3, batch = 4, inner = 3)",
           files={"pairs.npz": pairs()}, setup=resume_setup(None)),
+    solve(RESUME, "resume-invert-no-checkpoint", GOOD, 0, "no checkpoint in out/invert-p",
+          "`--resume` of an invert task with no checkpoint (allowed: solves from the start)",
+          "--resume"),
+    solve(RESUME, "resume-invert-damaged", GOOD, 1, "cannot read the checkpoint",
+          "`--resume` of an invert task whose checkpoint.npz is garbage", "--resume",
+          setup=interrupted_invert(lambda p: p.write_bytes(b"garbage" * 10))),
+    solve(RESUME, "resume-invert-pickle", GOOD, 1, "cannot read the checkpoint",
+          "`--resume` of an invert task whose checkpoint.npz is a pickle", "--resume",
+          setup=interrupted_invert(lambda p: p.write_bytes(pickle.dumps({"a": 1})))),
+    solve(RESUME, "resume-invert-train-checkpoint", GOOD, 1, "not the checkpoint of an invert",
+          "`--resume` of an invert task with a checkpoint that is not an invert task's",
+          "--resume", setup=interrupted_invert(npz(
+              meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8)))),
+    solve(RESUME, "resume-invert-other-problem", GOOD, 1, "`alpha` changed",
+          "`--resume` of an interrupted invert task with another `alpha`", "--resume",
+          "--set", "alpha=0.5", setup=interrupted_invert()),
+    solve(RESUME, "resume-invert-beyond-max-iter", GOOD, 1, "beyond max_iter = 3",
+          "`--resume` of a solve interrupted at iteration 5 with `max_iter = 3`", "--resume",
+          "--set", "solver.max_iter=3", setup=interrupted_invert()),
     # -- not certified --------------------------------------------------------------------------
     spec(CERT, "check-not-certified", NOT_CERTIFIED, 3, "NOT certified",
          "a residual step `u - Wᵀrelu(Wu)` at ρ = 10"),

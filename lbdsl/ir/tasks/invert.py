@@ -295,9 +295,11 @@ _STEPS = (r.Arg("tau", r.positive, None), r.Arg("sigma", r.positive, None))
 SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
     "auto": (),
     "pdhg": _STEPS,
-    "lifted": (r.Arg("tau", r.positive, None),),  # proximal gradient: no dual step
+    "lifted": (r.Arg("tau", r.positive, None),  # proximal gradient: no dual step
+               r.Arg("backtracking", r.boolean, None)),
     "coordinate": (),
-    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", r.unit, None)),
+    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", r.unit, None),
+                 r.Arg("backtracking", r.boolean, None)),
 }
 
 

@@ -1,0 +1,276 @@
+"""Ctrl-C during an ``invert`` task and ``lbdsl solve --resume``: a run interrupted in any of its
+solves (a fixed α, the n-th solve of an α rule, the baseline) and resumed ends with the same
+``result.npz``, bit for bit on NumPy, as a run that never stopped; the interrupted run leaves a
+result, a report saying where it stopped, and a checkpoint; a checkpoint of another problem, or
+one past ``max_iter``, is refused in one line.  One test interrupts a real ``lbdsl`` process
+with a signal from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from run_helpers import TINY_NET
+
+from lbdsl.cli import main
+from lbdsl.tasks import progress
+from lbdsl.tasks import solve_checkpoint as sc
+
+FIXED = TINY_NET + """
+invert tiny {
+    truth       = image("shepp_logan", size = 8x8)
+    data        = forward(truth) + gaussian(sigma = 0.5, seed = 3)
+    regulariser = 0.01 * tv + nonneg
+    baseline    = true
+    solver      = pdhg(max_iter = 80, tol = 1e-12)
+    figures     = false
+}
+"""
+
+RULE = TINY_NET + """
+invert tiny {
+    truth       = image("shepp_logan", size = 8x8)
+    data        = forward(truth) + gaussian(relative = 0.05, seed = 3)
+    regulariser = tv
+    alpha       = discrepancy(delta = auto, alpha0 = 64, q = 0.25)
+    solver      = pdhg(max_iter = 60, tol = 1e-12)
+    figures     = false
+}
+"""
+
+FOLDER = "invert-tiny"
+
+
+def _solve(spec: Path, out: Path, *sets: str, resume: bool = False) -> int:
+    args = ["solve", str(spec), "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    return main(args + (["--resume"] if resume else []))
+
+
+def _arrays(out: Path) -> dict[str, np.ndarray]:
+    with np.load(out / FOLDER / "result.npz", allow_pickle=False) as npz:
+        return {key: np.array(npz[key]) for key in npz.files}
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / FOLDER / "report.json").read_text())
+
+
+def _same_results(a: Path, b: Path) -> None:
+    x, y = _arrays(a), _arrays(b)
+    assert sorted(x) == sorted(y)
+    for key in x:
+        assert x[key].dtype == y[key].dtype and x[key].tobytes() == y[key].tobytes(), key
+    ra, rb = _report(a), _report(b)
+    for key in ("iterations", "stop_reason", "objective", "alpha", "alpha_rule", "psnr"):
+        assert ra.get(key) == rb.get(key), key
+    assert ra.get("baseline", {}).get("iterations") == rb.get("baseline", {}).get("iterations")
+
+
+def _ctrl_c(monkeypatch: pytest.MonkeyPatch, label: str, iteration: int,
+            occurrence: int = 1) -> None:
+    """A real SIGINT sent while the ``occurrence``-th progress display whose label starts with
+    ``label`` shows ``iteration`` — the guard turns it into a stop at that very check."""
+    shown = progress.Progress.__call__
+    seen: list[int] = []
+
+    def call(self, it, metrics):  # noqa: ANN001, ANN202
+        if self.label.startswith(label) and it == iteration:
+            seen.append(1)
+            if len(seen) == occurrence:
+                os.kill(os.getpid(), signal.SIGINT)
+        shown(self, it, metrics)
+
+    monkeypatch.setattr(progress.Progress, "__call__", call)
+
+
+def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every ``(label, iteration)`` the progress display is shown: what the solvers ran."""
+    shown = progress.Progress.__call__
+    calls: list[tuple[str, int]] = []
+
+    def call(self, it, metrics):  # noqa: ANN001, ANN202
+        calls.append((self.label, int(it)))
+        shown(self, it, metrics)
+
+    monkeypatch.setattr(progress.Progress, "__call__", call)
+    return calls
+
+
+@pytest.mark.parametrize("label, sets", [
+    ("pdhg", ()),                                          # in the main solve (admm)
+    ("pdhg", ("solver.tau=0.002",)),                       # (condat_vu)
+    ("lifted", ("solver=lifted(max_iter = 80, tol = 1e-12)",)),
+    ("baseline", ()),                                      # in the baseline (gradient)
+])
+def test_interrupted_and_resumed_equals_a_run_that_never_stopped(
+        label: str, sets: tuple[str, ...], write_spec, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "whole", *sets) == 0
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, label, 30)
+        assert _solve(spec, tmp_path / "parts", *sets) == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    rep = _report(tmp_path / "parts")
+    stopped = rep["baseline"] if label == "baseline" else rep
+    assert stopped["stop_reason"] == "interrupted" and stopped["iterations"] == 30
+    assert rep["checkpoint"] == {"file": sc.FILE, "solves": 1,
+                                 "baseline": label == "baseline"}
+    assert sc.FILE in rep["files"] and (tmp_path / "parts" / FOLDER / sc.FILE).exists()
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", *sets, resume=True) == 0
+    out = capsys.readouterr().out
+    assert "resuming from iteration 30 of " + ("the baseline" if label == "baseline"
+                                               else "solve 1") in out
+    # the interrupted solve went on from iteration 30 (its next check is 40), and a finished
+    # main solve was not run again
+    resumed = [it for lab, it in ran if lab.startswith(label)]
+    assert resumed[0] == 40 and resumed[-1] == 80
+    if label == "baseline":
+        assert all(lab.startswith("baseline") for lab, _ in ran)
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+    rep = _report(tmp_path / "parts")
+    assert rep["resumed_from"] == {"solves": 1, "baseline": label == "baseline",
+                                   "iteration": 30}
+    assert "checkpoint" not in rep and not (tmp_path / "parts" / FOLDER / sc.FILE).exists()
+    assert _report(tmp_path / "whole")["resumed_from"] is None
+
+
+def test_an_alpha_rule_replays_its_finished_solves_and_resumes_the_third(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(RULE)
+    assert _solve(spec, tmp_path / "whole") == 0
+    tried = _report(tmp_path / "whole")["alpha_rule"]["tried"]
+    assert len(tried) >= 4, "the rule must need several solves for this test to mean much"
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 20, occurrence=3)
+        assert _solve(spec, tmp_path / "parts") == 130
+    assert _report(tmp_path / "parts")["checkpoint"]["solves"] == 3
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    out = capsys.readouterr().out
+    assert out.count("from the checkpoint") == 2 and "resumed at iteration 20" in out
+    assert ran[0][1] == 30 and "resumed at iteration 20" in ran[0][0]
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+def test_a_second_interruption_and_resume_still_ends_the_same(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "whole") == 0
+    for label, it in (("pdhg", 20), ("baseline", 40)):
+        with monkeypatch.context() as patch:
+            _ctrl_c(patch, label, it)
+            assert _solve(spec, tmp_path / "parts", resume=True) == 130
+    assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+def _interrupted(spec: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 30)
+        assert _solve(spec, out) == 130
+
+
+@pytest.mark.parametrize("change, what", [
+    ("regulariser=0.02 * tv + nonneg", "`regulariser`"),
+    ("data=forward(truth) + gaussian(sigma = 0.5, seed = 4)", "the data"),
+    ("solver.tol=1e-10", "the solver or its settings"),
+    ("dtype=float32", "`dtype`"),
+])
+def test_a_checkpoint_of_another_problem_is_refused_in_one_line(
+        change: str, what: str, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    _interrupted(spec, tmp_path / "o", monkeypatch)
+    capsys.readouterr()
+    assert _solve(spec, tmp_path / "o", change, resume=True) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot resume" in err and what in err
+    assert "without --resume" in err
+    assert (tmp_path / "o" / FOLDER / sc.FILE).exists()   # refused: nothing lost
+
+
+def test_a_longer_max_iter_on_resume_equals_that_many_from_the_start(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    _interrupted(spec, tmp_path / "parts", monkeypatch)
+    assert _solve(spec, tmp_path / "parts", "solver.max_iter=120", resume=True) == 0
+    assert _solve(spec, tmp_path / "whole", "solver.max_iter=120") == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+    capsys.readouterr()
+    _interrupted(spec, tmp_path / "short", monkeypatch)
+    assert _solve(spec, tmp_path / "short", "solver.max_iter=20", resume=True) == 1
+    assert "at iteration 30, beyond max_iter = 20" in capsys.readouterr().err
+
+
+def test_resume_without_a_checkpoint_solves_from_the_start(
+        write_spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "a", resume=True) == 0
+    assert "no checkpoint in" in capsys.readouterr().out
+    assert _solve(spec, tmp_path / "b") == 0
+    _same_results(tmp_path / "a", tmp_path / "b")
+
+
+def test_a_damaged_or_foreign_checkpoint_is_one_line(
+        write_spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    folder = tmp_path / "o" / FOLDER
+    folder.mkdir(parents=True)
+    for content in (b"PK\x03\x04 not really a zip", b"\x80\x04 a pickle"):
+        (folder / sc.FILE).write_bytes(content)
+        assert _solve(spec, tmp_path / "o", resume=True) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot read the checkpoint" in err
+    # a train task's checkpoint in an invert folder
+    np.savez(folder / sc.FILE, meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8))
+    assert _solve(spec, tmp_path / "o", resume=True) == 1
+    assert "not the checkpoint of an invert task" in capsys.readouterr().err
+
+
+def test_a_real_ctrl_c_from_outside_then_resume(write_spec, tmp_path: Path) -> None:
+    """``lbdsl solve`` in its own process, SIGINT sent by this one once the solver reports
+    progress: exit 130, a result and a checkpoint; resuming it to ``k + 30`` iterations gives
+    what ``max_iter = k + 30`` from the start gives."""
+    spec = write_spec(FIXED.replace("baseline    = true", "baseline    = false")
+                      .replace("max_iter = 80", "max_iter = 100000000"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "lbdsl", "solve", str(spec), "--out"]
+    proc = subprocess.Popen(command + [str(tmp_path / "parts")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:  # the first progress line: the solver is iterating
+            if "iteration" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    k = _report(tmp_path / "parts")["iterations"]
+    assert k >= 10 and _report(tmp_path / "parts")["stop_reason"] == "interrupted"
+    more = f"solver.max_iter={k + 30}"
+    done = subprocess.run(command + [str(tmp_path / "parts"), "--set", more, "--resume"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first = next(line for line in done.stdout.splitlines() if ": iteration " in line)
+    assert f"resumed at iteration {k}: iteration {k + 10}/" in first   # not from the start
+    assert _solve(spec, tmp_path / "whole", more) == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
