@@ -151,8 +151,11 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
         results.append(result)
         if result.status == "interrupted":
             last = "last complete epoch" if result.kind == "train" else "last iterate"
+            again = "lbdsl solve" + ("" if program.module.file.startswith("<")
+                                     else f" {program.module.file}") + " --resume"
             errors.print(f"interrupted: {result.label} stopped early; its {last} is in "
-                         f"{result.path}; the remaining tasks were not run")
+                         f"{result.path}; the remaining tasks were not run; `{again}` "
+                         "(with the same options) continues")
             break
     if any(r.kind != "check" for r in results):
         _print_wide(console, lambda width: summary_table(results, width))
