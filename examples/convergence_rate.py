@@ -15,7 +15,7 @@ theorem measures it, ``δ = √B_Ψ(f^δ, W u† + b)``, for Gaussian noise of d
 problem is solved by lbdsl's ``pdhg`` to tolerance 1e-9.  The script prints the table, fits the
 slope of log D_J against log δ (the theorem predicts ≥ 1), and writes a log–log plot.
 
-    python examples/convergence_rate.py [--out convergence_rate.png] [--quick]
+    python examples/convergence_rate.py [--out lbdsl-out/convergence_rate.png] [--quick]
 """
 
 from __future__ import annotations
@@ -87,7 +87,10 @@ def fitted_slope(delta: np.ndarray, distance: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="convergence_rate.png")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent
+                                             / "lbdsl-out" / "convergence_rate.png"),
+                        help="the figure (default: lbdsl-out/convergence_rate.png in the "
+                             "repository)")
     parser.add_argument("--quick", action="store_true", help="fewer, smaller problems")
     args = parser.parse_args()
     res = rate_experiment(n=16, m=48, levels=5) if args.quick else rate_experiment()

@@ -1,8 +1,10 @@
 """Seed experiment 5 (math.md §6.5): "replace a trained decoder by a reconstruction method".
 
 1. ``specs/seed5_train_autoencoder.lbn`` trains a 64-32-64 autoencoder on the training digits
-   (lifted Bregman training); its ``save`` puts ``weights.npz`` in ``lbdsl-out/seed5/train-ae/``.
-2. ``specs/seed5_decode.lbn`` loads the encoder ``z = relu(W1 u + b1)`` from that file and
+   (lifted Bregman training) into ``OUT/train-ae/`` (``--out``; the spec's own ``save``, which
+   ``lbdsl solve`` uses, is left alone).
+2. ``specs/seed5_decode.lbn`` (a copy in OUT that reads those weights) loads the encoder
+   ``z = relu(W1 u + b1)`` and
    recovers test digits (never seen in training) from their 32-entry codes by inverting the
    encoder with TV and ``0 <= u <= 1`` (alpha = 9e-3 as in the seed), one solve per digit
    (``--set truth=image("digit", size = 8x8, index = K)``).
@@ -28,6 +30,7 @@ from lbdsl.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SPEC = ROOT / "specs" / "seed5_train_autoencoder.lbn"
+SAVED_WEIGHTS = "../lbdsl-out/seed5/train-ae/weights.npz"   # where seed5_decode.lbn loads from
 DECODE_SPEC = ROOT / "specs" / "seed5_decode.lbn"
 
 
@@ -43,19 +46,25 @@ def main() -> None:
     out = Path(args.out)
     verbose = not args.quiet
 
-    # 1. train the autoencoder (its folder is the spec's `save`, which step 2 loads from)
+    # 1. train the autoencoder into OUT/train-ae (not the spec's `save`: a short run here must
+    #    not replace the weights that `lbdsl solve specs/seed5_decode.lbn` reads)
     overrides = ["figures=false"] + ([f"optimizer.epochs={args.epochs}"] if args.epochs else [])
     trainer = lbdsl.load(TRAIN_SPEC)
-    (trained,) = trainer.solve(overrides=overrides, verbose=verbose)
+    (trained,) = trainer.solve(out=out, overrides=overrides, verbose=verbose)
     if not trained.ok:
         sys.exit(f"training failed: {trained.error}")
     autoencoder = trainer.networks["ae"]
+    decode_spec = out / DECODE_SPEC.name   # the decode spec, reading these weights
+    text = DECODE_SPEC.read_text(encoding="utf-8")
+    assert SAVED_WEIGHTS in text
+    decode_spec.write_text(text.replace(SAVED_WEIGHTS, str((trained.path / "weights.npz")
+                                                           .resolve())), encoding="utf-8")
 
     # 2. invert the encoder, one test digit at a time; 3. decode the same code
     rows = []
     for index in range(args.digits):
         truth_setting = f'truth=image("digit", size = 8x8, index = {index})'
-        (inverted,) = lbdsl.load(DECODE_SPEC, overrides=[truth_setting]).solve(
+        (inverted,) = lbdsl.load(decode_spec, overrides=[truth_setting]).solve(
             out=out / f"digit-{index}", verbose=verbose)
         if not inverted.ok:
             sys.exit(f"inverting digit {index} failed: {inverted.error}")

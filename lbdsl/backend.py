@@ -43,7 +43,8 @@ def _cupy_namespace() -> Any:
         cupy = importlib.import_module("cupy")
     except ImportError as exc:
         raise BackendError(
-            "backend 'cupy' needs CuPy: pip install 'lbdsl[gpu]' (and an NVIDIA GPU with CUDA 12)"
+            "backend 'cupy' needs CuPy and an NVIDIA GPU with CUDA 12: pip install cupy-cuda12x "
+            "(or the `gpu` extra of lbdsl)"
         ) from exc
     # cupy imports without a GPU and fails on the first allocation (cudaErrorInsufficientDriver):
     # ask before any array exists so that the user gets one line, not a CUDA traceback.

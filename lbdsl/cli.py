@@ -23,9 +23,17 @@ __all__ = ["main"]
 _EXAMPLES = {
     "check": "example:\n  lbdsl check specs/residual_tied_20.lbn\n  lbdsl check specs/residual_tied_20.lbn --json --rho 200",
     "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
-    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=0.02 --backend numpy\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
+    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=2 --backend numpy   # alpha scales 0.015 * tv\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
 }
+
+
+_FIRST_SESSION = """examples (a first session):
+  lbdsl solve                  # the built-in demo: results in ./lbdsl-out/demo/
+  lbdsl init mynet             # writes mynet.lbn, a commented starter spec
+  lbdsl check mynet.lbn        # is its lifted problem convex? (exit status 3 if not)
+  lbdsl solve mynet.lbn        # results, report.json and figures in ./lbdsl-out/mynet/
+  lbdsl COMMAND --help         # each command's options, with examples"""
 
 
 def _positive(text: str) -> float:
@@ -44,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="lbdsl",
         description="Compile lifted Bregman networks: check convexity, invert and train.",
         epilog="Without FILE, check/show/solve use the built-in demo spec (a small ReLU "
-               "perceptron inverted with TV).\n\n" + "\n".join(_EXAMPLES.values()),
+               "perceptron inverted with TV).\n\n" + _FIRST_SESSION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"lbdsl {__version__}")
@@ -87,9 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
-        return 0
+    if args.command is None:  # a command is required; say which there are
+        _parser().print_help(sys.stderr)
+        return 2
     try:
         return _COMMANDS[args.command](args)
     except LbdslError as err:

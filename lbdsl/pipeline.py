@@ -219,7 +219,11 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
     net = program.networks[task.network]
     cert = certify(lift(net), task.lam, task.rho)
     console.print(cert.render())
-    if not cert.certified:
+    if task.fidelity != "bregman":
+        console.print("  note: the certificate is for the lifted Bregman problem; this task's "
+                      "quadratic fidelity ½‖N(u) − f‖² is not covered by it (it is not convex "
+                      "in general)")
+    elif not cert.certified:
         errors.print(f"WARNING: network {task.network} is NOT certified convex at "
                      f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may stop "
                      "at a point that is not a global minimiser)")

@@ -9,7 +9,8 @@ _TEMPLATE = '''\
 #   lbdsl show {name}.lbn      the network, layer by layer
 #   lbdsl check {name}.lbn     is the lifted problem convex? (a certificate, before solving)
 #   lbdsl solve {name}.lbn     invert the network from noisy data; results in ./lbdsl-out/{name}/
-# The language reference is docs/language.md.
+# The language reference is docs/language.md in the lbdsl sources; `lbdsl show` with no file
+# prints the built-in demo, another small example.
 
 network {name} {{
     input  u : 16x16                              # the unknown we recover: a 16x16 image

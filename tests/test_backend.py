@@ -31,7 +31,7 @@ def test_cupy_missing_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy → ImportError
     with pytest.raises(BackendError) as info:
         namespace("cupy")
-    assert "pip install 'lbdsl[gpu]'" in str(info.value) and "\n" not in str(info.value)
+    assert "pip install cupy-cuda12x" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_cupy_without_a_gpu_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,11 +71,21 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert "nope.lbn" in proc.stderr
 
 
+def test_without_a_command_the_help_goes_to_stderr_with_status_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "examples (a first session):" in captured.err
+    assert "lbdsl init mynet" in captured.err and "lbdsl COMMAND --help" in captured.err
+
+
 def test_show_lifted_and_dot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dot = tmp_path / "g.dot"
     assert main(["show", str(SPECS / "residual_tied_2.lbn"), "--lifted", "--dot", str(dot)]) == 0
     out = capsys.readouterr().out
     assert "M  (" in out and "−I" in out and "W_1ᵀ" in out
+    # each u block by its SSA version, as the layer table names them
+    assert "u[1] u#2[1] u#3[1]" in out and "u#2 " in out
     assert dot.read_text().lstrip().startswith("digraph")
 
 

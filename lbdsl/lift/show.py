@@ -19,9 +19,20 @@ def _table(title: str, op: BlockOperator, rows: list[str], cols: list[str]) -> l
     return lines
 
 
+def _versions(lp: LiftedProblem) -> list[str]:
+    """Each u block's variable, numbered as ``lbdsl show`` numbers SSA versions: a name bound
+    again (``u = u + …``) is ``u``, ``u#2``, ``u#3``, …"""
+    seen: dict[str, int] = {}
+    out = []
+    for blk in lp.u_blocks:
+        seen[blk.name] = seen.get(blk.name, 0) + 1
+        out.append(blk.name if seen[blk.name] == 1 else f"{blk.name}#{seen[blk.name]}")
+    return out
+
+
 def block_tables(lp: LiftedProblem, max_blocks: int = 12) -> str:
     """K, M, V, W block tables with block sizes (truncated beyond ``max_blocks`` blocks)."""
-    u_names = [f"{blk.name}[{blk.size}]" for blk in lp.u_blocks]
+    u_names = [f"{name}[{blk.size}]" for name, blk in zip(_versions(lp), lp.u_blocks)]
     z_names = [f"z{layer.index + 1}[{layer.z_size}]" for layer in lp.layers]
     row_names = [f"l{layer.index + 1}" for layer in lp.layers]
     out = [f"lifted network {lp.network.name}: u has {len(lp.u_blocks)} blocks "

@@ -68,6 +68,7 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
         "network": task.network,
         "task_line": task.span.line if task.span else None,
         "certificate": rec.certificate.to_json(),
+        "certificate_applies": task.fidelity == "bregman",   # it says nothing of ½‖N(u) − f‖²
         "settings": {
             "written": rp.written_settings(task, rec.source,
                                            {"--set": "\n".join(rec.overrides)}),

@@ -37,5 +37,6 @@ def test_two_runs_give_bit_identical_arrays(tmp_path: Path, capsys) -> None:  # 
             assert a[key].tobytes() == b[key].tobytes(), key
     report = json.loads((tmp_path / "a/invert-tiny/report.json").read_text())
     assert report["backend"] == "numpy" and report["dtype"] == "float64" and report["seed"] == 11
+    assert report["certificate_applies"] is True   # a Bregman task
     assert report["versions"]["lbdsl"] and report["versions"]["numpy"] == np.__version__
     assert report["spec"]["sha256"] == hashlib.sha256(spec.read_bytes()).hexdigest()
