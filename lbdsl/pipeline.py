@@ -248,6 +248,10 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
     console.print(f"  wrote {folder}")
     if result.status == "failed":
         errors.print(f"error: {result.label}: {result.error}")
+    elif solved.result.stop_reason == "max_iter":  # a result, but not to the accuracy asked
+        console.print(f"  note: the solver stopped at max_iter = {solved.result.iterations} "
+                      f"before reaching tol = {task.solver.tol:g}; raise it with "
+                      "--set solver.max_iter=N")
     return result
 
 

@@ -56,8 +56,11 @@ def test_a_diverging_solver_stops_with_its_last_finite_iterate(
     assert np.all(np.isfinite(u)) and np.abs(u).max() > 1e100   # finite, and far gone
     assert {"result.npz", "report.json", "reconstruction.png"} <= set(report["files"])
     # the same solver stopped by max_iter at that iteration ends at the very same point
+    capsys.readouterr()
     status_k, report_k, u_k = _run(tmp_path, "k", f"solver.max_iter={k}")
     assert status_k == 0 and report_k["stop_reason"] == "max_iter"
+    assert f"note: the solver stopped at max_iter = {k} before reaching tol" in \
+        capsys.readouterr().out
     assert u_k.tobytes() == u.tobytes()
 
 
