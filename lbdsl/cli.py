@@ -81,9 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
     solve.add_argument("--resume", action="store_true",
-                       help="continue each task stopped by Ctrl-C (a train task: from its "
-                            "last epoch) from the checkpoint.npz in its folder, to the same "
-                            "result as a run that never stopped; --set solver.max_iter or "
+                       help="continue each task from the checkpoint.npz in its folder (after "
+                            "a Ctrl-C: from where it stopped; a train task from its last "
+                            "epoch), to the same result as a run that never stopped; a task "
+                            "that had finished is not solved again; --set solver.max_iter or "
                             "optimizer.epochs may raise the limit")
 
     init = command("init", "write a commented starter spec")

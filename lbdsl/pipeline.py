@@ -257,7 +257,7 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
 
 def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp: Any,
                        console: Any) -> Any:
-    """What an interrupted run of ``task`` left in ``folder`` (None: nothing to resume)."""
+    """What an earlier run of ``task`` left in ``folder`` (None: nothing to resume from)."""
     from .tasks import solve_checkpoint as sc
 
     path = folder / sc.FILE
@@ -270,6 +270,9 @@ def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp:
     if at is not None and at.iterations > task.solver.max_iter:
         raise SolveError(f"cannot resume from {path}: its solve is at iteration "
                          f"{at.iterations}, beyond max_iter = {task.solver.max_iter}")
+    if stored.complete:
+        console.print(f"  {path}: the task had finished; what it still holds is taken from it")
+        return stored
     where = (f"iteration {at.iterations} of solve {len(stored.solves)}" if at is not None
              and stored.baseline is None else
              f"iteration {at.iterations} of the baseline" if at is not None else

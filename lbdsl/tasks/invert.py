@@ -59,7 +59,7 @@ class Solved:
     def stored(self) -> Stored:
         """What a checkpoint of this (interrupted) run holds."""
         return Stored(list(self.solves), self.baseline, self.time_s,
-                      self.baseline_time_s or 0.0)
+                      self.baseline_time_s or 0.0, complete=not self.interrupted)
 
     @property
     def interrupted(self) -> bool:
@@ -118,12 +118,15 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     problem = lw.lower(task, lp, f_solver, alpha0)
 
     done: list[tuple[float, SolveResult]] = []
+    replaying = True   # the checkpoint's solves are taken while they are a prefix of this run
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
+        nonlocal replaying
         if guard.requested and done:  # Ctrl-C during an α rule: let it finish at once
             return done[-1][1]
         label = label or f"{name} α={alpha:.3g}"
-        stored = _replayed(replay.solves, len(done), alpha)
+        stored = _replayed(replay.solves, len(done), alpha, total) if replaying else None
+        replaying = stored is not None and stored.stop_reason != "interrupted"
         if stored is not None and stored.stop_reason != "interrupted":
             console.print(f"  {label}: from the checkpoint ({stored.iterations} iterations, "
                           f"{stored.stop_reason})", highlight=False)
@@ -156,8 +159,14 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done,
                     resumed_from=_resumed_from(replay))
     if task.baseline and not guard.requested:
+        if not (replaying and len(done) == len(replay.solves)):
+            replay = Stored()   # the main solves changed: the stored baseline is another's
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     return solved
+
+
+def _raised(result: SolveResult, max_iter: int) -> bool:
+    return result.stop_reason == "max_iter" and result.iterations < max_iter
 
 
 def _resumed_from(replay: Stored) -> dict[str, Any] | None:
@@ -169,12 +178,15 @@ def _resumed_from(replay: Stored) -> dict[str, Any] | None:
             "iteration": None if at is None else at.iterations}
 
 
-def _replayed(solves: list[tuple[float, SolveResult]], index: int,
-              alpha: float) -> SolveResult | None:
-    """The ``index``-th solve of the checkpoint, which must be at the same α."""
+def _replayed(solves: list[tuple[float, SolveResult]], index: int, alpha: float,
+              max_iter: int) -> SolveResult | None:
+    """The ``index``-th solve of the checkpoint, which must be at the same α; None when there
+    is none, or when it stopped at a ``max_iter`` since raised (it must be run again)."""
     if index >= len(solves):
         return None
     stored_alpha, result = solves[index]
+    if _raised(result, max_iter):
+        return None
     if stored_alpha != alpha:  # the fingerprint rules this out; a damaged file does not
         raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
                          f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
@@ -220,6 +232,8 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
     start = time.perf_counter()
     stored = replay.baseline
+    if stored is not None and _raised(stored, _max_iter(settings, task.solver.max_iter)):
+        stored = None
     if stored is not None and stored.stop_reason != "interrupted":
         console.print(f"  baseline {name}: from the checkpoint ({stored.iterations} "
                       f"iterations, {stored.stop_reason})", highlight=False)

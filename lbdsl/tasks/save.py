@@ -138,11 +138,12 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     (folder / "report.json").unlink(missing_ok=True)  # no stale report beside new results
     written = ["result.npz"]
     write_npz_atomic(folder / "result.npz", arrays)
-    if solved.interrupted and rec.fingerprint is not None:
+    if rec.fingerprint is not None:  # finished too: --resume then takes it from the file
         sc.write(folder / sc.FILE, solved.stored(), rec.fingerprint)
         written.append(sc.FILE)
         report["checkpoint"] = {"file": sc.FILE, "solves": len(solved.solves),
-                                "baseline": solved.baseline is not None}
+                                "baseline": solved.baseline is not None,
+                                "complete": not solved.interrupted}
     figures = _figures(rec, u, u_baseline) if task.figures else {}
     rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None

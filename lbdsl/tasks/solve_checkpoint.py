@@ -1,6 +1,6 @@
-"""``checkpoint.npz`` of an interrupted ``invert`` task, so that ``lbdsl solve --resume`` goes on
-from where Ctrl-C stopped it to the result a run that never stopped reaches (bit for bit on the
-same backend).
+"""``checkpoint.npz`` of an ``invert`` task, so that ``lbdsl solve --resume`` goes on from where
+Ctrl-C stopped it to the result a run that never stopped reaches (bit for bit on the same
+backend) — and takes a task that had finished from the file instead of solving it again.
 
 An ``invert`` task is a sequence of solves — one for a fixed α, several for an α rule, then the
 quadratic baseline — and a Ctrl-C stops the one running at its next check.  The checkpoint holds
@@ -8,7 +8,9 @@ every solve the run made, in order, as the solvers returned them (the α of each
 the lifted variables, the history), the interrupted one with its whole solver state
 (``SolveResult.state``), and the baseline's result if it had started.  Resuming replays the
 finished solves from the file (an α rule takes the same decisions on the same results), goes on
-with the interrupted one from its state, and runs the rest.
+with the interrupted one from its state, and runs the rest.  A solve that had stopped at
+``max_iter`` is replayed only if ``max_iter`` has not been raised since; otherwise it and every
+solve after it are run again (its state is not kept: only an interrupted solve's is).
 
 Like ``train``'s checkpoint (:mod:`.checkpoint`) it carries a *fingerprint* — everything the
 solves depend on except ``max_iter``: the network, the data and truth (sha256), the fidelity,
@@ -51,13 +53,14 @@ _WHAT = {"network": "the network (its layers or parameters)", "data": "the data"
 
 @dataclass
 class Stored:
-    """What an interrupted ``invert`` run had done: its solves ``(α, result)`` in order (the
-    last perhaps interrupted), the baseline's result if it had started, the time spent."""
+    """What an ``invert`` run did: its solves ``(α, result)`` in order (the last perhaps
+    interrupted), the baseline's result if it had started, the time spent."""
 
     solves: list[tuple[float, SolveResult]] = field(default_factory=list)
     baseline: SolveResult | None = None
     time_s: float = 0.0
     baseline_time_s: float = 0.0
+    complete: bool = False   # the run finished: every solve it needed is here
 
     @property
     def stopped_at(self) -> SolveResult | None:
@@ -110,7 +113,8 @@ def write(path: Path, stored: Stored, fp: dict[str, Any]) -> None:
             "baseline": stored.baseline}
     document, arrays = pack(tree)
     meta = {"format": FORMAT, "kind": "invert", "fingerprint": fp, "tree": document,
-            "time_s": float(stored.time_s), "baseline_time_s": float(stored.baseline_time_s)}
+            "time_s": float(stored.time_s), "baseline_time_s": float(stored.baseline_time_s),
+            "complete": bool(stored.complete)}
     ck.save_npz(path, arrays, meta)
 
 
@@ -126,7 +130,7 @@ def read(path: Path, xp: Any) -> tuple[Stored, dict[str, Any]]:
         if not all(isinstance(r, SolveResult) for _, r in solves):
             raise ValueError("a solve is not a solver's result")
         stored = Stored(solves, tree["baseline"], float(meta["time_s"]),
-                        float(meta["baseline_time_s"]))
+                        float(meta["baseline_time_s"]), bool(meta["complete"]))
         return stored, meta["fingerprint"]
     except ck.READ_ERRORS as exc:
         raise DataError(f"cannot read the checkpoint {path}: {exc}; run without --resume to "

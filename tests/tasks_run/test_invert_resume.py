@@ -54,21 +54,21 @@ def _solve(spec: Path, out: Path, *sets: str, resume: bool = False) -> int:
     return main(args + (["--resume"] if resume else []))
 
 
-def _arrays(out: Path) -> dict[str, np.ndarray]:
-    with np.load(out / FOLDER / "result.npz", allow_pickle=False) as npz:
+def _arrays(out: Path, folder: str = FOLDER) -> dict[str, np.ndarray]:
+    with np.load(out / folder / "result.npz", allow_pickle=False) as npz:
         return {key: np.array(npz[key]) for key in npz.files}
 
 
-def _report(out: Path) -> dict:
-    return json.loads((out / FOLDER / "report.json").read_text())
+def _report(out: Path, folder: str = FOLDER) -> dict:
+    return json.loads((out / folder / "report.json").read_text())
 
 
-def _same_results(a: Path, b: Path) -> None:
-    x, y = _arrays(a), _arrays(b)
+def _same_results(a: Path, b: Path, folder: str = FOLDER) -> None:
+    x, y = _arrays(a, folder), _arrays(b, folder)
     assert sorted(x) == sorted(y)
     for key in x:
         assert x[key].dtype == y[key].dtype and x[key].tobytes() == y[key].tobytes(), key
-    ra, rb = _report(a), _report(b)
+    ra, rb = _report(a, folder), _report(b, folder)
     for key in ("iterations", "stop_reason", "objective", "alpha", "alpha_rule", "psnr"):
         assert ra.get(key) == rb.get(key), key
     assert ra.get("baseline", {}).get("iterations") == rb.get("baseline", {}).get("iterations")
@@ -125,7 +125,7 @@ def test_interrupted_and_resumed_equals_a_run_that_never_stopped(
     stopped = rep["baseline"] if label == "baseline" else rep
     assert stopped["stop_reason"] == "interrupted" and stopped["iterations"] == 30
     assert rep["checkpoint"] == {"file": sc.FILE, "solves": 1,
-                                 "baseline": label == "baseline"}
+                                 "baseline": label == "baseline", "complete": False}
     assert sc.FILE in rep["files"] and (tmp_path / "parts" / FOLDER / sc.FILE).exists()
     with monkeypatch.context() as patch:
         ran = _record(patch)
@@ -143,7 +143,7 @@ def test_interrupted_and_resumed_equals_a_run_that_never_stopped(
     rep = _report(tmp_path / "parts")
     assert rep["resumed_from"] == {"solves": 1, "baseline": label == "baseline",
                                    "iteration": 30}
-    assert "checkpoint" not in rep and not (tmp_path / "parts" / FOLDER / sc.FILE).exists()
+    assert rep["checkpoint"]["complete"] is True
     assert _report(tmp_path / "whole")["resumed_from"] is None
 
 
@@ -273,4 +273,53 @@ def test_a_real_ctrl_c_from_outside_then_resume(write_spec, tmp_path: Path) -> N
     first = next(line for line in done.stdout.splitlines() if ": iteration " in line)
     assert f"resumed at iteration {k}: iteration {k + 10}/" in first   # not from the start
     assert _solve(spec, tmp_path / "whole", more) == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+TWO_TASKS = FIXED + """
+invert tiny {
+    truth       = image("shepp_logan", size = 8x8)
+    data        = forward(truth) + gaussian(sigma = 0.5, seed = 4)
+    regulariser = 0.02 * tv
+    solver      = pdhg(max_iter = 80, tol = 1e-12)
+    figures     = false
+}
+"""
+
+
+def test_a_task_that_had_finished_is_taken_from_its_checkpoint_not_solved_again(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the second task of two; --resume replays the first from its folder's checkpoint
+    (no solver runs for it) and finishes the second: both as in a run that never stopped."""
+    spec = write_spec(TWO_TASKS)
+    assert _solve(spec, tmp_path / "whole") == 0
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 30, occurrence=2)   # the first task's solve is the 1st pdhg
+        assert _solve(spec, tmp_path / "parts") == 130
+    assert _report(tmp_path / "parts")["checkpoint"]["complete"] is True
+    assert _report(tmp_path / "parts", "invert-tiny-2")["stop_reason"] == "interrupted"
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    assert [it for _, it in ran] == list(range(40, 90, 10))   # only the rest of task 2
+    for folder in (FOLDER, "invert-tiny-2"):
+        _same_results(tmp_path / "parts", tmp_path / "whole", folder)
+
+
+def test_a_solve_that_stopped_at_max_iter_is_solved_again_when_max_iter_is_raised(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "parts") == 0
+    assert "stopped at max_iter = 80 before reaching tol" in capsys.readouterr().out
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", "solver.max_iter=120", resume=True) == 0
+    assert ran[0] == ("pdhg", 10)   # from the start: a max_iter stop keeps no solver state
+    assert _solve(spec, tmp_path / "whole", "solver.max_iter=120") == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+    with monkeypatch.context() as patch:   # and unchanged, nothing is solved at all
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", "solver.max_iter=120", resume=True) == 0
+    assert ran == []
     _same_results(tmp_path / "parts", tmp_path / "whole")

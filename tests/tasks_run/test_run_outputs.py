@@ -36,7 +36,7 @@ def test_invert_writes_result_report_and_figures(standins, write_spec, tmp_path:
     out = tmp_path / "results"
     assert main(["solve", str(spec), "--out", str(out)]) == 0
     folder = out / "invert-tiny"
-    assert {p.name for p in folder.iterdir()} == {"result.npz", "report.json",
+    assert {p.name for p in folder.iterdir()} == {"result.npz", "report.json", "checkpoint.npz",
                                                   "reconstruction.png", "convergence.png"}
     for png in ("reconstruction.png", "convergence.png"):
         assert (folder / png).read_bytes().startswith(PNG)
@@ -204,7 +204,7 @@ def test_figures_false_writes_no_png_and_removes_stale_ones(standins, write_spec
     spec = write_spec(TINY_INVERT.replace("solver", "figures = false\n    solver"))
     assert main(["solve", str(spec), "--out", str(out)]) == 0
     names = {p.name for p in (out / "invert-tiny").iterdir()}
-    assert names == {"result.npz", "report.json", "notes.txt"}
+    assert names == {"result.npz", "report.json", "checkpoint.npz", "notes.txt"}
 
 
 def test_baseline_runs_the_gradient_solver_on_the_raw_data(standins, write_spec,
