@@ -239,7 +239,7 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
                           f"into the domain of {projection.psi} (margin {projection.margin:g})")
     else:
         f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
-    fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth)
+    fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, backend)
     replay = _invert_checkpoint(folder, task, fingerprint, xp, console) if resume else None
     solved = invert.run(task, lp, f_solver, f_raw, observed, console, replay)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
@@ -265,19 +265,29 @@ def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp:
         console.print(f"  no checkpoint in {folder}: solving from the start")
         return None
     stored, found = sc.read(path, xp)
-    sc.check_compatible(found, fingerprint, path)
+    try:
+        sc.check_compatible(found, fingerprint, path)
+    except SolveError as err:
+        if not stored.complete:  # an interrupted run of another problem: the user decides
+            raise
+        # a finished task edited since (while --resume is meant for another task of the spec)
+        console.print(f"  {err}".split("; run without")[0] + ": the task had finished, so it "
+                      "is solved again")
+        return None
     at = stored.stopped_at
-    if at is not None and at.iterations > task.solver.max_iter:
-        raise SolveError(f"cannot resume from {path}: its solve is at iteration "
-                         f"{at.iterations}, beyond max_iter = {task.solver.max_iter}")
+    state_k = at.state.get("k", at.iterations) if at is not None and at.state else None
+    if state_k is not None and state_k > task.solver.max_iter:
+        raise SolveError(f"cannot resume from {path}: its solve is at iteration {state_k}, "
+                         f"beyond max_iter = {task.solver.max_iter}")
     if stored.complete:
-        console.print(f"  {path}: the task had finished; what it still holds is taken from it")
-        return stored
-    where = (f"iteration {at.iterations} of solve {len(stored.solves)}" if at is not None
-             and stored.baseline is None else
-             f"iteration {at.iterations} of the baseline" if at is not None else
-             f"after solve {len(stored.solves)}")
-    console.print(f"  resuming from {where} ({path})")
+        where = "the task had finished"
+    elif at is None:
+        where = f"stopped after solve {len(stored.solves)}"
+    else:
+        which = "the baseline" if stored.baseline is not None else f"solve {len(stored.solves)}"
+        where = (f"resuming from iteration {state_k} of {which}" if state_k is not None else
+                 f"{which} was stopped with no state to go on from: it is solved again")
+    console.print(f"  {path}: {where}")
     return stored
 
 

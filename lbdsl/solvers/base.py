@@ -5,7 +5,9 @@ relative change ``‖x_{k+1} − x_k‖ / max(‖x_k‖, 1e-12)`` and (where the
 optimality measure (primal–dual gap, KKT residual) both fall below ``tol``; checked every
 ``check_every`` iterations.  A NaN or ±∞ iterate stops the solver at once, keeping the last
 finite iterate and saying so (``stop_reason = "diverged"``).  ``KeyboardInterrupt`` raised by
-the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller can save.
+the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller can save — except
+at the last check (``max_iter``), where the run ends anyway and is reported as it ended.  Only
+the monitor's interrupt is handled: one raised anywhere else (a second Ctrl-C) propagates.
 
 An interrupted result carries the solver's whole state at that check (``SolveResult.state``:
 iterates, duals, step sizes or penalties, the iteration count, the history); handed back as

@@ -244,33 +244,34 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
         history = resume["history"].copy()
         done = change <= stopping.tol and residual <= stopping.tol  # its check's own test
         reason = "tol" if done else reason
-    try:
-        while k < stopping.max_iter and not done:
-            new = run.sweep(u0, h)
-            if not (is_finite(new[0]) and all(is_finite(v) for v in new[1])):
-                reason, message = "diverged", "a sweep produced NaN/inf; returning the last " \
-                                              "finite iterate"
-                break
-            k += 1
-            change = _diff_norm(new, (u0, h)) / max(_flat_norm(u0, h), 1e-12)
-            u0, h = new
-            if k % stopping.check_every == 0 or k == stopping.max_iter:
-                residual = _diff_norm(run.jacobi(u0, h), (u0, h)) / max(_flat_norm(u0, h), 1e-12)
-                metrics = {"objective": run.objective(u0, h), "residual": residual,
-                           "change": change}
-                history.record(k, metrics)
-                if monitor is not None:
-                    try:
-                        monitor(k, dict(metrics))
-                    except KeyboardInterrupt:
+    while k < stopping.max_iter and not done:
+        new = run.sweep(u0, h)
+        if not (is_finite(new[0]) and all(is_finite(v) for v in new[1])):
+            reason, message = "diverged", "a sweep produced NaN/inf; returning the last " \
+                                          "finite iterate"
+            break
+        k += 1
+        change = _diff_norm(new, (u0, h)) / max(_flat_norm(u0, h), 1e-12)
+        u0, h = new
+        if k % stopping.check_every == 0 or k == stopping.max_iter:
+            residual = _diff_norm(run.jacobi(u0, h), (u0, h)) / max(_flat_norm(u0, h), 1e-12)
+            metrics = {"objective": run.objective(u0, h), "residual": residual,
+                       "change": change}
+            history.record(k, metrics)
+            if monitor is not None:
+                try:
+                    monitor(k, dict(metrics))
+                except KeyboardInterrupt:
+                    if k < stopping.max_iter:  # at the last check the run is over anyway
                         state = {"u0": u0, "h": tuple(h), "k": k, "change": change,
                                  "residual": residual, "history": history}
-                        raise
-                if change <= stopping.tol and residual <= stopping.tol:
-                    reason = "tol"
-                    break
-    except KeyboardInterrupt:
-        reason, message = "interrupted", "interrupted by the monitor; returning the current iterate"
+                        reason = "interrupted"
+                        message = (f"interrupted at iteration {k}; returning the current "
+                                   "iterate")
+                        break
+            if change <= stopping.tol and residual <= stopping.tol:
+                reason = "tol"
+                break
 
     hs = xp.stack(h, axis=-1)
     s = sum(net.c[j] * h[j] for j in range(m)) + net.d

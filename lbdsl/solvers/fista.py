@@ -34,8 +34,8 @@ step ``1/L``, so on ill-conditioned problems they are small long before converge
 optimal objective, with ``tol = 1e-6`` after 1,900 within 2·10⁻⁵ of it.
 
 A non-finite gradient or a step that stays non-finite while ``L`` grows by ``2^60`` ends the run
-with the last finite iterate (``"diverged"``); ``KeyboardInterrupt`` from the monitor ends it
-with the current one (``"interrupted"``) and keeps the whole state of the method at that check
+with the last finite iterate (``"diverged"``); ``KeyboardInterrupt`` from the monitor (at a check
+before ``max_iter``) ends it with the current one (``"interrupted"``) and keeps the whole state of the method at that check
 (``APGResult.state``: iterates, momentum ``t``, ``L``, the check window, the history, and the
 problem's own state, e.g. a TV prox's warm-start dual), from which ``resume`` goes on exactly.
 """
@@ -190,64 +190,64 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
             L *= options.increase
         return None
 
-    try:
-        while k < stopping.max_iter and not done:
-            k += 1
-            if options.momentum is None:
-                t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-                beta = (t - 1.0) / t_next
-            else:
-                t_next, beta = t, options.momentum
-            y = x + beta * (x - x_prev) if beta > 0.0 else x
+    while k < stopping.max_iter and not done:
+        k += 1
+        if options.momentum is None:
+            t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+            beta = (t - 1.0) / t_next
+        else:
+            t_next, beta = t, options.momentum
+        y = x + beta * (x - x_prev) if beta > 0.0 else x
+        found = step_from(y, L)
+        extrapolated = y is not x
+        g_new = math.nan
+        if found is not None and options.monotone and extrapolated:
+            g_new = problem.nonsmooth(found[0])
+            f_new = found[1] + g_new
+            if not f_new <= f_x + _slack(x, size_x, found[1], g_new):
+                found, g_new = None, math.nan     # restart: the plain step from x_k
+        if found is None and extrapolated:
+            y, t_next = x, 1.0
             found = step_from(y, L)
-            extrapolated = y is not x
-            g_new = math.nan
-            if found is not None and options.monotone and extrapolated:
-                g_new = problem.nonsmooth(found[0])
-                f_new = found[1] + g_new
-                if not f_new <= f_x + _slack(x, size_x, found[1], g_new):
-                    found, g_new = None, math.nan     # restart: the plain step from x_k
-            if found is None and extrapolated:
-                y, t_next = x, 1.0
-                found = step_from(y, L)
-            if found is None:
-                reason = "diverged"
-                message = ("the gradient or every trial step was NaN/inf; returning the last "
-                           "finite iterate")
-                k -= 1
-                break
-            x_new, s_new, L = found
-            if y is not x and vdot(y - x_new, x_new - x) > 0.0:
-                t_next = 1.0      # the step turned against the momentum: restart it next time
-            if math.isnan(g_new):
-                g_new = problem.nonsmooth(x_new)
-            f_new = s_new + g_new
-            optimality = norm(x_new - y) / max(norm(y), 1e-12)
-            x_prev, x, s_x, f_x, t = x, x_new, s_new, f_new, t_next
-            size_x = max(abs(s_new), abs(g_new))
-            if k % stopping.check_every == 0 or k == stopping.max_iter:
-                change = norm(x - x_check) / ((k - k_check) * max(norm(x_check), 1e-12))
-                x_check, k_check = x, k
-                last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
-                                "step": 1.0 / L}
-                if problem.metrics is not None:
-                    last_metrics.update(problem.metrics(x))
-                history.record(k, last_metrics)
-                if monitor is not None:
-                    try:
-                        monitor(k, dict(last_metrics))
-                    except KeyboardInterrupt:
-                        state = dict(zip(_STATE, (x, x_prev, s_x, f_x, size_x, t, L, change,
-                                                  optimality, k, x_check, k_check)))
+        if found is None:
+            reason = "diverged"
+            message = ("the gradient or every trial step was NaN/inf; returning the last "
+                       "finite iterate")
+            k -= 1
+            break
+        x_new, s_new, L = found
+        if y is not x and vdot(y - x_new, x_new - x) > 0.0:
+            t_next = 1.0      # the step turned against the momentum: restart it next time
+        if math.isnan(g_new):
+            g_new = problem.nonsmooth(x_new)
+        f_new = s_new + g_new
+        optimality = norm(x_new - y) / max(norm(y), 1e-12)
+        x_prev, x, s_x, f_x, t = x, x_new, s_new, f_new, t_next
+        size_x = max(abs(s_new), abs(g_new))
+        if k % stopping.check_every == 0 or k == stopping.max_iter:
+            change = norm(x - x_check) / ((k - k_check) * max(norm(x_check), 1e-12))
+            x_check, k_check = x, k
+            last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
+                            "step": 1.0 / L}
+            if problem.metrics is not None:
+                last_metrics.update(problem.metrics(x))
+            history.record(k, last_metrics)
+            if monitor is not None:
+                try:
+                    monitor(k, dict(last_metrics))
+                except KeyboardInterrupt:
+                    if k < stopping.max_iter:  # at the last check the run is over anyway
+                        state = dict(zip(_STATE, (x, x_prev, s_x, f_x, size_x, t, L,
+                                                  change, optimality, k, x_check, k_check)))
                         state.update(history=history, metrics=dict(last_metrics),
                                      problem=problem.state() if problem.state else None)
-                        raise
-                if change <= stopping.tol and optimality <= stopping.tol:
-                    reason = "tol"
-                    break
-    except KeyboardInterrupt:
-        reason = "interrupted"
-        message = "interrupted by the monitor; returning the current iterate"
+                        reason = "interrupted"
+                        message = (f"interrupted at iteration {k}; returning the current "
+                                   "iterate")
+                        break
+            if change <= stopping.tol and optimality <= stopping.tol:
+                reason = "tol"
+                break
     if not last_metrics or history.iteration[-1:] != [k]:
         last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
                         "step": 1.0 / L}

@@ -23,6 +23,7 @@ import io
 import json
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from ..training import TrainState
 from .pairs import Pairs
 
 __all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible", "sha",
-           "network_fingerprint", "save_npz", "load_npz"]
+           "network_fingerprint", "plain", "save_npz", "load_npz", "READ_ERRORS", "reason"]
 
 FILE = "checkpoint.npz"
 FORMAT = 1
@@ -56,17 +57,33 @@ def sha(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+#: Fields of the IR and the task models that say where a value was written, not what it is.
+_WHERE = frozenset({"span", "spans", "network_span", "given"})
+
+
+def plain(value: Any) -> Any:
+    """An IR node or task setting as nested plain values (dataclass fields by name, without
+    their source locations) — what a fingerprint compares."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name not in _WHERE}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def network_fingerprint(net: NetworkIR) -> dict[str, Any]:
-    """The layers (Ψ, affine maps, shapes) and each parameter's shape and initial values."""
-    layers = []
-    for step in net.layers:
-        affine = step.affine
-        layers.append([step.out, type(step).__name__, step.psi_name,
-                       sorted((k, float(v)) for k, v in step.psi_params.items()),
-                       affine.kind, affine.input, affine.weight, affine.bias,
-                       affine.transposed, list(affine.out_shape)])
+    """The input and its shape, every layer as the IR has it (kind, Ψ and its parameters, the
+    affine map with its shapes, conv geometry, residual sign and tying), the output, and each
+    parameter's shape and initial values."""
     params = {name: [list(p.shape), sha(p.value)] for name, p in net.params.items()}
-    return {"layers": layers, "params": params}
+    return {"input": [net.input, list(net.input_shape)], "output": net.output,
+            "layers": [[type(step).__name__, plain(step)] for step in net.layers],
+            "params": params}
 
 
 def _optimizer(task: TrainTask) -> dict[str, Any]:
@@ -173,8 +190,16 @@ def load_npz(path: Path, fmt: int) -> tuple[dict[str, np.ndarray], dict[str, Any
 
 
 #: What reading a damaged or foreign checkpoint may raise (each turned into one line).
-READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-               zlib.error)
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError,
+               zipfile.BadZipFile, zlib.error)
+
+
+def reason(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message for a one-line error: printable, at most ``limit`` characters
+    (a damaged zip directory can put a kilobyte of raw bytes in it)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
@@ -204,5 +229,5 @@ def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
                             {k: [float(v) for v in vs] for k, vs in history["metrics"].items()}))
         return state, meta["fingerprint"], float(meta.get("time_s", 0.0))
     except READ_ERRORS as exc:
-        raise DataError(f"cannot read the checkpoint {path}: {exc}; run without --resume to "
-                        "start over") from None
+        raise DataError(f"cannot read the checkpoint {path}: {reason(exc)}; run without "
+                        "--resume to start over") from None

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from ..errors import SolveError, SpecError
+from ..errors import LbdslError, SolveError, SpecError
 from ..ir.tasks.model import AprioriAlpha, DiscrepancyAlpha, FixedAlpha, InvertTask
 from ..lift.compact import LiftedProblem
 from ..solvers.base import SolveResult
 from ..solvers.problems import InverseProblem
+from . import checkpoint as ck
 from . import lower as lw
 from .data import Observed
 from .progress import InterruptGuard, Progress
@@ -56,10 +57,11 @@ class Solved:
     solves: list[tuple[float, SolveResult]] = dataclasses.field(default_factory=list)
     resumed_from: dict[str, Any] | None = None   # what a --resume took from the checkpoint
 
-    def stored(self) -> Stored:
-        """What a checkpoint of this (interrupted) run holds."""
+    def stored(self, max_iter: int) -> Stored:
+        """What the checkpoint of this run holds (its solvers ran under ``max_iter``)."""
         return Stored(list(self.solves), self.baseline, self.time_s,
-                      self.baseline_time_s or 0.0, complete=not self.interrupted)
+                      self.baseline_time_s or 0.0, complete=not self.interrupted,
+                      max_iter=max_iter)
 
     @property
     def interrupted(self) -> bool:
@@ -103,8 +105,20 @@ def run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nda
         return _run(task, lp, f_solver, f_raw, observed, console, guard, replay or Stored())
 
 
-def _resume_kwargs(stored: SolveResult | None) -> dict[str, Any]:
-    return {} if stored is None or stored.state is None else {"resume": stored.state}
+def _call(solve: Callable[..., SolveResult], problem: InverseProblem, settings: Any,
+          stored: SolveResult | None, **kwargs: Any) -> SolveResult:
+    """``solve(problem, settings, **kwargs)``, going on from ``stored``'s state if it has one;
+    a state that does not fit the problem (a checkpoint edited by hand) is one line."""
+    if stored is None or stored.state is None:
+        return solve(problem, settings, **kwargs)
+    try:
+        return solve(problem, settings, resume=stored.state, **kwargs)
+    except LbdslError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise SolveError(f"cannot resume from the checkpoint: the solver state in it does not "
+                         f"fit this problem ({ck.reason(exc)}); run without --resume to start "
+                         "over") from None
 
 
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
@@ -119,13 +133,15 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
 
     done: list[tuple[float, SolveResult]] = []
     replaying = True   # the checkpoint's solves are taken while they are a prefix of this run
+    # a finished solve is this run's only under the limit it ran with
+    same_limit = replay.max_iter == task.solver.max_iter
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
         nonlocal replaying
         if guard.requested and done:  # Ctrl-C during an α rule: let it finish at once
             return done[-1][1]
         label = label or f"{name} α={alpha:.3g}"
-        stored = _replayed(replay.solves, len(done), alpha, total) if replaying else None
+        stored = _replayed(replay.solves, len(done), alpha, same_limit) if replaying else None
         replaying = stored is not None and stored.stop_reason != "interrupted"
         if stored is not None and stored.stop_reason != "interrupted":
             console.print(f"  {label}: from the checkpoint ({stored.iterations} iterations, "
@@ -138,8 +154,8 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
                 bar(iteration, metrics)
                 guard.check()
-            result = solve(lw.at_alpha(problem, task, alpha), settings, x0=_start(name, x0),
-                           monitor=monitor, **_resume_kwargs(stored))
+            result = _call(solve, lw.at_alpha(problem, task, alpha), settings, stored,
+                           x0=_start(name, x0), monitor=monitor)
         done.append((alpha, result))
         return result
 
@@ -153,20 +169,20 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
                       f"{len(info.get('tried', [])) or 1} solve(s))"
                       + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
     elapsed = replay.time_s + time.perf_counter() - start
-    if guard.requested and result.stop_reason != "interrupted":
+    if guard.requested and result.stop_reason != "interrupted":  # the solve had ended, the task not
+        when = ("during the choice of alpha" if not isinstance(rule, FixedAlpha) else
+                "before the baseline" if task.baseline else "at the solver's last check")
         result = dataclasses.replace(result, stop_reason="interrupted",
-                                     message="interrupted during the choice of alpha")
+                                     message=f"interrupted {when}")
     solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done,
                     resumed_from=_resumed_from(replay))
     if task.baseline and not guard.requested:
-        if not (replaying and len(done) == len(replay.solves)):
-            replay = Stored()   # the main solves changed: the stored baseline is another's
+        if not (replaying and len(done) == len(replay.solves)) or (
+                replay.baseline is not None and replay.baseline.stop_reason != "interrupted"
+                and not same_limit):
+            replay = Stored()   # the main solves or the limit changed: run the baseline again
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     return solved
-
-
-def _raised(result: SolveResult, max_iter: int) -> bool:
-    return result.stop_reason == "max_iter" and result.iterations < max_iter
 
 
 def _resumed_from(replay: Stored) -> dict[str, Any] | None:
@@ -179,13 +195,13 @@ def _resumed_from(replay: Stored) -> dict[str, Any] | None:
 
 
 def _replayed(solves: list[tuple[float, SolveResult]], index: int, alpha: float,
-              max_iter: int) -> SolveResult | None:
+              same_limit: bool) -> SolveResult | None:
     """The ``index``-th solve of the checkpoint, which must be at the same α; None when there
-    is none, or when it stopped at a ``max_iter`` since raised (it must be run again)."""
+    is none, or when it had finished under another ``max_iter`` (it must be run again)."""
     if index >= len(solves):
         return None
     stored_alpha, result = solves[index]
-    if _raised(result, max_iter):
+    if result.stop_reason != "interrupted" and not same_limit:
         return None
     if stored_alpha != alpha:  # the fingerprint rules this out; a damaged file does not
         raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
@@ -232,8 +248,6 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
     start = time.perf_counter()
     stored = replay.baseline
-    if stored is not None and _raised(stored, _max_iter(settings, task.solver.max_iter)):
-        stored = None
     if stored is not None and stored.stop_reason != "interrupted":
         console.print(f"  baseline {name}: from the checkpoint ({stored.iterations} "
                       f"iterations, {stored.stop_reason})", highlight=False)
@@ -246,7 +260,7 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
                 bar(iteration, metrics)
                 guard.check()
-            result = solve(problem, settings, x0=None, monitor=monitor, **_resume_kwargs(stored))
+            result = _call(solve, problem, settings, stored, x0=None, monitor=monitor)
     solved.baseline = result
     solved.baseline_settings = settings
     solved.baseline_solver = name

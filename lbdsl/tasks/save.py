@@ -139,7 +139,7 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     written = ["result.npz"]
     write_npz_atomic(folder / "result.npz", arrays)
     if rec.fingerprint is not None:  # finished too: --resume then takes it from the file
-        sc.write(folder / sc.FILE, solved.stored(), rec.fingerprint)
+        sc.write(folder / sc.FILE, solved.stored(task.solver.max_iter), rec.fingerprint)
         written.append(sc.FILE)
         report["checkpoint"] = {"file": sc.FILE, "solves": len(solved.solves),
                                 "baseline": solved.baseline is not None,

@@ -8,31 +8,31 @@ every solve the run made, in order, as the solvers returned them (the α of each
 the lifted variables, the history), the interrupted one with its whole solver state
 (``SolveResult.state``), and the baseline's result if it had started.  Resuming replays the
 finished solves from the file (an α rule takes the same decisions on the same results), goes on
-with the interrupted one from its state, and runs the rest.  A solve that had stopped at
-``max_iter`` is replayed only if ``max_iter`` has not been raised since; otherwise it and every
-solve after it are run again (its state is not kept: only an interrupted solve's is).
+with the interrupted one from its state, and runs the rest.  A finished solve is taken from the
+file only under the ``max_iter`` it ran with (the file records it); with another, it and every
+solve after it are run again — an interrupted solve, which stopped at a check before its limit,
+goes on under the new one.
 
 Like ``train``'s checkpoint (:mod:`.checkpoint`) it carries a *fingerprint* — everything the
-solves depend on except ``max_iter``: the network, the data and truth (sha256), the fidelity,
-the regulariser, α or its rule, λ, ρ, the solver and its other settings, the seed, the dtype —
+solves depend on except ``max_iter``: the backend, the network (input shape, layers, parameters),
+the data and truth (sha256), the fidelity, the regulariser, α or its rule, λ, ρ, the solver and
+its other settings, the seed, the dtype —
 and a checkpoint of another problem is refused in one line that says what changed.  Arrays and
 the JSON document are stored as :mod:`.arraytree` packs them: nothing is pickled.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from ..errors import DataError
 from ..ir.nodes import NetworkIR
 from ..ir.tasks.model import InvertTask
-from ..solvers.base import SolveResult
+from ..solvers.base import SolveResult, StopReason
 from . import checkpoint as ck
 from .arraytree import pack, unpack
 from .report import json_safe
@@ -41,12 +41,10 @@ __all__ = ["FILE", "FORMAT", "Stored", "fingerprint", "check_compatible", "write
 
 FILE = ck.FILE
 FORMAT = 1
+_STOPS = frozenset(get_args(StopReason))
 
-#: Fields of the task's model that say where a value was written, not what it is.
-_WHERE = frozenset({"span", "spans", "network_span", "given"})
-
-_WHAT = {"network": "the network (its layers or parameters)", "data": "the data",
-         "truth": "the truth", "solver": "the solver or its settings (other than `max_iter`)",
+_WHAT = {"backend": "the backend", "network": "the network (its input, layers or parameters)",
+         "data": "the data", "truth": "the truth", "solver": "the solver or its settings (other than `max_iter`)",
          "alpha": "`alpha`", "regulariser": "`regulariser`", "fidelity": "`fidelity`",
          "lambda": "`lambda`", "rho": "`rho`", "seed": "`seed`", "dtype": "`dtype`"}
 
@@ -61,6 +59,7 @@ class Stored:
     time_s: float = 0.0
     baseline_time_s: float = 0.0
     complete: bool = False   # the run finished: every solve it needed is here
+    max_iter: int = 0        # the solvers' limit in that run
 
     @property
     def stopped_at(self) -> SolveResult | None:
@@ -70,30 +69,19 @@ class Stored:
         return last if last is not None and last.stop_reason == "interrupted" else None
 
 
-def _plain(value: Any) -> Any:
-    """A task's settings as nested plain values, without their source locations."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in _WHERE}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def fingerprint(task: InvertTask, net: NetworkIR, f_raw: np.ndarray, f_solver: np.ndarray,
-                truth: np.ndarray | None) -> dict[str, Any]:
+                truth: np.ndarray | None, backend: str) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the checkpoint (JSON-ready)."""
-    solver = _plain(task.solver)
+    solver = ck.plain(task.solver)
     del solver["max_iter"]
     return json_safe({
+        "backend": backend,
         "network": ck.network_fingerprint(net),
         "data": ck.sha(f_raw, f_solver),
         "truth": None if truth is None else ck.sha(truth),
         "solver": solver,
-        "alpha": [type(task.alpha).__name__, _plain(task.alpha)],
-        "regulariser": _plain(task.regulariser),
+        "alpha": [type(task.alpha).__name__, ck.plain(task.alpha)],
+        "regulariser": ck.plain(task.regulariser),
         "fidelity": task.fidelity,
         "lambda": float(task.lam),
         "rho": float(task.rho),
@@ -114,7 +102,7 @@ def write(path: Path, stored: Stored, fp: dict[str, Any]) -> None:
     document, arrays = pack(tree)
     meta = {"format": FORMAT, "kind": "invert", "fingerprint": fp, "tree": document,
             "time_s": float(stored.time_s), "baseline_time_s": float(stored.baseline_time_s),
-            "complete": bool(stored.complete)}
+            "complete": bool(stored.complete), "max_iter": int(stored.max_iter)}
     ck.save_npz(path, arrays, meta)
 
 
@@ -127,11 +115,16 @@ def read(path: Path, xp: Any) -> tuple[Stored, dict[str, Any]]:
             raise ValueError("it is not the checkpoint of an invert task")
         tree = unpack(meta["tree"], arrays, xp)
         solves = [(float(a), r) for a, r in zip(tree["alphas"], tree["solves"], strict=True)]
-        if not all(isinstance(r, SolveResult) for _, r in solves):
-            raise ValueError("a solve is not a solver's result")
+        results = [r for _, r in solves] + ([] if tree["baseline"] is None else
+                                            [tree["baseline"]])
+        if not all(isinstance(r, SolveResult) and r.stop_reason in _STOPS and
+                   isinstance(r.iterations, int) and (r.state is None or isinstance(r.state, dict))
+                   for r in results):
+            raise ValueError("a solve in it is not a solver's result")
         stored = Stored(solves, tree["baseline"], float(meta["time_s"]),
-                        float(meta["baseline_time_s"]), bool(meta["complete"]))
+                        float(meta["baseline_time_s"]), bool(meta["complete"]),
+                        int(meta["max_iter"]))
         return stored, meta["fingerprint"]
     except ck.READ_ERRORS as exc:
-        raise DataError(f"cannot read the checkpoint {path}: {exc}; run without --resume to "
-                        "start over") from None
+        raise DataError(f"cannot read the checkpoint {path}: {ck.reason(exc)}; run without "
+                        "--resume to start over") from None

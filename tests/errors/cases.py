@@ -155,6 +155,7 @@ def invert(*settings: str, net: str = NET, truth: bool = True) -> str:
 
 
 GOOD = invert()
+LONG = invert("solver = pdhg(max_iter = 50)")
 DATA_SPEC = invert('data = load("f.npy")', truth=False)
 NPZ_SPEC = invert('data = load("f.npz", "f")', truth=False)
 TRUTH_SPEC = invert('truth = load("u.npy")')
@@ -289,8 +290,9 @@ def resume_setup(damage: bytes | None) -> Callable[[Path], None]:
 
 
 def interrupted_invert(damage: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
-    """Run GOOD into out/, stopped by a real SIGINT at its first check (so that it leaves a
-    checkpoint), then let ``damage`` (a writer, if given) replace the checkpoint."""
+    """Run LONG into out/, stopped by a real SIGINT at its first check, iteration 10 (so that
+    it leaves a checkpoint to resume from), then let ``damage`` (a writer, if given) replace
+    the checkpoint."""
     def setup(workdir: Path) -> None:
         from unittest import mock
 
@@ -570,24 +572,24 @@ CASES: list[Case] = [
           "`--resume` with a checkpoint written for other settings", "--resume",
           "--set", "optimizer=implicit_sgd(epochs = 3, batch = 4, inner = 3)",
           files={"pairs.npz": pairs()}, setup=resume_setup(None)),
-    solve(RESUME, "resume-invert-no-checkpoint", GOOD, 0, "no checkpoint in out/invert-p",
+    solve(RESUME, "resume-invert-no-checkpoint", LONG, 0, "no checkpoint in out/invert-p",
           "`--resume` of an invert task with no checkpoint (allowed: solves from the start)",
           "--resume"),
-    solve(RESUME, "resume-invert-damaged", GOOD, 1, "cannot read the checkpoint",
+    solve(RESUME, "resume-invert-damaged", LONG, 1, "cannot read the checkpoint",
           "`--resume` of an invert task whose checkpoint.npz is garbage", "--resume",
           setup=interrupted_invert(lambda p: p.write_bytes(b"garbage" * 10))),
-    solve(RESUME, "resume-invert-pickle", GOOD, 1, "cannot read the checkpoint",
+    solve(RESUME, "resume-invert-pickle", LONG, 1, "cannot read the checkpoint",
           "`--resume` of an invert task whose checkpoint.npz is a pickle", "--resume",
           setup=interrupted_invert(lambda p: p.write_bytes(pickle.dumps({"a": 1})))),
-    solve(RESUME, "resume-invert-train-checkpoint", GOOD, 1, "not the checkpoint of an invert",
+    solve(RESUME, "resume-invert-train-checkpoint", LONG, 1, "not the checkpoint of an invert",
           "`--resume` of an invert task with a checkpoint that is not an invert task's",
           "--resume", setup=interrupted_invert(npz(
               meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8)))),
-    solve(RESUME, "resume-invert-other-problem", GOOD, 1, "`alpha` changed",
+    solve(RESUME, "resume-invert-other-problem", LONG, 1, "`alpha` changed",
           "`--resume` of an interrupted invert task with another `alpha`", "--resume",
           "--set", "alpha=0.5", setup=interrupted_invert()),
-    solve(RESUME, "resume-invert-beyond-max-iter", GOOD, 1, "beyond max_iter = 3",
-          "`--resume` of a solve interrupted at iteration 5 with `max_iter = 3`", "--resume",
+    solve(RESUME, "resume-invert-beyond-max-iter", LONG, 1, "beyond max_iter = 3",
+          "`--resume` of a solve interrupted at iteration 10 with `max_iter = 3`", "--resume",
           "--set", "solver.max_iter=3", setup=interrupted_invert()),
     # -- not certified --------------------------------------------------------------------------
     spec(CERT, "check-not-certified", NOT_CERTIFIED, 3, "NOT certified",

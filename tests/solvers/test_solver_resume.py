@@ -129,3 +129,43 @@ def test_the_state_is_what_the_solver_keeps_and_nothing_it_can_recompute() -> No
     assert state["k"] == 10 and state["history"].iteration == [5, 10]
     assert state["problem"]["dual"] is not None        # the TV prox's warm start is kept
     assert state["problem"]["inner_iterations"] == part.lifted["inner_iterations"]
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_a_ctrl_c_at_the_last_check_is_not_an_interruption(name: str) -> None:
+    """At ``max_iter`` (here off the check grid) the run is over: it ends as it would have,
+    with nothing to resume — a state from there would add a check a longer run never makes."""
+    solve, make = SOLVERS[name]
+    whole = solve(make(), 63, 1e-14)
+    last = solve(make(), 63, 1e-14, monitor=_interrupt_at(63))
+    assert last.stop_reason == "max_iter" and last.state is None
+    _same(last, whole)
+
+
+#: a function each solver calls inside its loop, outside the monitor: (module, name)
+INSIDE = {"lifted": ("lbdsl.solvers.fista", "norm"), "gradient": ("lbdsl.solvers.fista", "norm"),
+          "coordinate": ("lbdsl.solvers.coordinate", "_diff_norm"),
+          "pdhg-admm": ("lbdsl.solvers.pdhg.driver", "relative_change")}
+
+
+@pytest.mark.parametrize("name", sorted(INSIDE))
+def test_a_ctrl_c_outside_the_monitor_propagates(name: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the monitor's interrupt is a clean stop; a second Ctrl-C in the middle of an
+    iteration is the user's way to stop at once, and must not pass for a resumable stop."""
+    import importlib
+
+    solve, make = SOLVERS[name]
+    module, attr = INSIDE[name]
+    original = getattr(importlib.import_module(module), attr)
+    calls = []
+
+    def interrupted(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(f"{module}.{attr}", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        solve(make(), 60, 1e-14)

@@ -323,3 +323,88 @@ def test_a_solve_that_stopped_at_max_iter_is_solved_again_when_max_iter_is_raise
         assert _solve(spec, tmp_path / "parts", "solver.max_iter=120", resume=True) == 0
     assert ran == []
     _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+def test_a_finished_solve_is_solved_again_under_a_lower_max_iter(
+        write_spec, tmp_path: Path) -> None:
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "parts") == 0
+    assert _solve(spec, tmp_path / "parts", "solver.max_iter=40", resume=True) == 0
+    assert _solve(spec, tmp_path / "whole", "solver.max_iter=40") == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+    assert _report(tmp_path / "parts")["iterations"] == 40
+
+
+def test_a_finished_task_edited_since_is_solved_again_with_a_note(
+        write_spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(--resume meant for another task of the spec must not make an edited one fail)"""
+    spec = write_spec(FIXED)
+    assert _solve(spec, tmp_path / "parts") == 0
+    capsys.readouterr()
+    edit = "regulariser=0.02 * tv + nonneg"
+    assert _solve(spec, tmp_path / "parts", edit, resume=True) == 0
+    out = capsys.readouterr().out
+    assert "`regulariser` changed: the task had finished, so it is solved again" in out
+    assert _solve(spec, tmp_path / "whole", edit) == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+LOADED = """
+network tiny {
+    input  u : 8x8
+    param  W : 32x64 = normal(std = 1, seed = 0)
+    h = relu(W @ u)
+    output h
+}
+invert tiny {
+    data        = load("f.npy")
+    regulariser = 0.01 * tv
+    solver      = pdhg(max_iter = 80, tol = 1e-12)
+    figures     = false
+}
+"""
+
+
+def test_the_input_shape_and_the_backend_are_part_of_the_fingerprint(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(LOADED)
+    np.save(spec.parent / "f.npy", np.abs(np.random.default_rng(0).standard_normal(32)))
+    _interrupted(spec, tmp_path / "o", monkeypatch)
+    capsys.readouterr()
+    spec.write_text(LOADED.replace("input  u : 8x8", "input  u : 4x16"))  # same W, same data
+    assert _solve(spec, tmp_path / "o", resume=True) == 1
+    assert "the network (its input, layers or parameters) changed" in capsys.readouterr().err
+    spec.write_text(LOADED)
+    args = ["solve", str(spec), "--out", str(tmp_path / "o"), "--backend", "array_api_strict"]
+    assert main(args + ["--resume"]) == 1
+    assert "the backend changed" in capsys.readouterr().err
+
+
+def _edit_checkpoint(path: Path, edit) -> None:  # noqa: ANN001
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: np.array(npz[k]) for k in npz.files}
+    meta = json.loads(arrays.pop("meta").tobytes())
+    edit(meta, arrays)
+    np.savez(path, **arrays, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m, a: m.update(tree={"dict": []}), "cannot read the checkpoint"),
+    (lambda m, a: m["tree"]["dict"].update(baseline=5), "cannot read the checkpoint"),
+    (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"].update(
+        stop_reason="bogus"), "cannot read the checkpoint"),
+    (lambda m, a: a.update({k: np.zeros(3) for k in a}), "does not fit this problem"),
+    (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"]["state"]["dict"].pop("k"),
+     "does not fit this problem"),
+])
+def test_a_checkpoint_with_the_right_bytes_but_a_wrong_structure_is_one_line(
+        edit, message: str, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(FIXED)
+    _interrupted(spec, tmp_path / "o", monkeypatch)
+    _edit_checkpoint(tmp_path / "o" / FOLDER / sc.FILE, edit)
+    capsys.readouterr()
+    assert _solve(spec, tmp_path / "o", resume=True) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err

@@ -105,10 +105,11 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
             try:
                 monitor(k, metrics)
             except KeyboardInterrupt:
-                reason = "interrupted"
-                message = f"interrupted at iteration {k}; returned the current iterate"
-                state = {"iteration": it.state(), "k": k, "history": history}
-                break
+                if k < stopping.max_iter:  # at the last check the run is over anyway
+                    reason = "interrupted"
+                    message = f"interrupted at iteration {k}; returned the current iterate"
+                    state = {"iteration": it.state(), "k": k, "history": history}
+                    break
     if objective is None or reason == "diverged":
         objective, residual = it.measure()
     return Outcome(k, reason, message, objective, float(residual), history, state)
