@@ -240,7 +240,7 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
     else:
         f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
     fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, backend)
-    replay = _invert_checkpoint(folder, task, fingerprint, xp, console) if resume else None
+    replay = _invert_checkpoint(folder, fingerprint, xp, console) if resume else None
     solved = invert.run(task, lp, f_solver, f_raw, observed, console, replay)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
                           program.module.file, program.module.source, overrides, fingerprint)
@@ -255,7 +255,7 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
     return result
 
 
-def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp: Any,
+def _invert_checkpoint(folder: Path, fingerprint: dict[str, Any], xp: Any,
                        console: Any) -> Any:
     """What an earlier run of ``task`` left in ``folder`` (None: nothing to resume from)."""
     from .tasks import solve_checkpoint as sc
@@ -274,20 +274,12 @@ def _invert_checkpoint(folder: Path, task: Any, fingerprint: dict[str, Any], xp:
         console.print(f"  {err}".split("; run without")[0] + ": the task had finished, so it "
                       "is solved again")
         return None
-    at = stored.stopped_at
-    state_k = at.state.get("k", at.iterations) if at is not None and at.state else None
-    if state_k is not None and state_k > task.solver.max_iter:
-        raise SolveError(f"cannot resume from {path}: its solve is at iteration {state_k}, "
-                         f"beyond max_iter = {task.solver.max_iter}")
-    if stored.complete:
-        where = "the task had finished"
-    elif at is None:
-        where = f"stopped after solve {len(stored.solves)}"
-    else:
-        which = "the baseline" if stored.baseline is not None else f"solve {len(stored.solves)}"
-        where = (f"resuming from iteration {state_k} of {which}" if state_k is not None else
-                 f"{which} was stopped with no state to go on from: it is solved again")
-    console.print(f"  {path}: {where}")
+    state = ("complete" if stored.complete else
+             "stopped before it finished" + (f", at iteration {stored.stopped_at.iterations}"
+                                             if stored.stopped_at is not None else ""))
+    console.print(f"  {path}: {len(stored.solves)} solve(s)"
+                  + (" and the baseline" if stored.baseline is not None else "")
+                  + f", {state}; each solve below says what it takes from it")
     return stored
 
 

@@ -42,7 +42,7 @@ __all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible",
            "network_fingerprint", "plain", "save_npz", "load_npz", "READ_ERRORS", "reason"]
 
 FILE = "checkpoint.npz"
-FORMAT = 1
+FORMAT = 2   # 2: the network's fingerprint holds its input and every field of its layers
 
 
 # --- fingerprint -----------------------------------------------------------------------------
@@ -185,7 +185,8 @@ def load_npz(path: Path, fmt: int) -> tuple[dict[str, np.ndarray], dict[str, Any
         arrays = {key: np.array(npz[key]) for key in npz.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
     if meta.get("format") != fmt:
-        raise ValueError(f"format {meta.get('format')!r}, expected {fmt}")
+        raise ValueError(f"it was written by another version of lbdsl (format "
+                         f"{meta.get('format')!r}; this one reads {fmt})")
     return arrays, meta
 
 

@@ -56,17 +56,17 @@ class Solved:
     baseline_time_s: float | None = None
     solves: list[tuple[float, SolveResult]] = dataclasses.field(default_factory=list)
     resumed_from: dict[str, Any] | None = None   # what a --resume took from the checkpoint
+    stop_requested: bool = False   # Ctrl-C during this task: the run stops after it
+    complete: bool = True          # every solve the task needs was made to its end
 
     def stored(self, max_iter: int) -> Stored:
         """What the checkpoint of this run holds (its solvers ran under ``max_iter``)."""
         return Stored(list(self.solves), self.baseline, self.time_s,
-                      self.baseline_time_s or 0.0, complete=not self.interrupted,
-                      max_iter=max_iter)
+                      self.baseline_time_s or 0.0, complete=self.complete, max_iter=max_iter)
 
     @property
     def interrupted(self) -> bool:
-        return self.result.stop_reason == "interrupted" or (
-            self.baseline is not None and self.baseline.stop_reason == "interrupted")
+        return self.stop_requested or not self.complete
 
 
 def _solver(name: str, spec_solver: Any, common_only: bool = False) -> tuple[Callable, Any]:
@@ -121,8 +121,76 @@ def _call(solve: Callable[..., SolveResult], problem: InverseProblem, settings: 
                          "over") from None
 
 
+class _RuleStopped(Exception):
+    """Ctrl-C during an α rule: raised at the rule's next solve, so that it stops there."""
+
+
+class _Replay:
+    """The solves of a checkpoint (``--resume``), taken in order while they fit this run.
+
+    A finished solve is taken as it is if it ran under this run's ``max_iter``; an interrupted
+    one is gone on from (its state), under any ``max_iter`` at or past where it stopped.  The
+    first solve that is not taken ends the replay: what follows was computed from it.
+    """
+
+    def __init__(self, stored: Stored, max_iter: int, shape: tuple[int, ...]) -> None:
+        self.stored, self.max_iter, self.shape = stored, max_iter, shape
+        self.same_limit = stored.max_iter == max_iter
+        self.intact = True
+        self.taken = 0
+        self.baseline_taken = False
+        self.resumed_at: int | None = None
+
+    def solve(self, index: int, alpha: float) -> SolveResult | None:
+        """The stored solve to use as this run's ``index``-th, at ``alpha`` (None: solve it)."""
+        if not self.intact or index >= len(self.stored.solves):
+            self.intact = False
+            return None
+        stored_alpha, result = self.stored.solves[index]
+        if stored_alpha != alpha:  # the fingerprint rules this out; an edited file does not
+            raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
+                             f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
+                             "without --resume to start over")
+        used = self._usable(result, f"solve {index + 1}")
+        self.intact = used is not None and used.stop_reason != "interrupted"
+        self.taken += used is not None
+        return used
+
+    def baseline(self) -> SolveResult | None:
+        """The stored baseline to use, if every main solve came from the checkpoint as it was."""
+        stored = self.stored.baseline
+        if stored is None or not (self.intact and self.taken == len(self.stored.solves)):
+            return None
+        used = self._usable(stored, "the baseline")
+        self.baseline_taken = used is not None
+        return used
+
+    def _usable(self, result: SolveResult, what: str) -> SolveResult | None:
+        if tuple(result.u.shape) != self.shape:
+            raise SolveError(f"cannot resume: {what} of the checkpoint has u of shape "
+                             f"{tuple(result.u.shape)}, this problem's is {self.shape}; run "
+                             "without --resume to start over")
+        if result.stop_reason != "interrupted":
+            return result if self.same_limit else None
+        if result.state is None:
+            return None
+        k = int(result.state.get("k", result.iterations))
+        if k > self.max_iter:
+            raise SolveError(f"cannot resume: {what} of the checkpoint is at iteration {k}, "
+                             f"beyond max_iter = {self.max_iter}")
+        self.resumed_at = k
+        return result
+
+    def report(self) -> dict[str, Any] | None:
+        """For the report: what this run took from the checkpoint (None: nothing)."""
+        if not self.taken and not self.baseline_taken:
+            return None
+        return {"solves": self.taken, "baseline": self.baseline_taken,
+                "iteration": self.resumed_at}
+
+
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
-         observed: Observed, console: Console, guard: InterruptGuard, replay: Stored) -> Solved:
+         observed: Observed, console: Console, guard: InterruptGuard, stored: Stored) -> Solved:
     name, reason = lw.choose_solver(task, lp)
     solve, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
@@ -130,84 +198,58 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     rule = task.alpha
     alpha0 = rule.value if isinstance(rule, FixedAlpha) else 1.0
     problem = lw.lower(task, lp, f_solver, alpha0)
-
+    shape = (*observed.batch, *problem.input_shape)
+    replay = _Replay(stored, task.solver.max_iter, shape)
     done: list[tuple[float, SolveResult]] = []
-    replaying = True   # the checkpoint's solves are taken while they are a prefix of this run
-    # a finished solve is this run's only under the limit it ran with
-    same_limit = replay.max_iter == task.solver.max_iter
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
-        nonlocal replaying
-        if guard.requested and done:  # Ctrl-C during an α rule: let it finish at once
-            return done[-1][1]
+        if guard.requested and done:
+            raise _RuleStopped
         label = label or f"{name} α={alpha:.3g}"
-        stored = _replayed(replay.solves, len(done), alpha, same_limit) if replaying else None
-        replaying = stored is not None and stored.stop_reason != "interrupted"
-        if stored is not None and stored.stop_reason != "interrupted":
-            console.print(f"  {label}: from the checkpoint ({stored.iterations} iterations, "
-                          f"{stored.stop_reason})", highlight=False)
-            done.append((alpha, stored))
-            return stored
-        if stored is not None and stored.state is not None:
-            label += f", resumed at iteration {stored.iterations}"
+        kept = replay.solve(len(done), alpha)
+        if kept is not None and kept.stop_reason != "interrupted":
+            console.print(f"  {label}: from the checkpoint ({kept.iterations} iterations, "
+                          f"{kept.stop_reason})", highlight=False)
+            done.append((alpha, kept))
+            return kept
+        if kept is not None:
+            label += f", resumed at iteration {replay.resumed_at}"
         with Progress(console, label, total) as bar:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
                 bar(iteration, metrics)
                 guard.check()
-            result = _call(solve, lw.at_alpha(problem, task, alpha), settings, stored,
+            result = _call(solve, lw.at_alpha(problem, task, alpha), settings, kept,
                            x0=_start(name, x0), monitor=monitor)
         done.append((alpha, result))
         return result
 
     start = time.perf_counter()
+    cut_short = False
     if isinstance(rule, FixedAlpha):
         result = solve_at(rule.value, label=name)
         alpha, info = float(rule.value), {"rule": "fixed", "value": float(rule.value)}
     else:
-        alpha, result, info = _choose_alpha(rule, task, problem, observed, solve_at)
+        try:
+            alpha, result, info = _choose_alpha(rule, task, problem, observed, solve_at)
+        except _RuleStopped:
+            cut_short = True
+            alpha, result = done[-1]
+            info = {"rule": "discrepancy" if isinstance(rule, DiscrepancyAlpha) else "apriori",
+                    "tried": [{"alpha": a} for a, _ in done],
+                    "note": "interrupted before the rule had chosen: its last solve"}
         console.print(f"  alpha: {alpha:.6g} ({info.get('rule', 'rule')}, "
                       f"{len(info.get('tried', [])) or 1} solve(s))"
                       + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
-    elapsed = replay.time_s + time.perf_counter() - start
-    if guard.requested and result.stop_reason != "interrupted":  # the solve had ended, the task not
-        when = ("during the choice of alpha" if not isinstance(rule, FixedAlpha) else
-                "before the baseline" if task.baseline else "at the solver's last check")
-        result = dataclasses.replace(result, stop_reason="interrupted",
-                                     message=f"interrupted {when}")
-    solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done,
-                    resumed_from=_resumed_from(replay))
+    elapsed = time.perf_counter() - start + (stored.time_s if replay.taken else 0.0)
+    solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done)
     if task.baseline and not guard.requested:
-        if not (replaying and len(done) == len(replay.solves)) or (
-                replay.baseline is not None and replay.baseline.stop_reason != "interrupted"
-                and not same_limit):
-            replay = Stored()   # the main solves or the limit changed: run the baseline again
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
+    solved.resumed_from = replay.report()
+    solved.stop_requested = guard.requested
+    solved.complete = not cut_short and result.stop_reason != "interrupted" and (
+        not task.baseline or (solved.baseline is not None
+                              and solved.baseline.stop_reason != "interrupted"))
     return solved
-
-
-def _resumed_from(replay: Stored) -> dict[str, Any] | None:
-    """For the report: what a resumed run took from its checkpoint."""
-    if not replay.solves and replay.baseline is None:
-        return None
-    at = replay.stopped_at
-    return {"solves": len(replay.solves), "baseline": replay.baseline is not None,
-            "iteration": None if at is None else at.iterations}
-
-
-def _replayed(solves: list[tuple[float, SolveResult]], index: int, alpha: float,
-              same_limit: bool) -> SolveResult | None:
-    """The ``index``-th solve of the checkpoint, which must be at the same α; None when there
-    is none, or when it had finished under another ``max_iter`` (it must be run again)."""
-    if index >= len(solves):
-        return None
-    stored_alpha, result = solves[index]
-    if result.stop_reason != "interrupted" and not same_limit:
-        return None
-    if stored_alpha != alpha:  # the fingerprint rules this out; a damaged file does not
-        raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
-                         f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
-                         "without --resume to start over")
-    return result
 
 
 def _start(name: str, x0: Any) -> Any:
@@ -242,20 +284,20 @@ def _choose_alpha(rule: AprioriAlpha | DiscrepancyAlpha, task: InvertTask,
 
 def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
                   console: Console, guard: InterruptGuard, solved: Solved,
-                  replay: Stored) -> None:
+                  replay: _Replay) -> None:
     name, reason = lw.choose_solver(task, lp, fidelity="l2")
     solve, settings = _solver(name, task.solver, common_only=True)
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
     start = time.perf_counter()
-    stored = replay.baseline
+    stored = replay.baseline()
     if stored is not None and stored.stop_reason != "interrupted":
         console.print(f"  baseline {name}: from the checkpoint ({stored.iterations} "
                       f"iterations, {stored.stop_reason})", highlight=False)
         result = stored
     else:
         problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
-        label = f"baseline {name}" + (f", resumed at iteration {stored.iterations}"
-                                      if stored is not None and stored.state is not None else "")
+        label = f"baseline {name}" + (f", resumed at iteration {replay.resumed_at}"
+                                      if stored is not None else "")
         with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
                 bar(iteration, metrics)
@@ -264,4 +306,5 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
     solved.baseline = result
     solved.baseline_settings = settings
     solved.baseline_solver = name
-    solved.baseline_time_s = replay.baseline_time_s + time.perf_counter() - start
+    solved.baseline_time_s = time.perf_counter() - start + (
+        replay.stored.baseline_time_s if stored is not None else 0.0)

@@ -143,7 +143,7 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
         written.append(sc.FILE)
         report["checkpoint"] = {"file": sc.FILE, "solves": len(solved.solves),
                                 "baseline": solved.baseline is not None,
-                                "complete": not solved.interrupted}
+                                "complete": solved.complete}
     figures = _figures(rec, u, u_baseline) if task.figures else {}
     rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import DataError
 from ..ir.nodes import NetworkIR
 from ..ir.tasks.model import InvertTask
-from ..solvers.base import SolveResult, StopReason
+from ..solvers.base import History, SolveResult, StopReason
 from . import checkpoint as ck
 from .arraytree import pack, unpack
 from .report import json_safe
@@ -40,7 +40,7 @@ from .report import json_safe
 __all__ = ["FILE", "FORMAT", "Stored", "fingerprint", "check_compatible", "write", "read"]
 
 FILE = ck.FILE
-FORMAT = 1
+FORMAT = 2
 _STOPS = frozenset(get_args(StopReason))
 
 _WHAT = {"backend": "the backend", "network": "the network (its input, layers or parameters)",
@@ -67,6 +67,16 @@ class Stored:
         last = self.baseline if self.baseline is not None else \
             (self.solves[-1][1] if self.solves else None)
         return last if last is not None and last.stop_reason == "interrupted" else None
+
+
+def _is_result(r: Any) -> bool:
+    """Whether ``r`` has the types of a solver's result (a file edited by hand may not)."""
+    return (isinstance(r, SolveResult) and r.stop_reason in _STOPS
+            and isinstance(r.iterations, int) and hasattr(r.u, "shape")
+            and all(isinstance(v, (int, float)) for v in (r.objective, r.residual))
+            and isinstance(r.history, History) and isinstance(r.lifted, dict)
+            and isinstance(r.message, str) and isinstance(r.solver, str)
+            and (r.state is None or isinstance(r.state, dict)))
 
 
 def fingerprint(task: InvertTask, net: NetworkIR, f_raw: np.ndarray, f_solver: np.ndarray,
@@ -117,9 +127,7 @@ def read(path: Path, xp: Any) -> tuple[Stored, dict[str, Any]]:
         solves = [(float(a), r) for a, r in zip(tree["alphas"], tree["solves"], strict=True)]
         results = [r for _, r in solves] + ([] if tree["baseline"] is None else
                                             [tree["baseline"]])
-        if not all(isinstance(r, SolveResult) and r.stop_reason in _STOPS and
-                   isinstance(r.iterations, int) and (r.state is None or isinstance(r.state, dict))
-                   for r in results):
+        if not all(_is_result(r) for r in results):
             raise ValueError("a solve in it is not a solver's result")
         stored = Stored(solves, tree["baseline"], float(meta["time_s"]),
                         float(meta["baseline_time_s"]), bool(meta["complete"]),

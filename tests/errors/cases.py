@@ -584,7 +584,7 @@ CASES: list[Case] = [
     solve(RESUME, "resume-invert-train-checkpoint", LONG, 1, "not the checkpoint of an invert",
           "`--resume` of an invert task with a checkpoint that is not an invert task's",
           "--resume", setup=interrupted_invert(npz(
-              meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8)))),
+              meta=np.frombuffer(b'{"format": 2}', dtype=np.uint8)))),
     solve(RESUME, "resume-invert-other-problem", LONG, 1, "`alpha` changed",
           "`--resume` of an interrupted invert task with another `alpha`", "--resume",
           "--set", "alpha=0.5", setup=interrupted_invert()),

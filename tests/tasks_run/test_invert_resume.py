@@ -131,8 +131,9 @@ def test_interrupted_and_resumed_equals_a_run_that_never_stopped(
         ran = _record(patch)
         assert _solve(spec, tmp_path / "parts", *sets, resume=True) == 0
     out = capsys.readouterr().out
-    assert "resuming from iteration 30 of " + ("the baseline" if label == "baseline"
-                                               else "solve 1") in out
+    assert ("1 solve(s) and the baseline" if label == "baseline" else "1 solve(s)") + \
+        ", stopped before it finished, at iteration 30" in out
+    assert "resumed at iteration 30" in out
     # the interrupted solve went on from iteration 30 (its next check is 40), and a finished
     # main solve was not run again
     resumed = [it for lab, it in ran if lab.startswith(label)]
@@ -239,7 +240,7 @@ def test_a_damaged_or_foreign_checkpoint_is_one_line(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "cannot read the checkpoint" in err
     # a train task's checkpoint in an invert folder
-    np.savez(folder / sc.FILE, meta=np.frombuffer(b'{"format": 1}', dtype=np.uint8))
+    np.savez(folder / sc.FILE, meta=np.frombuffer(b'{"format": %d}' % sc.FORMAT, dtype=np.uint8))
     assert _solve(spec, tmp_path / "o", resume=True) == 1
     assert "not the checkpoint of an invert task" in capsys.readouterr().err
 
@@ -394,7 +395,12 @@ def _edit_checkpoint(path: Path, edit) -> None:  # noqa: ANN001
     (lambda m, a: m["tree"]["dict"].update(baseline=5), "cannot read the checkpoint"),
     (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"].update(
         stop_reason="bogus"), "cannot read the checkpoint"),
-    (lambda m, a: a.update({k: np.zeros(3) for k in a}), "does not fit this problem"),
+    (lambda m, a: a.update({k: np.zeros(3) for k in a}), "has u of shape (3,)"),
+    (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"].update(history=3),
+     "cannot read the checkpoint"),
+    (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"].update(objective="x"),
+     "cannot read the checkpoint"),
+    (lambda m, a: m.update(format=1), "written by another version of lbdsl"),
     (lambda m, a: m["tree"]["dict"]["solves"]["list"][0]["result"]["state"]["dict"].pop("k"),
      "does not fit this problem"),
 ])
@@ -408,3 +414,54 @@ def test_a_checkpoint_with_the_right_bytes_but_a_wrong_structure_is_one_line(
     assert _solve(spec, tmp_path / "o", resume=True) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_ctrl_c_at_the_baselines_last_check_still_stops_the_run(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The baseline ends as it would have (its last check is its end), the task is complete,
+    and the remaining tasks are not run; --resume takes the first whole and runs the second."""
+    spec = write_spec(TWO_TASKS)
+    assert _solve(spec, tmp_path / "whole") == 0
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "baseline", 80)
+        assert _solve(spec, tmp_path / "parts") == 130
+    rep = _report(tmp_path / "parts")
+    assert rep["baseline"]["stop_reason"] == "max_iter" and rep["stop_reason"] == "max_iter"
+    assert rep["checkpoint"]["complete"] is True
+    assert not (tmp_path / "parts" / "invert-tiny-2").exists()
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    assert {label for label, _ in ran} == {"pdhg"}   # task 2's solve only
+    for folder in (FOLDER, "invert-tiny-2"):
+        _same_results(tmp_path / "parts", tmp_path / "whole", folder)
+
+
+def test_a_rule_stopped_in_its_third_solve_reports_that_solve_not_a_made_up_choice(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(RULE)
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 20, occurrence=3)
+        assert _solve(spec, tmp_path / "parts") == 130
+    rep = _report(tmp_path / "parts")
+    tried = [t["alpha"] for t in rep["alpha_rule"]["tried"]]
+    assert len(tried) == 3 and rep["alpha"] == tried[-1] == 64 * 0.25 ** 2
+    assert rep["stop_reason"] == "interrupted" and rep["iterations"] == 20
+    assert "interrupted before the rule had chosen" in rep["alpha_rule"]["note"]
+
+
+def test_an_interrupted_rule_resumed_under_another_max_iter_is_solved_again(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Its first two solves finished under the old limit: they, and so the third, are run
+    again — and the report says nothing was taken from the checkpoint."""
+    spec = write_spec(RULE)
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 20, occurrence=3)
+        assert _solve(spec, tmp_path / "parts") == 130
+    capsys.readouterr()
+    assert _solve(spec, tmp_path / "parts", "solver.max_iter=70", resume=True) == 0
+    assert "from the checkpoint" not in capsys.readouterr().out
+    assert _report(tmp_path / "parts")["resumed_from"] is None
+    assert _solve(spec, tmp_path / "whole", "solver.max_iter=70") == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
