@@ -250,8 +250,9 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
         errors.print(f"error: {result.label}: {result.error}")
     elif solved.result.stop_reason == "max_iter":  # a result, but not to the accuracy asked
         console.print(f"  note: the solver stopped at max_iter = {solved.result.iterations} "
-                      f"before reaching tol = {task.solver.tol:g}; raise it with "
-                      "--set solver.max_iter=N")
+                      f"before reaching tol = {task.solver.tol:g}; `--resume --set "
+                      "solver.max_iter=N` " + ("goes on from there" if solved.result.state
+                                               else "solves it again with more"))
     return result
 
 

@@ -9,11 +9,12 @@ the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller ca
 at the last check (``max_iter``), where the run ends anyway and is reported as it ended.  Only
 the monitor's interrupt is handled: one raised anywhere else (a second Ctrl-C) propagates.
 
-An interrupted result carries the solver's whole state at that check (``SolveResult.state``:
+An interrupted result — and one stopped at a ``max_iter`` on the check grid, which a longer run
+passes through too — carries the solver's whole state at that check (``SolveResult.state``:
 iterates, duals, step sizes or penalties, the iteration count, the history); handed back as
 ``solve(problem, settings, resume=state)`` it continues to exactly the result (bit for bit, on
-the same backend) that a run which was never interrupted reaches.  ``max_iter`` may differ
-between the two calls; every other setting and the problem must be the same.
+the same backend) that a run which was never stopped reaches.  ``max_iter`` may differ between
+the two calls; every other setting and the problem must be the same.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class SolveResult:
     lifted: dict[str, Any] = field(default_factory=dict)   # e.g. {"u": full u, "z": z, "p": dual}
     message: str = ""
     solver: str = ""
-    state: dict[str, Any] | None = None  # where an interrupted solver stood (``resume=``)
+    state: dict[str, Any] | None = None  # where the solver stood, to go on (``resume=``)
 
     @property
     def converged(self) -> bool:

@@ -272,6 +272,10 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
             if change <= stopping.tol and residual <= stopping.tol:
                 reason = "tol"
                 break
+    if reason == "max_iter" and k % stopping.check_every == 0:
+        # a longer run makes this check too: it can go on from here
+        state = {"u0": u0, "h": tuple(h), "k": k, "change": change, "residual": residual,
+                 "history": history}
 
     hs = xp.stack(h, axis=-1)
     s = sum(net.c[j] * h[j] for j in range(m)) + net.d

@@ -37,7 +37,8 @@ A non-finite gradient or a step that stays non-finite while ``L`` grows by ``2^6
 with the last finite iterate (``"diverged"``); ``KeyboardInterrupt`` from the monitor (at a check
 before ``max_iter``) ends it with the current one (``"interrupted"``) and keeps the whole state of the method at that check
 (``APGResult.state``: iterates, momentum ``t``, ``L``, the check window, the history, and the
-problem's own state, e.g. a TV prox's warm-start dual), from which ``resume`` goes on exactly.
+problem's own state, e.g. a TV prox's warm-start dual), from which ``resume`` goes on exactly;
+so does a stop at a ``max_iter`` on the check grid.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
     if done:
         reason = "tol"
 
+    def snapshot() -> dict[str, Any]:
+        """The loop's state at a check (for ``resume``)."""
+        values = (x, x_prev, s_x, f_x, size_x, t, L, change, optimality, k, x_check, k_check)
+        return {**dict(zip(_STATE, values)), "history": history, "metrics": dict(last_metrics),
+                "problem": problem.state() if problem.state else None}
+
     def step_from(y: Any, L: float) -> tuple[Any, float, float] | None:
         """``(x_+, S(x_+), L)`` by backtracking from ``y``; None when nothing finite is found."""
         s_y, g_y = problem.smooth_grad(y)
@@ -237,10 +244,7 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
                     monitor(k, dict(last_metrics))
                 except KeyboardInterrupt:
                     if k < stopping.max_iter:  # at the last check the run is over anyway
-                        state = dict(zip(_STATE, (x, x_prev, s_x, f_x, size_x, t, L,
-                                                  change, optimality, k, x_check, k_check)))
-                        state.update(history=history, metrics=dict(last_metrics),
-                                     problem=problem.state() if problem.state else None)
+                        state = snapshot()
                         reason = "interrupted"
                         message = (f"interrupted at iteration {k}; returning the current "
                                    "iterate")
@@ -248,6 +252,8 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
             if change <= stopping.tol and optimality <= stopping.tol:
                 reason = "tol"
                 break
+    if reason == "max_iter" and k % stopping.check_every == 0:
+        state = snapshot()  # a longer run makes this check too: it can go on from here
     if not last_metrics or history.iteration[-1:] != [k]:
         last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
                         "step": 1.0 / L}

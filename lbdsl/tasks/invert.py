@@ -62,7 +62,8 @@ class Solved:
     def stored(self, max_iter: int) -> Stored:
         """What the checkpoint of this run holds (its solvers ran under ``max_iter``)."""
         return Stored(list(self.solves), self.baseline, self.time_s,
-                      self.baseline_time_s or 0.0, complete=self.complete, max_iter=max_iter)
+                      self.baseline_time_s or 0.0, complete=self.complete, max_iter=max_iter,
+                      alpha=self.alpha)
 
     @property
     def interrupted(self) -> bool:
@@ -128,9 +129,10 @@ class _RuleStopped(Exception):
 class _Replay:
     """The solves of a checkpoint (``--resume``), taken in order while they fit this run.
 
-    A finished solve is taken as it is if it ran under this run's ``max_iter``; an interrupted
-    one is gone on from (its state), under any ``max_iter`` at or past where it stopped.  The
-    first solve that is not taken ends the replay: what follows was computed from it.
+    Each stored solve is either *taken* as it is (it finished under this run's ``max_iter``), or
+    *gone on from* (its solver state: it was interrupted, or it stopped at a ``max_iter`` on the
+    check grid that has since been raised), or neither (it is solved again).  The first solve
+    not taken as it is ends the replay: what follows it was computed from it.
     """
 
     def __init__(self, stored: Stored, max_iter: int, shape: tuple[int, ...]) -> None:
@@ -141,45 +143,48 @@ class _Replay:
         self.baseline_taken = False
         self.resumed_at: int | None = None
 
-    def solve(self, index: int, alpha: float) -> SolveResult | None:
-        """The stored solve to use as this run's ``index``-th, at ``alpha`` (None: solve it)."""
+    def solve(self, index: int, alpha: float) -> tuple[SolveResult | None, bool]:
+        """``(stored solve, go on from it?)`` for this run's ``index``-th solve at ``alpha``;
+        ``(None, False)``: solve it."""
         if not self.intact or index >= len(self.stored.solves):
             self.intact = False
-            return None
+            return None, False
         stored_alpha, result = self.stored.solves[index]
         if stored_alpha != alpha:  # the fingerprint rules this out; an edited file does not
             raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
                              f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
                              "without --resume to start over")
-        used = self._usable(result, f"solve {index + 1}")
-        self.intact = used is not None and used.stop_reason != "interrupted"
+        used, goes_on = self._usable(result, f"solve {index + 1}")
+        self.intact = used is not None and not goes_on
         self.taken += used is not None
-        return used
+        return used, goes_on
 
-    def baseline(self) -> SolveResult | None:
-        """The stored baseline to use, if every main solve came from the checkpoint as it was."""
+    def baseline(self, alpha: float) -> tuple[SolveResult | None, bool]:
+        """The same for the baseline, if it was solved at this ``alpha`` (it depends on the
+        main solves through α only)."""
         stored = self.stored.baseline
-        if stored is None or not (self.intact and self.taken == len(self.stored.solves)):
-            return None
-        used = self._usable(stored, "the baseline")
+        if stored is None or self.stored.alpha != alpha:
+            return None, False
+        used, goes_on = self._usable(stored, "the baseline")
         self.baseline_taken = used is not None
-        return used
+        return used, goes_on
 
-    def _usable(self, result: SolveResult, what: str) -> SolveResult | None:
+    def _usable(self, result: SolveResult, what: str) -> tuple[SolveResult | None, bool]:
         if tuple(result.u.shape) != self.shape:
             raise SolveError(f"cannot resume: {what} of the checkpoint has u of shape "
                              f"{tuple(result.u.shape)}, this problem's is {self.shape}; run "
                              "without --resume to start over")
-        if result.stop_reason != "interrupted":
-            return result if self.same_limit else None
-        if result.state is None:
-            return None
-        k = int(result.state.get("k", result.iterations))
-        if k > self.max_iter:
-            raise SolveError(f"cannot resume: {what} of the checkpoint is at iteration {k}, "
-                             f"beyond max_iter = {self.max_iter}")
+        if result.stop_reason != "interrupted" and self.same_limit:
+            return result, False
+        k = int(result.state.get("k", result.iterations)) if result.state else None
+        if result.stop_reason == "interrupted" and k is not None:
+            if k > self.max_iter:
+                raise SolveError(f"cannot resume: {what} of the checkpoint is at iteration "
+                                 f"{k}, beyond max_iter = {self.max_iter}")
+        elif not (result.stop_reason == "max_iter" and k is not None and k < self.max_iter):
+            return None, False
         self.resumed_at = k
-        return result
+        return result, True
 
     def report(self) -> dict[str, Any] | None:
         """For the report: what this run took from the checkpoint (None: nothing)."""
@@ -206,13 +211,13 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         if guard.requested and done:
             raise _RuleStopped
         label = label or f"{name} α={alpha:.3g}"
-        kept = replay.solve(len(done), alpha)
-        if kept is not None and kept.stop_reason != "interrupted":
+        kept, goes_on = replay.solve(len(done), alpha)
+        if kept is not None and not goes_on:
             console.print(f"  {label}: from the checkpoint ({kept.iterations} iterations, "
                           f"{kept.stop_reason})", highlight=False)
             done.append((alpha, kept))
             return kept
-        if kept is not None:
+        if goes_on:
             label += f", resumed at iteration {replay.resumed_at}"
         with Progress(console, label, total) as bar:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:
@@ -289,8 +294,8 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
     solve, settings = _solver(name, task.solver, common_only=True)
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
     start = time.perf_counter()
-    stored = replay.baseline()
-    if stored is not None and stored.stop_reason != "interrupted":
+    stored, goes_on = replay.baseline(alpha)
+    if stored is not None and not goes_on:
         console.print(f"  baseline {name}: from the checkpoint ({stored.iterations} "
                       f"iterations, {stored.stop_reason})", highlight=False)
         result = stored

@@ -9,9 +9,10 @@ the lifted variables, the history), the interrupted one with its whole solver st
 (``SolveResult.state``), and the baseline's result if it had started.  Resuming replays the
 finished solves from the file (an α rule takes the same decisions on the same results), goes on
 with the interrupted one from its state, and runs the rest.  A finished solve is taken from the
-file only under the ``max_iter`` it ran with (the file records it); with another, it and every
-solve after it are run again — an interrupted solve, which stopped at a check before its limit,
-goes on under the new one.
+file only under the ``max_iter`` it ran with (the file records it).  Under a larger one, a solve
+that stopped at its ``max_iter`` on the check grid goes on from its state, like an interrupted
+one; any other is solved again, and so is every solve after it (they started from it).  The
+baseline depends on the main solves through α only: it is taken when α is the one it had.
 
 Like ``train``'s checkpoint (:mod:`.checkpoint`) it carries a *fingerprint* — everything the
 solves depend on except ``max_iter``: the backend, the network (input shape, layers, parameters),
@@ -60,6 +61,7 @@ class Stored:
     baseline_time_s: float = 0.0
     complete: bool = False   # the run finished: every solve it needed is here
     max_iter: int = 0        # the solvers' limit in that run
+    alpha: float | None = None   # the α it chose (the baseline's)
 
     @property
     def stopped_at(self) -> SolveResult | None:
@@ -112,7 +114,8 @@ def write(path: Path, stored: Stored, fp: dict[str, Any]) -> None:
     document, arrays = pack(tree)
     meta = {"format": FORMAT, "kind": "invert", "fingerprint": fp, "tree": document,
             "time_s": float(stored.time_s), "baseline_time_s": float(stored.baseline_time_s),
-            "complete": bool(stored.complete), "max_iter": int(stored.max_iter)}
+            "complete": bool(stored.complete), "max_iter": int(stored.max_iter),
+            "alpha": stored.alpha}
     ck.save_npz(path, arrays, meta)
 
 
@@ -131,7 +134,8 @@ def read(path: Path, xp: Any) -> tuple[Stored, dict[str, Any]]:
             raise ValueError("a solve in it is not a solver's result")
         stored = Stored(solves, tree["baseline"], float(meta["time_s"]),
                         float(meta["baseline_time_s"]), bool(meta["complete"]),
-                        int(meta["max_iter"]))
+                        int(meta["max_iter"]),
+                        None if meta["alpha"] is None else float(meta["alpha"]))
         return stored, meta["fingerprint"]
     except ck.READ_ERRORS as exc:
         raise DataError(f"cannot read the checkpoint {path}: {ck.reason(exc)}; run without "

@@ -83,7 +83,7 @@ def _same(a: SolveResult, b: SolveResult) -> None:
 def test_interrupted_then_resumed_equals_uninterrupted(name: str) -> None:
     solve, make = SOLVERS[name]
     whole = solve(make(), 60, 1e-14)
-    assert whole.stop_reason == "max_iter" and whole.state is None
+    assert whole.stop_reason == "max_iter"
     part = solve(make(), 60, 1e-14, monitor=_interrupt_at(25))
     assert part.stop_reason == "interrupted" and part.iterations == 25
     assert part.state is not None and part.history.iteration[-1] == 25
@@ -99,6 +99,18 @@ def test_two_interruptions_and_a_longer_max_iter_on_resume(name: str) -> None:
     second = solve(make(), 30, 1e-14, monitor=_interrupt_at(20), resume=first.state)
     assert (second.stop_reason, second.iterations) == ("interrupted", 20)
     _same(solve(make(), 50, 1e-14, resume=second.state), whole)
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_a_max_iter_stop_on_the_check_grid_goes_on_under_a_larger_max_iter(name: str) -> None:
+    """60 iterations, then on to 100, is 100 iterations; a stop off the grid (63) keeps no
+    state: a longer run would not have checked there."""
+    solve, make = SOLVERS[name]
+    whole = solve(make(), 100, 1e-14)
+    first = solve(make(), 60, 1e-14)
+    assert first.stop_reason == "max_iter" and first.state is not None
+    _same(solve(make(), 100, 1e-14, resume=first.state), whole)
+    assert solve(make(), 63, 1e-14).state is None
 
 
 @pytest.mark.parametrize("name", ["lifted", "gradient", "coordinate"])

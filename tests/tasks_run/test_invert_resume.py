@@ -307,16 +307,19 @@ def test_a_task_that_had_finished_is_taken_from_its_checkpoint_not_solved_again(
         _same_results(tmp_path / "parts", tmp_path / "whole", folder)
 
 
-def test_a_solve_that_stopped_at_max_iter_is_solved_again_when_max_iter_is_raised(
+def test_a_solve_that_stopped_at_max_iter_goes_on_when_max_iter_is_raised(
         write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
+    """80 iterations, then --resume to 120, is 120 iterations — for the solve and the
+    baseline, each going on from iteration 80 (on the check grid, so no check is added)."""
     spec = write_spec(FIXED)
     assert _solve(spec, tmp_path / "parts") == 0
     assert "stopped at max_iter = 80 before reaching tol" in capsys.readouterr().out
     with monkeypatch.context() as patch:
         ran = _record(patch)
         assert _solve(spec, tmp_path / "parts", "solver.max_iter=120", resume=True) == 0
-    assert ran[0] == ("pdhg", 10)   # from the start: a max_iter stop keeps no solver state
+    assert ran[0] == ("pdhg, resumed at iteration 80", 90)
+    assert ("baseline gradient, resumed at iteration 80", 90) in ran
     assert _solve(spec, tmp_path / "whole", "solver.max_iter=120") == 0
     _same_results(tmp_path / "parts", tmp_path / "whole")
     with monkeypatch.context() as patch:   # and unchanged, nothing is solved at all
@@ -450,18 +453,20 @@ def test_a_rule_stopped_in_its_third_solve_reports_that_solve_not_a_made_up_choi
     assert "interrupted before the rule had chosen" in rep["alpha_rule"]["note"]
 
 
-def test_an_interrupted_rule_resumed_under_another_max_iter_is_solved_again(
+def test_an_interrupted_rule_resumed_under_another_max_iter(
         write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Its first two solves finished under the old limit: they, and so the third, are run
-    again — and the report says nothing was taken from the checkpoint."""
+    """Its first solve stopped at the old max_iter = 60: it goes on from there to 70, and the
+    solves after it, which started from its old result, are run again."""
     spec = write_spec(RULE)
     with monkeypatch.context() as patch:
         _ctrl_c(patch, "pdhg", 20, occurrence=3)
         assert _solve(spec, tmp_path / "parts") == 130
     capsys.readouterr()
     assert _solve(spec, tmp_path / "parts", "solver.max_iter=70", resume=True) == 0
-    assert "from the checkpoint" not in capsys.readouterr().out
-    assert _report(tmp_path / "parts")["resumed_from"] is None
+    out = capsys.readouterr().out
+    assert "from the checkpoint" not in out and out.count("resumed at iteration 60") == 1
+    assert _report(tmp_path / "parts")["resumed_from"] == {"solves": 1, "baseline": False,
+                                                          "iteration": 60}
     assert _solve(spec, tmp_path / "whole", "solver.max_iter=70") == 0
     _same_results(tmp_path / "parts", tmp_path / "whole")

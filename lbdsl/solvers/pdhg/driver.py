@@ -12,7 +12,8 @@ and bring back the last checked iterate.  Every ``check_every`` iterations the l
 3. stops with ``"tol"`` when ``change ≤ tol`` and ``residual ≤ tol``;
 4. calls the monitor; a ``KeyboardInterrupt`` from it stops with ``"interrupted"``, and the
    outcome keeps ``{"iteration": it.state(), "k": k, "history": …}`` — what ``resume`` takes to
-   go on from that check exactly as if nothing had happened.
+   go on from that check exactly as if nothing had happened.  A stop at a ``max_iter`` on the
+   check grid keeps it too (a longer run goes through the same check).
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
                     message = f"interrupted at iteration {k}; returned the current iterate"
                     state = {"iteration": it.state(), "k": k, "history": history}
                     break
+    if reason == "max_iter" and k % stopping.check_every == 0:
+        # a longer run makes this check too, so a larger max_iter can go on from here exactly
+        state = {"iteration": it.state(), "k": k, "history": history}
     if objective is None or reason == "diverged":
         objective, residual = it.measure()
     return Outcome(k, reason, message, objective, float(residual), history, state)
