@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 from array_api_compat import array_namespace
 
-__all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change"]
+__all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change",
+           "stop_requested", "interrupted_at"]
 
 StopReason = Literal["tol", "max_iter", "diverged", "interrupted"]
 
@@ -105,3 +106,21 @@ def relative_change(new: Any, old: Any) -> float:
     diff = float(xp.linalg.vector_norm(xp.reshape(new - old, (-1,))))
     ref = float(xp.linalg.vector_norm(xp.reshape(old, (-1,))))
     return diff / max(ref, 1e-12)
+
+
+def stop_requested(monitor: Monitor | None, k: int, metrics: dict[str, float],
+                   stopping: Stopping) -> bool:
+    """Show ``metrics`` at check ``k`` to the monitor; whether it asked to stop (by raising
+    ``KeyboardInterrupt``) before the last check — at ``max_iter`` the run ends anyway."""
+    if monitor is None:
+        return False
+    try:
+        monitor(k, metrics)
+    except KeyboardInterrupt:
+        return k < stopping.max_iter
+    return False
+
+
+def interrupted_at(k: int) -> str:
+    """The message of a run the monitor stopped at check ``k``."""
+    return f"interrupted at iteration {k}; returned the current iterate"

@@ -58,7 +58,8 @@ from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
 from ..prox.regularisers.base import Weighted
 from ..prox.regularisers.l2sq import L2Squared
-from .base import History, Monitor, SolveResult, Stopping, StopReason, is_finite
+from .base import (History, Monitor, SolveResult, Stopping, StopReason, interrupted_at, is_finite,
+                   stop_requested)
 from .lifted import _batch_of, initial_input
 from .problems import InverseProblem
 
@@ -258,22 +259,14 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
             metrics = {"objective": run.objective(u0, h), "residual": residual,
                        "change": change}
             history.record(k, metrics)
-            if monitor is not None:
-                try:
-                    monitor(k, dict(metrics))
-                except KeyboardInterrupt:
-                    if k < stopping.max_iter:  # at the last check the run is over anyway
-                        state = {"u0": u0, "h": tuple(h), "k": k, "change": change,
-                                 "residual": residual, "history": history}
-                        reason = "interrupted"
-                        message = (f"interrupted at iteration {k}; returning the current "
-                                   "iterate")
-                        break
+            if stop_requested(monitor, k, dict(metrics), stopping):
+                reason, message = "interrupted", interrupted_at(k)
+                break
             if change <= stopping.tol and residual <= stopping.tol:
                 reason = "tol"
                 break
-    if reason == "max_iter" and k % stopping.check_every == 0:
-        # a longer run makes this check too: it can go on from here
+    if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
+        # where a longer run passes too: it can go on from here
         state = {"u0": u0, "h": tuple(h), "k": k, "change": change, "residual": residual,
                  "history": history}
 

@@ -35,10 +35,10 @@ optimal objective, with ``tol = 1e-6`` after 1,900 within 2·10⁻⁵ of it.
 
 A non-finite gradient or a step that stays non-finite while ``L`` grows by ``2^60`` ends the run
 with the last finite iterate (``"diverged"``); ``KeyboardInterrupt`` from the monitor (at a check
-before ``max_iter``) ends it with the current one (``"interrupted"``) and keeps the whole state of the method at that check
-(``APGResult.state``: iterates, momentum ``t``, ``L``, the check window, the history, and the
-problem's own state, e.g. a TV prox's warm-start dual), from which ``resume`` goes on exactly;
-so does a stop at a ``max_iter`` on the check grid.
+before ``max_iter``) ends it with the current one (``"interrupted"``) and keeps the whole state
+of the method at that check (``APGResult.state``: iterates, momentum ``t``, ``L``, the check
+window, the history, and the problem's own state, e.g. a TV prox's warm-start dual), from which
+``resume`` goes on exactly; so does a stop at a ``max_iter`` on the check grid.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from .base import History, Monitor, Stopping, StopReason, is_finite
+from .base import (History, Monitor, Stopping, StopReason, interrupted_at, is_finite,
+                   stop_requested)
 
 __all__ = ["Composite", "APGOptions", "APGResult", "minimise", "vdot", "norm"]
 
@@ -239,16 +240,9 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
             if problem.metrics is not None:
                 last_metrics.update(problem.metrics(x))
             history.record(k, last_metrics)
-            if monitor is not None:
-                try:
-                    monitor(k, dict(last_metrics))
-                except KeyboardInterrupt:
-                    if k < stopping.max_iter:  # at the last check the run is over anyway
-                        state = snapshot()
-                        reason = "interrupted"
-                        message = (f"interrupted at iteration {k}; returning the current "
-                                   "iterate")
-                        break
+            if stop_requested(monitor, k, dict(last_metrics), stopping):
+                state, reason, message = snapshot(), "interrupted", interrupted_at(k)
+                break
             if change <= stopping.tol and optimality <= stopping.tol:
                 reason = "tol"
                 break

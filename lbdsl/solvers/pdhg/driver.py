@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from array_api_compat import array_namespace
 
-from ..base import History, Monitor, Stopping, StopReason, relative_change
+from ..base import (History, Monitor, Stopping, StopReason, interrupted_at, relative_change,
+                    stop_requested)
 
 __all__ = ["Iteration", "Outcome", "run"]
 
@@ -102,17 +103,11 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
             message = (f"converged: change {change:.2e} and residual {residual:.2e} "
                        f"<= tol = {stopping.tol:g} after {k} iterations")
             break
-        if monitor is not None:
-            try:
-                monitor(k, metrics)
-            except KeyboardInterrupt:
-                if k < stopping.max_iter:  # at the last check the run is over anyway
-                    reason = "interrupted"
-                    message = f"interrupted at iteration {k}; returned the current iterate"
-                    state = {"iteration": it.state(), "k": k, "history": history}
-                    break
-    if reason == "max_iter" and k % stopping.check_every == 0:
-        # a longer run makes this check too, so a larger max_iter can go on from here exactly
+        if stop_requested(monitor, k, metrics, stopping):
+            reason, message = "interrupted", interrupted_at(k)
+            break
+    if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
+        # where a longer run passes too: it can go on from here exactly
         state = {"iteration": it.state(), "k": k, "history": history}
     if objective is None or reason == "diverged":
         objective, residual = it.measure()
