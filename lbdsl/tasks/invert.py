@@ -80,6 +80,11 @@ def _solver(name: str, spec_solver: Any, common_only: bool = False) -> tuple[Cal
     return solve, settings
 
 
+def _check_every(settings: Any) -> int:
+    stopping = getattr(settings, "stopping", None)
+    return int(getattr(stopping, "check_every", getattr(settings, "check_every", 10)))
+
+
 def _max_iter(settings: Any, fallback: int) -> int:
     stopping = getattr(settings, "stopping", None)
     return int(getattr(stopping, "max_iter", getattr(settings, "max_iter", fallback)))
@@ -135,13 +140,16 @@ class _Replay:
     not taken as it is ends the replay: what follows it was computed from it.
     """
 
-    def __init__(self, stored: Stored, max_iter: int, shape: tuple[int, ...]) -> None:
+    def __init__(self, stored: Stored, max_iter: int, check_every: int,
+                 shape: tuple[int, ...]) -> None:
         self.stored, self.max_iter, self.shape = stored, max_iter, shape
+        self.check_every = check_every
         self.same_limit = stored.max_iter == max_iter
         self.intact = True
         self.taken = 0
         self.baseline_taken = False
-        self.resumed_at: int | None = None
+        self.resumed_at: int | None = None            # where the main solve went on from
+        self.baseline_resumed_at: int | None = None   # and the baseline
 
     def solve(self, index: int, alpha: float) -> tuple[SolveResult | None, bool]:
         """``(stored solve, go on from it?)`` for this run's ``index``-th solve at ``alpha``;
@@ -165,8 +173,11 @@ class _Replay:
         stored = self.stored.baseline
         if stored is None or self.stored.alpha != alpha:
             return None, False
+        main_at = self.resumed_at
         used, goes_on = self._usable(stored, "the baseline")
         self.baseline_taken = used is not None
+        self.baseline_resumed_at, self.resumed_at = (self.resumed_at if goes_on else None,
+                                                     main_at)
         return used, goes_on
 
     def _usable(self, result: SolveResult, what: str) -> tuple[SolveResult | None, bool]:
@@ -174,7 +185,7 @@ class _Replay:
             raise SolveError(f"cannot resume: {what} of the checkpoint has u of shape "
                              f"{tuple(result.u.shape)}, this problem's is {self.shape}; run "
                              "without --resume to start over")
-        if result.stop_reason != "interrupted" and self.same_limit:
+        if result.stop_reason != "interrupted" and (self.same_limit or self._converged(result)):
             return result, False
         k = int(result.state.get("k", result.iterations)) if result.state else None
         if result.stop_reason == "interrupted" and k is not None:
@@ -186,12 +197,18 @@ class _Replay:
         self.resumed_at = k
         return result, True
 
+    def _converged(self, result: SolveResult) -> bool:
+        """A ``tol`` stop at a check on the grid, within this run's limit: a run under this
+        ``max_iter`` makes the same checks up to there, and stops there too."""
+        k = result.iterations
+        return result.stop_reason == "tol" and k % self.check_every == 0 and k <= self.max_iter
+
     def report(self) -> dict[str, Any] | None:
         """For the report: what this run took from the checkpoint (None: nothing)."""
         if not self.taken and not self.baseline_taken:
             return None
-        return {"solves": self.taken, "baseline": self.baseline_taken,
-                "iteration": self.resumed_at}
+        return {"solves": self.taken, "iteration": self.resumed_at,
+                "baseline": self.baseline_taken, "baseline_iteration": self.baseline_resumed_at}
 
 
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
@@ -204,7 +221,7 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     alpha0 = rule.value if isinstance(rule, FixedAlpha) else 1.0
     problem = lw.lower(task, lp, f_solver, alpha0)
     shape = (*observed.batch, *problem.input_shape)
-    replay = _Replay(stored, task.solver.max_iter, shape)
+    replay = _Replay(stored, task.solver.max_iter, _check_every(settings), shape)
     done: list[tuple[float, SolveResult]] = []
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
@@ -242,6 +259,11 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
             info = {"rule": "discrepancy" if isinstance(rule, DiscrepancyAlpha) else "apriori",
                     "tried": [{"alpha": a} for a, _ in done],
                     "note": "interrupted before the rule had chosen: its last solve"}
+    unfinished = any(r.stop_reason == "interrupted" for _, r in done)
+    if not isinstance(rule, FixedAlpha):
+        if unfinished and not cut_short:
+            info["note"] = ("interrupted: the rule's last decision rests on a solve that did "
+                            "not finish")
         console.print(f"  alpha: {alpha:.6g} ({info.get('rule', 'rule')}, "
                       f"{len(info.get('tried', [])) or 1} solve(s))"
                       + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
@@ -251,7 +273,7 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     solved.resumed_from = replay.report()
     solved.stop_requested = guard.requested
-    solved.complete = not cut_short and result.stop_reason != "interrupted" and (
+    solved.complete = not cut_short and not unfinished and (
         not task.baseline or (solved.baseline is not None
                               and solved.baseline.stop_reason != "interrupted"))
     return solved
@@ -301,7 +323,7 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
         result = stored
     else:
         problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
-        label = f"baseline {name}" + (f", resumed at iteration {replay.resumed_at}"
+        label = f"baseline {name}" + (f", resumed at iteration {replay.baseline_resumed_at}"
                                       if stored is not None else "")
         with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
             def monitor(iteration: int, metrics: dict[str, float]) -> None:

@@ -9,9 +9,10 @@ the lifted variables, the history), the interrupted one with its whole solver st
 (``SolveResult.state``), and the baseline's result if it had started.  Resuming replays the
 finished solves from the file (an α rule takes the same decisions on the same results), goes on
 with the interrupted one from its state, and runs the rest.  A finished solve is taken from the
-file only under the ``max_iter`` it ran with (the file records it).  Under a larger one, a solve
-that stopped at its ``max_iter`` on the check grid goes on from its state, like an interrupted
-one; any other is solved again, and so is every solve after it (they started from it).  The
+file under the ``max_iter`` it ran with (the file records it), or under any other that it met
+``tol`` within, at a check on the grid.  Under a larger one, a solve that stopped at its
+``max_iter`` on the check grid goes on from its state, like an interrupted one; any other is
+solved again, and so is every solve after it (they started from it).  The
 baseline depends on the main solves through α only: it is taken when α is the one it had.
 
 Like ``train``'s checkpoint (:mod:`.checkpoint`) it carries a *fingerprint* — everything the
@@ -135,7 +136,7 @@ def read(path: Path, xp: Any) -> tuple[Stored, dict[str, Any]]:
         stored = Stored(solves, tree["baseline"], float(meta["time_s"]),
                         float(meta["baseline_time_s"]), bool(meta["complete"]),
                         int(meta["max_iter"]),
-                        None if meta["alpha"] is None else float(meta["alpha"]))
+                        None if meta.get("alpha") is None else float(meta["alpha"]))
         return stored, meta["fingerprint"]
     except ck.READ_ERRORS as exc:
         raise DataError(f"cannot read the checkpoint {path}: {ck.reason(exc)}; run without "

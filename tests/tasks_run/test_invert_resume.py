@@ -142,8 +142,10 @@ def test_interrupted_and_resumed_equals_a_run_that_never_stopped(
         assert all(lab.startswith("baseline") for lab, _ in ran)
     _same_results(tmp_path / "parts", tmp_path / "whole")
     rep = _report(tmp_path / "parts")
-    assert rep["resumed_from"] == {"solves": 1, "baseline": label == "baseline",
-                                   "iteration": 30}
+    in_baseline = label == "baseline"
+    assert rep["resumed_from"] == {"solves": 1, "iteration": None if in_baseline else 30,
+                                   "baseline": in_baseline,
+                                   "baseline_iteration": 30 if in_baseline else None}
     assert rep["checkpoint"]["complete"] is True
     assert _report(tmp_path / "whole")["resumed_from"] is None
 
@@ -466,7 +468,38 @@ def test_an_interrupted_rule_resumed_under_another_max_iter(
     assert _solve(spec, tmp_path / "parts", "solver.max_iter=70", resume=True) == 0
     out = capsys.readouterr().out
     assert "from the checkpoint" not in out and out.count("resumed at iteration 60") == 1
-    assert _report(tmp_path / "parts")["resumed_from"] == {"solves": 1, "baseline": False,
-                                                          "iteration": 60}
+    assert _report(tmp_path / "parts")["resumed_from"] == {
+        "solves": 1, "iteration": 60, "baseline": False, "baseline_iteration": None}
     assert _solve(spec, tmp_path / "whole", "solver.max_iter=70") == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+def test_a_rule_whose_last_solve_was_interrupted_is_not_complete(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the rule's last solve: the rule still returns (on that unfinished solve), but
+    the task is not complete — the report says so, and --resume finishes it as a run that
+    never stopped would."""
+    spec = write_spec(RULE)
+    assert _solve(spec, tmp_path / "whole") == 0
+    n = len(_report(tmp_path / "whole")["alpha_rule"]["tried"])
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "pdhg", 20, occurrence=n)
+        assert _solve(spec, tmp_path / "parts") == 130
+    rep = _report(tmp_path / "parts")
+    assert rep["checkpoint"]["complete"] is False
+    assert "rests on a solve that did not finish" in rep["alpha_rule"]["note"]
+    assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+def test_a_solve_that_met_tol_on_the_check_grid_is_taken_under_a_raised_max_iter(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(FIXED.replace("tol = 1e-12", "tol = 1e-2"))
+    assert _solve(spec, tmp_path / "parts") == 0
+    assert _report(tmp_path / "parts")["stop_reason"] == "tol"
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", "solver.max_iter=200", resume=True) == 0
+    assert [label for label, _ in ran if label.startswith("pdhg")] == []
+    assert _solve(spec, tmp_path / "whole", "solver.max_iter=200") == 0
     _same_results(tmp_path / "parts", tmp_path / "whole")
