@@ -258,7 +258,7 @@ def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
 
 def _invert_checkpoint(folder: Path, fingerprint: dict[str, Any], xp: Any,
                        console: Any) -> Any:
-    """What an earlier run of ``task`` left in ``folder`` (None: nothing to resume from)."""
+    """What an earlier run of this task left in ``folder`` (None: nothing to resume from)."""
     from .tasks import solve_checkpoint as sc
 
     path = folder / sc.FILE
@@ -266,15 +266,13 @@ def _invert_checkpoint(folder: Path, fingerprint: dict[str, Any], xp: Any,
         console.print(f"  no checkpoint in {folder}: solving from the start")
         return None
     stored, found = sc.read(path, xp)
-    try:
-        sc.check_compatible(found, fingerprint, path)
-    except SolveError as err:
-        if not stored.complete:  # an interrupted run of another problem: the user decides
-            raise
+    what = sc.changed(found, fingerprint)
+    if what and stored.complete:
         # a finished task edited since (while --resume is meant for another task of the spec)
-        console.print(f"  {err}".split("; run without")[0] + ": the task had finished, so it "
-                      "is solved again")
+        console.print(f"  {path}: since it was written, {what} changed; the task had "
+                      "finished, so it is solved again")
         return None
+    sc.check_compatible(found, fingerprint, path)  # an interrupted run: the user decides
     state = ("complete" if stored.complete else
              "stopped before it finished" + (f", at iteration {stored.stopped_at.iterations}"
                                              if stored.stopped_at is not None else ""))

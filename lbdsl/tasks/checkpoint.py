@@ -39,7 +39,8 @@ from ..training import TrainState
 from .pairs import Pairs
 
 __all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible", "sha",
-           "network_fingerprint", "plain", "save_npz", "load_npz", "READ_ERRORS", "reason"]
+           "network_fingerprint", "plain", "save_npz", "load_npz", "READ_ERRORS", "reason",
+           "changed"]
 
 FILE = "checkpoint.npz"
 FORMAT = 2   # 2: the network's fingerprint holds its input and every field of its layers
@@ -119,14 +120,20 @@ _WHAT = {"network": "the network (its layers or initial parameters)", "data": "t
          "optimizer": "the optimizer (other than `epochs`)", "seed": "`seed`", "dtype": "`dtype`"}
 
 
+def changed(found: dict[str, Any], expected: dict[str, Any],
+            names: dict[str, str] | None = None) -> str:
+    """What differs between two fingerprints, in words (empty: nothing)."""
+    names = _WHAT if names is None else names
+    keys = [key for key in expected if found.get(key) != json.loads(json.dumps(expected[key]))]
+    return ", ".join(names.get(k, k) for k in keys)
+
+
 def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path,
                      names: dict[str, str] | None = None) -> None:
     """``SolveError`` (one line) if the checkpoint at ``path`` belongs to another run;
     ``names`` says each fingerprint key in words."""
-    names = _WHAT if names is None else names
-    changed = [key for key in expected if found.get(key) != json.loads(json.dumps(expected[key]))]
-    if changed:
-        what = ", ".join(names.get(k, k) for k in changed)
+    what = changed(found, expected, names)
+    if what:
         raise SolveError(f"cannot resume from {path}: since it was written, {what} changed; "
                          "run without --resume to start over")
 

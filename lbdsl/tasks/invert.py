@@ -134,10 +134,11 @@ class _RuleStopped(Exception):
 class _Replay:
     """The solves of a checkpoint (``--resume``), taken in order while they fit this run.
 
-    Each stored solve is either *taken* as it is (it finished under this run's ``max_iter``), or
-    *gone on from* (its solver state: it was interrupted, or it stopped at a ``max_iter`` on the
-    check grid that has since been raised), or neither (it is solved again).  The first solve
-    not taken as it is ends the replay: what follows it was computed from it.
+    Each stored solve is either *taken* as it is (it finished under this run's ``max_iter``, or
+    met ``tol`` at a check on the grid within it), or *gone on from* (its solver state: it was
+    interrupted, or it stopped at a ``max_iter`` on the check grid that has since been raised),
+    or neither (it is solved again).  The first solve not taken as it is ends the replay: what
+    follows it was computed from it.
     """
 
     def __init__(self, stored: Stored, max_iter: int, check_every: int,
@@ -162,10 +163,11 @@ class _Replay:
             raise SolveError(f"cannot resume: solve {index + 1} of the checkpoint is at α = "
                              f"{stored_alpha:.17g}, this run asks for α = {alpha:.17g}; run "
                              "without --resume to start over")
-        used, goes_on = self._usable(result, f"solve {index + 1}")
-        self.intact = used is not None and not goes_on
+        used, at = self._usable(result, f"solve {index + 1}")
+        self.intact = used is not None and at is None
         self.taken += used is not None
-        return used, goes_on
+        self.resumed_at = at if at is not None else self.resumed_at
+        return used, at is not None
 
     def baseline(self, alpha: float) -> tuple[SolveResult | None, bool]:
         """The same for the baseline, if it was solved at this ``alpha`` (it depends on the
@@ -173,29 +175,29 @@ class _Replay:
         stored = self.stored.baseline
         if stored is None or self.stored.alpha != alpha:
             return None, False
-        main_at = self.resumed_at
-        used, goes_on = self._usable(stored, "the baseline")
+        used, at = self._usable(stored, "the baseline")
         self.baseline_taken = used is not None
-        self.baseline_resumed_at, self.resumed_at = (self.resumed_at if goes_on else None,
-                                                     main_at)
-        return used, goes_on
+        self.baseline_resumed_at = at
+        return used, at is not None
 
-    def _usable(self, result: SolveResult, what: str) -> tuple[SolveResult | None, bool]:
+    def _usable(self, result: SolveResult, what: str) -> tuple[SolveResult | None, int | None]:
+        """``(result, None)``: take it as it is; ``(result, k)``: go on from its state at
+        iteration ``k``; ``(None, None)``: solve it again."""
         if tuple(result.u.shape) != self.shape:
             raise SolveError(f"cannot resume: {what} of the checkpoint has u of shape "
                              f"{tuple(result.u.shape)}, this problem's is {self.shape}; run "
                              "without --resume to start over")
         if result.stop_reason != "interrupted" and (self.same_limit or self._converged(result)):
-            return result, False
+            return result, None
         k = int(result.state.get("k", result.iterations)) if result.state else None
         if result.stop_reason == "interrupted" and k is not None:
             if k > self.max_iter:
                 raise SolveError(f"cannot resume: {what} of the checkpoint is at iteration "
                                  f"{k}, beyond max_iter = {self.max_iter}")
-        elif not (result.stop_reason == "max_iter" and k is not None and k < self.max_iter):
-            return None, False
-        self.resumed_at = k
-        return result, True
+            return result, k
+        if result.stop_reason == "max_iter" and k is not None and k < self.max_iter:
+            return result, k
+        return None, None
 
     def _converged(self, result: SolveResult) -> bool:
         """A ``tol`` stop at a check on the grid, within this run's limit: a run under this

@@ -51,7 +51,7 @@ class InvertRecord:
     spec_file: str
     source: str
     overrides: tuple[str, ...]
-    fingerprint: dict[str, Any] | None = None   # for the checkpoint of an interrupted run
+    fingerprint: dict[str, Any] | None = None   # for the task's checkpoint (--resume)
 
 
 def _reconstruction(x: Any, batch: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:

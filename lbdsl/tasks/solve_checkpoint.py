@@ -39,7 +39,8 @@ from . import checkpoint as ck
 from .arraytree import pack, unpack
 from .report import json_safe
 
-__all__ = ["FILE", "FORMAT", "Stored", "fingerprint", "check_compatible", "write", "read"]
+__all__ = ["FILE", "FORMAT", "Stored", "fingerprint", "changed", "check_compatible", "write",
+           "read"]
 
 FILE = ck.FILE
 FORMAT = 2
@@ -101,6 +102,11 @@ def fingerprint(task: InvertTask, net: NetworkIR, f_raw: np.ndarray, f_solver: n
         "seed": int(task.seed),
         "dtype": task.dtype,
     })
+
+
+def changed(found: dict[str, Any], expected: dict[str, Any]) -> str:
+    """What differs between the checkpoint's fingerprint and this run's, in words."""
+    return ck.changed(found, expected, _WHAT)
 
 
 def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path) -> None:

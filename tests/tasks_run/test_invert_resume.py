@@ -350,7 +350,7 @@ def test_a_finished_task_edited_since_is_solved_again_with_a_note(
     edit = "regulariser=0.02 * tv + nonneg"
     assert _solve(spec, tmp_path / "parts", edit, resume=True) == 0
     out = capsys.readouterr().out
-    assert "`regulariser` changed: the task had finished, so it is solved again" in out
+    assert "`regulariser` changed; the task had finished, so it is solved again" in out
     assert _solve(spec, tmp_path / "whole", edit) == 0
     _same_results(tmp_path / "parts", tmp_path / "whole")
 
