@@ -305,14 +305,8 @@ SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
 
 def read_solver(expr: tree.Expr, what: str, ctx: Context) -> m.Solver:
     """``pdhg``, ``pdhg(max_iter = 5000, tol = 1e-6, ...)``, likewise the other solvers."""
-    if isinstance(expr, tree.Name):
-        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
-    if not isinstance(expr, tree.Call):
-        r.fail(expr.span, f"{what} must be a solver such as pdhg(max_iter = 5000), got "
-               f"`{r.show(expr)}`", f"solvers: {', '.join(SOLVER_OPTIONS)}")
-    if expr.func not in SOLVER_OPTIONS:
-        r.fail(expr.func_span, f"unknown solver `{expr.func}`",
-               r.suggest(expr.func, SOLVER_OPTIONS, noun="solvers"))
+    expr = r.named_call(expr, what, SOLVER_OPTIONS, "solver",
+                        "a solver such as pdhg(max_iter = 5000)")
     b = r.bind(expr, _COMMON_SOLVER + SOLVER_OPTIONS[expr.func],
                example=f"{expr.func}(max_iter = 5000, tol = 1e-6)")
     options = {k: v for k, v in b.values.items()

@@ -20,7 +20,7 @@ from ...syntax import tree
 __all__ = [
     "Invalid", "fail", "show", "suggest", "number", "positive", "nonnegative", "integer",
     "string", "choice", "boolean", "shape", "numeric_value", "Arg", "REQUIRED", "bind",
-    "terms_of_sum", "sum_terms", "split_weight",
+    "terms_of_sum", "sum_terms", "split_weight", "named_call",
 ]
 
 
@@ -73,6 +73,22 @@ def _show(expr: Any, outer: int) -> str:
     if isinstance(expr, tree.Attr):
         return f"{_show(expr.value, 5)}.{expr.attr}"
     return str(expr)  # pragma: no cover - every tree node is handled above
+
+
+def named_call(expr: tree.Expr, what: str, known: Iterable[str], noun: str,
+               example: str) -> tree.Call:
+    """``expr`` as a call of one of ``known`` (a bare name is a call without arguments); else
+    an error at it, with the closest name."""
+    known = list(known)
+    if isinstance(expr, tree.Name):
+        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
+    if not isinstance(expr, tree.Call):
+        fail(expr.span, f"{what} must be {example}, got `{show(expr)}`",
+             f"{noun}s: {', '.join(known)}")
+    if expr.func not in known:
+        fail(expr.func_span, f"unknown {noun} `{expr.func}`",
+             suggest(expr.func, known, noun=f"{noun}s"))
+    return expr
 
 
 def suggest(word: str, candidates: Iterable[str], *, noun: str = "") -> str:

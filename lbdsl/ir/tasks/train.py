@@ -174,14 +174,8 @@ OPTIMIZERS: dict[str, type] = {"implicit_sgd": m.ImplicitSGD, "sgd": m.SGD, "ada
 
 def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> m.Optimizer:
     """``implicit_sgd(...)``, ``sgd(...)`` or ``adam(...)`` (bare names take the defaults)."""
-    if isinstance(expr, tree.Name):
-        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
-    if not isinstance(expr, tree.Call):
-        r.fail(expr.span, f"{what} must be an optimizer such as implicit_sgd(epochs = 10), got "
-               f"`{r.show(expr)}`", f"optimizers: {', '.join(OPTIMIZERS)}")
-    if expr.func not in OPTIMIZERS:
-        r.fail(expr.func_span, f"unknown optimizer `{expr.func}`",
-               r.suggest(expr.func, OPTIMIZERS, noun="optimizers"))
+    expr = r.named_call(expr, what, OPTIMIZERS, "optimizer",
+                        "an optimizer such as implicit_sgd(epochs = 10)")
     cls = OPTIMIZERS[expr.func]
     b = r.bind(expr, _optimizer_args(cls), example=f"{expr.func}(epochs = 10, batch = 32)")
     return cls(**b.values, spans=MappingProxyType(dict(b.spans)), span=expr.span)
