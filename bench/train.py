@@ -45,7 +45,8 @@ from lbdsl.ir.tasks.model import SGD, ImplicitSGD
 from lbdsl.outputs import write_json_atomic
 from lbdsl.tasks.pairs import make_pairs
 from lbdsl.tasks.train import psnr
-from lbdsl.training import Model, predict, train
+from lbdsl.lift.network import lifted_network
+from lbdsl.training import predict, train
 from lbdsl.training.penalty import resolve_penalties
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,7 +211,7 @@ def main() -> None:
     epochs = args.epochs or lifted.epochs
     lifted = dataclasses.replace(lifted, epochs=epochs, spans={})
     sgd = SGD(lr=args.lr, momentum=args.momentum, epochs=epochs, batch=lifted.batch)
-    model = Model.from_ir(net)
+    model = lifted_network(net, params={})
     y_test = test.targets.reshape(test.n, -1)
     peak = float(y_test.max() - y_test.min()) or 1.0
 

@@ -1,4 +1,5 @@
-"""Matrix-free 2-D convolution (cross-correlation, as PyTorch's ``conv2d``) and its adjoint."""
+"""Matrix-free 2-D convolution (cross-correlation, as PyTorch's ``conv2d``), its adjoint and its
+gradient in the kernel."""
 
 from __future__ import annotations
 
@@ -80,22 +81,29 @@ class Conv2d:
         return [(i, j, slice(i, i + s * (ho - 1) + 1, s), slice(j, j + s * (wo - 1) + 1, s))
                 for i in range(kh) for j in range(kw)]
 
+    def _padded(self, x: Any, channels: int) -> Any:
+        """``x (..., C, H, W)`` channels last and zero-padded: ``(..., H + 2p, W + 2p, C)``;
+        ``channels`` is the size of the new buffer's last axis (for the adjoint's scatter)."""
+        xp = array_namespace(x, self.kernel)
+        nb = x.ndim - 3
+        h, w = self.input_hw
+        p = self.padding
+        x_cl = xp.permute_dims(x, (*range(nb), nb + 1, nb + 2, nb))
+        if p == 0 and channels == x.shape[-3]:
+            return x_cl
+        dtype = xp.result_type(x.dtype, self.kernel.dtype)
+        padded = xp.zeros((*x.shape[:nb], h + 2 * p, w + 2 * p, channels), dtype=dtype,
+                          device=device(x))
+        if channels == x.shape[-3]:
+            padded[..., p:p + h, p:p + w, :] = x_cl
+        return padded
+
     def forward(self, x: Any) -> Any:
         """``A x`` for ``x`` of shape ``(..., C_in, H, W)`` → ``(..., C_out, H', W')``."""
         xp = array_namespace(x, self.kernel)
         nb = x.ndim - 3
-        batch = tuple(x.shape[:nb])
-        h, w = self.input_hw
-        p = self.padding
         # channels last, so that each offset is one matmul contracting C_in
-        x_cl = xp.permute_dims(x, (*range(nb), nb + 1, nb + 2, nb))
-        if p > 0:
-            dtype = xp.result_type(x.dtype, self.kernel.dtype)
-            padded = xp.zeros((*batch, h + 2 * p, w + 2 * p, x.shape[-3]), dtype=dtype,
-                              device=device(x))
-            padded[..., p:p + h, p:p + w, :] = x_cl
-        else:
-            padded = x_cl
+        padded = self._padded(x, x.shape[-3])
         out = None
         for i, j, rows, cols in self._windows():
             tap = xp.matrix_transpose(self.kernel[:, :, i, j])  # (C_in, C_out)
@@ -107,19 +115,42 @@ class Conv2d:
         """``Aᵀ y`` for ``y`` of shape ``(..., C_out, H', W')`` → ``(..., C_in, H, W)``."""
         xp = array_namespace(y, self.kernel)
         nb = y.ndim - 3
-        batch = tuple(y.shape[:nb])
         h, w = self.input_hw
         p = self.padding
-        dtype = xp.result_type(y.dtype, self.kernel.dtype)
         y_cl = xp.permute_dims(y, (*range(nb), nb + 1, nb + 2, nb))
-        padded = xp.zeros((*batch, h + 2 * p, w + 2 * p, self.shape_in[0]), dtype=dtype,
-                          device=device(y))
+        padded = xp.zeros((*y.shape[:nb], h + 2 * p, w + 2 * p, self.shape_in[0]),
+                          dtype=xp.result_type(y.dtype, self.kernel.dtype), device=device(y))
         for i, j, rows, cols in self._windows():
             # windows of different offsets overlap, so accumulate rather than assign
             padded[..., rows, cols, :] = (padded[..., rows, cols, :]
                                           + xp.matmul(y_cl, self.kernel[:, :, i, j]))
         x_cl = padded[..., p:p + h, p:p + w, :]
         return xp.permute_dims(x_cl, (*range(nb), nb + 2, nb, nb + 1))
+
+    def weight_grad(self, x: Any, r: Any) -> Any:
+        """``∇_K ⟨r, A_K x⟩`` for ``x (N, C_in, H, W)``, ``r (N, C_out, H', W')``.
+
+        ``g[o, c, i, j] = Σ_{n, y, w} r[n, o, y, w] · x̄[n, c, s·y + i, s·w + j]``: one
+        ``C_out × C_in`` product per kernel offset, of the flattened residual with the strided
+        slice of the padded input that offset reads.  Shape ``(C_out, C_in, k_h, k_w)``.
+        """
+        xp = array_namespace(x, r)
+        n, c_out, ho, wo = r.shape
+        c_in = x.shape[1]
+        padded = self._padded(x, c_in)
+        r_t = xp.matrix_transpose(xp.reshape(xp.permute_dims(r, (0, 2, 3, 1)),
+                                             (n * ho * wo, c_out)))
+        taps = [xp.matmul(r_t, xp.reshape(padded[:, rows, cols, :], (n * ho * wo, c_in)))
+                for _, _, rows, cols in self._windows()]
+        return xp.reshape(xp.stack(taps, axis=-1), (c_out, c_in, *self.kernel_hw))
+
+    def gram_trace(self, x: Any) -> float:
+        """``Σ_{n, y, w} ‖patch_{n, y, w}‖²`` for ``x (N, C_in, H, W)``: the trace of the patch
+        Gram matrix, as :meth:`Dense.gram_trace` is for a matrix (one patch per output pixel)."""
+        xp = array_namespace(x)
+        padded = self._padded(x, x.shape[1])
+        return float(sum(xp.sum(padded[:, rows, cols, :] ** 2)
+                         for _, _, rows, cols in self._windows()))
 
     def astype(self, dtype: Any) -> "Conv2d":
         """The same operator with its kernel stored in ``dtype``."""

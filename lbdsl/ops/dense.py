@@ -1,4 +1,4 @@
-"""A dense matrix as a linear operator on flat vectors."""
+"""A dense matrix as a linear operator on flat vectors, with its gradient in the matrix."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ class Dense:
         """``Wᵀ y`` for ``y`` of shape ``(..., m)``, computed as ``y W``."""
         xp = array_namespace(y, self.matrix)
         return xp.matmul(y, self.matrix)
+
+    def weight_grad(self, x: Any, r: Any) -> Any:
+        """``∇_W ⟨r, W x⟩ = Σ_n r_n x_nᵀ`` for rows ``x (B, n)``, ``r (B, m)``: ``rᵀ x``, (m, n)."""
+        xp = array_namespace(x, r)
+        return xp.matmul(xp.matrix_transpose(r), x)
+
+    def gram_trace(self, x: Any) -> float:
+        """``Σ_n ‖x_n‖²``: the trace of ``Σ_n J_nᵀ J_n`` for the Jacobian ``J_n`` of ``W ↦ W x_n``
+        (a Lipschitz constant of ``∇_W Σ_n φ(W x_n)`` for any ``φ`` with 1-Lipschitz gradient)."""
+        xp = array_namespace(x)
+        return float(xp.sum(x * x))
 
     @property
     def T(self) -> "Dense":  # noqa: N802 - the mathematical name a spec writes (``W.T @ x``)

@@ -4,8 +4,8 @@ by accelerated proximal gradient (FISTA) with backtracking through backpropagati
     fidelity = l2:       min_{u_0}  ½‖N(u_0) − f‖² + Σ_i α_i J_i(u_0) + Σ_j χ_{C_j}(u_0)
     fidelity = bregman:  min_{u_0}  B_Ψ(f, W u_0 + b) + …          (single layer only)
 
-``∇ ½‖N(u_0) − f‖² = (∂N/∂u_0)ᵀ (N(u_0) − f)`` by the reverse pass of :mod:`.backprop` (the one
-place σ' is used); the single-layer Bregman fidelity needs no σ': its gradient is
+``∇ ½‖N(u_0) − f‖² = (∂N/∂u_0)ᵀ (N(u_0) − f)`` by the network runtime's reverse pass
+(:meth:`~lbdsl.lift.network.LiftedNetwork.vjp`, the one place σ' is used); the single-layer Bregman fidelity needs no σ': its gradient is
 ``Wᵀ(σ(W u_0 + b) − f)``, Lipschitz with ``‖W‖²``.  The regularisers act through
 ``prox_{τG}`` of their sum (:class:`.input_prox.InputProx`: closed forms for l1, l2sq,
 nonneg, box; TV by its dual projected-gradient prox, warm-started from the previous call's dual,
@@ -30,8 +30,6 @@ import numpy as np
 
 from ..backend import asarray
 from ..errors import SolveError
-from ..ops.norm import operator_norm
-from .backprop import Backprop
 from .base import Monitor, SolveResult, Stopping
 from .fista import APGOptions, Composite, minimise, norm
 from .input_prox import InputProx
@@ -66,7 +64,6 @@ class _Baseline:
         p = self.problem
         self.lp = lp = p.lifted
         self.xp = lp.xp
-        self.bp = Backprop(lp)
         self.f = asarray(self.xp, p.f, lp.dtype)
         self.batch = _batch_of(self.f, lp)
         self.reg = InputProx.from_problem(p)
@@ -80,26 +77,28 @@ class _Baseline:
                              "(B_Ψ(f, ·) = +inf): project it first")
 
     def smooth(self, u0: Any) -> float:
-        tape = self.bp.forward(u0)
+        tape = self.lp.tape(u0)
         if self.bregman:
             return float(self.xp.sum(self.lp.bregman(self.f, tape.pre[0])))
-        r = self.bp.output(tape) - self.f
+        r = tape.blocks[self.lp.output_block] - self.f
         return 0.5 * float(self.xp.sum(r * r))
 
     def smooth_grad(self, u0: Any) -> tuple[float, Any]:
-        tape = self.bp.forward(u0)
+        lp = self.lp
+        tape = lp.tape(u0)
         if self.bregman:
             v = tape.pre[0]
-            value = float(self.xp.sum(self.lp.bregman(self.f, v)))
-            return value, self.bp.ops[0].A.adjoint(self.lp.prox(v) - self.f)
-        r = self.bp.output(tape) - self.f
-        return 0.5 * float(self.xp.sum(r * r)), self.bp.vjp(tape, r)
+            value = float(self.xp.sum(lp.bregman(self.f, v)))
+            return value, lp.layers[0].A.adjoint(lp.params, lp.prox(v) - self.f)
+        r = tape.blocks[lp.output_block] - self.f
+        g, _ = lp.vjp(tape, {lp.output_block: r})
+        return 0.5 * float(self.xp.sum(r * r)), g
 
     def prox(self, v: Any, tau: float) -> Any:
         return self.reg.prox(v, tau)
 
     def metrics(self, u0: Any) -> dict[str, float]:
-        out = self.bp.output(self.bp.forward(u0))
+        out = self.lp.tape(u0).blocks[self.lp.output_block]
         return {"misfit": norm(out - self.f)}
 
     def lipschitz(self, u0: Any) -> float:
@@ -113,19 +112,7 @@ class _Baseline:
         secant = norm(g1 - g0) / (eps * norm(d))
         if math.isfinite(secant) and secant > 0:
             return secant
-        return self._jacobian_bound() ** 2
-
-    def _jacobian_bound(self) -> float:
-        """``Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for residual steps) ≥ ‖∂N/∂u_0‖ (σ is 1-Lipschitz)."""
-        bound = 1.0
-        for op in self.bp.ops:
-            a = operator_norm(op.A, self.xp, self.lp.dtype, iters=100, tol=1e-4, safety=1.01)
-            if op.V is None:
-                bound *= a
-            else:
-                bound *= 1.0 + a * operator_norm(op.V, self.xp, self.lp.dtype, iters=100,
-                                                 tol=1e-4, safety=1.01)
-        return max(bound, 1e-6)
+        return self.lp.jacobian_bound() ** 2
 
 
 def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,

@@ -49,12 +49,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from array_api_compat import array_namespace
 
 from ..backend import asarray
 from ..errors import SolveError
-from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
+from ..lift.network import Substitution
 from ..ops.compose import Composed
 from ..ops.norm import operator_norm
 from .base import Monitor, SolveResult, Stopping
@@ -62,7 +61,7 @@ from .fista import APGOptions, Composite, minimise, norm
 from .input_prox import InputProx
 from .problems import InverseProblem
 
-__all__ = ["LiftedSettings", "Substitution", "solve"]
+__all__ = ["LiftedSettings", "solve"]
 
 
 @dataclass(frozen=True)
@@ -79,81 +78,6 @@ class LiftedSettings:
     def __post_init__(self) -> None:
         if self.tau is not None and not (math.isfinite(self.tau) and self.tau > 0):
             raise ValueError(f"tau must be a positive number, got {self.tau!r}")
-
-
-class Substitution:
-    """``T : (u_0, z) ↦ u`` solving ``M u = V z`` by forward substitution (module docstring).
-
-    A linear operator on flat arrays with batch axes: ``shape_in = (size(u_0) + size(z),)``,
-    ``shape_out = (size(u),)``; ``adjoint`` is the backward substitution.
-    """
-
-    def __init__(self, lp: LiftedProblem) -> None:
-        self.lp = lp
-        self.n0 = lp.u_blocks[0].size
-        self.shape_in = (self.n0 + lp.z_size,)
-        self.shape_out = (lp.u_size,)
-        self._check_structure()
-        self.V = []
-        for layer in lp.layers:
-            if layer.base_block is None:
-                self.V.append(None)
-            else:
-                size_out = lp.u_blocks[layer.output_block].size
-                self.V.append(BlockOperator((size_out,), (layer.z_size,),
-                                            {(0, 0): lp.V.entries[(layer.index, layer.index)]}))
-
-    def _check_structure(self) -> None:
-        lp = self.lp
-        written = {0}
-        for layer in lp.layers:
-            o = layer.output_block
-            row = {j: e for (i, j), e in lp.M.entries.items() if i == layer.index}
-            sign = float(getattr(layer.step, "sign", 1))
-            expected = {o: sign} if layer.base_block is None else {o: sign,
-                                                                    layer.base_block: -sign}
-            ok = (o not in written and set(row) == set(expected)
-                  and all(row[j].op is None and row[j].coef == c for j, c in expected.items())
-                  and (layer.base_block is None or layer.base_block in written)
-                  and (layer.base_block is not None or layer.z_size == lp.u_blocks[o].size))
-            if not ok:
-                raise SolveError(f"lifted: layer {layer.index + 1} does not write a new block "
-                                 "with M = ±I there, so M u = V z cannot be solved for u")
-            written.add(o)
-        if written != set(range(len(lp.u_blocks))):
-            raise SolveError("lifted: some block of u is written by no layer")
-
-    def split(self, x: Any) -> tuple[Any, Any]:
-        return x[..., :self.n0], x[..., self.n0:]
-
-    def forward(self, x: Any) -> Any:
-        lp = self.lp
-        xp = array_namespace(x)
-        u0, z = self.split(x)
-        blocks: list[Any] = [u0] + [None] * len(lp.layers)
-        for layer, V in zip(lp.layers, self.V):
-            zl = lp.z_block(z, layer)
-            if V is None:
-                blocks[layer.output_block] = zl
-            else:
-                sign = float(layer.step.sign)  # type: ignore[union-attr]
-                blocks[layer.output_block] = blocks[layer.base_block] + sign * V.forward(zl)
-        return xp.concat(blocks, axis=-1)
-
-    def adjoint(self, g: Any) -> Any:
-        lp = self.lp
-        xp = array_namespace(g)
-        acc: list[Any] = [g[..., b.offset:b.offset + b.size] for b in lp.u_blocks]
-        gz: list[Any] = [None] * len(lp.layers)
-        for layer, V in zip(reversed(lp.layers), reversed(self.V)):
-            g_o = acc[layer.output_block]
-            if V is None:
-                gz[layer.index] = g_o
-            else:
-                sign = float(layer.step.sign)  # type: ignore[union-attr]
-                acc[layer.base_block] = acc[layer.base_block] + g_o  # type: ignore[index]
-                gz[layer.index] = sign * V.adjoint(g_o)
-        return xp.concat([acc[0], *gz], axis=-1)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, SourceSpan, SpecError
-from ..ir.evaluate import forward as reference_forward
 from ..ir.nodes import NetworkIR, format_shape, size_of
 from ..ir.params import InitError, Loader
 from ..ir.tasks.model import (
     ForwardData, GaussianNoise, ImageTruth, InvertTask, LinspaceTruth, LoadData, LoadTruth, Truth,
 )
+from ..lift.network import lifted_network
 
 __all__ = ["Observed", "DIGITS_TEST_FRACTION", "digits_split", "image", "make_truth",
            "make_data", "forward", "load_array"]
@@ -188,8 +188,11 @@ def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path) -> np.ndarray:
 
 
 def forward(net: NetworkIR, u: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:
-    """``N(u)`` by the reference forward pass, shape ``(*batch, *output_shape)``."""
-    out = reference_forward(net, u)[net.output]
+    """``N(u)`` by the network runtime (host NumPy, float64), shape ``(*batch,
+    *output_shape)``."""
+    rt = lifted_network(net)
+    x = np.asarray(u, dtype=np.float64).reshape(*batch, rt.u_blocks[0].size)
+    out = rt.tape(x).blocks[rt.output_block]
     return np.asarray(out, dtype=np.float64).reshape(*batch, *net.output_shape)
 
 

@@ -31,7 +31,8 @@ from rich.console import Console
 from ..backend import asarray, float_dtype, to_numpy
 from ..ir.nodes import NetworkIR
 from ..ir.tasks.model import TrainTask
-from ..training import Model, TrainResult, TrainState, predict, train
+from ..lift.network import lifted_network
+from ..training import TrainResult, TrainState, predict, train
 from . import checkpoint as ck
 from .pairs import Pairs
 from .progress import InterruptGuard, Progress, format_metrics
@@ -97,7 +98,7 @@ def validator(net: NetworkIR, pairs: Pairs, xp: Any, dtype: Any,
               ) -> Callable[[dict[str, Any]], dict[str, float]]:
     """``validate(params)``: the MSE per entry on ``pairs``, the PSNR (peak: the targets'
     max − min, 1 for constant targets) and, for one-hot targets, the accuracy."""
-    model = Model.from_ir(net, xp)
+    model = lifted_network(net, xp, dtype, params={})
     x = asarray(xp, pairs.inputs.reshape(pairs.n, -1), dtype=dtype)
     y = pairs.targets.reshape(pairs.n, -1)
     span = float(y.max() - y.min())

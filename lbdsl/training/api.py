@@ -40,12 +40,12 @@ from ..backend import asarray, float_dtype, namespace, to_numpy
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
 from ..ir.tasks.model import SGD, Adam, ImplicitSGD
+from ..lift.network import LiftedNetwork, lifted_network
 from ..solvers.base import History, Monitor, is_finite
 from .backprop import mse_gradient, mse_objective
-from .lifted import LiftedTrainer
-from .model import Model
+from .lifted import LiftedRoles, LiftedTrainer, output_layer
 from .optim import make_update
-from .penalty import resolve_penalties
+from .penalty import StatePenalty, resolve_penalties
 
 __all__ = ["TrainResult", "TrainState", "train", "predict"]
 
@@ -123,15 +123,15 @@ def _resolve(settings: Any, loss: str | None) -> tuple[str, Any]:
     return loss, settings
 
 
-def predict(net: NetworkIR | Model, params: dict[str, Any], inputs: Any, *, xp: Any = None,
-            dtype: Any = None) -> Any:
+def predict(net: NetworkIR | LiftedNetwork, params: dict[str, Any], inputs: Any, *,
+            xp: Any = None, dtype: Any = None) -> Any:
     """``N_Θ(inputs)`` for a stack of inputs, as rows ``(N, size(output))``."""
     first = next(iter(params.values()))
     xp = xp or array_namespace(first)
-    model = net if isinstance(net, Model) else Model.from_ir(net, xp)
-    x = _rows(xp, inputs, model.size(model.input), dtype or first.dtype, "inputs")
-    values, _ = model.forward(params, x)
-    return values[model.output]
+    dtype = dtype or first.dtype
+    rt = net if isinstance(net, LiftedNetwork) else lifted_network(net, xp, dtype, params)
+    x = _rows(xp, inputs, rt.u_blocks[0].size, dtype, "inputs")
+    return rt.tape(x, params).blocks[rt.output_block]
 
 
 @dataclass
@@ -152,21 +152,22 @@ class _Samples:
                         {v: xp.take(s, idx, axis=0) for v, s in self.states.items()},
                         self.order[perm])
 
-    def rows(self, model: Model, start: int, stop: int) -> dict[str, Any]:
-        return {model.input: self.x[start:stop, ...], model.output: self.y[start:stop, ...],
-                **{v: s[start:stop, ...] for v, s in self.states.items()}}
+    def rows(self, start: int, stop: int) -> tuple[Any, Any, dict[str, Any]]:
+        return (self.x[start:stop, ...], self.y[start:stop, ...],
+                {v: s[start:stop, ...] for v, s in self.states.items()})
 
-    def write_back(self, vals: dict[str, Any], start: int, stop: int) -> None:
+    def write_back(self, states: dict[str, Any], start: int, stop: int) -> None:
         for v, s in self.states.items():
-            s[start:stop, ...] = vals[v]
+            s[start:stop, ...] = states[v]
 
     def finite(self, params: dict[str, Any]) -> bool:
         return all(is_finite(a) for a in (*params.values(), *self.states.values()))
 
-    def states_in_sample_order(self, xp: Any, net: NetworkIR) -> dict[str, Any]:
+    def states_in_sample_order(self, xp: Any, shapes: dict[str, tuple[int, ...]],
+                               ) -> dict[str, Any]:
         inverse = xp.asarray(np.argsort(self.order))
         n = self.x.shape[0]
-        return {v: xp.reshape(xp.take(s, inverse, axis=0), (n, *net.variables[v].shape))
+        return {v: xp.reshape(xp.take(s, inverse, axis=0), (n, *shapes[v]))
                 for v, s in self.states.items()}
 
 
@@ -183,12 +184,49 @@ def _on(xp: Any, value: Any, dtype: Any) -> Any:
     return asarray(xp, value, dtype=dtype)
 
 
-def _resumed_params(model: Model, state: TrainState, xp: Any, dtype: Any) -> dict[str, Any]:
-    if set(state.params) != set(model.param_names):
+def _init_params(rt: LiftedNetwork, xp: Any, dtype: Any, initial: dict[str, Any] | None,
+                 ) -> dict[str, Any]:
+    """The trained parameters as ``xp`` arrays of ``dtype``: ``initial[name]`` where given,
+    else the network's initial values."""
+    out = {}
+    for name in rt.param_names:
+        given = initial is not None and name in initial
+        array = asarray(xp, initial[name] if given else rt.network.params[name].value,
+                        dtype=dtype)
+        if tuple(array.shape) != tuple(rt.network.params[name].shape):
+            raise SolveError(f"parameter `{name}` must have shape "
+                             f"{rt.network.params[name].shape}, got {tuple(array.shape)}")
+        out[name] = array
+    return out
+
+
+def _resumed_params(rt: LiftedNetwork, state: TrainState, xp: Any, dtype: Any,
+                    ) -> dict[str, Any]:
+    if set(state.params) != set(rt.param_names):
         raise SolveError("the checkpoint holds the parameters "
                          f"{', '.join(sorted(state.params)) or 'none'}, but the network trains "
-                         f"{', '.join(sorted(model.param_names))}")
-    return model.init_params(xp, dtype, state.params)
+                         f"{', '.join(sorted(rt.param_names))}")
+    return _init_params(rt, xp, dtype, state.params)
+
+
+def _blocks_of(rt: LiftedNetwork, pens: dict[str, StatePenalty]) -> dict[int, StatePenalty]:
+    """Penalties by the block of their variable (backpropagation)."""
+    index = {blk.var: j for j, blk in enumerate(rt.u_blocks)}
+    return {index[v]: pen for v, pen in pens.items()}
+
+
+def _layers_of(roles: LiftedRoles, pens: dict[str, StatePenalty]) -> dict[int, StatePenalty]:
+    """Penalties by the layer whose state they weigh (lifted training)."""
+    by_key = {roles.keys[l]: l for l in roles.hidden}
+    out = {}
+    for v, pen in pens.items():
+        if v not in by_key:
+            name = roles.net.network.variables[v].name
+            raise SolveError(f"lifted training cannot penalise `{name}`: it is not the state of "
+                             "a plain hidden layer (the output and residual sums are not free); "
+                             "use loss = mse")
+        out[by_key[v]] = pen
+    return out
 
 
 def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
@@ -210,54 +248,62 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     """
     loss, settings = _resolve(settings, loss)
     xp = xp or namespace("numpy")
-    model = Model.from_ir(net, xp)
     dtype = float_dtype(xp, dtype) if isinstance(dtype, str) else dtype
-    x = _rows(xp, inputs, model.size(model.input), dtype, "inputs")
-    y = _rows(xp, targets, model.size(model.output), dtype, "targets")
+    rt = lifted_network(net, xp, dtype, params={})
+    x = _rows(xp, inputs, rt.u_blocks[0].size, dtype, "inputs")
+    y = _rows(xp, targets, rt.u_blocks[rt.output_block].size, dtype, "targets")
     n = x.shape[0]
     if y.shape[0] != n:
         raise SolveError(f"{n} inputs but {y.shape[0]} targets")
     if not (is_finite(x) and is_finite(y)):
         raise SolveError("the training data hold NaN or infinite entries")
-    pens = resolve_penalties(net, penalties)
-    params = (model.init_params(xp, dtype, initial) if resume is None
-              else _resumed_params(model, resume, xp, dtype))
     lifted = loss == "bregman"
+    roles = LiftedRoles.of(rt) if lifted else None
+    output_layer(rt)
+    pens = resolve_penalties(net, penalties)
+    params = (_init_params(rt, xp, dtype, initial) if resume is None
+              else _resumed_params(rt, resume, xp, dtype))
     update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
     moved = 0
     if lifted:
         # B = +∞ outside dom Ψ of the output layer: targets are projected there, and counted
-        out_psi = next(layer.psi for layer in model.layers if layer.out == model.output)
-        y_dom = out_psi.project_domain(y)
+        y_dom = rt.layers[roles.pinned].psi.project_domain(y)
         moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
         y = y_dom
-        trainer = LiftedTrainer(model, pens, xp, dtype)
+        trainer = LiftedTrainer(roles, _layers_of(roles, pens), xp, dtype)
         if resume is None:
-            values, _ = model.forward(params, x)          # the states start at the forward pass
-            data = _Samples(x, y, {v: values[v] for v in model.hidden}, np.arange(n))
-    elif resume is None:
-        data = _Samples(x, y, {}, np.arange(n))
+            tape = rt.tape(x, params)          # the states start at the forward pass
+            data = _Samples(x, y, {roles.keys[l]: tape.act[l] for l in roles.hidden},
+                            np.arange(n))
+    else:
+        block_pens = _blocks_of(rt, pens)
+        if resume is None:
+            data = _Samples(x, y, {}, np.arange(n))
     if resume is not None:
-        data = _resumed_samples(model, resume, x, y, xp, dtype, lifted)
+        data = _resumed_samples(roles, resume, x, y, xp, dtype)
         if update is not None:
             update.load_state(_on(xp, resume.optimizer, dtype))
         if lifted:
             trainer.load_norm_state(resume.norms)
 
-    def step(params: dict[str, Any], vals: dict[str, Any]) -> dict[str, Any]:
+    def step(params: dict[str, Any], rows: tuple[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        x_b, y_b, states = rows
         if not lifted:
-            return update(params, mse_gradient(model, params, vals[model.input],
-                                               vals[model.output], pens))
+            return update(params, mse_gradient(rt, params, x_b, y_b, block_pens))
+        b = trainer.batch(params, x_b, y_b, states)
         if update is None:
-            return trainer.implicit_step(params, vals, float(settings.tau), int(settings.inner))
-        return trainer.explicit_step(params, vals, update)
+            params = trainer.implicit_step(params, b, float(settings.tau), int(settings.inner))
+        else:
+            params = trainer.explicit_step(params, b, update)
+        states.update(trainer.states(b))
+        return params
 
     def metrics(params: dict[str, Any]) -> dict[str, float]:
         if lifted:
-            out = trainer.evaluate(params, data.rows(model, 0, n))
-            out["mse_loss"] = mse_objective(model, params, data.x, data.y, {})["mse_loss"]
+            out = trainer.evaluate(params, data.x, data.y, data.states)
+            out["mse_loss"] = mse_objective(rt, params, data.x, data.y, {})["mse_loss"]
         else:
-            out = mse_objective(model, params, data.x, data.y, pens)
+            out = mse_objective(rt, params, data.x, data.y, block_pens)
         if validate is not None:
             out.update({k: float(v) for k, v in validate(params).items()})
         return out
@@ -293,9 +339,9 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
             data = data.shuffled(xp, rng.permutation(n))
             for start in range(0, n, batch):
                 stop_at = min(start + batch, n)
-                vals = data.rows(model, start, stop_at)
-                params = step(params, vals)
-                data.write_back(vals, start, stop_at)
+                rows = data.rows(start, stop_at)
+                params = step(params, rows)
+                data.write_back(rows[2], start, stop_at)
             if not data.finite(params):
                 params, data = saved
                 stop = "diverged"
@@ -317,7 +363,9 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
             data = _Samples(data.x, data.y, last.states, last.order)
     return TrainResult(params=params, history=history, stop_reason=stop, epochs=done,
                        method="lifted" if lifted else "backprop", optimizer=settings.name,
-                       lifted_states=data.states_in_sample_order(xp, net) if lifted else None,
+                       lifted_states=(data.states_in_sample_order(xp, {
+                           roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
+                           if lifted else None),
                        message=message, projected_targets=moved, state=last)
 
 
@@ -326,22 +374,25 @@ def _rows_in(xp: Any, x: Any, y: Any, order: np.ndarray) -> tuple[Any, Any]:
     return xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
 
 
-def _resumed_samples(model: Model, state: TrainState, x: Any, y: Any, xp: Any, dtype: Any,
-                     lifted: bool) -> _Samples:
-    """The training rows in the checkpoint's row order, with its hidden states."""
+def _resumed_samples(roles: LiftedRoles | None, state: TrainState, x: Any, y: Any, xp: Any,
+                     dtype: Any) -> _Samples:
+    """The training rows in the checkpoint's row order, with its hidden states (lifted
+    training: ``roles``)."""
     n = x.shape[0]
     order = np.asarray(state.order, dtype=np.int64)
     if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
         raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
     states: dict[str, Any] = {}
-    if lifted:
-        missing = [v for v in model.hidden if v not in state.states]
+    if roles is not None:
+        keys = [roles.keys[l] for l in roles.hidden]
+        missing = [k for k in keys if k not in state.states]
         if missing:
             raise SolveError(f"the checkpoint has no hidden states for {', '.join(missing)}")
-        for v in model.hidden:
-            s = asarray(xp, state.states[v], dtype=dtype)
-            if tuple(s.shape) != (n, model.size(v)):
-                raise SolveError(f"the checkpoint's states of `{v}` have shape "
-                                 f"{tuple(s.shape)}, not {(n, model.size(v))}")
-            states[v] = s
+        for l, key in zip(roles.hidden, keys):
+            s = asarray(xp, state.states[key], dtype=dtype)
+            size = size_of(roles.state_shape(l))
+            if tuple(s.shape) != (n, size):
+                raise SolveError(f"the checkpoint's states of `{key}` have shape "
+                                 f"{tuple(s.shape)}, not {(n, size)}")
+            states[key] = s
     return _Samples(*_rows_in(xp, x, y, order), states, order)

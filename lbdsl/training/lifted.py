@@ -1,164 +1,295 @@
-"""Lifted Bregman training (math.md §5): minimise over the parameters Θ and the hidden states X
+"""Lifted Bregman training (math.md §5) on the compact form: minimise over the parameters Θ and
+the per-sample activations ``z`` of the hidden layers
 
-    E(Θ, X) = (1/N) Σ_n [ Σ_l B_{Ψ_l}(x_n^{out_l}, A_l x_n^{in_l} + b_l) + Σ_v R_v(x_n^v) ]
+    E(Θ, z) = (1/N) Σ_n [ Σ_l B_{Ψ_l}(z_n^l, A_l u_n^{in_l} + b_l) + Σ_v R_v(z_n^v) ],
+    u_n = T_Θ(x_n, z_n)    (M u = V z: ``u_o = z_l``, or ``u_base + s_l V_l z_l`` for a residual)
 
-with the input fixed to the data and the output to the targets.  (math.md writes the factor
-``1/(2s)``; here it is ``1/N``, the normalisation under which ``∇_W`` is the stated
-``(1/|S|) Σ (σ(W x + b) − x⁺) xᵀ`` and under which, for a linear last layer, ``B`` is the
-``½‖N(x) − y‖²`` that the MSE baseline averages, so both losses are on one scale.)
+with the input fixed to the data and the last layer's ``z`` to the targets (math.md writes the
+factor ``1/(2s)``; here it is ``1/N``, under which ``∇_W`` is the stated
+``(1/|S|) Σ (σ(W x + b) − x⁺) xᵀ`` and, for a linear last layer, ``B`` is the ``½‖N(x) − y‖²``
+that the MSE baseline averages, so both losses are on one scale).  For a feed-forward network
+``u_o = z_l``: the states are the layers' outputs, as in the seed; a residual layer's state is
+its activation (keyed ``OUT.ψ``, as the IR names the hidden variable of ``y = c @ ψ(…)``), and
+the residual sum it feeds is computed from it exactly.  The output must come from a plain layer
+(the targets pin its z, as λ = ∞ does in inversion).
 
 Derivation of the updates.  ``B_Ψ(y, z) = Φ(y) + Φ*(z) − ⟨y, z⟩`` with ``∇Φ* = σ``:
 
-* **Θ_l = (A_l, b_l)**, given X: ``(1/N) Σ_n Φ*(A x_n + b) − ⟨x_n^{out}, A x_n + b⟩`` has gradient
-  ``(1/|S|) Σ_n (σ(z_n) − x_n^{out}) x_nᵀ`` (and the row sum for b) — no σ' — and a Lipschitz
-  constant ``L_Θ = trace G`` (:mod:`.layers`).  The implicit-SGD anchor ``(1/2τ)‖Θ − Θ^k‖²`` is
-  handled exactly, so one step is ``Θ⁺ = (L_Θ Θ − ∇ + Θ^k/τ) / (L_Θ + 1/τ)``.
-* **a hidden state x = x^v**, given Θ and the other states: the layer ``d`` that writes it
-  contributes ``Φ_d(x) − ⟨x, z_d⟩`` (``z_d = A_d x^{in_d} + b_d``); each layer ``k`` that reads it
-  contributes ``Φ_k*(A_k x + b_k) − ⟨x^{out_k}, A_k x⟩``, with gradient
-  ``A_kᵀ(σ_k(A_k x + b_k) − x^{out_k})``, ``‖A_k‖²``-Lipschitz; the penalty adds ``R_v(x)``.
-  A proximal-gradient step that keeps ``Φ_d + R_v`` in the prox and the linear ``−⟨x, z_d⟩`` in
-  the gradient is, with ``μ = 1 / Σ_k ‖A_k‖²``::
+* **Θ_l = (A_l, b_l)**, given z: ``(1/N) Σ_n Φ*(A u_n + b) − ⟨z_n^l, A u_n + b⟩`` has gradient
+  ``(1/|S|) Σ_n (σ(pre_n) − z_n^l) u_nᵀ`` (and the row sum for b) — no σ' — and a Lipschitz
+  constant ``L_Θ = trace G`` (:meth:`~lbdsl.lift.network.LiftedLayer.weight_lipschitz`).
+  A residual's ``V_l`` enters through ``u``: every layer ``k`` reading a block of the *chain*
+  of ``l`` (the block ``l`` writes and the residual sums built on it, each ``… + s_l V_l z_l``)
+  contributes ``s_l (A_kᵀ r_k) z_lᵀ``, ``r_k = σ_k(pre_k) − z_k``, with Lipschitz constant
+  ``Σ_k ‖A_k‖² · Σ_n ‖z_n^l‖²/|S|``.  The implicit-SGD anchor ``(1/2τ)‖Θ − Θ^k‖²`` is handled
+  exactly: one step is ``Θ⁺ = (L_Θ Θ − ∇ + Θ^k/τ) / (L_Θ + 1/τ)``.
+* **a hidden z = z_l**, given Θ and the other states: its own term contributes
+  ``Φ_l(z) − ⟨z, pre_l⟩``; each reader ``k`` of its chain ``Φ_k*(pre_k) − ⟨z_k, pre_k⟩`` with
+  ``∂pre_k/∂z = A_k D_l`` (``D_l = I``, or ``s_l V_l``), gradient ``D_lᵀ Σ_k A_kᵀ r_k``,
+  Lipschitz ``‖D_l‖² Σ_k ‖A_k‖²``; the penalty adds ``R_v(z)``.  The proximal-gradient step
+  keeping ``Φ_l + R_v`` in the prox and ``−⟨z, pre_l⟩`` in the gradient is, with
+  ``μ = 1 / (‖D_l‖² Σ_k ‖A_k‖²)``::
 
-      x ← prox_{μ(Φ_d + R_v)}( x − μ [ Σ_k A_kᵀ(σ_k(A_k x + b_k) − x^{out_k}) − z_d ] )
+      z ← prox_{μ(Φ_l + R_v)}( z − μ [ D_lᵀ Σ_k A_kᵀ(σ_k(pre_k) − z_k) − pre_l ] )
 
-  — math.md's slide formula, ``z_d`` entering with a plus sign, plus the penalty in the prox
+  — math.md's slide formula, ``pre_l`` entering with a plus sign, plus the penalty in the prox
   (:func:`~.penalty.prox_phi_penalised`).  A state nobody reads is set to its exact minimiser
-  ``prox_{Ψ_d + R_v}(z_d)``.
+  ``prox_{Ψ_l + R_v}(pre_l)``.
 
 One inner iteration is a block-coordinate proximal-gradient sweep: the hidden states one at a time
-in topological order (each sees the updated states before it — a simultaneous update of adjacent
+in layer order (each sees the updated states before it — a simultaneous update of adjacent
 states is not safe, since ``B_Ψ(y, z)`` is not jointly convex), then all parameters at once (they
-decouple given X).  Every block step uses ``1/L`` of its block, so each one decreases the batch
+decouple given z).  Every block step uses ``1/L`` of its block, so each one decreases the batch
 objective plus the anchor (sufficient decrease), and in the deterministic full-batch setting the
-lifted objective decreases monotonically across epochs.  ``‖A_k‖²`` comes from a power iteration
-on ``A_kᵀA_k`` warm-started across batches (one iteration per batch, after its parameter
-updates): a lower bound, for which descent only needs it to exceed ``‖A_k‖²/2`` — a margin that
-also covers the few per cent by which the weights move within one batch.
+lifted objective decreases monotonically across epochs.  ``‖A_k‖²`` and ``‖V_l‖²`` come from
+power iterations warm-started across batches (one iteration per batch, after its parameter
+updates): lower bounds, for which descent only needs them to exceed half the true value — a
+margin that also covers the few per cent by which the weights move within one batch.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..backend import asarray
-from .model import Model
+from ..errors import SolveError
+from ..lift.network import LiftedLayer, LiftedNetwork
 from .penalty import StatePenalty, prox_phi_penalised, prox_psi_penalised
 
-__all__ = ["LiftedTrainer"]
+__all__ = ["LiftedRoles", "Batch", "LiftedTrainer", "state_key", "output_layer"]
 
 _TINY = 1e-12
 #: power iterations for the first estimate of each ‖A_k‖² (later ones are warm-started)
 _INITIAL_POWER_STEPS = 30
 
+Params = dict[str, Any]
+
+
+def state_key(net: LiftedNetwork, layer: LiftedLayer) -> str:
+    """The name of a layer's state: its output variable, or ``OUT.ψ`` for a residual's
+    activation."""
+    out = net.u_blocks[layer.output_block].var
+    return out if layer.V is None else f"{out}.{layer.psi.name}"
+
+
+def output_layer(net: LiftedNetwork) -> LiftedLayer:
+    """The layer that computes the output; ``SolveError`` when there is nothing to train."""
+    name = net.network.name
+    if not net.layers:
+        raise SolveError(f"network `{name}` has no layer to train")
+    out = next((layer for layer in net.layers if layer.output_block == net.output_block), None)
+    if out is None:
+        raise SolveError(f"the output `{net.network.output}` of network `{name}` is not "
+                         "computed by a layer, so there is nothing to train")
+    return out
+
+
+@dataclass(frozen=True)
+class LiftedRoles:
+    """Which layers' z are free states, which one the targets pin, and who reads whom."""
+
+    net: LiftedNetwork
+    hidden: tuple[int, ...]               # layers whose z is a state, in layer order
+    pinned: int                           # the layer whose z is the targets
+    keys: dict[int, str]                  # layer → state name
+    chain: dict[int, tuple[int, ...]]     # layer → residual layers recomputed after its update
+    readers: dict[int, tuple[int, ...]]   # layer → layers that read a block of its chain
+
+    @classmethod
+    def of(cls, net: LiftedNetwork) -> "LiftedRoles":
+        """The roles of ``net``; ``SolveError`` (one line) when it cannot be trained lifted."""
+        out = output_layer(net)
+        if out.V is not None:
+            where = f" (line {out.span.line})" if out.span else ""
+            raise SolveError(f"lifted training pins the output `{net.network.output}` to the "
+                             f"targets, but it is the sum of a residual layer{where}; end the "
+                             "network with a plain layer, or use loss = mse")
+        hidden = tuple(layer.index for layer in net.layers if layer is not out)
+        chain, readers = {}, {}
+        for l in hidden:
+            blocks = {net.layers[l].output_block}
+            sums = []
+            for m in net.layers[l + 1:]:
+                if m.V is not None and m.base_block in blocks:
+                    blocks.add(m.output_block)
+                    sums.append(m.index)
+            chain[l] = tuple(sums)
+            readers[l] = tuple(k.index for k in net.layers if k.input_block in blocks)
+        keys = {layer.index: state_key(net, layer) for layer in net.layers}
+        return cls(net, hidden, out.index, keys, chain, readers)
+
+    def state_shape(self, l: int) -> tuple[int, ...]:
+        layer = self.net.layers[l]
+        if layer.V is None:
+            return self.net.u_blocks[layer.output_block].shape
+        return tuple(layer.step.affine.out_shape)
+
+
+@dataclass
+class Batch:
+    """One batch's rows: the input ``x``, every layer's ``z`` (the pinned one: the targets) and
+    the blocks ``u = T_Θ(x, z)``."""
+
+    z: list[Any]
+    u: list[Any]
+
 
 class LiftedTrainer:
     """The lifted objective, its block updates and the implicit-SGD step on one batch."""
 
-    def __init__(self, model: Model, penalties: dict[str, StatePenalty], xp: Any,
+    def __init__(self, roles: LiftedRoles, penalties: dict[int, StatePenalty], xp: Any,
                  dtype: Any) -> None:
-        self.model = model
+        self.roles = roles
+        self.net = roles.net
         self.penalties = penalties
         self.xp = xp
         self.dtype = dtype
-        # layers whose input is a hidden state need ‖A_k‖² for that state's step
-        self._normed = sorted({k for v in model.hidden for k in model.readers[v]})
-        self._vec: dict[int, Any] = {}
-        self._normsq: dict[int, float] = {}
+        # ‖A_k‖² of every reader of a state, ‖V_l‖² of every residual state
+        self._normed = [str(k) for k in sorted({k for l in roles.hidden for k in roles.readers[l]})]
+        self._normed += [f"V{l}" for l in roles.hidden if self.net.layers[l].V is not None]
+        self._vec: dict[str, Any] = {}
+        self._normsq: dict[str, float] = {}
+
+    # -- the batch -----------------------------------------------------------------------------
+    def batch(self, params: Params, x: Any, y: Any, states: dict[str, Any]) -> Batch:
+        """The rows ``x``, ``y`` and their states as a :class:`Batch` (``u`` from ``T_Θ``)."""
+        r = self.roles
+        z = [y if l == r.pinned else states[r.keys[l]] for l in range(len(self.net.layers))]
+        return Batch(z, self._substitute(params, x, z))
+
+    def _substitute(self, params: Params, x: Any, z: list[Any]) -> list[Any]:
+        u: list[Any] = [x] + [None] * len(self.net.layers)
+        for layer in self.net.layers:
+            u[layer.output_block] = z[layer.index] if layer.V is None else (
+                u[layer.base_block] + layer.sign * layer.V.forward(params, z[layer.index]))
+        return u
+
+    def _refresh(self, params: Params, b: Batch, l: int) -> None:
+        """The blocks that depend on ``z_l``, after ``z_l`` changed."""
+        for m in (l, *self.roles.chain[l]):
+            layer = self.net.layers[m]
+            b.u[layer.output_block] = b.z[m] if layer.V is None else (
+                b.u[layer.base_block] + layer.sign * layer.V.forward(params, b.z[m]))
+
+    def states(self, b: Batch) -> dict[str, Any]:
+        return {self.roles.keys[l]: b.z[l] for l in self.roles.hidden}
 
     # -- operator norms ------------------------------------------------------------------------
-    def refresh_norms(self, params: dict[str, Any], steps: int = 1) -> None:
-        """Advance the warm-started power iterations for every ``‖A_k‖²`` by ``steps``."""
-        xp = self.xp
-        for k in self._normed:
-            op = self.model.layers[k].op
-            v = self._vec.get(k)
+    def _map(self, key: str) -> Any:
+        return self.net.layers[int(key[1:])].V if key[0] == "V" else self.net.layers[int(key)].A
+
+    def refresh_norms(self, params: Params, steps: int = 1) -> None:
+        """Advance the warm-started power iterations for every ``‖A_k‖²``, ``‖V_l‖²``."""
+        for key in self._normed:
+            op = self._map(key)
+            v = self._vec.get(key)
             n = steps
             if v is None:          # a fixed pseudo-random start: never orthogonal by design
-                start = np.random.default_rng(k).standard_normal((1, op.in_size))
-                v = asarray(xp, start / np.linalg.norm(start), dtype=self.dtype)
+                seed = int(key) if key[0] != "V" else [1, int(key[1:])]
+                start = np.random.default_rng(seed).standard_normal((1, op.in_size))
+                v = asarray(self.xp, start / np.linalg.norm(start), dtype=self.dtype)
                 n = max(steps, _INITIAL_POWER_STEPS)
             est = 0.0
             for _ in range(n):
                 v, est = op.power_step(params, v)
-            self._vec[k], self._normsq[k] = v, est
+            self._vec[key], self._normsq[key] = v, est
 
     def norm_state(self) -> dict[str, Any]:
-        """The warm-started power iterations (vector and estimate per layer), so that training
+        """The warm-started power iterations (vector and estimate per map), so that training
         resumed from a checkpoint takes the same steps as training that never stopped."""
-        return {"vectors": {str(k): v for k, v in self._vec.items()},
-                "normsq": {str(k): float(e) for k, e in self._normsq.items()}}
+        return {"vectors": dict(self._vec), "normsq": {k: float(e) for k, e in
+                                                       self._normsq.items()}}
 
     def load_norm_state(self, state: dict[str, Any]) -> None:
-        self._vec = {int(k): asarray(self.xp, v, dtype=self.dtype)
+        self._vec = {str(k): asarray(self.xp, v, dtype=self.dtype)
                      for k, v in state.get("vectors", {}).items()}
-        self._normsq = {int(k): float(e) for k, e in state.get("normsq", {}).items()}
+        self._normsq = {str(k): float(e) for k, e in state.get("normsq", {}).items()}
 
     # -- block updates -------------------------------------------------------------------------
-    def sweep(self, params: dict[str, Any], vals: dict[str, Any]) -> dict[int, Any]:
-        """One proximal-gradient step on every hidden state, in topological order, updating
-        ``vals`` in place.  Returns the pre-activations ``z_d`` of the layers that write hidden
-        states (still valid afterwards: neither Θ nor their inputs change later in the sweep)."""
+    def _reader_sum(self, params: Params, b: Batch, l: int) -> tuple[Any, float]:
+        """``Σ_k A_kᵀ(σ_k(pre_k) − z_k)`` over the readers of ``l``'s chain, and ``Σ_k ‖A_k‖²``."""
+        grad, lip = None, 0.0
+        for k in self.roles.readers[l]:
+            layer = self.net.layers[k]
+            r = layer.activate(layer.pre(params, b.u[layer.input_block])) - b.z[k]
+            g = layer.A.adjoint(params, r)
+            grad = g if grad is None else grad + g
+            lip += self._normsq[str(k)]
+        return grad, lip
+
+    def sweep(self, params: Params, b: Batch) -> dict[int, Any]:
+        """One proximal-gradient step on every hidden state, in layer order, updating ``b`` in
+        place.  Returns the pre-activations of the hidden layers (still valid afterwards:
+        neither Θ nor their inputs change later in the sweep)."""
         if not self._normsq and self._normed:
             self.refresh_norms(params)
-        m = self.model
-        layers = m.layers
         cache: dict[int, Any] = {}
-        for v in m.hidden:
-            d = layers[m.defining[v]]
-            z_d = d.op.forward(params, vals[d.input])
-            cache[d.index] = z_d
-            pen = self.penalties.get(v)
-            readers = m.readers[v]
-            if not readers:                       # exact minimiser of Φ_d − ⟨·, z_d⟩ + R_v
-                vals[v] = prox_psi_penalised(d.psi, z_d, 1.0, pen)
-                continue
-            x = vals[v]
-            grad = None
-            lip = 0.0
-            for k in readers:
-                layer = layers[k]
-                r = layer.activate(layer.op.forward(params, x)) - vals[layer.out]
-                g = layer.op.adjoint(params, r)
-                grad = g if grad is None else grad + g
-                lip += self._normsq[k]
-            mu = 1.0 / max(lip, _TINY)
-            vals[v] = prox_phi_penalised(d.psi, x - mu * (grad - z_d), mu, pen)
+        for l in self.roles.hidden:
+            d = self.net.layers[l]
+            pre = d.pre(params, b.u[d.input_block])
+            cache[l] = pre
+            pen = self.penalties.get(l)
+            if not self.roles.readers[l]:          # exact minimiser of Φ_l − ⟨·, pre⟩ + R
+                b.z[l] = prox_psi_penalised(d.psi, pre, 1.0, pen)
+            else:
+                grad, lip = self._reader_sum(params, b, l)
+                if d.V is not None:
+                    grad = d.sign * d.V.adjoint(params, grad)
+                    lip *= self._normsq[f"V{l}"]
+                mu = 1.0 / max(lip, _TINY)
+                b.z[l] = prox_phi_penalised(d.psi, b.z[l] - mu * (grad - pre), mu, pen)
+            self._refresh(params, b, l)
         return cache
 
-    def theta_gradient(self, params: dict[str, Any], vals: dict[str, Any],
-                       cache: dict[int, Any] | None = None,
-                       ) -> tuple[dict[str, Any], dict[str, float]]:
+    def theta_gradient(self, params: Params, b: Batch, cache: dict[int, Any] | None = None,
+                       ) -> tuple[Params, dict[str, float]]:
         """``∇_Θ`` of the batch objective and each parameter's Lipschitz constant (the sum over
-        the layers that use it of their ``trace G``)."""
+        the maps that use it of their ``trace G``)."""
         cache = cache or {}
-        grads: dict[str, Any] = {}
+        grads: Params = {}
         lips: dict[str, float] = {}
-        scale = 1.0 / float(vals[self.model.input].shape[0])
-        for layer in self.model.layers:
-            x_in = vals[layer.input]
-            z = cache.get(layer.index)
-            if z is None:
-                z = layer.op.forward(params, x_in)
-            r = (layer.activate(z) - vals[layer.out]) * scale
-            lip = layer.op.weight_lipschitz(x_in)
-            for name, g in layer.op.param_grads(params, x_in, r).items():
-                grads[name] = g if name not in grads else grads[name] + g
-                lips[name] = lips.get(name, 0.0) + lip
+        scale = 1.0 / float(b.u[0].shape[0])
+        for layer in self.net.layers:
+            u_in = b.u[layer.input_block]
+            pre = cache.get(layer.index)
+            if pre is None:
+                pre = layer.pre(params, u_in)
+            r = (layer.activate(pre) - b.z[layer.index]) * scale
+            lip = layer.weight_lipschitz(params, u_in)
+            layer.param_grads(params, u_in, r, grads)
+            for name in (layer.A.weight, layer.bias):
+                if name is not None:
+                    lips[name] = lips.get(name, 0.0) + lip
+        for l in self.roles.hidden:
+            if self.net.layers[l].V is not None:
+                self._residual_gradient(params, b, l, scale, grads, lips)
         return grads, lips
 
-    def implicit_step(self, params: dict[str, Any], vals: dict[str, Any], tau: float,
-                      inner: int) -> dict[str, Any]:
-        """``argmin_{Θ, X_S} E_S(Θ, X_S) + (1/2τ)‖Θ − Θ^k‖²`` by ``inner`` sweeps + Θ-steps;
-        ``vals`` (the batch's states) is updated in place, the new Θ returned."""
+    def _residual_gradient(self, params: Params, b: Batch, l: int, scale: float, grads: Params,
+                           lips: dict[str, float]) -> None:
+        """``∇_{V_l} = s_l (Σ_k A_kᵀ r_k) z_lᵀ`` over the readers of ``l``'s chain."""
+        layer = self.net.layers[l]
+        back, lip = self._reader_sum(params, b, l)
+        if back is None:
+            return
+        z = b.z[l]
+        name = layer.V.weight
+        g = layer.V.weight_grad(params, z, (layer.sign * scale) * back)
+        grads[name] = g if name not in grads else grads[name] + g
+        lips[name] = lips.get(name, 0.0) + lip * float(self.xp.sum(z * z)) * scale
+
+    def implicit_step(self, params: Params, b: Batch, tau: float, inner: int) -> Params:
+        """``argmin_{Θ, z_S} E_S(Θ, z_S) + (1/2τ)‖Θ − Θ^k‖²`` by ``inner`` sweeps + Θ-steps;
+        ``b`` (the batch's states) is updated in place, the new Θ returned."""
         anchor = params
         inv_tau = 1.0 / tau
         for _ in range(inner):
-            cache = self.sweep(params, vals)
-            grads, lips = self.theta_gradient(params, vals, cache)
+            cache = self.sweep(params, b)
+            grads, lips = self.theta_gradient(params, b, cache)
             current, params = params, dict(params)
             for name, g in grads.items():
                 step = 1.0 / (lips[name] + inv_tau)
@@ -167,46 +298,47 @@ class LiftedTrainer:
                 else:
                     params[name] = current[name] - step * (g + inv_tau * (current[name]
                                                                           - anchor[name]))
+            b.u = self._substitute(params, b.u[0], b.z)
         self.refresh_norms(params)
         return params
 
-    def explicit_step(self, params: dict[str, Any], vals: dict[str, Any], update: Any,
-                      ) -> dict[str, Any]:
+    def explicit_step(self, params: Params, b: Batch, update: Any) -> Params:
         """One state sweep, then an explicit optimizer step on ``∇_Θ`` (``sgd``/``adam`` with
         ``loss = bregman``)."""
-        cache = self.sweep(params, vals)
-        grads, _ = self.theta_gradient(params, vals, cache)
+        cache = self.sweep(params, b)
+        grads, _ = self.theta_gradient(params, b, cache)
         params = update(params, grads)
         self.refresh_norms(params)
         return params
 
     # -- what is reported ----------------------------------------------------------------------
-    def evaluate(self, params: dict[str, Any], vals: dict[str, Any], chunk: int = 256,
-                 ) -> dict[str, float]:
+    def evaluate(self, params: Params, x: Any, y: Any, states: dict[str, Any],
+                 chunk: int = 256) -> dict[str, float]:
         """The lifted objective ``E`` (mean over the rows) and the lifted residual
-        ``(Σ_v ‖σ_d(z_d) − x^v‖²)^½ / (Σ_v ‖x^v‖²)^½`` over the hidden states; computed
+        ``(Σ_l ‖σ_l(pre_l) − z_l‖²)^½ / (Σ_l ‖z_l‖²)^½`` over the hidden states; computed
         ``chunk`` rows at a time (small temporaries are much faster than full-size ones)."""
-        n = vals[self.model.input].shape[0]
+        n = x.shape[0]
         total = num = den = 0.0
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)          # in-bounds slices (the array API's rule)
-            part = {k: v[start:stop, ...] for k, v in vals.items()}
-            t, a, b = self._sums(params, part)
-            total, num, den = total + t, num + a, den + b
+            part = self.batch(params, x[start:stop, ...], y[start:stop, ...],
+                              {k: s[start:stop, ...] for k, s in states.items()})
+            t, a, c = self._sums(params, part)
+            total, num, den = total + t, num + a, den + c
         residual = math.sqrt(num) / max(math.sqrt(den), _TINY) if num else 0.0
         return {"objective": total / n, "residual": residual}
 
-    def _sums(self, params: dict[str, Any], vals: dict[str, Any]) -> tuple[float, float, float]:
+    def _sums(self, params: Params, b: Batch) -> tuple[float, float, float]:
         xp = self.xp
         total = num = den = 0.0
-        for layer in self.model.layers:
-            z = layer.op.forward(params, vals[layer.input])
-            y = vals[layer.out]
-            total += float(xp.sum(layer.psi.bregman(y, z)))
-            if layer.out != self.model.output:
-                d = layer.activate(z) - y
+        for layer in self.net.layers:
+            pre = layer.pre(params, b.u[layer.input_block])
+            z = b.z[layer.index]
+            total += float(xp.sum(layer.psi.bregman(z, pre)))
+            if layer.index != self.roles.pinned:
+                d = layer.activate(pre) - z
                 num += float(xp.sum(d * d))
-                den += float(xp.sum(y * y))
-        for v, pen in self.penalties.items():
-            total += float(xp.sum(pen.value(vals[v])))
+                den += float(xp.sum(z * z))
+        for l, pen in self.penalties.items():
+            total += float(xp.sum(pen.value(b.z[l])))
         return total, num, den

@@ -19,7 +19,7 @@ import pytest
 
 from lbdsl import pipeline
 from lbdsl.cli import main as lbdsl_main
-from lbdsl.ir.evaluate import forward
+from reference_forward import forward
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"

@@ -1,4 +1,4 @@
-"""The reference forward pass (``lbdsl.ir.evaluate.forward``) against hand-written NumPy.
+"""The reference forward pass (``reference_forward.forward``) against hand-written NumPy.
 
 For random small networks of every kind (feed-forward, dense, tied and untied residual, shallow
 sum, conv2d), the values computed from the IR equal those of a direct NumPy transcription of
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ir_helpers import build_net
-from lbdsl.ir.evaluate import forward
+from reference_forward import forward
 
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None)
 

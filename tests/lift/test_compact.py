@@ -15,7 +15,7 @@ import pytest
 
 from lbdsl.backend import to_numpy
 from lbdsl.ir.build import build_module
-from lbdsl.ir.evaluate import forward as reference_forward
+from reference_forward import forward as reference_forward
 from lbdsl.lift.compact import lift
 from lbdsl.syntax.parser import parse
 

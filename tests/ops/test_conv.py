@@ -117,3 +117,50 @@ def test_empty_output_and_bad_sizes_are_refused(xp):
         Conv2d(asarray(xp, np.ones((3, 3))), (5, 5))
     # padding can make a kernel fit
     assert conv2d_output_shape(2, 2, 4, padding=1) == (1, 1)
+
+
+# ---------------------------------------------------------------- the gradient in the kernel
+
+def _loop_weight_grad(x, r, kh, kw, stride, padding):
+    """``∂/∂K ⟨r, conv(x, K)⟩`` entry by entry, straight from the definition."""
+    n, c_in, h, w = x.shape
+    _, c_out, ho, wo = r.shape
+    g = np.zeros((c_out, c_in, kh, kw))
+    for o, c, i, j in itertools.product(range(c_out), range(c_in), range(kh), range(kw)):
+        for b, yy, zz in itertools.product(range(n), range(ho), range(wo)):
+            row, col = stride * yy + i - padding, stride * zz + j - padding
+            if 0 <= row < h and 0 <= col < w:
+                g[o, c, i, j] += r[b, o, yy, zz] * x[b, c, row, col]
+    return g
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (3, 2), (1, 2)])
+def test_weight_grad_matches_the_definition_and_the_dot_product_test(xp, stride, padding):
+    rng = np.random.default_rng(10 * stride + padding)
+    kh, kw, c_in, c_out, hw = 3, 2, 2, 3, (7, 6)
+    ho, wo = conv2d_output_shape(*hw, (kh, kw), stride, padding)
+    x = rng.standard_normal((2, c_in, *hw))
+    r = rng.standard_normal((2, c_out, ho, wo))
+    k = rng.standard_normal((c_out, c_in, kh, kw))
+    op = Conv2d(asarray(xp, k), hw, stride, padding)
+    g = to_numpy(op.weight_grad(asarray(xp, x), asarray(xp, r)))
+    np.testing.assert_allclose(g, _loop_weight_grad(x, r, kh, kw, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    # ⟨r, conv(x, K)⟩ is linear in K, so ⟨∇_K, K⟩ must equal it for every K
+    conv = to_numpy(op.forward(asarray(xp, x)))
+    lhs, rhs = float(np.sum(g * k)), float(np.sum(r * conv))
+    assert abs(lhs - rhs) <= 1e-12 * (abs(rhs) + np.linalg.norm(g) * np.linalg.norm(k))
+
+
+
+
+def test_gram_trace_is_the_sum_of_the_squared_patches():
+    """``Σ_{n, y, w} ‖patch‖²`` by explicit patches of the padded input."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 7, 6))
+    op = Conv2d(rng.standard_normal((2, 3, 3, 2)), (7, 6), stride=2, padding=1)
+    padded = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    _, ho, wo = op.shape_out
+    total = sum(np.sum(padded[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 2] ** 2)
+                for i in range(ho) for j in range(wo))
+    assert op.gram_trace(x) == pytest.approx(total, rel=1e-12)

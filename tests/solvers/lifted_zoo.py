@@ -12,7 +12,7 @@ import numpy as np
 
 from lbdsl.backend import to_numpy
 from lbdsl.ir.build import build_module
-from lbdsl.ir.evaluate import forward as reference_forward
+from reference_forward import forward as reference_forward
 from lbdsl.lift.compact import LiftedProblem, lift
 from lbdsl.syntax.parser import parse
 

@@ -26,7 +26,8 @@ from lbdsl.prox.regularisers.l1 import L1
 from lbdsl.prox.regularisers.l2sq import L2Squared
 from lbdsl.prox.regularisers.tv import TV
 from lbdsl.solvers.base import Stopping
-from lbdsl.solvers.lifted import LiftedSettings, Substitution, _Lifted, solve
+from lbdsl.lift.network import Substitution
+from lbdsl.solvers.lifted import LiftedSettings, _Lifted, solve
 from lbdsl.solvers.problems import InverseProblem, Term
 
 from lifted_zoo import host, lifted, output_of

@@ -9,7 +9,7 @@ import numpy as np
 from train_run_helpers import TINY_AE, weights
 
 import lbdsl
-from lbdsl.ir.evaluate import forward
+from reference_forward import forward
 from lbdsl.training import predict
 
 LOADED = """

@@ -10,8 +10,8 @@ from lbdsl.backend import namespace, to_numpy
 from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
 from lbdsl.training import StatePenalty, train
 from lbdsl.training.backprop import mse_gradient, mse_objective
-from lbdsl.training.lifted import LiftedTrainer
-from lbdsl.training.model import Model
+from lbdsl.lift.network import lifted_network
+from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
 from train_helpers import build_net, teacher_data
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu(a = 0.2)", "soft(theta = 0.1)", "clip",
@@ -49,11 +49,13 @@ CONV_SPEC = """
 
 def _check_gradient(net, penalties: dict[str, StatePenalty], seed: int) -> None:
     xp = namespace("numpy")
-    model = Model.from_ir(net, xp)
-    params = model.init_params(xp, xp.float64)
+    model = lifted_network(net, xp)
+    params = {name: model.params[name] for name in model.param_names}
+    block = {blk.var: j for j, blk in enumerate(model.u_blocks)}
+    penalties = {block[v]: pen for v, pen in penalties.items()}
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((4, model.size(model.input)))
-    y = rng.standard_normal((4, model.size(model.output)))
+    x = rng.standard_normal((4, model.u_blocks[0].size))
+    y = rng.standard_normal((4, model.u_blocks[model.output_block].size))
     grads = mse_gradient(model, params, x, y, penalties)
     assert set(grads) == set(params)
     for name, g in grads.items():
@@ -88,17 +90,16 @@ def test_for_one_linear_layer_backprop_and_the_lifted_gradient_coincide():
             y = W @ u + b
             output y }""")
     xp = namespace("numpy")
-    model = Model.from_ir(net, xp)
-    params = model.init_params(xp, xp.float64)
+    model = lifted_network(net, xp)
+    params = model.params
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
-    lifted = LiftedTrainer(model, {}, xp, xp.float64)
-    g_lift, _ = lifted.theta_gradient(params, {"u": x, "y": y})
+    lifted = LiftedTrainer(LiftedRoles.of(model), {}, xp, xp.float64)
+    g_lift, _ = lifted.theta_gradient(params, lifted.batch(params, x, y, {}))
     g_bp = mse_gradient(model, params, x, y, {})
     for name in params:
         np.testing.assert_allclose(g_bp[name], g_lift[name], rtol=1e-12, atol=1e-14)
-    vals = {"u": x, "y": y}
-    assert lifted.evaluate(params, vals)["objective"] == pytest.approx(
+    assert lifted.evaluate(params, x, y, {})["objective"] == pytest.approx(
         mse_objective(model, params, x, y, {})["mse_loss"], rel=1e-12)
 
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from lbdsl.backend import namespace, to_numpy
-from lbdsl.ir.evaluate import forward as reference_forward
+from reference_forward import forward as reference_forward
 from lbdsl.ir.nodes import Param
 from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
 from lbdsl.training import StatePenalty, predict, train
-from lbdsl.training.lifted import LiftedTrainer
-from lbdsl.training.model import Model
+from lbdsl.lift.network import lifted_network
+from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
 from train_helpers import build_net, rel, teacher_data
 
 LINEAR = """
@@ -135,18 +135,18 @@ def test_state_sweeps_converge_to_the_cvxpy_solution_of_the_state_subproblem():
             output y
         }""")
     xp = namespace("numpy")
-    model = Model.from_ir(net, xp)
-    params = model.init_params(xp, xp.float64)
+    rt = lifted_network(net, xp)
+    params = rt.params
     rng = np.random.default_rng(5)
     n = 5
     u = rng.standard_normal((n, 4))
     y = np.abs(rng.standard_normal((n, 3)))
     alpha = 0.1
-    trainer = LiftedTrainer(model, {"h": StatePenalty(l1=alpha)}, xp, xp.float64)
+    trainer = LiftedTrainer(LiftedRoles.of(rt), {0: StatePenalty(l1=alpha)}, xp, xp.float64)
     z1 = u @ params["W1"].T + params["b1"]
-    vals = {"u": u, "y": y, "h": np.maximum(z1, 0)}
+    batch = trainer.batch(params, u, y, {"h": np.maximum(z1, 0)})
     for _ in range(3000):
-        trainer.sweep(params, vals)
+        trainer.sweep(params, batch)
 
     h = cp.Variable((n, 6), nonneg=True)
     z2 = h @ params["W2"].T + np.ones((n, 1)) @ params["b2"][None, :]
@@ -154,7 +154,7 @@ def test_state_sweeps_converge_to_the_cvxpy_solution_of_the_state_subproblem():
                  + 0.5 * cp.sum_squares(cp.pos(z2)) - cp.sum(cp.multiply(y, z2))  # B_2 up to const
                  + alpha * cp.sum(cp.abs(h)))
     cp.Problem(cp.Minimize(objective)).solve(solver="CLARABEL")
-    assert np.max(np.abs(vals["h"] - h.value)) <= 1e-6
+    assert np.max(np.abs(trainer.states(batch)["h"] - h.value)) <= 1e-6
 
 
 NETS_FOR_DESCENT = {
@@ -222,19 +222,19 @@ def test_after_training_the_forward_pass_matches_the_lifted_states():
     res = train(student, x, y, ImplicitSGD(epochs=100, batch=50, tau=10.0, inner=5), seed=0)
     hist = res.history.metrics
     assert hist["objective"][-1] < 0.01 * hist["objective"][0]
-    model = Model.from_ir(student)
+    rt = lifted_network(student)
     p = res.params
-    states = {v: res.lifted_states[v].reshape(200, -1) for v in model.hidden}
-    vals = {model.input: x.reshape(200, -1), model.output: y, **states}
-    fwd, _ = model.forward(p, x.reshape(200, -1))
+    vals = [x.reshape(200, -1)] + [res.lifted_states[blk.var].reshape(200, -1)
+                                   for blk in rt.u_blocks[1:-1]] + [y]
+    fwd = rt.tape(x.reshape(200, -1), p).blocks
     bound = 0.0
-    for layer in model.layers[:-1]:
-        z = layer.op.forward(p, vals[layer.input])
-        bregman = float(np.sum(layer.psi.bregman(vals[layer.out], z)))
-        bound = np.linalg.norm(p[layer.op.weight], 2) * bound + np.sqrt(2 * bregman)
-        deviation = np.linalg.norm(fwd[layer.out] - vals[layer.out])
+    for layer in rt.layers[:-1]:
+        z = layer.pre(p, vals[layer.input_block])
+        bregman = float(np.sum(layer.psi.bregman(vals[layer.output_block], z)))
+        bound = np.linalg.norm(p[layer.A.weight], 2) * bound + np.sqrt(2 * bregman)
+        deviation = np.linalg.norm(fwd[layer.output_block] - vals[layer.output_block])
         assert deviation <= bound * (1 + 1e-9)
-    last = model.layers[-2].out
+    last = rt.layers[-2].output_block
     assert bound <= 0.10 * np.linalg.norm(vals[last])
     assert rel(fwd[last], vals[last]) <= 0.10
     assert hist["residual"][-1] <= 0.10
@@ -260,8 +260,8 @@ def test_lifted_states_start_at_the_forward_pass_in_sample_order():
     net = deep(0)
     x, y = teacher_data(deep(3), 9, seed=2)
     res = train(net, x, y, ImplicitSGD(epochs=0, batch=4))
-    pred, _ = Model.from_ir(net).forward(res.params, x)
-    np.testing.assert_allclose(res.lifted_states["h2"], pred["h2"], rtol=0, atol=0)
+    pred = reference_forward(net, x)
+    np.testing.assert_allclose(res.lifted_states["h2"], pred["h2"], rtol=0, atol=1e-12)
     assert res.history.metrics["residual"] == [0.0]
     # after training: still one row per sample, in the order given
     res = train(net, x, y, ImplicitSGD(epochs=2, batch=4))

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lbdsl.ir.build import build_module
-from lbdsl.ir.evaluate import forward as reference_forward
-from lbdsl.syntax.parser import parse
-
-
-def build_net(source: str, name: str = "spec.lbn"):
-    """The one network of the spec ``source``."""
-    module = build_module(parse(source, name))
-    (net,) = module.networks.values()
-    return net
+from reference_forward import forward as reference_forward
+from spec_helpers import build_net  # noqa: F401 - re-exported for the training tests
 
 
 def teacher_data(net, n: int, seed: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
-"""The reference forward pass of a network, straight from its IR, in host NumPy.
+"""The tests' reference forward pass of a network, straight from its IR, in host NumPy.
 
-Deliberately plain (a dense product, a direct strided convolution, the catalogue's ``prox``), so
+An oracle, not library code (lbdsl's one forward pass is the network runtime,
+:mod:`lbdsl.lift.network`).  Deliberately plain (a dense product, a direct strided convolution, the catalogue's ``prox``), so
 that later stages — the lifted form, the backends' operators — can be tested against it:
 math.md §2's invariant says the lifted constraints hold at exactly these values.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .nodes import Affine, Layer, NetworkIR, Residual, as_matrix
+from lbdsl.ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
 
 __all__ = ["forward", "apply_affine", "conv2d_reference"]
 

@@ -1,0 +1,414 @@
+"""The network runtime: one representation of a lifted network, used by inversion and training.
+
+A network is a sequence of steps over blocks of ``u = (u_0, u_1, …)`` (one block per SSA
+variable, flattened row-major; math.md §2)::
+
+    plain      u_o = σ(x),                 x = A_θ u_in + b
+    residual   u_o = u_base + s·V_θ σ(x),  x = A_θ u_in + b,     s = ±1
+
+``σ = prox_Ψ`` of the layer's Ψ, ``A_θ`` any :class:`~.maps.WeightMap` (dense, transposed
+matmul, conv2d) and ``V_θ`` the residual's.  Every block is written once and read only later.
+Parameters are passed as ``params`` (name → array); a call without them uses the network's own
+(:attr:`LiftedNetwork.params`, on its namespace and dtype).  The runtime gives
+
+* :meth:`~LiftedNetwork.tape` — the forward pass, keeping every block, pre-activation and
+  activation; :meth:`~LiftedNetwork.forward` the blocks concatenated (``u*``);
+* :meth:`~LiftedNetwork.vjp` — the reverse pass from adjoints ``ḡ`` seeded on any blocks, the
+  one place a derivative of σ is used (backpropagation baselines)::
+
+      plain      δ = σ'(x)ᵀ ḡ_o
+      residual   δ = σ'(x)ᵀ (s·V_θᵀ ḡ_o),   ḡ_base += ḡ_o,   ∇_V += s·ḡ_o σ(x)ᵀ
+      both       ḡ_in += A_θᵀ δ,   ∇_θ += ∇_θ ⟨δ, A_θ u_in + b⟩
+
+  since a block is read only after it is written, ``ḡ_o`` is complete when its step is reached;
+* :meth:`~LiftedNetwork.substitute` / :meth:`~LiftedNetwork.substitute_adjoint` — the linear
+  map ``T : (u_0, z) ↦ u`` that solves ``M u = V z`` by forward substitution (``u_o = z_l`` or
+  ``u_base + s V_l z_l``) and its adjoint, the backward substitution (:class:`Substitution` is
+  ``T`` as an operator on flat arrays);
+* :meth:`~LiftedNetwork.jacobian_bound` — ``‖∂N/∂u_0‖ ≤ Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for a
+  residual step), σ being 1-Lipschitz.
+
+:class:`~lbdsl.lift.compact.LiftedProblem` adds the block operators ``K, M, V, W, b`` of the
+compact form to this runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from ..backend import asarray, namespace
+from ..errors import SolveError, SourceSpan
+from ..ir.nodes import NetworkIR, Residual, Step
+from ..ops.norm import operator_norm
+from .maps import DenseMap, WeightMap, residual_map, weight_map
+
+__all__ = ["UBlock", "LiftedLayer", "Tape", "LiftedNetwork", "Substitution", "lifted_network",
+           "activation_vjp"]
+
+Params = dict[str, Any]
+
+
+def activation_vjp(psi: Any, x: Any, g: Any) -> Any:
+    """``σ'(x)ᵀ g`` for ``σ = prox_Ψ`` at the pre-activation ``x`` (each Ψ's ``prox_vjp``)."""
+    try:
+        return psi.prox_vjp(x, g)
+    except NotImplementedError as exc:
+        raise SolveError(f"backpropagation does not know the derivative of `{psi}`") from exc
+
+
+def _add(acc: Any, g: Any) -> Any:
+    """``acc + g`` where ``None`` stands for zero (no array is made for a zero adjoint)."""
+    return g if acc is None else acc + g
+
+
+@dataclass(frozen=True)
+class UBlock:
+    """One block of ``u``: an SSA variable (``u_0`` is the input)."""
+
+    var: str
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+    span: SourceSpan | None
+
+
+@dataclass(frozen=True, eq=False)
+class LiftedLayer:
+    """One step: its Ψ, its maps, the blocks it reads and writes, where its z-block lives."""
+
+    index: int
+    step: Step
+    psi: Any
+    z_offset: int
+    z_size: int
+    input_block: int
+    output_block: int
+    base_block: int | None     # residual layers only
+    span: SourceSpan | None
+    A: WeightMap
+    bias: str | None           # the bias parameter (one entry per output channel for conv2d)
+    V: DenseMap | None         # residual layers only
+    sign: float = 1.0
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.step, Residual):
+            return f"residual {'+' if self.step.sign > 0 else '−'}{' tied' if self.step.tied else ''}"
+        return "linear" if self.step.linear else "layer"
+
+    @property
+    def linear(self) -> bool:
+        """Whether σ is the identity (a linear layer)."""
+        return self.psi.name == "identity"
+
+    def activate(self, x: Any) -> Any:
+        return x if self.linear else self.psi.prox(x)
+
+    def pre(self, params: Params, u_in: Any) -> Any:
+        """``x = A_θ u_in + b`` for flat rows ``u_in (..., size)``."""
+        z = self.A.forward(params, u_in)
+        if self.bias is None:
+            return z
+        xp = array_namespace(z)
+        b = params[self.bias]
+        per = self.z_size // int(np.prod(b.shape))
+        if per == 1:
+            return z + (b if b.ndim == 1 else xp.reshape(b, (-1,)))
+        # one bias per channel, broadcast over the channel's pixels
+        batch = tuple(z.shape[:-1])
+        z = xp.reshape(z, (*batch, b.shape[0], per)) + xp.reshape(b, (b.shape[0], 1))
+        return xp.reshape(z, (*batch, self.z_size))
+
+    def param_grads(self, params: Params, u_in: Any, r: Any, grads: Params) -> None:
+        """Add ``∇_θ ⟨r, A_θ u_in + b⟩`` (summed over the rows) to ``grads``."""
+        weight = self.A.weight
+        grads[weight] = _add(grads.get(weight), self.A.weight_grad(params, u_in, r))
+        if self.bias is None:
+            return
+        xp = array_namespace(r)
+        b = params[self.bias]
+        rows = xp.reshape(r, (-1, self.z_size)) if r.ndim != 2 else r
+        if self.z_size == int(np.prod(b.shape)):
+            gb = xp.sum(rows, axis=0)
+            gb = gb if b.ndim == 1 else xp.reshape(gb, b.shape)
+        else:
+            gb = xp.sum(xp.reshape(rows, (rows.shape[0], b.shape[0], -1)), axis=(0, 2))
+        grads[self.bias] = _add(grads.get(self.bias), gb)
+
+    def weight_lipschitz(self, params: Params, u_in: Any) -> float:
+        """A Lipschitz constant of ``∇_θ (1/B) Σ_n φ(A_θ u_n + b)`` for any ``φ`` with a
+        1-Lipschitz gradient: ``trace G`` with ``G = (1/B) Σ_n J_nᵀ J_n`` (the Jacobian of
+        ``θ ↦ A_θ u_n + b``), i.e. ``Σ‖u_n‖²/B`` plus one per output position for the bias."""
+        rows = int(np.prod(u_in.shape[:-1]))
+        total = self.A.gram_trace(params, u_in)
+        if self.bias is not None:
+            total += rows * (self.z_size // int(np.prod(params[self.bias].shape)))
+        return total / rows
+
+
+@dataclass
+class Tape:
+    """A forward pass: every block (flat rows), every layer's pre-activation and activation."""
+
+    blocks: list[Any]
+    pre: list[Any]
+    act: list[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class LiftedNetwork:
+    """The runtime of one network (see the module docstring)."""
+
+    network: NetworkIR
+    u_blocks: tuple[UBlock, ...]
+    layers: tuple[LiftedLayer, ...]
+    output_block: int
+    params: Params
+    xp: Any
+    dtype: Any
+
+    @property
+    def u_size(self) -> int:
+        return sum(blk.size for blk in self.u_blocks)
+
+    @property
+    def z_size(self) -> int:
+        return sum(layer.z_size for layer in self.layers)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Every parameter a layer uses, in declaration order."""
+        used = set()
+        for layer in self.layers:
+            used |= {layer.A.weight, layer.bias, layer.V.weight if layer.V else None}
+        return tuple(name for name in self.network.params if name in used)
+
+    def z_block(self, z: Any, layer: LiftedLayer) -> Any:
+        return z[..., layer.z_offset:layer.z_offset + layer.z_size]
+
+    def u_block(self, u: Any, index: int) -> Any:
+        blk = self.u_blocks[index]
+        return u[..., blk.offset:blk.offset + blk.size]
+
+    def prox(self, z: Any) -> Any:
+        """``prox_Ψ(z)`` blockwise: each layer's Ψ on its own block."""
+        parts = [layer.psi.prox(self.z_block(z, layer)) for layer in self.layers]
+        return self.xp.concat(parts, axis=-1)
+
+    def bregman(self, y: Any, z: Any) -> Any:
+        """``B_Ψ(y, z) = Σ_l B_{Ψ_l}(y_l, z_l)`` (summed over the blocks, batch axes kept)."""
+        total = 0.0
+        for layer in self.layers:
+            total = total + layer.psi.bregman(self.z_block(y, layer), self.z_block(z, layer))
+        return total
+
+    # -- forward ---------------------------------------------------------------------------
+    def tape(self, u0: Any, params: Params | None = None) -> Tape:
+        """The forward pass from the flat input ``u0 (..., size(u_0))``."""
+        params = self.params if params is None else params
+        blocks: list[Any] = [u0] + [None] * (len(self.u_blocks) - 1)
+        pre, act = [], []
+        for layer in self.layers:
+            x = layer.pre(params, blocks[layer.input_block])
+            a = layer.psi.prox(x)
+            pre.append(x)
+            act.append(a)
+            blocks[layer.output_block] = self._written(layer, params, blocks, a)
+        return Tape(blocks, pre, act)
+
+    def _written(self, layer: LiftedLayer, params: Params, blocks: list[Any], a: Any) -> Any:
+        """The block layer ``l`` writes from its activation (or z-block) ``a``."""
+        if layer.V is None:
+            return a
+        return blocks[layer.base_block] + layer.sign * layer.V.forward(params, a)
+
+    def forward(self, u0: Any, params: Params | None = None) -> Any:
+        """``u*``: every block of the forward pass, concatenated."""
+        return self.xp.concat(self.tape(u0, params).blocks, axis=-1)
+
+    # -- reverse -----------------------------------------------------------------------------
+    def vjp(self, tape: Tape, seeds: dict[int, Any], params: Params | None = None, *,
+            param_grads: bool = False, input_grad: bool = True) -> tuple[Any, Params]:
+        """``(ḡ_0, ∇_θ)``: the reverse pass (module docstring) of ``Σ_j ⟨seeds[j], u_j⟩``.
+
+        ``ḡ_0`` is None when ``input_grad`` is false (training: the input is data) or no seed
+        reaches it; ``∇_θ`` (by parameter name) is filled only with ``param_grads``.
+        """
+        params = self.params if params is None else params
+        adj: list[Any] = [None] * len(self.u_blocks)
+        for j, g in seeds.items():
+            adj[j] = _add(adj[j], g)
+        grads: Params = {}
+        for layer in reversed(self.layers):
+            g_o = adj[layer.output_block]
+            if g_o is None:            # nothing downstream of this layer reaches the seeds
+                continue
+            if layer.V is None:
+                h = g_o
+            else:
+                adj[layer.base_block] = _add(adj[layer.base_block], g_o)
+                h = layer.sign * layer.V.adjoint(params, g_o)
+                if param_grads:
+                    v = layer.V.weight
+                    grads[v] = _add(grads.get(v), layer.V.weight_grad(
+                        params, tape.act[layer.index], layer.sign * g_o))
+            delta = h if layer.linear else activation_vjp(layer.psi, tape.pre[layer.index], h)
+            u_in = tape.blocks[layer.input_block]
+            if param_grads:
+                layer.param_grads(params, u_in, delta, grads)
+            if input_grad or layer.input_block != 0:
+                adj[layer.input_block] = _add(adj[layer.input_block],
+                                              layer.A.adjoint(params, delta))
+        return adj[0], grads
+
+    # -- the substitution T ----------------------------------------------------------------------
+    def substitute(self, u0: Any, z: Any, params: Params | None = None) -> list[Any]:
+        """The blocks of ``u = T(u_0, z)``: ``M u = V z`` solved by forward substitution."""
+        params = self.params if params is None else params
+        blocks: list[Any] = [u0] + [None] * len(self.layers)
+        for layer in self.layers:
+            blocks[layer.output_block] = self._written(layer, params, blocks,
+                                                       self.z_block(z, layer))
+        return blocks
+
+    def substitute_adjoint(self, g: list[Any], params: Params | None = None,
+                           ) -> tuple[Any, list[Any]]:
+        """``Tᵀ``: from the adjoints ``g`` of the blocks (None for zero), ``(ḡ_0, [ḡ_z per
+        layer])`` by backward substitution."""
+        params = self.params if params is None else params
+        acc = list(g)
+        gz: list[Any] = [None] * len(self.layers)
+        for layer in reversed(self.layers):
+            g_o = acc[layer.output_block]
+            if layer.V is None:
+                gz[layer.index] = g_o
+            else:
+                acc[layer.base_block] = _add(acc[layer.base_block], g_o)
+                gz[layer.index] = None if g_o is None else layer.sign * layer.V.adjoint(params,
+                                                                                        g_o)
+        return acc[0], gz
+
+    # -- bounds --------------------------------------------------------------------------------
+    def jacobian_bound(self, params: Params | None = None) -> float:
+        """``Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for residual steps) ≥ ‖∂N/∂u_0‖ (σ is
+        1-Lipschitz), each norm by power iteration (a 1% safety margin)."""
+        params = self.params if params is None else params
+        bound = 1.0
+        for layer in self.layers:
+            a = self._norm(Bound(layer.A, params))
+            bound *= a if layer.V is None else 1.0 + a * self._norm(Bound(layer.V, params))
+        return max(bound, 1e-6)
+
+    def _norm(self, op: Any) -> float:
+        return operator_norm(op, self.xp, self.dtype, iters=100, tol=1e-4, safety=1.01)
+
+
+@dataclass(frozen=True, eq=False)
+class Bound:
+    """A :class:`~.maps.WeightMap` at fixed parameters: a linear operator on flat vectors."""
+
+    map: WeightMap
+    params: Params
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (self.map.in_size,)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return (int(np.prod(self.map.out_shape)),)
+
+    def forward(self, x: Any) -> Any:
+        return self.map.forward(self.params, x)
+
+    def adjoint(self, y: Any) -> Any:
+        return self.map.adjoint(self.params, y)
+
+
+class Substitution:
+    """``T : (u_0, z) ↦ u`` (:meth:`LiftedNetwork.substitute`) as a linear operator on flat
+    arrays with batch axes: ``shape_in = (size(u_0) + size(z),)``, ``shape_out = (size(u),)``;
+    ``adjoint`` is the backward substitution.  Refuses (``SolveError``) a network whose
+    ``M`` is not ``±I`` on the block each layer writes."""
+
+    def __init__(self, net: LiftedNetwork, params: Params | None = None) -> None:
+        self.net = net
+        self.params = net.params if params is None else params
+        self.n0 = net.u_blocks[0].size
+        self.shape_in = (self.n0 + net.z_size,)
+        self.shape_out = (net.u_size,)
+        _check_substitution(net)
+
+    def split(self, x: Any) -> tuple[Any, Any]:
+        return x[..., :self.n0], x[..., self.n0:]
+
+    def forward(self, x: Any) -> Any:
+        u0, z = self.split(x)
+        return array_namespace(x).concat(self.net.substitute(u0, z, self.params), axis=-1)
+
+    def adjoint(self, g: Any) -> Any:
+        net = self.net
+        xp = array_namespace(g)
+        blocks = [g[..., b.offset:b.offset + b.size] for b in net.u_blocks]
+        g0, gz = net.substitute_adjoint(blocks, self.params)
+        return xp.concat([g0, *gz], axis=-1)
+
+
+def _check_substitution(net: LiftedNetwork) -> None:
+    """Every layer writes a new block (of its z-block's size for a plain layer), residual
+    bases are written before they are read, and every block is written."""
+    written = {0}
+    for layer in net.layers:
+        o = layer.output_block
+        ok = (o not in written
+              and (layer.base_block is None or layer.base_block in written)
+              and (layer.V is not None or layer.z_size == net.u_blocks[o].size))
+        if not ok:
+            raise SolveError(f"lifted: layer {layer.index + 1} does not write a new block "
+                             "with M = ±I there, so M u = V z cannot be solved for u")
+        written.add(o)
+    if written != set(range(len(net.u_blocks))):
+        raise SolveError("lifted: some block of u is written by no layer")
+
+
+def lifted_network(net: NetworkIR, xp: Any = None, dtype: Any = None,
+            params: Params | None = None) -> LiftedNetwork:
+    """The runtime of ``net`` on namespace ``xp`` (default NumPy) in ``dtype`` (default
+    float64), with ``params`` as its own parameters (default: the IR's initial values)."""
+    xp = namespace("numpy") if xp is None else xp
+    dtype = xp.float64 if dtype is None else dtype
+    index: dict[str, int] = {}
+    u_blocks: list[UBlock] = []
+
+    def add_block(var_id: str) -> int:
+        var = net.variables[var_id]
+        offset = u_blocks[-1].offset + u_blocks[-1].size if u_blocks else 0
+        u_blocks.append(UBlock(var_id, var.name, tuple(var.shape), offset,
+                               int(np.prod(var.shape)), var.span))
+        index[var_id] = len(u_blocks) - 1
+        return index[var_id]
+
+    add_block(net.input)
+    layers: list[LiftedLayer] = []
+    z_offset = 0
+    for l, step in enumerate(net.layers):
+        inp = index[step.affine.input]
+        out = add_block(step.out)
+        z_size = step.affine.out_size
+        base = V = None
+        sign = 1.0
+        if isinstance(step, Residual):
+            base, sign = index[step.base], float(step.sign)
+            V = residual_map(step.v_weight, step.v_transposed, z_size, u_blocks[out].size)
+        layers.append(LiftedLayer(l, step, step.psi(), z_offset, z_size, inp, out, base,
+                                  step.span, weight_map(step.affine), step.affine.bias, V, sign))
+        z_offset += z_size
+    if params is None:
+        params = {name: asarray(xp, p.value, dtype) for name, p in net.params.items()}
+    return LiftedNetwork(net, tuple(u_blocks), tuple(layers), index[net.output], params, xp,
+                         dtype)

@@ -1,0 +1,223 @@
+"""The network runtime (``lbdsl.lift.network``) against independent oracles.
+
+- the taped forward pass against the IR's reference forward pass (dense, conv2d, ``V.T @``, a
+  row vector, residual layers of both signs, tied and untied);
+- each map's parameter gradient ``∇_θ ⟨r, A_θ x + b⟩`` by central differences, its
+  ``weight_lipschitz`` against the dense Gram matrix of its Jacobian, its power iteration
+  against the dense operator norm;
+- the reverse pass (input and parameter gradients, residual ``V`` included) by central
+  differences, and against PyTorch autograd on a residual MLP to 1e-8 in float64;
+- the substitution ``T`` and its adjoint by the dot-product test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lbdsl.backend import asarray, namespace, to_numpy
+from lbdsl.lift.network import Substitution, lifted_network
+from reference_forward import forward as reference_forward
+from spec_helpers import build_net
+
+MIXED = """
+network mixed {
+    input img : 2x6x5
+    f = relu(conv2d(img, 3, kernel = 3x2, stride = 2, padding = 1))
+    g = soft(dense(f, 7), theta = 0.1)
+    param c : 4 = normal(seed = 3)
+    param V : 7x4 = normal(seed = 4)
+    param d : 4 = normal(seed = 5)
+    y = c @ tanh(V.T @ g + d)
+    output y
+}
+"""
+
+RESIDUAL = """
+network res {
+    input u : 5
+    h = tanh(dense(u, 6))
+    param W : 4x6 = normal(std = 0.4, seed = 1)
+    param b : 4 = normal(std = 0.2, seed = 2)
+    h = h + W.T @ tanh(W @ h + b)
+    param A : 3x6 = normal(std = 0.4, seed = 3)
+    param V : 6x3 = normal(std = 0.4, seed = 4)
+    h = h - V @ sigmoid(A @ h)
+    y = dense(h, 2)
+    output y
+}
+"""
+
+NETS = {"mixed": MIXED, "residual": RESIDUAL}
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_the_tape_matches_the_reference_forward_pass(xp, name):
+    net = build_net(NETS[name])
+    rt = lifted_network(net, xp)
+    x = np.random.default_rng(0).standard_normal((3, *net.input_shape))
+    tape = rt.tape(asarray(xp, x.reshape(3, -1)))
+    ref = reference_forward(net, x)
+    for blk, value in zip(rt.u_blocks, tape.blocks):
+        np.testing.assert_allclose(to_numpy(value), ref[blk.var].reshape(3, -1), rtol=1e-12,
+                                   atol=1e-12)
+    for layer, pre, act in zip(rt.layers, tape.pre, tape.act):
+        np.testing.assert_allclose(to_numpy(act), to_numpy(layer.psi.prox(pre)), rtol=0, atol=0)
+
+
+def _fd(f, h: float = 1e-6) -> float:
+    return (f(h) - f(-h)) / (2 * h)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_param_grads_of_every_map_by_central_differences(name):
+    """``∇_θ ⟨r, A_θ x + b⟩`` for conv2d (stride, padding), dense, ``V.T @``, a row vector and
+    a residual's ``V``."""
+    net = build_net(NETS[name])
+    rt = lifted_network(net)
+    params = rt.params
+    rng = np.random.default_rng(1)
+    tape = rt.tape(rng.standard_normal((3, rt.u_blocks[0].size)))
+    for layer in rt.layers:
+        x = tape.blocks[layer.input_block]
+        r = rng.standard_normal((3, layer.z_size))
+        grads: dict = {}
+        layer.param_grads(params, x, r, grads)
+        assert set(grads) == {layer.A.weight} | ({layer.bias} - {None})
+        maps = [(grads, lambda p, x=x, layer=layer: layer.pre(p, x), r)]
+        if layer.V is not None:
+            a, s = tape.act[layer.index], rng.standard_normal((3, layer.V.out_shape[0]))
+            maps.append(({layer.V.weight: layer.V.weight_grad(params, a, s)},
+                         lambda p, a=a, layer=layer: layer.V.forward(p, a), s))
+        for got, apply, weight in maps:
+            for pname, g in got.items():
+                assert g.shape == params[pname].shape
+                direction = rng.standard_normal(params[pname].shape)
+
+                def f(t, pname=pname, direction=direction, apply=apply, weight=weight):
+                    p = dict(params)
+                    p[pname] = params[pname] + t * direction
+                    return float(np.sum(weight * apply(p)))
+
+                fd = _fd(f)
+                assert abs(fd - float(np.sum(g * direction))) <= 1e-7 * (1 + abs(fd))
+
+
+def _jacobian_gram(layer, params, x):
+    """``(1/B) Σ_n J_nᵀ J_n`` of the linear map ``Θ = (A, b) ↦ A_Θ x + b``, column by column."""
+    names = [layer.A.weight] + ([layer.bias] if layer.bias else [])
+    cols = []
+    for name in names:
+        for idx in range(params[name].size):
+            p = {n: np.zeros_like(params[n]) for n in names}
+            p[name].reshape(-1)[idx] = 1.0
+            cols.append(layer.pre(p, x).reshape(-1))
+    j = np.stack(cols, axis=1)
+    return j.T @ j / x.shape[0]
+
+
+def test_weight_lipschitz_is_the_trace_of_the_jacobian_gram_and_bounds_lambda_max():
+    net = build_net(MIXED)
+    rt = lifted_network(net)
+    rng = np.random.default_rng(2)
+    tape = rt.tape(rng.random((4, 60)))
+    for layer in rt.layers:
+        x = tape.blocks[layer.input_block]
+        gram = _jacobian_gram(layer, rt.params, x)
+        lip = layer.weight_lipschitz(rt.params, x)
+        # trace over the output rows counts each input Gram once per output unit (G ⊗ I)
+        units = layer.z_size // (int(np.prod(layer.step.affine.out_shape[1:]))
+                                 if layer.step.affine.kind == "conv2d" else 1)
+        assert lip == pytest.approx(np.trace(gram) / units, rel=1e-12)
+        assert np.linalg.eigvalsh(gram)[-1] <= lip * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_power_iteration_gives_the_squared_operator_norm_from_below(xp, name):
+    rt = lifted_network(build_net(NETS[name]), xp)
+    maps = [layer.A for layer in rt.layers] + [layer.V for layer in rt.layers if layer.V]
+    for op in maps:
+        dense = to_numpy(op.forward(rt.params, asarray(xp, np.eye(op.in_size)))).T
+        exact = np.linalg.norm(dense, 2) ** 2
+        v = asarray(xp, np.ones((1, op.in_size)) / np.sqrt(op.in_size))
+        estimates = []
+        for _ in range(200):
+            v, est = op.power_step(rt.params, v)
+            estimates.append(est)
+        assert max(estimates) <= exact * (1 + 1e-10)
+        assert estimates[-1] == pytest.approx(exact, rel=1e-6)
+
+
+def _loss(rt, params, x, g_out):
+    return float(np.sum(g_out * rt.tape(x, params).blocks[rt.output_block]))
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_the_reverse_pass_matches_central_differences(name):
+    """``⟨g, N_θ(x)⟩``: its gradient in x and in every parameter, residual V's included."""
+    rt = lifted_network(build_net(NETS[name]))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, rt.u_blocks[0].size))
+    g_out = rng.standard_normal((2, rt.u_blocks[rt.output_block].size))
+    tape = rt.tape(x)
+    gx, grads = rt.vjp(tape, {rt.output_block: g_out}, param_grads=True)
+    assert set(grads) == set(rt.param_names)
+    d = rng.standard_normal(x.shape)
+    fd = _fd(lambda t: _loss(rt, rt.params, x + t * d, g_out))
+    assert float(np.sum(gx * d)) == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    for pname, g in grads.items():
+        direction = rng.standard_normal(rt.params[pname].shape)
+
+        def f(t, pname=pname, direction=direction):
+            p = dict(rt.params)
+            p[pname] = rt.params[pname] + t * direction
+            return _loss(rt, p, x, g_out)
+
+        assert float(np.sum(g * direction)) == pytest.approx(_fd(f), rel=1e-6, abs=1e-9), pname
+
+
+def test_the_reverse_pass_matches_pytorch_autograd_on_a_residual_mlp():
+    """The same residual MLP in ``torch.nn`` (float64): outputs to 1e-12, and the gradients of
+    ``½‖N(x) − y‖²`` in the input and in every parameter to 1e-8."""
+    torch = pytest.importorskip("torch")
+    net = build_net(RESIDUAL)
+    rt = lifted_network(net)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((7, 5)), rng.standard_normal((7, 2))
+    t = {name: torch.tensor(value, requires_grad=True) for name, value in rt.params.items()}
+    tx = torch.tensor(x, requires_grad=True)
+    h = torch.tanh(tx @ t["h_W"].T + t["h_b"])
+    h = h + torch.tanh(h @ t["W"].T + t["b"]) @ t["W"]
+    h = h - torch.sigmoid(h @ t["A"].T) @ t["V"].T
+    out = h @ t["y_W"].T + t["y_b"]
+    loss = 0.5 * torch.sum((out - torch.tensor(y)) ** 2)
+    loss.backward()
+    tape = rt.tape(x)
+    np.testing.assert_allclose(tape.blocks[rt.output_block], out.detach().numpy(), rtol=0,
+                               atol=1e-12)
+    gx, grads = rt.vjp(tape, {rt.output_block: tape.blocks[rt.output_block] - y},
+                       param_grads=True)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=0, atol=1e-8)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, t[name].grad.numpy(), rtol=0, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_the_substitution_solves_the_constraint_and_has_an_adjoint(name):
+    from lbdsl.lift.compact import lift
+
+    lp = lift(build_net(NETS[name]))
+    T = Substitution(lp)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, T.shape_in[0]))
+    u = T.forward(x)
+    assert np.allclose(lp.M.forward(u), lp.V.forward(x[:, T.n0:]), atol=1e-12)
+    y = rng.standard_normal((3, T.shape_out[0]))
+    lhs, rhs = np.sum(u * y), np.sum(x * T.adjoint(y))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_a_call_without_params_uses_the_networks_own():
+    rt = lifted_network(build_net(RESIDUAL), namespace("numpy"))
+    x = np.random.default_rng(6).standard_normal((2, 5))
+    np.testing.assert_array_equal(rt.forward(x), rt.forward(x, dict(rt.params)))
