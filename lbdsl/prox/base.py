@@ -123,11 +123,11 @@ class Psi(ABC):
         """``σ(z) = prox_Ψ(z)``."""
 
     @abstractmethod
-
     def prox_vjp(self, z: Any, g: Any) -> Any:
         """``σ'(z)ᵀ g``, the derivative of ``σ = prox_Ψ`` — needed only by the backpropagation
         baselines (lifted Bregman solvers never differentiate σ)."""
-        raise NotImplementedError(f"the derivative of `{self.name}` is not implemented")
+
+    @abstractmethod
     def psi(self, y: Any) -> Any:
         """``Ψ(y)``, ``+inf`` outside dom Ψ."""
 

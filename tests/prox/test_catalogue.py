@@ -669,3 +669,45 @@ def test_prox_vjp_matches_finite_differences(psi) -> None:  # noqa: ANN001
             dz[i, j] = h
             column = (np.asarray(psi.prox(z + dz)) - np.asarray(psi.prox(z - dz))) / (2 * h)
             assert np.sum(column * g) == pytest.approx(got[i, j], abs=1e-6)
+
+
+# ---------------------------------------------------------------- the contract itself
+
+#: what a Ψ must define: the abstract methods of the contract (``phi``, ``bregman_grad_z`` and
+#: ``prox_phi`` are generic; ElementwisePsi's four entrywise terms are its own contract)
+CONTRACT = ("prox", "prox_vjp", "psi", "phi_conj", "envelope", "bregman", "prox_scaled",
+            "project_domain")
+
+
+def test_the_contract_is_what_is_abstract() -> None:
+    assert set(Psi.__abstractmethods__) == set(CONTRACT)
+
+
+@pytest.mark.parametrize("psi", CATALOGUE, ids=str)
+def test_every_psi_implements_the_whole_contract(psi: Psi) -> None:
+    """Every method of the contract is defined below ``Psi`` (none is the abstract stub), and
+    each returns an array of the documented shape on a stack of vectors."""
+    for name in CONTRACT:
+        assert getattr(type(psi), name) is not getattr(Psi, name), f"{psi} lacks {name}"
+    z = np.linspace(-0.9, 0.9, 12).reshape(3, 4)
+    y = np.asarray(psi.project_domain(np.abs(z) / 4 if psi.name == "softmax" else z * 0.5, 0.01))
+    for name, args, shape in (("prox", (z,), z.shape), ("prox_vjp", (z, z), z.shape),
+                              ("psi", (y,), (3,)), ("phi_conj", (z,), (3,)),
+                              ("envelope", (z,), (3,)), ("bregman", (y, z), (3,)),
+                              ("prox_scaled", (z, 0.5), z.shape),
+                              ("project_domain", (z,), z.shape)):
+        out = getattr(psi, name)(*args)
+        assert out is not None and np.shape(out) == shape, name
+
+
+def test_a_psi_that_forgets_a_method_cannot_be_built() -> None:
+    """The bug this guards: ``@abstractmethod`` on the wrong method let a Ψ without ``psi``
+    be instantiated, and its ``psi`` silently returned None."""
+    class Partial(Psi):
+        name = "partial"
+
+        def prox(self, z):  # noqa: ANN001, ANN201
+            return z
+
+    with pytest.raises(TypeError, match="psi"):
+        Partial()
