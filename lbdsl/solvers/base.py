@@ -1,13 +1,10 @@
-"""What every solver shares: stopping rules, the divergence guard, the monitor hook, results.
+"""What every solver shares: the stopping rule, the history, the result.
 
-One stopping rule set for all solvers: stop after ``max_iter`` iterations, or when the
-relative change ``‖x_{k+1} − x_k‖ / max(‖x_k‖, 1e-12)`` and (where the solver defines one) the
-optimality measure (primal–dual gap, KKT residual) both fall below ``tol``; checked every
-``check_every`` iterations.  A NaN or ±∞ iterate stops the solver at once, keeping the last
-finite iterate and saying so (``stop_reason = "diverged"``).  ``KeyboardInterrupt`` raised by
-the monitor (Ctrl-C) stops it the same way (``"interrupted"``), so the caller can save — except
-at the last check (``max_iter``), where the run ends anyway and is reported as it ended.  Only
-the monitor's interrupt is handled: one raised anywhere else (a second Ctrl-C) propagates.
+One stopping rule for all solvers and the training loop (:class:`Stopping`): stop after
+``max_iter`` iterations, or when the relative change ``‖x_{k+1} − x_k‖ / max(‖x_k‖, 1e-12)`` and
+the solver's optimality measure (primal–dual gap, KKT residual) both fall below ``tol``
+(``None``: never); checked every ``check_every`` iterations.  The loop that applies it — the
+divergence guard, the monitor, Ctrl-C, resuming — is :func:`lbdsl.solvers.driver.run`.
 
 An interrupted result — and one stopped at a ``max_iter`` on the check grid, which a longer run
 passes through too — carries the solver's whole state at that check (``SolveResult.state``:
@@ -26,8 +23,7 @@ from typing import Any, Literal
 
 from array_api_compat import array_namespace
 
-__all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change",
-           "stop_requested", "interrupted_at"]
+__all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change"]
 
 StopReason = Literal["tol", "max_iter", "diverged", "interrupted"]
 
@@ -42,13 +38,13 @@ class Stopping:
     """The stopping rule shared by all solvers."""
 
     max_iter: int = 5000
-    tol: float = 1e-6
+    tol: float | None = 1e-6
     check_every: int = 10
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
-        if not (math.isfinite(self.tol) and self.tol > 0):
+        if not (isinstance(self.max_iter, int) and self.max_iter >= 0):
+            raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
+        if self.tol is not None and not (math.isfinite(self.tol) and self.tol > 0):
             raise ValueError(f"tol must be a positive number, got {self.tol!r}")
         if not (isinstance(self.check_every, int) and self.check_every >= 1):
             raise ValueError(f"check_every must be an integer >= 1, got {self.check_every!r}")
@@ -106,21 +102,3 @@ def relative_change(new: Any, old: Any) -> float:
     diff = float(xp.linalg.vector_norm(xp.reshape(new - old, (-1,))))
     ref = float(xp.linalg.vector_norm(xp.reshape(old, (-1,))))
     return diff / max(ref, 1e-12)
-
-
-def stop_requested(monitor: Monitor | None, k: int, metrics: dict[str, float],
-                   stopping: Stopping) -> bool:
-    """Show ``metrics`` at check ``k`` to the monitor; whether it asked to stop (by raising
-    ``KeyboardInterrupt``) before the last check — at ``max_iter`` the run ends anyway."""
-    if monitor is None:
-        return False
-    try:
-        monitor(k, metrics)
-    except KeyboardInterrupt:
-        return k < stopping.max_iter
-    return False
-
-
-def interrupted_at(k: int) -> str:
-    """The message of a run the monitor stopped at check ``k``."""
-    return f"interrupted at iteration {k}; returned the current iterate"

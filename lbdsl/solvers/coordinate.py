@@ -58,8 +58,9 @@ from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
 from ..prox.regularisers.base import Weighted
 from ..prox.regularisers.l2sq import L2Squared
-from .base import (History, Monitor, SolveResult, Stopping, StopReason, interrupted_at, is_finite,
-                   stop_requested)
+from .base import Monitor, SolveResult, Stopping, is_finite
+from .driver import Diverged
+from .driver import run as drive
 from .lifted import _batch_of, initial_input
 from .problems import InverseProblem
 
@@ -189,6 +190,49 @@ class _Sweeps:
                      + 0.5 * self.alpha * xp.sum(u0 * u0))
 
 
+class _Descent:
+    """The sweeps as an :class:`~.driver.Iteration`: ``change`` is the relative change of
+    ``(u_0, h)`` over the last sweep, ``residual`` the relative stationarity residual (one
+    Jacobi sweep of the same maps), measured at checks."""
+
+    optimality = "residual"
+
+    def __init__(self, run: _Sweeps, u0: Any, h: list[Any]) -> None:
+        self.run, self.u0, self.h = run, u0, list(h)
+        self.change = self.residual = math.inf
+        self.checked = False
+
+    def step(self) -> None:
+        new = self.run.sweep(self.u0, self.h)
+        if not (is_finite(new[0]) and all(is_finite(v) for v in new[1])):
+            raise Diverged("a sweep produced NaN/inf; returning the last finite iterate")
+        self.change = _diff_norm(new, (self.u0, self.h)) / max(_flat_norm(self.u0, self.h),
+                                                                 1e-12)
+        self.u0, self.h = new
+        self.checked = False
+
+    def finite(self) -> bool:
+        return True       # every sweep is tested as it is made
+
+    def stationarity(self) -> float:
+        u0, h = self.u0, self.h
+        return _diff_norm(self.run.jacobi(u0, h), (u0, h)) / max(_flat_norm(u0, h), 1e-12)
+
+    def check(self, k: int) -> dict[str, float]:
+        self.residual, self.checked = self.stationarity(), True
+        return {"objective": self.run.objective(self.u0, self.h), "residual": self.residual,
+                "change": self.change}
+
+    def state(self) -> dict[str, Any]:
+        return {"u0": self.u0, "h": tuple(self.h), "change": self.change,
+                "residual": self.residual, "checked": self.checked}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.u0, self.h = state["u0"], list(state["h"])
+        self.change, self.residual = float(state["change"]), float(state["residual"])
+        self.checked = bool(state["checked"])
+
+
 def _flat_norm(u0: Any, h: list[Any]) -> float:
     xp = array_namespace(u0)
     return math.sqrt(float(xp.sum(u0 * u0)) + sum(float(xp.sum(v * v)) for v in h))
@@ -232,52 +276,18 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
         u0 = initial_input(problem, x0, batch)[..., 0]
         h = [net.psi.prox(run.pre(u0, j)) for j in range(m)]
 
-    history = History()
-    reason: StopReason = "max_iter"
-    message = ""
-    k = 0
-    change = residual = math.inf
-    state: dict[str, Any] | None = None
-    done = False
-    if resume is not None:
-        u0, h, k = resume["u0"], list(resume["h"]), int(resume["k"])
-        change, residual = float(resume["change"]), float(resume["residual"])
-        history = resume["history"].copy()
-        done = change <= stopping.tol and residual <= stopping.tol  # its check's own test
-        reason = "tol" if done else reason
-    while k < stopping.max_iter and not done:
-        new = run.sweep(u0, h)
-        if not (is_finite(new[0]) and all(is_finite(v) for v in new[1])):
-            reason, message = "diverged", "a sweep produced NaN/inf; returning the last " \
-                                          "finite iterate"
-            break
-        k += 1
-        change = _diff_norm(new, (u0, h)) / max(_flat_norm(u0, h), 1e-12)
-        u0, h = new
-        if k % stopping.check_every == 0 or k == stopping.max_iter:
-            residual = _diff_norm(run.jacobi(u0, h), (u0, h)) / max(_flat_norm(u0, h), 1e-12)
-            metrics = {"objective": run.objective(u0, h), "residual": residual,
-                       "change": change}
-            history.record(k, metrics)
-            if stop_requested(monitor, k, dict(metrics), stopping):
-                reason, message = "interrupted", interrupted_at(k)
-                break
-            if change <= stopping.tol and residual <= stopping.tol:
-                reason = "tol"
-                break
-    if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
-        # where a longer run passes too: it can go on from here
-        state = {"u0": u0, "h": tuple(h), "k": k, "change": change, "residual": residual,
-                 "history": history}
-
+    it = _Descent(run, u0, h)
+    out = drive(it, stopping, monitor, resume)
+    u0, h = it.u0, it.h
     hs = xp.stack(h, axis=-1)
     s = sum(net.c[j] * h[j] for j in range(m)) + net.d
     y = f[..., 0] if math.isinf(lam) else (lam * f[..., 0] + s) / (1.0 + lam)
     u_full = xp.concat([u0[..., None], hs, y[..., None]], axis=-1)
     z = xp.concat([hs, y[..., None]], axis=-1)
-    if residual == math.inf:
-        residual = _diff_norm(run.jacobi(u0, h), (u0, h)) / max(_flat_norm(u0, h), 1e-12)
-    return SolveResult(u=xp.reshape(u0, (*batch, *problem.input_shape)), iterations=k,
-                       stop_reason=reason, objective=run.objective(u0, h), residual=residual,
-                       history=history, lifted={"u": u_full, "z": z}, message=message,
-                       solver="coordinate", state=state)
+    residual = it.residual if it.checked else it.stationarity()
+    return SolveResult(u=xp.reshape(u0, (*batch, *problem.input_shape)),
+                       iterations=out.iterations, stop_reason=out.reason,
+                       objective=run.objective(u0, h), residual=residual, history=out.history,
+                       lifted={"u": u_full, "z": z},
+                       message=out.message if out.reason == "diverged" else "",
+                       solver="coordinate", state=out.state)

@@ -50,10 +50,10 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from .base import (History, Monitor, Stopping, StopReason, interrupted_at, is_finite,
-                   stop_requested)
+from .base import History, Monitor, Stopping, StopReason, is_finite
+from .driver import Diverged, run
 
-__all__ = ["Composite", "APGOptions", "APGResult", "minimise", "vdot", "norm"]
+__all__ = ["Composite", "APGOptions", "APGResult", "APG", "minimise", "vdot", "norm"]
 
 
 def vdot(a: Any, b: Any) -> float:
@@ -125,10 +125,6 @@ class APGResult:
 
 _MAX_BACKTRACKS = 60
 
-#: The loop's variables an interrupted run keeps, to go on exactly from them.
-_STATE = ("x", "x_prev", "s_x", "f_x", "size_x", "t", "L", "change", "optimality", "k",
-          "x_check", "k_check")
-
 
 def _slack(x: Any, *values: float) -> float:
     """Rounding allowance for comparisons of objective values of size ``values``."""
@@ -137,49 +133,44 @@ def _slack(x: Any, *values: float) -> float:
     return 10.0 * eps * max([1.0] + [abs(v) for v in values if math.isfinite(v)])
 
 
-def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stopping,
-             monitor: Monitor | None = None, resume: dict[str, Any] | None = None,
-             ) -> APGResult:
-    """Minimise ``problem`` from ``x0`` (see the module docstring), or go on from the
-    ``state`` of an interrupted run (``resume``; ``x0`` is then ignored)."""
-    L = options.lipschitz
-    x = x0
-    x_prev = x0
-    s_x = problem.smooth(x)
-    g_x = problem.nonsmooth(x)
-    f_x = s_x + g_x if math.isfinite(s_x) else math.inf
-    # S and G may be large with a small sum (S ≈ −½‖v‖² and G ≈ ½‖z‖² in ``lifted``): the
-    # rounding allowance of a comparison of F follows the size of the parts, not of F
-    size_x = max(abs(s_x), abs(g_x)) if math.isfinite(f_x) else 0.0
-    t = 1.0
-    history = History()
-    change = optimality = math.inf
-    reason: StopReason = "max_iter"
-    message = ""
-    last_metrics: dict[str, float] = {}
-    k = 0
-    x_check, k_check = x0, 0
-    state: dict[str, Any] | None = None
-    if resume is not None:
-        (x, x_prev, s_x, f_x, size_x, t, L, change, optimality, k, x_check,
-         k_check) = (resume[name] for name in _STATE)
-        history = resume["history"].copy()
-        last_metrics = dict(resume["metrics"])
-        if problem.restore is not None:
-            problem.restore(resume["problem"])
-    # the run was stopped inside a check, before its tolerance test: that test comes first
-    done = resume is not None and change <= stopping.tol and optimality <= stopping.tol
-    if done:
-        reason = "tol"
+class APG:
+    """The iteration of the module docstring, as an :class:`~.driver.Iteration`."""
 
-    def snapshot() -> dict[str, Any]:
-        """The loop's state at a check (for ``resume``)."""
-        values = (x, x_prev, s_x, f_x, size_x, t, L, change, optimality, k, x_check, k_check)
-        return {**dict(zip(_STATE, values)), "history": history, "metrics": dict(last_metrics),
-                "problem": problem.state() if problem.state else None}
+    optimality = "optimality"
+    #: the variables a check keeps, to go on exactly from them
+    _STATE = ("x", "x_prev", "s_x", "f_x", "size_x", "t", "L", "change", "opt", "x_check",
+              "k_check")
 
-    def step_from(y: Any, L: float) -> tuple[Any, float, float] | None:
+    def __init__(self, problem: Composite, x0: Any, options: APGOptions) -> None:
+        self.problem, self.options = problem, options
+        self.L = options.lipschitz
+        self.x = self.x_prev = self.x_check = x0
+        self.s_x = problem.smooth(x0)
+        g_x = problem.nonsmooth(x0)
+        self.f_x = self.s_x + g_x if math.isfinite(self.s_x) else math.inf
+        # S and G may be large with a small sum (S ≈ −½‖v‖² and G ≈ ½‖z‖² in ``lifted``): the
+        # rounding allowance of a comparison of F follows the size of the parts, not of F
+        self.size_x = max(abs(self.s_x), abs(g_x)) if math.isfinite(self.f_x) else 0.0
+        self.t = 1.0
+        self.change = self.opt = math.inf
+        self.k_check = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**{name: getattr(self, name) for name in self._STATE},
+                "problem": self.problem.state() if self.problem.state else None}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        if self.problem.restore is not None:
+            self.problem.restore(state["problem"])
+
+    def finite(self) -> bool:
+        return True       # every trial point is tested inside the step
+
+    def _step_from(self, y: Any, L: float) -> tuple[Any, float, float] | None:
         """``(x_+, S(x_+), L)`` by backtracking from ``y``; None when nothing finite is found."""
+        problem, options = self.problem, self.options
         s_y, g_y = problem.smooth_grad(y)
         if not (math.isfinite(s_y) and is_finite(g_y)):
             return None
@@ -198,61 +189,63 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
             L *= options.increase
         return None
 
-    while k < stopping.max_iter and not done:
-        k += 1
+    def step(self) -> None:
+        problem, options, x = self.problem, self.options, self.x
         if options.momentum is None:
-            t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-            beta = (t - 1.0) / t_next
+            t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self.t * self.t))
+            beta = (self.t - 1.0) / t_next
         else:
-            t_next, beta = t, options.momentum
-        y = x + beta * (x - x_prev) if beta > 0.0 else x
-        found = step_from(y, L)
+            t_next, beta = self.t, options.momentum
+        y = x + beta * (x - self.x_prev) if beta > 0.0 else x
+        found = self._step_from(y, self.L)
         extrapolated = y is not x
         g_new = math.nan
         if found is not None and options.monotone and extrapolated:
             g_new = problem.nonsmooth(found[0])
             f_new = found[1] + g_new
-            if not f_new <= f_x + _slack(x, size_x, found[1], g_new):
+            if not f_new <= self.f_x + _slack(x, self.size_x, found[1], g_new):
                 found, g_new = None, math.nan     # restart: the plain step from x_k
         if found is None and extrapolated:
             y, t_next = x, 1.0
-            found = step_from(y, L)
+            found = self._step_from(y, self.L)
         if found is None:
-            reason = "diverged"
-            message = ("the gradient or every trial step was NaN/inf; returning the last "
-                       "finite iterate")
-            k -= 1
-            break
-        x_new, s_new, L = found
+            raise Diverged("the gradient or every trial step was NaN/inf; returning the last "
+                           "finite iterate")
+        x_new, s_new, self.L = found
         if y is not x and vdot(y - x_new, x_new - x) > 0.0:
             t_next = 1.0      # the step turned against the momentum: restart it next time
         if math.isnan(g_new):
             g_new = problem.nonsmooth(x_new)
-        f_new = s_new + g_new
-        optimality = norm(x_new - y) / max(norm(y), 1e-12)
-        x_prev, x, s_x, f_x, t = x, x_new, s_new, f_new, t_next
-        size_x = max(abs(s_new), abs(g_new))
-        if k % stopping.check_every == 0 or k == stopping.max_iter:
-            change = norm(x - x_check) / ((k - k_check) * max(norm(x_check), 1e-12))
-            x_check, k_check = x, k
-            last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
-                            "step": 1.0 / L}
-            if problem.metrics is not None:
-                last_metrics.update(problem.metrics(x))
-            history.record(k, last_metrics)
-            if stop_requested(monitor, k, dict(last_metrics), stopping):
-                state, reason, message = snapshot(), "interrupted", interrupted_at(k)
-                break
-            if change <= stopping.tol and optimality <= stopping.tol:
-                reason = "tol"
-                break
-    if reason == "max_iter" and k % stopping.check_every == 0:
-        state = snapshot()  # a longer run makes this check too: it can go on from here
-    if not last_metrics or history.iteration[-1:] != [k]:
-        last_metrics = {"objective": f_x, "change": change, "optimality": optimality,
-                        "step": 1.0 / L}
-        if problem.metrics is not None:
-            last_metrics.update(problem.metrics(x))
-    return APGResult(x=x, iterations=k, stop_reason=reason, history=history, lipschitz=L,
-                     objective=float(last_metrics.get("objective", f_x)), change=change,
-                     optimality=optimality, metrics=last_metrics, message=message, state=state)
+        self.opt = norm(x_new - y) / max(norm(y), 1e-12)
+        self.x_prev, self.x, self.s_x, self.f_x, self.t = x, x_new, s_new, s_new + g_new, t_next
+        self.size_x = max(abs(s_new), abs(g_new))
+
+    def metrics(self) -> dict[str, float]:
+        out = {"objective": self.f_x, "change": self.change, "optimality": self.opt,
+               "step": 1.0 / self.L}
+        if self.problem.metrics is not None:
+            out.update(self.problem.metrics(self.x))
+        return out
+
+    def check(self, k: int) -> dict[str, float]:
+        """The change averaged over the window since the last check (module docstring)."""
+        self.change = norm(self.x - self.x_check) / ((k - self.k_check)
+                                                     * max(norm(self.x_check), 1e-12))
+        self.x_check, self.k_check = self.x, k
+        return self.metrics()
+
+
+def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stopping,
+             monitor: Monitor | None = None, resume: dict[str, Any] | None = None,
+             ) -> APGResult:
+    """Minimise ``problem`` from ``x0`` (see the module docstring) under the one loop
+    (:func:`~.driver.run`), or go on from the ``state`` of an interrupted run (``resume``;
+    ``x0`` is then ignored)."""
+    it = APG(problem, x0, options)
+    out = run(it, stopping, monitor, resume)
+    k = out.iterations
+    metrics = out.metrics if out.history.iteration[-1:] == [k] else it.metrics()
+    return APGResult(x=it.x, iterations=k, stop_reason=out.reason, history=out.history,
+                     lipschitz=it.L, objective=float(metrics.get("objective", it.f_x)),
+                     change=it.change, optimality=it.opt, metrics=metrics,
+                     message=out.message if out.reason == "diverged" else "", state=out.state)

@@ -124,7 +124,7 @@ def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,
     run = _Baseline(problem, settings)
     u_start = initial_input(problem, None if resume else x0, run.batch)
     # resuming, L comes from the state: the secant estimate would cost two gradients
-    lipschitz = float(resume["L"]) if resume else run.lipschitz(u_start)
+    lipschitz = float(resume["iteration"]["L"]) if resume else run.lipschitz(u_start)
     options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
                          momentum=settings.momentum)
     composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,

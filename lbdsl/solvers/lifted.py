@@ -259,7 +259,7 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
     settings = settings or LiftedSettings()
     run = _Lifted(problem, settings)
     x_start = run.start(None if resume else x0)
-    lipschitz = float(resume["L"]) if resume else run.lipschitz()
+    lipschitz = float(resume["iteration"]["L"]) if resume else run.lipschitz()
     options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
                          momentum=settings.momentum)
     composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,

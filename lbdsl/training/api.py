@@ -41,8 +41,9 @@ from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
 from ..ir.tasks.model import SGD, Adam, ImplicitSGD
 from ..lift.network import LiftedNetwork, lifted_network
-from ..solvers.base import History, Monitor, is_finite
-from .backprop import mse_gradient, mse_objective
+from ..solvers.base import History, Monitor, Stopping, is_finite
+from ..solvers.driver import run
+from .epochs import BackpropMethod, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
 from .optim import make_update
 from .penalty import StatePenalty, resolve_penalties
@@ -134,56 +135,6 @@ def predict(net: NetworkIR | LiftedNetwork, params: dict[str, Any], inputs: Any,
     return rt.tape(x, params).blocks[rt.output_block]
 
 
-@dataclass
-class _Samples:
-    """The training rows, shuffled together each epoch: inputs, targets and (lifted) the hidden
-    states; ``order[j]`` is the sample held in row ``j``.  Batches are contiguous row slices, so
-    that a batch's states are written back with a slice assignment (the array API has no
-    scatter)."""
-
-    x: Any
-    y: Any
-    states: dict[str, Any]
-    order: np.ndarray
-
-    def shuffled(self, xp: Any, perm: np.ndarray) -> "_Samples":
-        idx = xp.asarray(perm)
-        return _Samples(xp.take(self.x, idx, axis=0), xp.take(self.y, idx, axis=0),
-                        {v: xp.take(s, idx, axis=0) for v, s in self.states.items()},
-                        self.order[perm])
-
-    def rows(self, start: int, stop: int) -> tuple[Any, Any, dict[str, Any]]:
-        return (self.x[start:stop, ...], self.y[start:stop, ...],
-                {v: s[start:stop, ...] for v, s in self.states.items()})
-
-    def write_back(self, states: dict[str, Any], start: int, stop: int) -> None:
-        for v, s in self.states.items():
-            s[start:stop, ...] = states[v]
-
-    def finite(self, params: dict[str, Any]) -> bool:
-        return all(is_finite(a) for a in (*params.values(), *self.states.values()))
-
-    def states_in_sample_order(self, xp: Any, shapes: dict[str, tuple[int, ...]],
-                               ) -> dict[str, Any]:
-        inverse = xp.asarray(np.argsort(self.order))
-        n = self.x.shape[0]
-        return {v: xp.reshape(xp.take(s, inverse, axis=0), (n, *shapes[v]))
-                for v, s in self.states.items()}
-
-
-def _copy_history(history: History) -> History:
-    return History(list(history.iteration), {k: list(v) for k, v in history.metrics.items()})
-
-
-def _on(xp: Any, value: Any, dtype: Any) -> Any:
-    """Nested dicts of arrays (a state read back from a file) as arrays of ``xp``."""
-    if isinstance(value, dict):
-        return {k: _on(xp, v, dtype) for k, v in value.items()}
-    if isinstance(value, (int, float)):
-        return value
-    return asarray(xp, value, dtype=dtype)
-
-
 def _init_params(rt: LiftedNetwork, xp: Any, dtype: Any, initial: dict[str, Any] | None,
                  ) -> dict[str, Any]:
     """The trained parameters as ``xp`` arrays of ``dtype``: ``initial[name]`` where given,
@@ -252,147 +203,53 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     rt = lifted_network(net, xp, dtype, params={})
     x = _rows(xp, inputs, rt.u_blocks[0].size, dtype, "inputs")
     y = _rows(xp, targets, rt.u_blocks[rt.output_block].size, dtype, "targets")
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise SolveError(f"{n} inputs but {y.shape[0]} targets")
+    if y.shape[0] != x.shape[0]:
+        raise SolveError(f"{x.shape[0]} inputs but {y.shape[0]} targets")
     if not (is_finite(x) and is_finite(y)):
         raise SolveError("the training data hold NaN or infinite entries")
-    lifted = loss == "bregman"
-    roles = LiftedRoles.of(rt) if lifted else None
+    method, y, moved = _method(rt, loss, settings, resolve_penalties(net, penalties), y, xp,
+                               dtype)
+    params = _init_params(rt, xp, dtype, initial)
+    if resume is not None:
+        _resumed_params(rt, resume, xp, dtype)       # the same parameters, or one line
+    data = Samples(x, y, method.start(params, x) if resume is None else {},
+                   np.arange(x.shape[0]))
+    epochs = Epochs(method, data, params, seed, max(1, min(int(settings.batch), x.shape[0])),
+                    validate, xp, dtype)
+
+    def snapshot(k: int, history: History) -> TrainState:
+        return TrainState(epoch=k, history=history.copy(), **epochs.state())
+
+    after = None if checkpoint is None else (lambda k, h: checkpoint(snapshot(k, h)))
+    start = None if resume is None else {"iteration": vars(resume), "k": resume.epoch,
+                                         "history": resume.history}
+    out = run(epochs, Stopping(max_iter=int(settings.epochs), tol=None, check_every=1),
+              monitor, start, unit="epoch", record_start=True, catch_interrupts=True,
+              after_check=after)
+    roles = method.roles
+    states = None if roles is None else epochs.data.states_in_sample_order(
+        xp, {roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
+    note = f"{moved} target entries moved into the domain of the output's activation"
+    return TrainResult(params=epochs.params, history=out.history, stop_reason=out.reason,
+                       epochs=out.iterations, method="lifted" if roles else "backprop",
+                       optimizer=settings.name, lifted_states=states,
+                       message=out.message if out.reason == "diverged" else (note if moved
+                                                                             else ""),
+                       projected_targets=moved, state=snapshot(out.iterations, out.history))
+
+
+def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, StatePenalty],
+            y: Any, xp: Any, dtype: Any) -> tuple[Any, Any, int]:
+    """``(method, targets, moved)``: the training method, the targets (lifted: projected onto
+    dom Ψ of the output layer, where B is finite) and how many entries that moved."""
     output_layer(rt)
-    pens = resolve_penalties(net, penalties)
-    params = (_init_params(rt, xp, dtype, initial) if resume is None
-              else _resumed_params(rt, resume, xp, dtype))
     update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
-    moved = 0
-    if lifted:
-        # B = +∞ outside dom Ψ of the output layer: targets are projected there, and counted
-        y_dom = rt.layers[roles.pinned].psi.project_domain(y)
-        moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
-        y = y_dom
-        trainer = LiftedTrainer(roles, _layers_of(roles, pens), xp, dtype)
-        if resume is None:
-            tape = rt.tape(x, params)          # the states start at the forward pass
-            data = _Samples(x, y, {roles.keys[l]: tape.act[l] for l in roles.hidden},
-                            np.arange(n))
-    else:
-        block_pens = _blocks_of(rt, pens)
-        if resume is None:
-            data = _Samples(x, y, {}, np.arange(n))
-    if resume is not None:
-        data = _resumed_samples(roles, resume, x, y, xp, dtype)
-        if update is not None:
-            update.load_state(_on(xp, resume.optimizer, dtype))
-        if lifted:
-            trainer.load_norm_state(resume.norms)
-
-    def step(params: dict[str, Any], rows: tuple[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-        x_b, y_b, states = rows
-        if not lifted:
-            return update(params, mse_gradient(rt, params, x_b, y_b, block_pens))
-        b = trainer.batch(params, x_b, y_b, states)
-        if update is None:
-            params = trainer.implicit_step(params, b, float(settings.tau), int(settings.inner))
-        else:
-            params = trainer.explicit_step(params, b, update)
-        states.update(trainer.states(b))
-        return params
-
-    def metrics(params: dict[str, Any]) -> dict[str, float]:
-        if lifted:
-            out = trainer.evaluate(params, data.x, data.y, data.states)
-            out["mse_loss"] = mse_objective(rt, params, data.x, data.y, {})["mse_loss"]
-        else:
-            out = mse_objective(rt, params, data.x, data.y, block_pens)
-        if validate is not None:
-            out.update({k: float(v) for k, v in validate(params).items()})
-        return out
-
-    history = History() if resume is None else _copy_history(resume.history)
-    done = 0 if resume is None else int(resume.epoch)
-    stop = "max_iter"
-    message = (f"{moved} target entries moved into the domain of the output's activation"
-               if moved else "")
-    rng = np.random.default_rng(seed)
-    if resume is not None:
-        rng.bit_generator.state = resume.rng
-    batch = max(1, min(int(settings.batch), n))
-
-    def snapshot(epoch: int) -> TrainState:
-        return TrainState(epoch, params, dict(data.states), data.order,
-                          update.state() if update is not None else {},
-                          trainer.norm_state() if lifted else {},
-                          rng.bit_generator.state, _copy_history(history))
-
-    last: TrainState | None = None
-    try:
-        if resume is None:
-            values = metrics(params)
-            history.record(0, values)
-        else:
-            values = {k: v[-1] for k, v in history.metrics.items()}
-        last = snapshot(done)
-        if monitor is not None:
-            monitor(done, values)
-        for epoch in range(done + 1, int(settings.epochs) + 1):
-            saved = (params, data)
-            data = data.shuffled(xp, rng.permutation(n))
-            for start in range(0, n, batch):
-                stop_at = min(start + batch, n)
-                rows = data.rows(start, stop_at)
-                params = step(params, rows)
-                data.write_back(rows[2], start, stop_at)
-            if not data.finite(params):
-                params, data = saved
-                stop = "diverged"
-                message = (f"training diverged in epoch {epoch} (a parameter or state became "
-                           f"NaN or infinite); the parameters after epoch {epoch - 1} are kept")
-                break
-            values = metrics(params)
-            history.record(epoch, values)
-            done = epoch
-            last = snapshot(epoch)
-            if checkpoint is not None:
-                checkpoint(last)
-            if monitor is not None:
-                monitor(epoch, values)
-    except KeyboardInterrupt:
-        stop = "interrupted"
-        if last is not None:          # back to the end of the last complete epoch
-            params, history, done = last.params, _copy_history(last.history), last.epoch
-            data = _Samples(data.x, data.y, last.states, last.order)
-    return TrainResult(params=params, history=history, stop_reason=stop, epochs=done,
-                       method="lifted" if lifted else "backprop", optimizer=settings.name,
-                       lifted_states=(data.states_in_sample_order(xp, {
-                           roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
-                           if lifted else None),
-                       message=message, projected_targets=moved, state=last)
-
-
-def _rows_in(xp: Any, x: Any, y: Any, order: np.ndarray) -> tuple[Any, Any]:
-    idx = xp.asarray(np.asarray(order, dtype=np.int64))
-    return xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
-
-
-def _resumed_samples(roles: LiftedRoles | None, state: TrainState, x: Any, y: Any, xp: Any,
-                     dtype: Any) -> _Samples:
-    """The training rows in the checkpoint's row order, with its hidden states (lifted
-    training: ``roles``)."""
-    n = x.shape[0]
-    order = np.asarray(state.order, dtype=np.int64)
-    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
-        raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
-    states: dict[str, Any] = {}
-    if roles is not None:
-        keys = [roles.keys[l] for l in roles.hidden]
-        missing = [k for k in keys if k not in state.states]
-        if missing:
-            raise SolveError(f"the checkpoint has no hidden states for {', '.join(missing)}")
-        for l, key in zip(roles.hidden, keys):
-            s = asarray(xp, state.states[key], dtype=dtype)
-            size = size_of(roles.state_shape(l))
-            if tuple(s.shape) != (n, size):
-                raise SolveError(f"the checkpoint's states of `{key}` have shape "
-                                 f"{tuple(s.shape)}, not {(n, size)}")
-            states[key] = s
-    return _Samples(*_rows_in(xp, x, y, order), states, order)
+    if loss != "bregman":
+        return BackpropMethod(rt, _blocks_of(rt, pens), update), y, 0
+    roles = LiftedRoles.of(rt)
+    y_dom = rt.layers[roles.pinned].psi.project_domain(y)
+    moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
+    trainer = LiftedTrainer(roles, _layers_of(roles, pens), xp, dtype)
+    if update is not None:
+        return LiftedMethod(trainer, update), y_dom, moved
+    return LiftedMethod(trainer, None, float(settings.tau), int(settings.inner)), y_dom, moved

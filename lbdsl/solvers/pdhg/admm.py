@@ -50,6 +50,7 @@ import numpy as np
 from ...backend import asarray
 from ...prox.regularisers.mixed_norm import project_balls
 from ..base import is_finite
+from .driver import PrimalDual
 from .dct import DCT, neumann_eigenvalues
 from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings
@@ -86,7 +87,7 @@ def _gradient_frobenius_sq(shape: tuple[int, ...]) -> float:
     return float(sum(2 * (k - 1) * (n // k) for k in shape))
 
 
-class ADMM:
+class ADMM(PrimalDual):
     """The iteration of the module docstring on a :class:`SingleLayer` (batch rows independent)."""
 
     name = "admm"

@@ -28,6 +28,7 @@ from typing import Any
 
 from ...ops.norm import operator_norm
 from ..base import is_finite
+from .driver import PrimalDual
 from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings, StepSizeError
 
@@ -72,7 +73,7 @@ def condat_vu_steps(L: float, k2: float, tau: float | None,
     return float(tau), float(sigma)
 
 
-class CondatVu:
+class CondatVu(PrimalDual):
     """The iteration of the module docstring on a :class:`SingleLayer` (batch rows independent)."""
 
     name = "condat_vu"

@@ -42,6 +42,7 @@ from typing import Any
 from ...errors import SolveError
 from ...lift.blocks import BlockOperator, Entry
 from ..base import is_finite
+from .driver import PrimalDual
 from .condat_vu import lipschitz
 from .problem import SingleLayer, row_norms
 from .settings import PDHGSettings, StepSizeError
@@ -65,7 +66,7 @@ def absolute_operator(prob: SingleLayer) -> BlockOperator:
                      "use variant = \"condat_vu\"")
 
 
-class Preconditioned:
+class Preconditioned(PrimalDual):
     """The iteration of the module docstring on a :class:`SingleLayer`."""
 
     name = "precond"

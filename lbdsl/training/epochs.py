@@ -1,0 +1,222 @@
+"""Training's epoch as an :class:`~lbdsl.solvers.driver.Iteration`: the one loop runs it.
+
+One step is one epoch: the samples in an order drawn from the run's generator, then one
+update of the method per batch of contiguous rows.  The two methods share that loop:
+
+* :class:`LiftedMethod` — implicit SGD (or an explicit optimizer after a state sweep) on the
+  lifted objective; its per-sample states travel with the rows;
+* :class:`BackpropMethod` — an explicit optimizer on the backpropagated MSE.
+
+A check is the metrics of the whole training set (the method's ``objective``, ``mse_loss``,
+``residual`` for lifted training) and the caller's validation; ``state()`` is everything the
+next epoch depends on (parameters, states in their row order, the optimizer's moments, the
+warm-started operator norms, the generator), as references: no step changes an array it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import asarray
+from ..errors import SolveError
+from ..ir.nodes import size_of
+from ..lift.network import LiftedNetwork
+from ..solvers.base import is_finite
+from .backprop import mse_gradient, mse_objective
+from .lifted import LiftedRoles, LiftedTrainer
+from .penalty import StatePenalty
+
+__all__ = ["Samples", "LiftedMethod", "BackpropMethod", "Epochs"]
+
+Params = dict[str, Any]
+
+
+@dataclass
+class Samples:
+    """The training rows, shuffled together each epoch: inputs, targets and (lifted) the hidden
+    states; ``order[j]`` is the sample held in row ``j``.  Batches are contiguous row slices, so
+    that a batch's states are written back with a slice assignment (the array API has no
+    scatter)."""
+
+    x: Any
+    y: Any
+    states: dict[str, Any]
+    order: np.ndarray
+
+    def shuffled(self, xp: Any, perm: np.ndarray) -> "Samples":
+        idx = xp.asarray(perm)
+        return Samples(xp.take(self.x, idx, axis=0), xp.take(self.y, idx, axis=0),
+                       {v: xp.take(s, idx, axis=0) for v, s in self.states.items()},
+                       self.order[perm])
+
+    def in_order(self, xp: Any, order: np.ndarray) -> "Samples":
+        """The same samples with row ``j`` holding sample ``order[j]`` (no states)."""
+        idx = xp.asarray(np.asarray(order, dtype=np.int64))
+        return Samples(xp.take(self.x, idx, axis=0), xp.take(self.y, idx, axis=0), {},
+                       np.asarray(order, dtype=np.int64))
+
+    def rows(self, start: int, stop: int) -> tuple[Any, Any, dict[str, Any]]:
+        return (self.x[start:stop, ...], self.y[start:stop, ...],
+                {v: s[start:stop, ...] for v, s in self.states.items()})
+
+    def write_back(self, states: dict[str, Any], start: int, stop: int) -> None:
+        for v, s in self.states.items():
+            s[start:stop, ...] = states[v]
+
+    def states_in_sample_order(self, xp: Any, shapes: dict[str, tuple[int, ...]],
+                               ) -> dict[str, Any]:
+        inverse = xp.asarray(np.argsort(self.order))
+        n = self.x.shape[0]
+        return {v: xp.reshape(xp.take(s, inverse, axis=0), (n, *shapes[v]))
+                for v, s in self.states.items()}
+
+
+class BackpropMethod:
+    """Backpropagation: an explicit ``update`` (SGD, Adam) on ``∇_Θ`` of the MSE."""
+
+    roles = None                    # no per-sample states
+
+    def __init__(self, rt: LiftedNetwork, penalties: dict[int, StatePenalty], update: Any):
+        self.rt, self.penalties, self.update = rt, penalties, update
+
+    def start(self, params: Params, x: Any) -> dict[str, Any]:
+        return {}
+
+    def step(self, params: Params, rows: tuple[Any, Any, dict[str, Any]]) -> Params:
+        x, y, _ = rows
+        return self.update(params, mse_gradient(self.rt, params, x, y, self.penalties))
+
+    def metrics(self, params: Params, data: Samples) -> dict[str, float]:
+        return mse_objective(self.rt, params, data.x, data.y, self.penalties)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.update.state(), {}
+
+    def load_state(self, optimizer: dict[str, Any], norms: dict[str, Any]) -> None:
+        self.update.load_state(optimizer)
+
+
+class LiftedMethod:
+    """Lifted training: implicit SGD (``update`` None: ``tau``, ``inner``) or an explicit
+    ``update`` after one state sweep, on the batch's rows and states."""
+
+    def __init__(self, trainer: LiftedTrainer, update: Any, tau: float = 1.0, inner: int = 1):
+        self.trainer, self.update, self.tau, self.inner = trainer, update, tau, inner
+        self.roles: LiftedRoles = trainer.roles
+
+    def start(self, params: Params, x: Any) -> dict[str, Any]:
+        """The states at the forward pass."""
+        roles = self.trainer.roles
+        tape = roles.net.tape(x, params)
+        return {roles.keys[l]: tape.act[l] for l in roles.hidden}
+
+    def step(self, params: Params, rows: tuple[Any, Any, dict[str, Any]]) -> Params:
+        x, y, states = rows
+        b = self.trainer.batch(params, x, y, states)
+        if self.update is None:
+            params = self.trainer.implicit_step(params, b, self.tau, self.inner)
+        else:
+            params = self.trainer.explicit_step(params, b, self.update)
+        states.update(self.trainer.states(b))
+        return params
+
+    def metrics(self, params: Params, data: Samples) -> dict[str, float]:
+        t = self.trainer
+        out = t.evaluate(params, data.x, data.y, data.states)
+        out["mse_loss"] = mse_objective(t.net, params, data.x, data.y, {})["mse_loss"]
+        return out
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (self.update.state() if self.update is not None else {},
+                self.trainer.norm_state())
+
+    def load_state(self, optimizer: dict[str, Any], norms: dict[str, Any]) -> None:
+        if self.update is not None:
+            self.update.load_state(optimizer)
+        self.trainer.load_norm_state(norms)
+
+
+class Epochs:
+    """One epoch per step, a check per epoch (see the module docstring)."""
+
+    optimality = "objective"        # never tested: training has no tolerance
+
+    def __init__(self, method: Any, data: Samples, params: Params, seed: int, batch: int,
+                 validate: Callable[[Params], dict[str, float]] | None, xp: Any,
+                 dtype: Any) -> None:
+        self.method, self.data, self.params = method, data, params
+        self.rng = np.random.default_rng(seed)
+        self.batch, self.validate, self.xp, self.dtype = batch, validate, xp, dtype
+
+    def step(self) -> None:
+        n = self.data.x.shape[0]
+        self.data = self.data.shuffled(self.xp, self.rng.permutation(n))
+        params = self.params
+        for start in range(0, n, self.batch):
+            stop = min(start + self.batch, n)
+            rows = self.data.rows(start, stop)
+            params = self.method.step(params, rows)
+            self.data.write_back(rows[2], start, stop)
+        self.params = params
+
+    def finite(self) -> bool:
+        return all(is_finite(a) for a in (*self.params.values(), *self.data.states.values()))
+
+    def check(self, k: int) -> dict[str, float]:
+        out = self.method.metrics(self.params, self.data)
+        if self.validate is not None:
+            out.update({key: float(v) for key, v in self.validate(self.params).items()})
+        return out
+
+    def state(self) -> dict[str, Any]:
+        optimizer, norms = self.method.state()
+        return {"params": self.params, "states": dict(self.data.states),
+                "order": self.data.order, "optimizer": optimizer, "norms": norms,
+                "rng": self.rng.bit_generator.state}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Bring back a state — of this run, or read from a checkpoint (NumPy arrays, checked
+        against this run's data)."""
+        xp, dtype = self.xp, self.dtype
+        n = self.data.x.shape[0]
+        order = np.asarray(state["order"], dtype=np.int64)
+        if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+            raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
+        self.params = {k: asarray(xp, v, dtype=dtype) for k, v in state["params"].items()}
+        if not np.array_equal(order, self.data.order):
+            base = self.data.in_order(xp, np.argsort(self.data.order))
+            self.data = base.in_order(xp, order)
+        self.data = Samples(self.data.x, self.data.y, self._states(state["states"], n), order)
+        self.method.load_state(_on(xp, state["optimizer"], dtype), state["norms"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def _states(self, states: dict[str, Any], n: int) -> dict[str, Any]:
+        roles: LiftedRoles | None = self.method.roles
+        if roles is None:
+            return {}
+        out = {}
+        for l in roles.hidden:
+            key = roles.keys[l]
+            if key not in states:
+                missing = [roles.keys[h] for h in roles.hidden if roles.keys[h] not in states]
+                raise SolveError(f"the checkpoint has no hidden states for {', '.join(missing)}")
+            s = asarray(self.xp, states[key], dtype=self.dtype)
+            size = size_of(roles.state_shape(l))
+            if tuple(s.shape) != (n, size):
+                raise SolveError(f"the checkpoint's states of `{key}` have shape "
+                                 f"{tuple(s.shape)}, not {(n, size)}")
+            out[key] = s
+        return out
+
+
+def _on(xp: Any, value: Any, dtype: Any) -> Any:
+    """Nested dicts of arrays (a state read back from a file) as arrays of ``xp``."""
+    if isinstance(value, dict):
+        return {k: _on(xp, v, dtype) for k, v in value.items()}
+    if isinstance(value, (int, float)):
+        return value
+    return asarray(xp, value, dtype=dtype)
