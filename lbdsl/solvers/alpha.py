@@ -98,25 +98,12 @@ def apriori(delta: float, solve: Solve, *, v_norm: float, x0: Any = None) -> Alp
 
 def _subgradient(problem: InverseProblem, truth: Any) -> Any:
     """``ξ ∈ ∂(Σ w_i J_i)(u†)`` as described in the module docstring (flat, ``(B, n)``)."""
-    from .pdhg.problem import Penalty
+    from .pdhg.problem import penalty
 
-    pen = Penalty.from_problem(problem)
+    reg = penalty(problem)
     xp = problem.xp
-    u = xp.reshape(xp.asarray(truth, dtype=problem.lifted.dtype), (-1, math.prod(pen.shape)))
-    xi = xp.zeros_like(u)
-    if pen.tv:
-        grad = pen.gradient
-        g = grad.forward(xp.reshape(u, (u.shape[0], *pen.shape)))   # type: ignore[union-attr]
-        norms = xp.linalg.vector_norm(g, axis=1, keepdims=True)
-        scale = float(xp.max(xp.abs(u))) if u.shape[1] else 1.0
-        jump = norms > 1e-12 * max(scale, 1.0)
-        q = xp.where(jump, g / xp.where(jump, norms, xp.ones_like(norms)), xp.zeros_like(g))
-        xi = xi + pen.tv * xp.reshape(grad.adjoint(q), u.shape)    # type: ignore[union-attr]
-    if pen.l1:
-        xi = xi + pen.l1 * xp.sign(u)
-    if pen.l2sq:
-        xi = xi + pen.l2sq * u
-    return xi
+    u = xp.reshape(xp.asarray(truth, dtype=problem.lifted.dtype), (-1, math.prod(reg.shape)))
+    return reg.subgradient(u)
 
 
 def source_element(problem: InverseProblem, truth: Any) -> tuple[Any, float]:

@@ -56,8 +56,6 @@ from ..backend import asarray, to_numpy
 from ..errors import SolveError
 from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
-from ..prox.regularisers.base import Weighted
-from ..prox.regularisers.l2sq import L2Squared
 from .base import Monitor, SolveResult, Stopping, is_finite
 from .driver import Diverged
 from .driver import run as drive
@@ -117,20 +115,17 @@ def shallow_structure(lp: LiftedProblem) -> ShallowSum | str:
 
 
 def _alpha(problem: InverseProblem) -> float:
-    if problem.constraints:
+    """``α`` of ``J = (α/2)|u|²``, the only regulariser coordinate's closed form takes."""
+    reg = problem.regulariser
+    if reg.has_box:
         names = ", ".join(c.name for c in problem.constraints)
         raise SolveError(f"coordinate's closed form is for J = ½|u|² only; got the constraint(s) "
                          f"{names}")
-    alpha = 0.0
-    for term in problem.terms:
-        reg, weight = term.reg, float(term.weight)
-        while isinstance(reg, Weighted):
-            reg, weight = reg.inner, weight * reg.alpha
-        if not isinstance(reg, L2Squared):
-            raise SolveError(f"coordinate's closed form is for J = ½|u|² (l2sq) only; got "
-                             f"`{reg.name}`")
-        alpha += weight
-    return alpha
+    extra = sorted(reg.kinds - {"l2sq"})
+    if extra:
+        raise SolveError(f"coordinate's closed form is for J = ½|u|² (l2sq) only; got "
+                         f"`{extra[0]}`")
+    return reg.l2sq
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from ..lift.compact import LiftedProblem
 from ..prox.regularisers.base import Regulariser
+from ..prox.regularisers.composite import RegulariserSum
 
 __all__ = ["Term", "InverseProblem"]
 
@@ -60,6 +61,12 @@ class InverseProblem:
 
         return len(self.lifted.layers) == 1 and not isinstance(self.lifted.layers[0].step,
                                                                Residual)
+
+    @property
+    def regulariser(self) -> RegulariserSum:
+        """``Σ α_i J_i + Σ_j χ_{C_j}`` normalised once (``SolveError`` if it cannot be)."""
+        items = [(t.reg, t.weight) for t in self.terms] + [(c, 1.0) for c in self.constraints]
+        return RegulariserSum.of(items, tuple(int(n) for n in self.input_shape))
 
     def regulariser_value(self, u0: Any) -> float:
         """``Σ α_i J_i(u_0)`` (+∞ outside a constraint)."""

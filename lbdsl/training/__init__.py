@@ -8,6 +8,6 @@ the penalties on hidden states and their proxes, :mod:`.optim` the explicit upda
 """
 
 from .api import TrainResult, TrainState, predict, train
-from .penalty import StatePenalty
+from .penalty import state_penalty
 
-__all__ = ["train", "predict", "TrainResult", "TrainState", "StatePenalty"]
+__all__ = ["train", "predict", "TrainResult", "TrainState", "state_penalty"]

@@ -46,7 +46,8 @@ from ..solvers.driver import run
 from .epochs import BackpropMethod, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
 from .optim import make_update
-from .penalty import StatePenalty, resolve_penalties
+from ..prox.regularisers.composite import RegulariserSum
+from .penalty import resolve_penalties
 
 __all__ = ["TrainResult", "TrainState", "train", "predict"]
 
@@ -160,13 +161,13 @@ def _resumed_params(rt: LiftedNetwork, state: TrainState, xp: Any, dtype: Any,
     return _init_params(rt, xp, dtype, state.params)
 
 
-def _blocks_of(rt: LiftedNetwork, pens: dict[str, StatePenalty]) -> dict[int, StatePenalty]:
+def _blocks_of(rt: LiftedNetwork, pens: dict[str, RegulariserSum]) -> dict[int, RegulariserSum]:
     """Penalties by the block of their variable (backpropagation)."""
     index = {blk.var: j for j, blk in enumerate(rt.u_blocks)}
     return {index[v]: pen for v, pen in pens.items()}
 
 
-def _layers_of(roles: LiftedRoles, pens: dict[str, StatePenalty]) -> dict[int, StatePenalty]:
+def _layers_of(roles: LiftedRoles, pens: dict[str, RegulariserSum]) -> dict[int, RegulariserSum]:
     """Penalties by the layer whose state they weigh (lifted training)."""
     by_key = {roles.keys[l]: l for l in roles.hidden}
     out = {}
@@ -190,7 +191,7 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     ``settings`` is a task's optimizer (``ImplicitSGD``, ``SGD`` or ``Adam``; default
     ``implicit_sgd()`` for ``loss = "bregman"``, ``adam()`` for ``"mse"``); ``loss`` defaults to
     bregman for implicit_sgd and mse otherwise.  ``penalties`` is a task's ``Penalty`` (or its
-    terms, or ``{variable: StatePenalty}``).  ``xp`` is the array namespace (NumPy by default),
+    terms, or ``{variable: RegulariserSum}``).  ``xp`` is the array namespace (NumPy by default),
     ``dtype`` ``"float64"``/``"float32"`` or a dtype of ``xp``; ``initial`` overrides starting
     values by parameter name.  ``resume`` continues from a :class:`TrainState` (of a run with the
     same data, settings and seed; ``settings.epochs`` is the total to reach), ``checkpoint``
@@ -238,7 +239,7 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
                        projected_targets=moved, state=snapshot(out.iterations, out.history))
 
 
-def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, StatePenalty],
+def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, RegulariserSum],
             y: Any, xp: Any, dtype: Any) -> tuple[Any, Any, int]:
     """``(method, targets, moved)``: the training method, the targets (lifted: projected onto
     dom Ψ of the output layer, where B is finite) and how many entries that moved."""

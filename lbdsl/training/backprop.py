@@ -15,26 +15,26 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from ..lift.network import LiftedNetwork
-from .penalty import StatePenalty
+from ..prox.regularisers.composite import RegulariserSum
 
 __all__ = ["mse_gradient", "mse_objective"]
 
 
 def mse_gradient(net: LiftedNetwork, params: dict[str, Any], x0: Any, y: Any,
-                 penalties: dict[int, StatePenalty]) -> dict[str, Any]:
+                 penalties: dict[int, RegulariserSum]) -> dict[str, Any]:
     """``∇_Θ ℓ`` on the rows ``x0``, ``y`` (module docstring); ``penalties`` by block."""
     tape = net.tape(x0, params)
     scale = 1.0 / float(x0.shape[0])
     seeds: dict[int, Any] = {net.output_block: (tape.blocks[net.output_block] - y) * scale}
     for j, pen in penalties.items():
-        g = pen.grad(tape.blocks[j]) * scale
+        g = pen.subgradient(tape.blocks[j]) * scale
         seeds[j] = seeds[j] + g if j in seeds else g
     _, grads = net.vjp(tape, seeds, params, param_grads=True, input_grad=False)
     return grads
 
 
 def mse_objective(net: LiftedNetwork, params: dict[str, Any], x0: Any, y: Any,
-                  penalties: dict[int, StatePenalty], chunk: int = 256) -> dict[str, float]:
+                  penalties: dict[int, RegulariserSum], chunk: int = 256) -> dict[str, float]:
     """The MSE loss with penalties (``objective``) and without (``mse_loss``), row means;
     ``chunk`` rows at a time."""
     xp = array_namespace(x0)
@@ -45,5 +45,5 @@ def mse_objective(net: LiftedNetwork, params: dict[str, Any], x0: Any, y: Any,
         blocks = net.tape(x0[start:stop, ...], params).blocks
         d = blocks[net.output_block] - y[start:stop, ...]
         mse += 0.5 * float(xp.sum(d * d))
-        pen += sum(float(xp.sum(p.value(blocks[j]))) for j, p in penalties.items())
+        pen += sum(float(xp.sum(p.row_values(blocks[j]))) for j, p in penalties.items())
     return {"objective": (mse + pen) / n, "mse_loss": mse / n}

@@ -28,7 +28,7 @@ from ..lift.network import LiftedNetwork
 from ..solvers.base import is_finite
 from .backprop import mse_gradient, mse_objective
 from .lifted import LiftedRoles, LiftedTrainer
-from .penalty import StatePenalty
+from ..prox.regularisers.composite import RegulariserSum
 
 __all__ = ["Samples", "LiftedMethod", "BackpropMethod", "Epochs"]
 
@@ -80,7 +80,7 @@ class BackpropMethod:
 
     roles = None                    # no per-sample states
 
-    def __init__(self, rt: LiftedNetwork, penalties: dict[int, StatePenalty], update: Any):
+    def __init__(self, rt: LiftedNetwork, penalties: dict[int, RegulariserSum], update: Any):
         self.rt, self.penalties, self.update = rt, penalties, update
 
     def start(self, params: Params, x: Any) -> dict[str, Any]:

@@ -58,7 +58,8 @@ import numpy as np
 from ..backend import asarray
 from ..errors import SolveError
 from ..lift.network import LiftedLayer, LiftedNetwork
-from .penalty import StatePenalty, prox_phi_penalised, prox_psi_penalised
+from ..prox.regularisers.composite import RegulariserSum
+from .penalty import prox_phi_penalised, prox_psi_penalised
 
 __all__ = ["LiftedRoles", "Batch", "LiftedTrainer", "state_key", "output_layer"]
 
@@ -141,7 +142,7 @@ class Batch:
 class LiftedTrainer:
     """The lifted objective, its block updates and the implicit-SGD step on one batch."""
 
-    def __init__(self, roles: LiftedRoles, penalties: dict[int, StatePenalty], xp: Any,
+    def __init__(self, roles: LiftedRoles, penalties: dict[int, RegulariserSum], xp: Any,
                  dtype: Any) -> None:
         self.roles = roles
         self.net = roles.net
@@ -340,5 +341,5 @@ class LiftedTrainer:
                 num += float(xp.sum(d * d))
                 den += float(xp.sum(z * z))
         for l, pen in self.penalties.items():
-            total += float(xp.sum(pen.value(b.z[l])))
+            total += float(xp.sum(pen.row_values(b.z[l])))
         return total, num, den

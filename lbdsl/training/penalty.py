@@ -23,7 +23,6 @@ and the prox not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from array_api_compat import array_namespace
@@ -31,46 +30,24 @@ from array_api_compat import array_namespace
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR
 from ..prox.piecewise import SoftThreshold
+from ..prox.regularisers.composite import RegulariserSum
+from ..prox.regularisers.l1 import L1
+from ..prox.regularisers.l2sq import L2Squared
 
-__all__ = ["StatePenalty", "resolve_penalties", "prox_psi_penalised", "prox_phi_penalised"]
-
-
-@dataclass(frozen=True)
-class StatePenalty:
-    """``R(x) = l1·‖x‖₁ + l2sq·½‖x‖²`` on one state, per sample (weights ≥ 0)."""
-
-    l1: float = 0.0
-    l2sq: float = 0.0
-
-    def __bool__(self) -> bool:
-        return self.l1 > 0.0 or self.l2sq > 0.0
-
-    def value(self, x: Any) -> Any:
-        """``R(x_n)`` for each row of ``x (B, size)``: shape ``(B,)``."""
-        xp = array_namespace(x)
-        out = xp.zeros((x.shape[0],), dtype=x.dtype)
-        if self.l1:
-            out = out + self.l1 * xp.sum(xp.abs(x), axis=-1)
-        if self.l2sq:
-            out = out + (0.5 * self.l2sq) * xp.sum(x * x, axis=-1)
-        return out
-
-    def grad(self, x: Any) -> Any:
-        """A (sub)gradient: ``l1·sign(x) + l2sq·x`` (backpropagation's choice at 0 is 0)."""
-        xp = array_namespace(x)
-        g = xp.zeros_like(x)
-        if self.l1:
-            g = g + self.l1 * xp.sign(x)
-        if self.l2sq:
-            g = g + self.l2sq * x
-        return g
+__all__ = ["state_penalty", "resolve_penalties", "prox_psi_penalised", "prox_phi_penalised"]
 
 
-def prox_psi_penalised(psi: Any, w: Any, kappa: float, pen: StatePenalty | None) -> Any:
+def state_penalty(l1: float = 0.0, l2sq: float = 0.0) -> RegulariserSum:
+    """``R(x) = l1·‖x‖₁ + l2sq·½‖x‖²`` on one state, per sample (weights ≥ 0): a
+    :class:`~lbdsl.prox.regularisers.composite.RegulariserSum` (``row_values`` per sample,
+    ``subgradient`` for backpropagation — ``sign(0) = 0``)."""
+    return RegulariserSum.of([(L1(), l1), (L2Squared(), l2sq)], ())
+
+
+def prox_psi_penalised(psi: Any, w: Any, kappa: float, pen: RegulariserSum | None) -> Any:
     """``prox_{κ(Ψ + R)}(w)`` (module docstring)."""
-    if pen is not None and pen.l2sq:
-        scale = 1.0 + kappa * pen.l2sq
-        w, kappa = w / scale, kappa / scale
+    if pen is not None:
+        w, kappa = pen.fold(w, kappa)
     if pen is None or not pen.l1 or not psi.elementwise:
         return psi.prox_scaled(w, kappa)
     if isinstance(psi, SoftThreshold) and psi.theta > 0:     # θ|·| + a|·| = (θ + a)|·|
@@ -83,7 +60,7 @@ def prox_psi_penalised(psi: Any, w: Any, kappa: float, pen: StatePenalty | None)
     return xp.maximum(p, 0.0) + xp.minimum(m, 0.0)
 
 
-def prox_phi_penalised(psi: Any, v: Any, mu: float, pen: StatePenalty | None) -> Any:
+def prox_phi_penalised(psi: Any, v: Any, mu: float, pen: RegulariserSum | None) -> Any:
     """``prox_{μ(Φ + R)}(v) = prox_{κ(Ψ + R)}(v / (1 + μ))`` with ``κ = μ/(1 + μ)``."""
     return prox_psi_penalised(psi, v / (1.0 + mu), mu / (1.0 + mu), pen)
 
@@ -103,9 +80,10 @@ def _variable_id(net: NetworkIR, name: str, vid: str | None = None) -> str:
                      f"`{net.name}` (variables: {', '.join(net.variables)})")
 
 
-def resolve_penalties(net: NetworkIR, penalties: Any) -> dict[str, StatePenalty]:
-    """Variable id → :class:`StatePenalty` from a task's ``Penalty`` (or its terms, or a mapping
-    ``{variable: StatePenalty}``); ``SolveError`` for the input or an unknown variable."""
+def resolve_penalties(net: NetworkIR, penalties: Any) -> dict[str, RegulariserSum]:
+    """Variable id → its penalty (:func:`state_penalty`) from a task's ``Penalty`` (or its
+    terms, or a mapping ``{variable: penalty}``); ``SolveError`` for the input or an unknown
+    variable."""
     if penalties is None:
         return {}
     if isinstance(penalties, Mapping):
@@ -120,7 +98,7 @@ def resolve_penalties(net: NetworkIR, penalties: Any) -> dict[str, StatePenalty]
             vid = _variable_id(net, term.variable, term.variable_id)
             slot = weights.setdefault(vid, {})
             slot[term.name] = slot.get(term.name, 0.0) + float(term.weight)
-        out = {vid: StatePenalty(**w) for vid, w in weights.items()}
+        out = {vid: state_penalty(**w) for vid, w in weights.items()}
     if net.input in out:
         raise SolveError(f"the input `{net.input}` cannot be penalised: it is fixed to the data")
     return out

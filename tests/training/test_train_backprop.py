@@ -8,7 +8,7 @@ import pytest
 
 from lbdsl.backend import namespace, to_numpy
 from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
-from lbdsl.training import StatePenalty, train
+from lbdsl.training import state_penalty, train
 from lbdsl.training.backprop import mse_gradient, mse_objective
 from lbdsl.lift.network import lifted_network
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
@@ -47,7 +47,7 @@ CONV_SPEC = """
     }"""
 
 
-def _check_gradient(net, penalties: dict[str, StatePenalty], seed: int) -> None:
+def _check_gradient(net, penalties: dict, seed: int) -> None:
     xp = namespace("numpy")
     model = lifted_network(net, xp)
     params = {name: model.params[name] for name in model.param_names}
@@ -74,11 +74,11 @@ def _check_gradient(net, penalties: dict[str, StatePenalty], seed: int) -> None:
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_backprop_gradient_matches_central_differences_dense(act):
-    _check_gradient(dense_net(act), {"h": StatePenalty(l1=0.05, l2sq=0.1)}, seed=len(act))
+    _check_gradient(dense_net(act), {"h": state_penalty(l1=0.05, l2sq=0.1)}, seed=len(act))
 
 
 def test_backprop_gradient_matches_central_differences_conv():
-    _check_gradient(build_net(CONV_SPEC), {"g": StatePenalty(l1=0.05)}, seed=3)
+    _check_gradient(build_net(CONV_SPEC), {"g": state_penalty(l1=0.05)}, seed=3)
 
 
 def test_for_one_linear_layer_backprop_and_the_lifted_gradient_coincide():

@@ -13,7 +13,7 @@ from lbdsl.backend import namespace, to_numpy
 from reference_forward import forward as reference_forward
 from lbdsl.ir.nodes import Param
 from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
-from lbdsl.training import StatePenalty, predict, train
+from lbdsl.training import state_penalty, predict, train
 from lbdsl.lift.network import lifted_network
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
 from train_helpers import build_net, rel, teacher_data
@@ -142,7 +142,7 @@ def test_state_sweeps_converge_to_the_cvxpy_solution_of_the_state_subproblem():
     u = rng.standard_normal((n, 4))
     y = np.abs(rng.standard_normal((n, 3)))
     alpha = 0.1
-    trainer = LiftedTrainer(LiftedRoles.of(rt), {0: StatePenalty(l1=alpha)}, xp, xp.float64)
+    trainer = LiftedTrainer(LiftedRoles.of(rt), {0: state_penalty(l1=alpha)}, xp, xp.float64)
     z1 = u @ params["W1"].T + params["b1"]
     batch = trainer.batch(params, u, y, {"h": np.maximum(z1, 0)})
     for _ in range(3000):

@@ -15,13 +15,13 @@ from lbdsl.prox.catalogue import (
     Clip, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, SoftThreshold, Tanh,
 )
 from lbdsl.training.penalty import (
-    StatePenalty, prox_phi_penalised, prox_psi_penalised, resolve_penalties,
+    state_penalty, prox_phi_penalised, prox_psi_penalised, resolve_penalties,
 )
 from train_helpers import build_net
 
 ELEMENTWISE = [Identity(), ReLU(), LeakyReLU(0.2), SoftThreshold(0.3), Clip(-0.5, 1.5),
                Clip(0.2, 0.9), Tanh(), Sigmoid()]
-PENALTIES = [StatePenalty(l1=0.4), StatePenalty(l2sq=0.7), StatePenalty(l1=0.25, l2sq=1.5)]
+PENALTIES = [state_penalty(l1=0.4), state_penalty(l2sq=0.7), state_penalty(l1=0.25, l2sq=1.5)]
 
 
 def _domain(psi) -> tuple[float, float]:
@@ -36,7 +36,7 @@ def _domain(psi) -> tuple[float, float]:
     return -20.0, 20.0
 
 
-def _brute(psi, w: float, kappa: float, pen: StatePenalty) -> float:
+def _brute(psi, w: float, kappa: float, pen) -> float:
     def f(u: float) -> float:
         value = float(psi.psi(np.array([u])))
         return 0.5 * (u - w) ** 2 + kappa * (value + pen.l1 * abs(u) + 0.5 * pen.l2sq * u * u)
@@ -64,7 +64,7 @@ def test_penalised_prox_of_psi_is_the_brute_force_argmin(psi, pen):
 @pytest.mark.parametrize("psi", [ReLU(), SoftThreshold(0.3), Tanh()], ids=str)
 def test_penalised_prox_of_phi_is_the_brute_force_argmin(psi):
     """``prox_{μ(Φ + R)}(v)`` with ``Φ = ½‖·‖² + Ψ``: the quadratic folds into the scaling."""
-    pen = StatePenalty(l1=0.3, l2sq=0.2)
+    pen = state_penalty(l1=0.3, l2sq=0.2)
     mu = 1.7
     v = np.linspace(-3.0, 3.0, 13)
     got = prox_phi_penalised(psi, v, mu, pen)
@@ -80,15 +80,16 @@ def test_penalised_prox_of_phi_is_the_brute_force_argmin(psi):
 def test_softmax_l1_is_constant_on_the_simplex_so_the_prox_ignores_it(xp):
     v = asarray(xp, np.random.default_rng(0).standard_normal((3, 5)))
     psi = Softmax()
-    got = prox_psi_penalised(psi, v, 0.5, StatePenalty(l1=0.7))
+    got = prox_psi_penalised(psi, v, 0.5, state_penalty(l1=0.7))
     np.testing.assert_allclose(to_numpy(got), to_numpy(psi.prox_scaled(v, 0.5)), atol=1e-12)
 
 
 def test_penalty_value_and_gradient(xp):
     x = asarray(xp, np.array([[1.0, -2.0, 0.0], [0.5, 0.0, -0.5]]))
-    pen = StatePenalty(l1=0.1, l2sq=2.0)
-    np.testing.assert_allclose(to_numpy(pen.value(x)), [0.3 + 5.0, 0.1 + 0.5])
-    np.testing.assert_allclose(to_numpy(pen.grad(x)), [[2.1, -4.1, 0.0], [1.1, 0.0, -1.1]])
+    pen = state_penalty(l1=0.1, l2sq=2.0)
+    np.testing.assert_allclose(to_numpy(pen.row_values(x)), [0.3 + 5.0, 0.1 + 0.5])
+    assert pen.value(x) == pytest.approx(0.3 + 5.0 + 0.1 + 0.5)
+    np.testing.assert_allclose(to_numpy(pen.subgradient(x)), [[2.1, -4.1, 0.0], [1.1, 0.0, -1.1]])
 
 
 NET = """
@@ -112,8 +113,8 @@ def test_penalties_resolve_to_the_last_binding_and_hidden_ids():
         PenaltyTerm(name="l1", variable="z", weight=0.5),
         PenaltyTerm(name="l2sq", variable="z", weight=0.25),
         PenaltyTerm(name="l1", variable="h.relu", weight=1.0))))
-    assert pens == {"z#2": StatePenalty(l1=0.5, l2sq=0.25), "h.relu": StatePenalty(l1=1.0)}
-    assert resolve_penalties(net, {"z": StatePenalty(l1=1.0)}) == {"z#2": StatePenalty(l1=1.0)}
+    assert pens == {"z#2": state_penalty(l1=0.5, l2sq=0.25), "h.relu": state_penalty(l1=1.0)}
+    assert resolve_penalties(net, {"z": state_penalty(l1=1.0)}) == {"z#2": state_penalty(l1=1.0)}
     with pytest.raises(SolveError, match="not a variable"):
         resolve_penalties(net, [PenaltyTerm(name="l1", variable="q")])
     with pytest.raises(SolveError, match="cannot be penalised"):

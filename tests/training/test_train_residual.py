@@ -15,7 +15,7 @@ import pytest
 from lbdsl.backend import namespace
 from lbdsl.ir.tasks.model import Adam, ImplicitSGD
 from lbdsl.lift.network import lifted_network
-from lbdsl.training import StatePenalty, train
+from lbdsl.training import state_penalty, train
 from lbdsl.training.backprop import mse_gradient
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
 from train_helpers import build_net
@@ -101,7 +101,7 @@ def test_state_sweeps_through_a_residual_sum_converge_to_the_cvxpy_solution():
     roles = LiftedRoles.of(rt)
     (l,) = roles.hidden
     alpha = 0.1
-    trainer = LiftedTrainer(roles, {l: StatePenalty(l1=alpha)}, namespace("numpy"), np.float64)
+    trainer = LiftedTrainer(roles, {l: state_penalty(l1=alpha)}, namespace("numpy"), np.float64)
     rng = np.random.default_rng(6)
     u = rng.standard_normal((5, 4))
     y = np.abs(rng.standard_normal((5, 3)))

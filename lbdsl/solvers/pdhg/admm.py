@@ -232,12 +232,12 @@ class ADMM(PrimalDual):
             r2i = self._img_scale(r2)
             a2 = gamma * self._grad(u) + (1.0 - gamma) * self.z2
             w = a2 + self.y2 / r2i
-            z2 = w - project_balls(w, prob.penalty.tv / r2i, 1)   # w − P_{a/r₂}(w)
+            z2 = w - project_balls(w, prob.penalty.tv_weight / r2i, 1)   # w − P_{a/r₂}(w)
             self.y2 = self.y2 + r2i * (a2 - z2)
             self.z2 = z2
         if self.use_box:
             a3 = gamma * u + (1.0 - gamma) * self.z3
-            z3 = prob.penalty.prox(a3 + self.y3 / r3, 1.0 / r3)
+            z3 = prob.penalty.prox_separable(a3 + self.y3 / r3, 1.0 / r3)
             self.y3 = self.y3 + r3 * (a3 - z3)
             self.z3 = z3
         self.out_prev = self.out
@@ -301,7 +301,7 @@ class ADMM(PrimalDual):
         if self.report_z3:
             objective = prob.objective(self.z3)
         else:
-            objective = prob.data_value(self.Wu + prob.b) + prob.penalty.value(self.u)
+            objective = prob.data_value(self.Wu + prob.b) + prob.penalty.row_values(self.u)
         return objective, residual
 
     def extras(self) -> dict[str, float]:

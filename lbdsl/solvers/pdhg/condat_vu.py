@@ -120,7 +120,7 @@ class CondatVu(PrimalDual):
     def step(self) -> None:
         prob, tau = self.prob, self.tau
         direction = self.g if self.p is None else self.g + self._div_t(self.p)
-        x = prob.penalty.prox(self.x - tau * direction, tau)
+        x = prob.penalty.prox_separable(self.x - tau * direction, tau)
         if self.p is not None:
             self.p_prev = self.p
             ascent = self.sigma * self._grad(2.0 * x - self.x)
@@ -144,7 +144,7 @@ class CondatVu(PrimalDual):
             worst = row_norms(r_d) / xp.clip(row_norms(self._grad(self.x)), min=tiny)
         rel = row_norms(r_p) / xp.clip(scale_p, min=tiny)
         rel = rel if worst is None else xp.maximum(rel, worst)
-        return prob.data_value(self.z) + prob.penalty.value(self.x), float(xp.max(rel))
+        return prob.data_value(self.z) + prob.penalty.row_values(self.x), float(xp.max(rel))
 
     def extras(self) -> dict[str, float]:
         return {"tau": self.tau, "sigma": self.sigma}

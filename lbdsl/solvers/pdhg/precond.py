@@ -154,7 +154,7 @@ class Preconditioned(PrimalDual):
         T = self.tau * self.T0
         S1 = self.sigma * self.S0
         direction = self.WTy if self.p is None else self.WTy + self._div_t(self.p)
-        x = prob.penalty.prox(self.x - T * direction, T)
+        x = prob.penalty.prox_separable(self.x - T * direction, T)
         xbar = 2.0 * x - self.x
         Wxbar = prob.W.forward(xbar)
         v = self.y + S1 * (Wxbar + prob.b) + prob.f
@@ -209,7 +209,7 @@ class Preconditioned(PrimalDual):
     def measure(self) -> tuple[Any, float]:
         xp, prob = self.xp, self.prob
         p, d = self._residuals()
-        objective = prob.data_value(self.Wx + prob.b) + prob.penalty.value(self.x)
+        objective = prob.data_value(self.Wx + prob.b) + prob.penalty.row_values(self.x)
         return objective, float(xp.max(xp.maximum(p, d)))
 
     def extras(self) -> dict[str, float]:
