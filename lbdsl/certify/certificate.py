@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir.nodes import Residual
 from ..lift.compact import LiftedProblem
+from ..lift.structure import structure
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
 from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
 
@@ -91,22 +91,10 @@ def _layer_name(lp: LiftedProblem, layer) -> str:  # noqa: ANN001
     return lp.u_blocks[layer.output_block].name
 
 
-def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix] | None:
-    """Block coefficients ``k``, ``m`` (square in u-blocks) when route 2 applies, else None."""
-    sizes = {blk.size for blk in lp.u_blocks}
-    bases: set[int] = set()
-    for layer in lp.layers:
-        step = layer.step
-        if not (isinstance(step, Residual) and step.tied and step.affine.input == step.base):
-            return None
-        if layer.base_block in bases:
-            return None
-        bases.add(layer.base_block)  # type: ignore[arg-type]
-    if len(sizes) != 1 or not lp.layers:
-        return None
+def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix]:
+    """Block coefficients ``k``, ``m`` (square in u-blocks) of a tied chain (route 2)."""
     p = len(lp.u_blocks)
-    out_block = next(j for (_, j) in lp.K.entries)
-    k = coefficient_matrix((1, p), {(0, out_block): 1})
+    k = coefficient_matrix((1, p), {(0, lp.output_block): 1})
     entries: dict[tuple[int, int], object] = {}
     for layer in lp.layers:  # the row of layer l sits at its input block, where A_lᵀ lands
         s = int(layer.step.sign)  # type: ignore[union-attr]
@@ -118,14 +106,14 @@ def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix] | None:
 def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
     """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds)."""
     name = lp.network.name
-    if len(lp.layers) == 1 and not isinstance(lp.layers[0].step, Residual):
+    shape = structure(lp)
+    if shape.has("single_layer"):
         return Certificate(
             name, True, "symbolic", lam, rho, route="single layer",
             notes=["B_Ψ(f, W u + b) is convex in u for every W, b and Ψ, so "
                    "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
-    chain = _tied_chain(lp)
-    if chain is not None:
-        return _symbolic(lp, *chain, lam, rho)
+    if shape.has("tied_chain"):
+        return _symbolic(lp, *_tied_chain(lp), lam, rho)
     return _numeric(lp, lam, rho)
 
 

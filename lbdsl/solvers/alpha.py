@@ -98,9 +98,7 @@ def apriori(delta: float, solve: Solve, *, v_norm: float, x0: Any = None) -> Alp
 
 def _subgradient(problem: InverseProblem, truth: Any) -> Any:
     """``ξ ∈ ∂(Σ w_i J_i)(u†)`` as described in the module docstring (flat, ``(B, n)``)."""
-    from .pdhg.problem import penalty
-
-    reg = penalty(problem)
+    reg = problem.regulariser
     xp = problem.xp
     u = xp.reshape(xp.asarray(truth, dtype=problem.lifted.dtype), (-1, math.prod(reg.shape)))
     return reg.subgradient(u)
@@ -253,7 +251,7 @@ def choose(rule: Any, problem: InverseProblem, delta: float,
         alpha = _positive("scale", rule.scale) * _positive("delta", delta)
         choice = AlphaChoice(alpha, solve(alpha, None), [], "apriori",
                              {"delta": float(delta), "scale": float(rule.scale)})
-    elif truth is not None and problem.is_single_layer:
+    elif truth is not None and problem.structure.has("single_layer"):
         try:
             v, misfit = source_element(problem, truth)
         except SolveError:

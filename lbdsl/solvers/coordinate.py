@@ -56,6 +56,7 @@ from ..backend import asarray, to_numpy
 from ..errors import SolveError
 from ..lift.blocks import BlockOperator
 from ..lift.compact import LiftedProblem
+from ..lift.structure import structure
 from .base import Monitor, SolveResult, Stopping, is_finite
 from .driver import Diverged
 from .driver import run as drive
@@ -86,25 +87,12 @@ def _matrix(entry: Any, rows: int, cols: int, xp: Any, dtype: Any) -> Any:
     return to_numpy(op.forward(xp.eye(cols, dtype=dtype)))   # row j = A e_j
 
 
-def shallow_structure(lp: LiftedProblem) -> ShallowSum | str:
-    """The shallow sum of ``lp``, or the reason (one line) why ``lp`` is not one."""
-    want = "coordinate needs a shallow sum y = c @ σ(w @ u + b) with a scalar input"
-    if len(lp.layers) != 2:
-        return f"{want}; this network has {len(lp.layers)} layers"
+def shallow_structure(lp: LiftedProblem) -> ShallowSum:
+    """The shallow sum of ``lp`` (``SolveError`` with the reason when it is not one)."""
+    reason = structure(lp).shallow_sum
+    if reason:
+        raise SolveError(f"`coordinate`: {reason}")
     hidden, last = lp.layers
-    if hidden.base_block is not None or last.base_block is not None:
-        return f"{want}; this network has a residual layer"
-    if hidden.input_block != 0 or lp.u_blocks[0].size != 1:
-        return f"{want}; the input has {lp.u_blocks[0].size} entries"
-    if not getattr(last.step, "linear", False) or last.input_block != hidden.output_block:
-        return f"{want}; the second layer is not a linear layer of the hidden units"
-    if lp.u_blocks[last.output_block].size != 1:
-        return f"{want}; the output has {lp.u_blocks[last.output_block].size} entries"
-    (_, out), = list(lp.K.entries)
-    if out != last.output_block:
-        return f"{want}; the output is not the linear layer"
-    if not hidden.psi.elementwise:
-        return f"{want}; `{hidden.psi.name}` couples the hidden units"
     m = hidden.z_size
     w = _matrix(lp.W.entries[(0, 0)], m, 1, lp.xp, lp.dtype)[0]          # (m,)
     c = _matrix(lp.W.entries[(1, hidden.output_block)], 1, m, lp.xp, lp.dtype)[:, 0]
@@ -112,20 +100,6 @@ def shallow_structure(lp: LiftedProblem) -> ShallowSum | str:
     d = float(to_numpy(lp.z_block(b_all, last))[0])
     return ShallowSum(hidden.psi, tuple(float(v) for v in w), lp.z_block(b_all, hidden),
                       tuple(float(v) for v in c), d)
-
-
-def _alpha(problem: InverseProblem) -> float:
-    """``α`` of ``J = (α/2)|u|²``, the only regulariser coordinate's closed form takes."""
-    reg = problem.regulariser
-    if reg.has_box:
-        names = ", ".join(c.name for c in problem.constraints)
-        raise SolveError(f"coordinate's closed form is for J = ½|u|² only; got the constraint(s) "
-                         f"{names}")
-    extra = sorted(reg.kinds - {"l2sq"})
-    if extra:
-        raise SolveError(f"coordinate's closed form is for J = ½|u|² (l2sq) only; got "
-                         f"`{extra[0]}`")
-    return reg.l2sq
 
 
 @dataclass
@@ -247,13 +221,9 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
     settings = settings or CoordinateSettings()
     stopping = settings.stopping
     lp = problem.lifted
-    if problem.fidelity != "bregman":
-        raise SolveError("coordinate solves the lifted Bregman problem; use solver = gradient "
-                         "for fidelity = l2")
+    problem.require("coordinate")
     net = shallow_structure(lp)
-    if isinstance(net, str):
-        raise SolveError(net)
-    alpha = _alpha(problem)
+    alpha = problem.regulariser.l2sq      # J = (α/2)|u|², the one regulariser it takes
     xp = lp.xp
     f = asarray(xp, problem.f, lp.dtype)
     batch = _batch_of(f, lp)

@@ -68,9 +68,7 @@ class _Baseline:
         self.batch = _batch_of(self.f, lp)
         self.reg = InputProx.from_problem(p)
         self.reg.floor = 0.1 * self.settings.stopping.tol
-        if p.fidelity == "bregman" and not p.is_single_layer:
-            raise SolveError("gradient solves the Bregman fidelity only for a single layer; "
-                             "use solver = lifted for deeper networks")
+        p.require("gradient")
         self.bregman = p.fidelity == "bregman"
         if self.bregman and not math.isfinite(float(self.xp.sum(lp.layers[0].psi.phi(self.f)))):
             raise SolveError(f"the data lies outside the domain of `{lp.layers[0].psi}` "

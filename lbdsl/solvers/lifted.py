@@ -118,9 +118,7 @@ class _Lifted:
         p = self.problem
         self.lp = lp = p.lifted
         self.xp = lp.xp
-        if p.fidelity != "bregman":
-            raise SolveError("lifted solves the lifted Bregman problem; use solver = gradient "
-                             "for fidelity = l2")
+        p.require("lifted")
         if not (p.lam > 0):
             raise SolveError(f"lifted needs lambda > 0, got {p.lam!r}")
         self.T = Substitution(lp)
@@ -136,15 +134,15 @@ class _Lifted:
 
     def _pinned_layer(self) -> Any:
         lp = self.lp
-        (_, out), = [ij for ij in lp.K.entries]
-        for layer in lp.layers:
-            if layer.output_block == out and layer.base_block is None:
-                if not math.isfinite(float(self.xp.sum(layer.psi.phi(self.f)))):
-                    raise SolveError(f"lambda = inf pins the output to the data, which lies "
-                                     f"outside the domain of `{layer.psi}`: project it first")
-                return layer
-        raise SolveError("lambda = inf pins the output, which needs a plain (non-residual) last "
-                         "layer; use a finite lambda")
+        reason = self.problem.structure.plain_output
+        if reason:
+            raise SolveError(f"lambda = inf pins the output, which needs a plain (non-residual) "
+                             f"last layer, but {reason}; use a finite lambda")
+        layer = next(layer for layer in lp.layers if layer.output_block == lp.output_block)
+        if not math.isfinite(float(self.xp.sum(layer.psi.phi(self.f)))):
+            raise SolveError(f"lambda = inf pins the output to the data, which lies outside the "
+                             f"domain of `{layer.psi}`: project it first")
+        return layer
 
     # -- the pieces of F = S + G ---------------------------------------------------------------
     def pre(self, x: Any) -> tuple[Any, Any]:

@@ -5,8 +5,9 @@
 with ``N`` a network in compact form (``K u``, ``M u = V prox_Ψ(W u + b)``) and the fidelity
 ``F`` either the lifted Bregman energy ``E^ρ_Ψ`` (``fidelity = "bregman"``; for one layer simply
 ``B_Ψ(f, W u + b)``) or the quadratic misfit ``½‖N(u_0) − f‖²`` (``"l2"``, the baseline).
-A solver takes what it needs from here and refuses, with a one-line reason, a structure it
-cannot handle (``pdhg``: one layer; ``coordinate``: a shallow sum with ``l2sq``).
+A solver takes what it needs from here and refuses, with a one-line reason, a problem it
+cannot handle (:meth:`InverseProblem.require`, from the table of :mod:`lbdsl.ir.tasks.solvers`:
+``pdhg`` one layer, ``coordinate`` a shallow sum with ``l2sq``, …).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import SolveError
+from ..ir.tasks.solvers import AUTO, SOLVERS
 from ..lift.compact import LiftedProblem
+from ..lift.structure import Structure, structure
 from ..prox.regularisers.base import Regulariser
 from ..prox.regularisers.composite import RegulariserSum
 
@@ -55,12 +59,19 @@ class InverseProblem:
         return self.lifted.u_blocks[0].shape
 
     @property
-    def is_single_layer(self) -> bool:
-        """``N(u) = prox_Ψ(W u + b)``: one plain layer whose output is the network's output."""
-        from ..ir.nodes import Residual
+    def structure(self) -> Structure:
+        """The network's structure (single layer, shallow sum, …)."""
+        return structure(self.lifted)
 
-        return len(self.lifted.layers) == 1 and not isinstance(self.lifted.layers[0].step,
-                                                               Residual)
+    def require(self, solver: str) -> None:
+        """Refuse, in one line (``SolveError``), a problem ``solver`` does not accept
+        (:mod:`lbdsl.ir.tasks.solvers`), naming the solver ``auto`` would use instead."""
+        form = (self.fidelity, self.regulariser.kinds, self.structure)
+        reason = SOLVERS[solver].refuses(*form)
+        if reason is None:
+            return
+        takers = [name for name in AUTO[self.fidelity] if SOLVERS[name].refuses(*form) is None]
+        raise SolveError(reason + (f"; use the `{takers[0]}` solver" if takers else ""))
 
     @property
     def regulariser(self) -> RegulariserSum:

@@ -22,15 +22,17 @@ import numpy as np
 
 from ..backend import asarray, to_numpy
 from ..errors import SolveError, SpecError
-from ..ir.nodes import Residual
 from ..ir.tasks.model import InvertTask, Solver
+from ..ir.tasks.solvers import SOLVERS as SOLVER_SPECS
+from ..ir.tasks.solvers import choose, kinds_of
 from ..lift.compact import LiftedProblem
+from ..lift.structure import structure
 from ..prox.regularisers import REGULARISERS
 from ..solvers.base import Stopping
 from ..solvers.problems import InverseProblem, Term
 
 __all__ = ["SolverEntry", "SOLVERS", "Projection", "project_data", "output_psi", "regularisers",
-           "lower", "at_alpha", "choose_solver", "solver_settings", "is_shallow_sum",
+           "lower", "at_alpha", "choose_solver", "solver_settings",
            "warm_start", "effective_weights"]
 
 
@@ -57,13 +59,10 @@ class SolverEntry:
         return solve, settings
 
 
-#: The inversion solvers by spec name (tests replace entries with stand-ins).
-SOLVERS: dict[str, Any] = {
-    "pdhg": SolverEntry("lbdsl.solvers.pdhg", "PDHGSettings"),
-    "lifted": SolverEntry("lbdsl.solvers.lifted", "LiftedSettings"),
-    "coordinate": SolverEntry("lbdsl.solvers.coordinate", "CoordinateSettings"),
-    "gradient": SolverEntry("lbdsl.solvers.gradient", "GradientSettings"),
-}
+#: The inversion solvers by spec name, from the one table of :mod:`lbdsl.ir.tasks.solvers`
+#: (tests replace entries with stand-ins).
+SOLVERS: dict[str, Any] = {name: SolverEntry(spec.module, spec.settings)
+                           for name, spec in SOLVER_SPECS.items()}
 
 #: Options consumed by lbdsl itself rather than by a solver's settings.
 _RUNNER_OPTIONS = frozenset({"warm_start"})
@@ -92,12 +91,9 @@ class Projection:
 def output_psi(lp: LiftedProblem) -> Any | None:
     """The Ψ whose prox produces the network's output, or None when the output is a residual
     sum (no domain: any value can be reached) or there is no layer."""
-    (_, out_block), = lp.K.entries
-    for layer in lp.layers:
-        if layer.output_block == out_block and layer.base_block is None \
-                and not isinstance(layer.step, Residual):
-            return layer.psi
-    return None
+    if not structure(lp).has("plain_output"):
+        return None
+    return next(layer.psi for layer in lp.layers if layer.output_block == lp.output_block)
 
 
 def project_data(lp: LiftedProblem, f: np.ndarray, dtype: str = "float64",
@@ -154,38 +150,14 @@ def at_alpha(problem: InverseProblem, task: InvertTask, alpha: float) -> Inverse
 
 # --- the solver ------------------------------------------------------------------------------
 
-def is_shallow_sum(lp: LiftedProblem) -> bool:
-    """``y = c @ σ(w u + b) (+ d)`` on a scalar input: what the ``coordinate`` solver takes
-    (its own structure test where it is installed)."""
-    try:
-        from ..solvers.coordinate import shallow_structure
-    except ImportError:  # pragma: no cover - the coordinate solver ships with lbdsl
-        shallow_structure = None
-    if shallow_structure is not None:
-        return not isinstance(shallow_structure(lp), str)
-    if len(lp.layers) != 2 or lp.u_blocks[0].size != 1:
-        return False
-    hidden, last = lp.layers
-    return (not isinstance(hidden.step, Residual) and not isinstance(last.step, Residual)
-            and hidden.input_block == 0 and not hidden.step.linear and last.step.linear
-            and last.input_block == hidden.output_block)
-
-
 def choose_solver(task: InvertTask, lp: LiftedProblem, fidelity: str | None = None,
                   ) -> tuple[str, str]:
     """``(solver name, why)``; ``solver = auto`` picks from the network and the task."""
     fidelity = fidelity or task.fidelity
     if task.solver.name != "auto" and fidelity == task.fidelity:
         return task.solver.name, "as written in the spec"
-    if fidelity == "l2":
-        return "gradient", "auto: quadratic fidelity"
-    single = len(lp.layers) == 1 and not isinstance(lp.layers[0].step, Residual)
-    if single:
-        return "pdhg", "auto: single layer, Bregman fidelity"
-    names = {t.name for t in task.regulariser.terms}
-    if is_shallow_sum(lp) and names <= {"l2sq"}:
-        return "coordinate", "auto: shallow sum with l2sq"
-    return "lifted", "auto: deep network, Bregman fidelity"
+    kinds = kinds_of(t.name for t in task.regulariser.terms)
+    return choose(fidelity, kinds, structure(lp))
 
 
 def solver_settings(name: str, spec: Solver, settings_cls: type, source_spans: Mapping[str, Any],

@@ -58,6 +58,7 @@ import numpy as np
 from ..backend import asarray
 from ..errors import SolveError
 from ..lift.network import LiftedLayer, LiftedNetwork
+from ..lift.structure import structure
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import prox_phi_penalised, prox_psi_penalised
 
@@ -79,13 +80,12 @@ def state_key(net: LiftedNetwork, layer: LiftedLayer) -> str:
 
 def output_layer(net: LiftedNetwork) -> LiftedLayer:
     """The layer that computes the output; ``SolveError`` when there is nothing to train."""
-    name = net.network.name
     if not net.layers:
-        raise SolveError(f"network `{name}` has no layer to train")
+        raise SolveError(f"network `{net.network.name}` has no layer to train")
     out = next((layer for layer in net.layers if layer.output_block == net.output_block), None)
     if out is None:
-        raise SolveError(f"the output `{net.network.output}` of network `{name}` is not "
-                         "computed by a layer, so there is nothing to train")
+        raise SolveError(f"the output `{net.network.output}` of network `{net.network.name}` is "
+                         "not computed by a layer, so there is nothing to train")
     return out
 
 
@@ -104,11 +104,11 @@ class LiftedRoles:
     def of(cls, net: LiftedNetwork) -> "LiftedRoles":
         """The roles of ``net``; ``SolveError`` (one line) when it cannot be trained lifted."""
         out = output_layer(net)
-        if out.V is not None:
-            where = f" (line {out.span.line})" if out.span else ""
+        reason = structure(net).plain_output
+        if reason:
             raise SolveError(f"lifted training pins the output `{net.network.output}` to the "
-                             f"targets, but it is the sum of a residual layer{where}; end the "
-                             "network with a plain layer, or use loss = mse")
+                             f"targets, but {reason}; end the network with a plain layer, or "
+                             "use loss = mse")
         hidden = tuple(layer.index for layer in net.layers if layer is not out)
         chain, readers = {}, {}
         for l in hidden:

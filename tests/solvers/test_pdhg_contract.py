@@ -76,9 +76,11 @@ def test_settings_refuse_bad_values(kwargs):
 
 def test_refuses_the_quadratic_fidelity_and_foreign_regularisers():
     problem = _problem()
-    with pytest.raises(SolveError, match="Bregman fidelity only"):
+    with pytest.raises(SolveError, match="`fidelity = l2` asks for the quadratic problem; use "
+                                         "the `gradient` solver"):
         pdhg(InverseProblem(problem.lifted, problem.f, problem.terms, fidelity="l2"))
-    with pytest.raises(SolveError, match="cannot split the regulariser `l21`"):
+    with pytest.raises(SolveError, match="handles only tv, l1, l2sq, nonneg and box, not `l21`; "
+                                         "use the `lifted` solver"):
         pdhg(InverseProblem(problem.lifted, problem.f, (Term(1.0, MixedNorm21(axis=-1)),)))
 
 

@@ -11,6 +11,7 @@ from ...syntax import tree
 from . import model as m
 from . import reader as r
 from .settings import SHARED_READERS, Context, Read, Schema
+from .solvers import SOLVER_OPTIONS, SOLVERS, kinds_of
 
 __all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
 
@@ -289,20 +290,6 @@ _COMMON_SOLVER = (r.Arg("max_iter", r.count, m.DEFAULT_MAX_ITER),
                   r.Arg("tol", r.positive, m.DEFAULT_TOL),
                   r.Arg("warm_start", r.boolean, None),
                   r.Arg("check_every", r.count, None))
-_STEPS = (r.Arg("tau", r.positive, None), r.Arg("sigma", r.positive, None))
-
-#: The options each solver accepts beyond ``max_iter``, ``tol``, ``warm_start``, ``check_every``.
-SOLVER_OPTIONS: dict[str, tuple[r.Arg, ...]] = {
-    "auto": (),
-    "pdhg": _STEPS,
-    "lifted": (r.Arg("tau", r.positive, None),  # proximal gradient: no dual step
-               r.Arg("backtracking", r.boolean, None)),
-    "coordinate": (),
-    "gradient": (r.Arg("lr", r.positive, None), r.Arg("momentum", r.unit, None),
-                 r.Arg("backtracking", r.boolean, None)),
-}
-
-
 def read_solver(expr: tree.Expr, what: str, ctx: Context) -> m.Solver:
     """``pdhg``, ``pdhg(max_iter = 5000, tol = 1e-6, ...)``, likewise the other solvers."""
     expr = r.named_call(expr, what, SOLVER_OPTIONS, "solver",
@@ -432,16 +419,20 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
                                        "norm: delta = 0.05"))
     fidelity = v.get("fidelity", "bregman")
     solver: m.Solver | None = v.get("solver")
-    if solver is not None and fidelity == "l2" and solver.name in ("lifted", "coordinate"):
-        problems.append(Diagnostic(solver.span, f"`{solver.name}` solves the lifted Bregman "
-                                   "problem, but `fidelity = l2` asks for the quadratic one",
-                                   "use solver = gradient(...) (or pdhg) with fidelity = l2"))
-    if solver is not None and solver.name == "coordinate" and "regulariser" in v:
-        for term in regulariser.terms:
-            if term.name != "l2sq":
-                problems.append(Diagnostic(term.span, f"the `coordinate` solver handles only "
-                                           f"`l2sq` (J = ½‖u‖²), not `{term.name}`",
-                                           "use solver = pdhg(...) or lifted(...)"))
+    spec = SOLVERS.get(solver.name) if solver is not None else None
+    if spec is not None:
+        refused = spec.refuses_fidelity(fidelity)
+        if refused is not None:
+            takers = [s.name for s in SOLVERS.values() if s.refuses_fidelity(fidelity) is None]
+            problems.append(Diagnostic(solver.span, refused, f"solvers for fidelity = "
+                                       f"{fidelity}: {', '.join(takers)}"))
+        for term in regulariser.terms if "regulariser" in v else ():
+            refused = spec.refuses_kinds(kinds_of([term.name]))
+            if refused is not None:
+                takers = [s.name for s in SOLVERS.values()
+                          if s.refuses(fidelity, kinds_of([term.name])) is None]
+                problems.append(Diagnostic(term.span, refused,
+                                           f"solvers that take it: {', '.join(takers)}"))
     if v.get("baseline") and fidelity == "l2":
         problems.append(Diagnostic(spans["baseline"], "`baseline` adds a run with the quadratic "
                                    "fidelity, but this task already uses `fidelity = l2`",

@@ -25,22 +25,13 @@ from ...lift.blocks import BlockOperator
 from ...prox.regularisers.composite import RegulariserSum
 from ..problems import InverseProblem
 
-__all__ = ["penalty", "SingleLayer", "single_layer", "row_norms"]
+__all__ = ["SingleLayer", "single_layer", "row_norms"]
 
 
 def row_norms(x: Any) -> Any:
     """``‖x_i‖`` of each batch row ``(B, …)`` (every axis after the first flattened)."""
     xp = array_namespace(x)
     return xp.linalg.vector_norm(xp.reshape(x, (x.shape[0], -1)), axis=1)
-
-
-def penalty(problem: InverseProblem) -> RegulariserSum:
-    """The problem's regulariser sum; ``SolveError`` for a kind ``pdhg`` cannot split."""
-    reg = problem.regulariser
-    if reg.other is not None:
-        raise SolveError(f"pdhg cannot split the regulariser `{reg.other[0].name}` (it handles "
-                         "tv, l1, l2sq, nonneg and box); use the `lifted` solver")
-    return reg
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,13 +89,7 @@ class SingleLayer:
 
 def single_layer(problem: InverseProblem) -> SingleLayer:
     """The pieces of a one-layer Bregman problem; ``SolveError`` with a reason otherwise."""
-    if problem.fidelity != "bregman":
-        raise SolveError("pdhg solves the Bregman fidelity only; the quadratic fidelity `l2` "
-                         "needs the `gradient` solver")
-    if not problem.is_single_layer:
-        raise SolveError("pdhg needs a single layer N(u) = σ(W u + b); this network has "
-                         f"{len(problem.lifted.layers)} layer(s) or a residual step: use the "
-                         "`lifted` solver")
+    problem.require("pdhg")
     lp = problem.lifted
     xp = lp.xp
     layer = lp.layers[0]
@@ -119,4 +104,4 @@ def single_layer(problem: InverseProblem) -> SingleLayer:
     if not batched:
         f = xp.reshape(f, (1, layer.z_size))
     b = xp.asarray(lp.z_block(lp.b, layer), dtype=lp.dtype)
-    return SingleLayer(W, b, layer.psi, f, penalty(problem), batched)
+    return SingleLayer(W, b, layer.psi, f, problem.regulariser, batched)
