@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 
 import lbdsl
-from lbdsl.ir.tasks.model import SGD, ImplicitSGD
+from lbdsl.ir.tasks.records import SGD, ImplicitSGD
 from lbdsl.outputs import write_json_atomic
-from lbdsl.tasks.pairs import make_pairs
-from lbdsl.tasks.train import psnr
+from lbdsl.tasks.train.pairs import make_pairs
+from lbdsl.tasks.train.fit import psnr
 from lbdsl.lift.network import lifted_network
 from lbdsl.training import predict, train
 from lbdsl.training.penalty import resolve_penalties

@@ -69,10 +69,10 @@ def compare_spec(sizes: list[int], epochs: int, batch: int) -> tuple[str, list[t
 
 def noisy_input_psnr() -> float:
     """The test PSNR of doing nothing: the noisy inputs against the clean targets."""
-    from lbdsl.ir.tasks.model import DigitsData
+    from lbdsl.ir.tasks.records import DigitsData
     from lbdsl.syntax.parser import parse
     from lbdsl.ir.build import build_module
-    from lbdsl.tasks.pairs import make_pairs
+    from lbdsl.tasks.train.pairs import make_pairs
 
     net = build_module(parse(network_block(SPEC), "<dae>")).networks["dae"]
     pairs = make_pairs(DigitsData(split="test", noise=NOISE, seed=1), net, ROOT, 0)

@@ -1,9 +1,10 @@
 """The only module that knows the order of the stages:
 
-    parse → IR graph → lift → certify → data → lower → solve → write
+    parse → IR graph → lift → certify → (per task kind) data → lower → solve → write
 
-Each stage is a function from one data structure to the next (the runtime ones live in
-:mod:`lbdsl.tasks`); the CLI and the Python API call these and nothing deeper.
+Each stage is a function from one data structure to the next; the stages of a task, after the
+certificate, are its kind's (:mod:`lbdsl.tasks`: ``run(ctx, task, folder)``).  The CLI and the
+Python API call these and nothing deeper.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .certify.certificate import Certificate, certify
-from .errors import SolveError, SpecError
+from .errors import SpecError
 from .ir.build import build_module
 from .ir.nodes import ModuleIR, NetworkIR
 from .ir.show import summary
@@ -115,39 +116,38 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
           errors: Any = None, resume: bool = False) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
-    Per ``invert`` task the stages are: certificate (printed first; a network that is not
-    certified is warned about, not refused) → truth and data → lift on the backend → lower
-    (project the data onto dom Ψ, weigh the regulariser, choose the solver) → solve (α rule,
-    baseline) → write ``DIR/invert-NET[-k]/``.  Per ``train`` task: certificate → training and
-    validation pairs → train (a checkpoint per epoch; with ``resume``, from the folder's
-    ``checkpoint.npz``) → write ``DIR/train-NET[-k]/``.  A task that fails is reported in one
-    line (a spec error with its caret) and the others still run; a Ctrl-C during a solve writes
-    that task's last iterate (a training's last complete epoch) and stops the run.
+    Each task kind is a package of :mod:`lbdsl.tasks` (``invert``, ``train``, ``check``) whose
+    ``run(ctx, task, folder)`` holds its stages; ``invert`` and ``train`` tasks get a folder
+    ``DIR/KIND-NET[-k]/``.  A task that fails is reported in one line (a spec error with its
+    caret) and the others still run; a Ctrl-C during a solve writes that task's last iterate (a
+    training's last complete epoch) and stops the run.
     """
     from rich.console import Console
 
     from .backend import namespace
+    from .tasks import KINDS
+    from .tasks.context import RunContext
     from .tasks.layout import Allocator, base_dir
     from .tasks.summary import summary_table
 
     xp = namespace(backend)  # fail early, in one line, on an unusable backend
     console = console or Console(markup=False, highlight=False, soft_wrap=True)
     errors = errors or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
-    overrides = tuple(overrides)
+    ctx = RunContext(program.networks, program.module.file, program.module.source, xp, backend,
+                     tuple(overrides), console, errors, resume,
+                     weights=lambda network: _task_weights(program, network))
     allocator = Allocator()
     folders = {}
     for index, task in enumerate(program.tasks):
-        if task.kind in ("invert", "train"):
+        if KINDS[task.kind].writes_folder:
             base = base_dir(out, task.save, program.module.file)
             folders[index] = allocator.folder(base, task.kind, task.network)
     results = []
-    certificates: dict[tuple[str, float, float | None], Certificate] = {}
     for index, task in enumerate(program.tasks):
         # a solver that overflows is stopped by its divergence guard and reported in one line;
         # NumPy's warnings on the way there would only bury that line
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            result = _run_task(program, task, folders.get(index), xp, backend, overrides,
-                               console, errors, resume, certificates)
+            result = _run_task(ctx, task, folders.get(index))
         results.append(result)
         if result.status == "interrupted":
             last = "last complete epoch" if result.kind == "train" else "last iterate"
@@ -176,165 +176,22 @@ def _print_wide(console: Any, renderable: Any) -> None:
         console.width = width
 
 
-def _run_task(program: Program, task: Any, folder: Path | None, xp: Any, backend: str,
-              overrides: tuple[str, ...], console: Any, errors: Any,
-              resume: bool = False, certificates: dict | None = None) -> Any:
-    """One task, its failure turned into a result (spec errors keep their caret)."""
+def _run_task(ctx: Any, task: Any, folder: Path | None) -> Any:
+    """One task by its kind's runner, its failure turned into a result (spec errors keep
+    their caret)."""
     from .errors import LbdslError
+    from .tasks import KINDS
     from .tasks.result import TaskResult
 
     line = task.span.line if task.span is not None else None
     label = f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
-    console.rule(label, style="dim")
+    ctx.console.rule(label, style="dim")
     try:
-        if task.kind == "check":
-            cert = certify(lift(program.networks[task.network]), task.lam, task.rho)
-            console.print(cert.render())
-            return TaskResult("check", task.network, line, "ok", report={"certificate":
-                                                                        cert.to_json()})
-        if task.kind == "train":
-            return _train(program, task, folder, xp, backend, overrides, console, errors,
-                          resume, {} if certificates is None else certificates)
-        return _invert(program, task, folder, xp, backend, overrides, console, errors, resume)
+        return KINDS[task.kind].runner()(ctx, task, folder)
     except SpecError as err:
-        err = err.with_source(program.module.source).with_sources(
-            {OVERRIDE_FILE: "\n".join(overrides)})
-        errors.print(str(err))
+        err = err.with_source(ctx.source).with_sources({OVERRIDE_FILE: "\n".join(ctx.overrides)})
+        ctx.errors.print(str(err))
         return TaskResult(task.kind, task.network, line, "spec_error", error=str(err))
     except LbdslError as err:
-        errors.print(f"error: {label}: {err}")
+        ctx.errors.print(f"error: {label}: {err}")
         return TaskResult(task.kind, task.network, line, "failed", error=str(err))
-
-
-def _invert(program: Program, task: Any, folder: Path, xp: Any, backend: str,
-            overrides: tuple[str, ...], console: Any, errors: Any, resume: bool = False) -> Any:
-    """certify → truth and data → lift → lower → solve → write, for one ``invert`` task
-    (with ``resume``, taking what an interrupted run did from the folder's checkpoint)."""
-    from .backend import float_dtype
-    from .tasks import data as dt
-    from .tasks import invert, lower
-    from .tasks import solve_checkpoint as sc
-    from .tasks.save import InvertRecord, write_invert
-
-    net = program.networks[task.network]
-    cert = certify(lift(net), task.lam, task.rho)
-    console.print(cert.render())
-    if task.fidelity != "bregman":
-        console.print("  note: the certificate is for the lifted Bregman problem; this task's "
-                      "quadratic fidelity ½‖N(u) − f‖² is not covered by it (it is not convex "
-                      "in general)")
-    elif not cert.certified:
-        errors.print(f"WARNING: network {task.network} is NOT certified convex at "
-                     f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may stop "
-                     "at a point that is not a global minimiser)")
-    spec_dir = _spec_dir(program.module.file)
-    truth = dt.make_truth(task.truth, net, spec_dir) if task.truth is not None else None
-    observed = dt.make_data(task, net, truth, spec_dir)
-    lp = lift(net, xp, float_dtype(xp, task.dtype))
-    f_raw = observed.f.reshape(*observed.batch, -1)
-    if task.fidelity == "bregman":
-        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
-        if projection.moved:
-            console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
-                          f"into the domain of {projection.psi} (margin {projection.margin:g})")
-    else:
-        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
-    fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, backend)
-    replay = _invert_checkpoint(folder, fingerprint, xp, console) if resume else None
-    solved = invert.run(task, lp, f_solver, f_raw, observed, console, replay)
-    record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, backend,
-                          program.module.file, program.module.source, overrides, fingerprint)
-    result = write_invert(folder, record)
-    console.print(f"  wrote {folder}")
-    if result.status == "failed":
-        errors.print(f"error: {result.label}: {result.error}")
-    elif solved.result.stop_reason == "max_iter":  # a result, but not to the accuracy asked
-        console.print(f"  note: the solver stopped at max_iter = {solved.result.iterations} "
-                      f"before reaching tol = {task.solver.tol:g}; `--resume --set "
-                      "solver.max_iter=N` " + ("goes on from there" if solved.result.state
-                                               else "solves it again with more"))
-    return result
-
-
-def _invert_checkpoint(folder: Path, fingerprint: dict[str, Any], xp: Any,
-                       console: Any) -> Any:
-    """What an earlier run of this task left in ``folder`` (None: nothing to resume from)."""
-    from .tasks import solve_checkpoint as sc
-
-    path = folder / sc.FILE
-    if not path.exists():
-        console.print(f"  no checkpoint in {folder}: solving from the start")
-        return None
-    stored, found = sc.read(path, xp)
-    what = sc.changed(found, fingerprint)
-    if what and stored.complete:
-        # a finished task edited since (while --resume is meant for another task of the spec)
-        console.print(f"  {path}: since it was written, {what} changed; the task had "
-                      "finished, so it is solved again")
-        return None
-    sc.check_compatible(found, fingerprint, path)  # an interrupted run: the user decides
-    state = ("complete" if stored.complete else
-             "stopped before it finished" + (f", at iteration {stored.stopped_at.iterations}"
-                                             if stored.stopped_at is not None else ""))
-    console.print(f"  {path}: {len(stored.solves)} solve(s)"
-                  + (" and the baseline" if stored.baseline is not None else "")
-                  + f", {state}; each solve below says what it takes from it")
-    return stored
-
-
-def _train(program: Program, task: Any, folder: Path, xp: Any, backend: str,
-           overrides: tuple[str, ...], console: Any, errors: Any, resume: bool,
-           certificates: dict[tuple[str, float, float | None], Certificate]) -> Any:
-    """certify → training and validation pairs → train → write, for one ``train`` task.
-
-    The certificate (of the network as written, for inverting it) goes into the report; it is
-    computed once per network and solve, however many tasks train that network."""
-    from .tasks import checkpoint as ck
-    from .tasks import train
-    from .tasks.pairs import make_pairs
-    from .tasks.save_train import TrainRecord, prepare_folder, write_train
-
-    net = program.networks[task.network]
-    lam, rho = _task_weights(program, task.network)
-    key = (task.network, lam, rho)
-    if key not in certificates:
-        certificates[key] = certify(lift(net), lam, rho)
-    cert = certificates[key]
-    console.print(f"  certificate (inverting {task.network}): "
-                  f"{'certified' if cert.certified else 'not certified'} ({cert.kind}) at "
-                  f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else ""))
-    spec_dir = _spec_dir(program.module.file)
-    data = make_pairs(task.data, net, spec_dir, task.seed)
-    validation = (make_pairs(task.validation, net, spec_dir, task.seed)
-                  if task.validation is not None else None)
-    fingerprint = ck.fingerprint(task, net, data, validation)
-    prepare_folder(folder, resume)
-    path = folder / ck.FILE
-    start = None
-    if resume and path.exists():
-        state, found, time_s = ck.read(path)
-        ck.check_compatible(found, fingerprint, path)
-        if state.epoch > task.optimizer.epochs:
-            raise SolveError(f"cannot resume from {path}: it is at epoch {state.epoch}, beyond "
-                             f"the {task.optimizer.epochs} epochs asked for")
-        start = (state, time_s)
-        console.print(f"  resuming from epoch {state.epoch} ({path})")
-    elif resume:
-        console.print(f"  no checkpoint in {folder}: starting from epoch 0")
-    console.print(f"  training: {train.method_label(task)}, {data.n} samples"
-                  + (f", validation {validation.n}" if validation is not None else ""))
-    trained = train.run(task, net, data, validation, xp, console, path, fingerprint, start)
-    record = TrainRecord(task, net, cert, data, validation, trained, backend,
-                         program.module.file, program.module.source, overrides)
-    result = write_train(folder, record)
-    console.print(f"  wrote {folder}")
-    if result.status == "failed":
-        errors.print(f"error: {result.label}: {result.error}")
-    return result
-
-
-def _spec_dir(file: str) -> Path:
-    """The folder every path in a spec is relative to (the working directory for the demo)."""
-    if not file or file.startswith("<"):
-        return Path.cwd()
-    return Path(file).resolve().parent

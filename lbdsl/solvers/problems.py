@@ -6,7 +6,7 @@ with ``N`` a network in compact form (``K u``, ``M u = V prox_Ψ(W u + b)``) and
 ``F`` either the lifted Bregman energy ``E^ρ_Ψ`` (``fidelity = "bregman"``; for one layer simply
 ``B_Ψ(f, W u + b)``) or the quadratic misfit ``½‖N(u_0) − f‖²`` (``"l2"``, the baseline).
 A solver takes what it needs from here and refuses, with a one-line reason, a problem it
-cannot handle (:meth:`InverseProblem.require`, from the table of :mod:`lbdsl.ir.tasks.solvers`:
+cannot handle (:meth:`InverseProblem.require`, from the table of :mod:`lbdsl.ir.tasks.solver_table`:
 ``pdhg`` one layer, ``coordinate`` a shallow sum with ``l2sq``, …).
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import SolveError
-from ..ir.tasks.solvers import AUTO, SOLVERS
+from ..ir.tasks.solver_table import AUTO, SOLVERS
 from ..lift.compact import LiftedProblem
 from ..lift.structure import Structure, structure
 from ..prox.regularisers.base import Regulariser
@@ -65,7 +65,7 @@ class InverseProblem:
 
     def require(self, solver: str) -> None:
         """Refuse, in one line (``SolveError``), a problem ``solver`` does not accept
-        (:mod:`lbdsl.ir.tasks.solvers`), naming the solver ``auto`` would use instead."""
+        (:mod:`lbdsl.ir.tasks.solver_table`), naming the solver ``auto`` would use instead."""
         form = (self.fidelity, self.regulariser.kinds, self.structure)
         reason = SOLVERS[solver].refuses(*form)
         if reason is None:

@@ -1,18 +1,15 @@
-"""``checkpoint.npz``: where a ``train`` task stands after its last complete epoch, so that
-``lbdsl solve --resume`` continues it to the same result as a run that never stopped.
+"""``checkpoint.npz``: the one file format in which a task keeps where it stands, so that
+``lbdsl solve --resume`` goes on to the same result as a run that never stopped.
 
-The file holds a :class:`~lbdsl.training.TrainState` — parameters (``param/NAME``), hidden states
-in their current row order (``state/ID``) with that order (``order``), the optimizer's arrays
-(``optimizer/KEY/NAME``), the power-iteration vectors (``norm/K``) — and one JSON document
-(``meta``, UTF-8 bytes in a ``uint8`` array: the file never holds a pickle) with the epoch, the
-generator's state, the history, the scalars of the optimizer and the norms, the training time so
-far and a *fingerprint* of the run.
-
-The fingerprint is everything the trajectory depends on except the number of epochs: the
-network (layers, parameter shapes and initial values), the training and validation data
-(sha256 of the arrays), the loss, the penalty, the optimizer's other settings, the seed and the
-dtype.  A checkpoint whose fingerprint differs is refused, in one line that names what changed,
-so ``--resume`` never silently mixes two runs.
+A checkpoint is arrays and one JSON document (``meta``, UTF-8 bytes in a ``uint8`` array: the
+file never holds a pickle), written atomically; ``meta`` holds the format, the task kind's own
+scalars and a *fingerprint* of the run — everything the result depends on except the limits a
+resumed run may raise (``max_iter``, ``epochs``).  A checkpoint whose fingerprint differs is
+refused in one line that names what changed (:func:`check_compatible`), so ``--resume`` never
+silently mixes two runs; a damaged or foreign file is refused in one line too
+(:data:`READ_ERRORS`, :func:`reason`).  What each task kind stores is its own:
+:mod:`lbdsl.tasks.invert.checkpoint` (the solves) and :mod:`lbdsl.tasks.train.checkpoint`
+(the training state after the last complete epoch).
 """
 
 from __future__ import annotations
@@ -29,21 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
-from ..errors import DataError, SolveError
+from ..errors import SolveError
 from ..ir.nodes import NetworkIR
-from ..ir.tasks.model import TrainTask
 from ..outputs import write_bytes_atomic
-from ..solvers.base import History
-from ..training import TrainState
-from .pairs import Pairs
 
-__all__ = ["FILE", "FORMAT", "fingerprint", "write", "read", "check_compatible", "sha",
-           "network_fingerprint", "plain", "save_npz", "load_npz", "READ_ERRORS", "reason",
-           "changed"]
+__all__ = ["FILE", "check_compatible", "sha", "network_fingerprint", "plain", "save_npz",
+           "load_npz", "READ_ERRORS", "reason", "changed"]
 
 FILE = "checkpoint.npz"
-FORMAT = 2   # 2: the network's fingerprint holds its input and every field of its layers
 
 
 # --- fingerprint -----------------------------------------------------------------------------
@@ -87,49 +77,14 @@ def network_fingerprint(net: NetworkIR) -> dict[str, Any]:
             "params": params}
 
 
-def _optimizer(task: TrainTask) -> dict[str, Any]:
-    opt = task.optimizer
-    out: dict[str, Any] = {"name": opt.name}
-    for f in dataclasses.fields(opt):
-        if f.name not in ("spans", "span", "epochs"):
-            out[f.name] = getattr(opt, f.name)
-    return out
-
-
-def _pairs(pairs: Pairs | None) -> str | None:
-    return None if pairs is None else sha(pairs.inputs, pairs.targets)
-
-
-def fingerprint(task: TrainTask, net: NetworkIR, data: Pairs,
-                validation: Pairs | None) -> dict[str, Any]:
-    """What a resumed run must share with the run that wrote the checkpoint (JSON-ready)."""
-    return {
-        "network": network_fingerprint(net),
-        "data": _pairs(data),
-        "validation": _pairs(validation),
-        "loss": task.loss,
-        "penalty": sorted([t.name, t.variable, float(t.weight)] for t in task.penalty.terms),
-        "optimizer": _optimizer(task),
-        "seed": int(task.seed),
-        "dtype": task.dtype,
-    }
-
-
-_WHAT = {"network": "the network (its layers or initial parameters)", "data": "the training data",
-         "validation": "the validation data", "loss": "`loss`", "penalty": "`penalty`",
-         "optimizer": "the optimizer (other than `epochs`)", "seed": "`seed`", "dtype": "`dtype`"}
-
-
-def changed(found: dict[str, Any], expected: dict[str, Any],
-            names: dict[str, str] | None = None) -> str:
-    """What differs between two fingerprints, in words (empty: nothing)."""
-    names = _WHAT if names is None else names
+def changed(found: dict[str, Any], expected: dict[str, Any], names: dict[str, str]) -> str:
+    """What differs between two fingerprints, in words (``names``; empty: nothing)."""
     keys = [key for key in expected if found.get(key) != json.loads(json.dumps(expected[key]))]
     return ", ".join(names.get(k, k) for k in keys)
 
 
 def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path,
-                     names: dict[str, str] | None = None) -> None:
+                     names: dict[str, str]) -> None:
     """``SolveError`` (one line) if the checkpoint at ``path`` belongs to another run;
     ``names`` says each fingerprint key in words."""
     what = changed(found, expected, names)
@@ -139,37 +94,6 @@ def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path
 
 
 # --- the file --------------------------------------------------------------------------------
-
-def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float) -> None:
-    """Atomically write ``state`` (with its fingerprint and the training time so far)."""
-    arrays: dict[str, np.ndarray] = {"order": np.asarray(state.order, dtype=np.int64)}
-    for name, value in state.params.items():
-        arrays[f"param/{name}"] = to_numpy(value)
-    for vid, value in state.states.items():
-        arrays[f"state/{vid}"] = to_numpy(value)
-    scalars: dict[str, Any] = {}
-    for key, value in state.optimizer.items():
-        if isinstance(value, dict):
-            scalars[key] = {}               # present (perhaps empty), so it is restored as such
-            for name, array in value.items():
-                arrays[f"optimizer/{key}/{name}"] = to_numpy(array)
-        else:
-            scalars[key] = value
-    for k, vector in state.norms.get("vectors", {}).items():
-        arrays[f"norm/{k}"] = to_numpy(vector)
-    meta = {
-        "format": FORMAT,
-        "epoch": int(state.epoch),
-        "rng": state.rng,
-        "optimizer": scalars,
-        "normsq": state.norms.get("normsq", {}),
-        "history": {"iteration": list(state.history.iteration),
-                    "metrics": state.history.metrics},
-        "time_s": float(time_s),
-        "fingerprint": fp,
-    }
-    save_npz(path, arrays, meta)
-
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Atomically write ``arrays`` and the JSON document ``meta`` (as ``meta``, UTF-8 bytes)."""
@@ -210,32 +134,3 @@ def reason(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
-    """The state, fingerprint and training time stored at ``path`` (a one-line error if the file
-    is not a checkpoint lbdsl wrote)."""
-    try:
-        arrays, meta = load_npz(path, FORMAT)
-        params, states, vectors = {}, {}, {}
-        optimizer: dict[str, Any] = dict(meta["optimizer"])
-        for key, array in arrays.items():
-            kind, _, name = key.partition("/")
-            if kind == "param":
-                params[name] = array
-            elif kind == "state":
-                states[name] = array
-            elif kind == "norm":
-                vectors[name] = array
-            elif kind == "optimizer":
-                slot, _, pname = name.partition("/")
-                optimizer.setdefault(slot, {})[pname] = array
-        history = meta["history"]
-        state = TrainState(
-            epoch=int(meta["epoch"]), params=params, states=states, order=arrays["order"],
-            optimizer=optimizer, norms={"vectors": vectors, "normsq": meta["normsq"]},
-            rng=meta["rng"],
-            history=History([int(i) for i in history["iteration"]],
-                            {k: [float(v) for v in vs] for k, vs in history["metrics"].items()}))
-        return state, meta["fingerprint"], float(meta.get("time_s", 0.0))
-    except READ_ERRORS as exc:
-        raise DataError(f"cannot read the checkpoint {path}: {reason(exc)}; run without "
-                        "--resume to start over") from None

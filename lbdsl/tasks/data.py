@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import DataError, SourceSpan, SpecError
 from ..ir.nodes import NetworkIR, format_shape, size_of
 from ..ir.params import InitError, Loader
-from ..ir.tasks.model import (
+from ..ir.tasks.records import (
     ForwardData, GaussianNoise, ImageTruth, InvertTask, LinspaceTruth, LoadData, LoadTruth, Truth,
 )
 from ..lift.network import lifted_network

@@ -21,7 +21,7 @@ from .. import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
 from ..errors import span_text
-from ..ir.tasks.model import InvertTask
+from ..ir.tasks.records import InvertTask
 from ..solvers.base import SolveResult
 
 __all__ = ["quality", "written_settings", "default_settings", "versions", "spec_sha256",
@@ -111,7 +111,7 @@ def _default_value(value: Any) -> Any:
                   if f.name not in ("spans", "span", "given", "terms", "args")}
         if type(value).__name__ == "FixedAlpha":
             return value.value
-        if type(value).__name__ == "Regulariser":
+        if type(value).__name__ == "RegulariserTerms":
             return None
         fields["options"] = dict(fields.get("options") or {})
         return json_safe(fields)

@@ -39,7 +39,7 @@ from array_api_compat import array_namespace
 from ..backend import asarray, float_dtype, namespace, to_numpy
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
-from ..ir.tasks.model import SGD, Adam, ImplicitSGD
+from ..ir.tasks.records import SGD, Adam, ImplicitSGD
 from ..lift.network import LiftedNetwork, lifted_network
 from ..solvers.base import History, Monitor, Stopping, is_finite
 from ..solvers.driver import run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbdsl.ir.tasks.solvers import AUTO, SOLVERS, choose
+from lbdsl.ir.tasks.solver_table import AUTO, SOLVERS, choose
 from lbdsl.lift.compact import lift
 from lbdsl.lift.structure import structure
 from spec_helpers import build_net

@@ -7,7 +7,7 @@ import pytest
 from lbdsl.ir.tasks import (
     DEFAULT_MAX_ITER, DEFAULT_RHO, DEFAULT_TOL, AprioriAlpha, DiscrepancyAlpha, FixedAlpha,
     ForwardData, GaussianNoise, ImageTruth, InvertTask, LinspaceTruth, LoadData, LoadTruth,
-    Regulariser, RegTerm, Solver, build_task,
+    RegulariserTerms, RegTerm, Solver, build_task,
 )
 from task_helpers import FIRST, task_tree, unspanned
 
@@ -24,7 +24,7 @@ def test_defaults_are_the_documented_ones():
     t = invert()
     assert t.network == "net" and t.kind == "invert"
     assert t.fidelity == "bregman"
-    assert t.regulariser == Regulariser() and t.regulariser.terms == ()
+    assert t.regulariser == RegulariserTerms() and t.regulariser.terms == ()
     assert t.alpha == FixedAlpha(value=1.0)
     assert (t.lam, t.rho) == (1.0, DEFAULT_RHO) == (1.0, 1e3)
     assert t.solver.name == "auto"

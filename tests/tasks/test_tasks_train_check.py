@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lbdsl.ir.tasks import (
-    SGD, Adam, CheckTask, DigitsData, ImplicitSGD, LoadPairs, Penalty, PenaltyTerm, TrainTask,
+    SGD, Adam, CheckTask, DigitsData, ImplicitSGD, LoadPairs, PenaltyTerms, PenaltyTerm, TrainTask,
     build_task,
 )
 from task_helpers import FIRST, VARIABLES, task_tree, unspanned
@@ -28,7 +28,7 @@ def check(body: str) -> CheckTask:
 def test_train_defaults():
     t = train()
     assert t.kind == "train" and t.network == "net"
-    assert t.validation is None and t.loss == "bregman" and t.penalty == Penalty()
+    assert t.validation is None and t.loss == "bregman" and t.penalty == PenaltyTerms()
     assert unspanned(t.optimizer) == ImplicitSGD()
     assert (ImplicitSGD().epochs, ImplicitSGD().batch, ImplicitSGD().tau,
             ImplicitSGD().inner) == (10, 32, 1.0, 10)

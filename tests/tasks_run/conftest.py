@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from run_standin import StandIn
 
-import lbdsl.tasks.lower as lower
+import lbdsl.tasks.invert.lower as lower
 
 
 @pytest.fixture

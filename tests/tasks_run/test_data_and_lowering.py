@@ -17,7 +17,8 @@ from lbdsl.cli import main
 from lbdsl.errors import SpecError
 from lbdsl.lift.compact import lift
 from lbdsl.solvers.base import Stopping
-from lbdsl.tasks import data, lower
+from lbdsl.tasks import data
+from lbdsl.tasks.invert import lower
 
 
 def _task(path: Path, index: int = 0):
@@ -246,7 +247,7 @@ def test_an_option_the_solver_lacks_is_a_spec_error_at_the_option(write_spec) ->
 
 
 def test_the_real_solvers_settings_accept_what_the_language_documents() -> None:
-    from lbdsl.ir.tasks.invert import SOLVER_OPTIONS
+    from lbdsl.ir.tasks.read_invert import SOLVER_OPTIONS
 
     for name, entry in lower.SOLVERS.items():
         try:

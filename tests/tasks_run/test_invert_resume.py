@@ -20,7 +20,7 @@ from run_helpers import TINY_NET
 
 from lbdsl.cli import main
 from lbdsl.tasks import progress
-from lbdsl.tasks import solve_checkpoint as sc
+from lbdsl.tasks.invert import checkpoint as sc
 
 FIXED = TINY_NET + """
 invert tiny {

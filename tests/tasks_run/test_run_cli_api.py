@@ -46,7 +46,7 @@ class SigintAt(StandIn):
 def test_ctrl_c_writes_the_last_iterate_reports_interrupted_and_exits_130(
         standins, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import lbdsl.tasks.lower as lower
+    import lbdsl.tasks.invert.lower as lower
 
     monkeypatch.setitem(lower.SOLVERS, "pdhg", SigintAt("pdhg", at=20))
     out = tmp_path / "o"

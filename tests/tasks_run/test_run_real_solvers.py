@@ -12,7 +12,7 @@ from run_helpers import TINY_INVERT
 
 from lbdsl.cli import main
 from lbdsl.errors import SolveError
-from lbdsl.tasks import lower
+from lbdsl.tasks.invert import lower
 
 
 def _available(name: str) -> bool:

@@ -14,8 +14,8 @@ from train_run_helpers import METHODS, TINY_AE, report, same_weights, weights
 
 import lbdsl
 from lbdsl.cli import main
-from lbdsl.tasks import checkpoint as ck
-from lbdsl.tasks import train as task_train
+from lbdsl.tasks.train import checkpoint as ck
+from lbdsl.tasks.train import fit as task_train
 from lbdsl.training import lifted
 
 FIG = ["--set", "figures=false"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lbdsl.backend import namespace, to_numpy
-from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
+from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD, PenaltyTerms, PenaltyTerm
 from lbdsl.training import state_penalty, train
 from lbdsl.training.backprop import mse_gradient, mse_objective
 from lbdsl.lift.network import lifted_network
@@ -122,7 +122,7 @@ TOY = """
 def test_sgd_and_adam_decrease_the_mse(xp, optimizer):
     teacher, student = build_net(TOY.replace("SEED", "1")), build_net(TOY.replace("SEED", "2"))
     x, y = teacher_data(teacher, 64 if xp.__name__.endswith("numpy") else 32, seed=0)
-    pen = Penalty(terms=(PenaltyTerm(name="l1", variable="z", weight=1e-3),))
+    pen = PenaltyTerms(terms=(PenaltyTerm(name="l1", variable="z", weight=1e-3),))
     res = train(student, x, y, optimizer, xp=xp, penalties=pen, seed=1)
     assert res.method == "backprop" and res.stop_reason == "max_iter"
     obj = res.history.metrics["objective"]

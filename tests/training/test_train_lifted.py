@@ -12,7 +12,7 @@ import pytest
 from lbdsl.backend import namespace, to_numpy
 from reference_forward import forward as reference_forward
 from lbdsl.ir.nodes import Param
-from lbdsl.ir.tasks.model import SGD, Adam, ImplicitSGD, Penalty, PenaltyTerm
+from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD, PenaltyTerms, PenaltyTerm
 from lbdsl.training import state_penalty, predict, train
 from lbdsl.lift.network import lifted_network
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
@@ -199,7 +199,7 @@ def test_lifted_objective_decreases_monotonically_in_full_batch(kind):
         y = np.eye(3)[rng.integers(0, 3, n)]
     else:
         y = rng.standard_normal((n, *net.output_shape))
-    pen = Penalty(terms=(PenaltyTerm(name="l1", variable=PENALISED[kind], weight=0.05),))
+    pen = PenaltyTerms(terms=(PenaltyTerm(name="l1", variable=PENALISED[kind], weight=0.05),))
     res = train(net, x, y, ImplicitSGD(epochs=40, batch=n, tau=1.0, inner=3), penalties=pen)
     obj = np.array(res.history.metrics["objective"])
     assert obj[-1] < 0.7 * obj[0]

@@ -10,7 +10,7 @@ from scipy.optimize import minimize_scalar
 
 from lbdsl.backend import asarray, to_numpy
 from lbdsl.errors import SolveError
-from lbdsl.ir.tasks.model import Penalty, PenaltyTerm
+from lbdsl.ir.tasks.records import PenaltyTerms, PenaltyTerm
 from lbdsl.prox.catalogue import (
     Clip, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, SoftThreshold, Tanh,
 )
@@ -109,7 +109,7 @@ network n {
 
 def test_penalties_resolve_to_the_last_binding_and_hidden_ids():
     net = build_net(NET.replace("y = [[1, 1, 1, 1]] @ z\n", ""))
-    pens = resolve_penalties(net, Penalty(terms=(
+    pens = resolve_penalties(net, PenaltyTerms(terms=(
         PenaltyTerm(name="l1", variable="z", weight=0.5),
         PenaltyTerm(name="l2sq", variable="z", weight=0.25),
         PenaltyTerm(name="l1", variable="h.relu", weight=1.0))))

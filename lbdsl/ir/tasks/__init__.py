@@ -9,17 +9,17 @@ The keys, values and defaults are documented for users in ``docs/language.md``.
 """
 
 from .build import SCHEMAS, build_task, build_tasks, check_task_networks, task_network_problems
-from .invert import IMAGES, REGULARISER_NAMES, SOLVER_OPTIONS
-from .model import (
+from .read_invert import IMAGES, REGULARISER_NAMES, SOLVER_OPTIONS
+from .records import (
     DEFAULT_MAX_ITER, DEFAULT_RHO, DEFAULT_TOL, SGD, Adam, Alpha, AprioriAlpha, CheckTask,
     DigitsData, DiscrepancyAlpha, FixedAlpha, ForwardData, GaussianNoise, ImageTruth,
     ImplicitSGD, InvertData, InvertTask, LinspaceTruth, LoadData, LoadPairs, LoadTruth,
-    Optimizer, Penalty, PenaltyTerm, Regulariser, RegTerm, Solver, Task, TrainData, TrainTask,
+    Optimizer, PenaltyTerms, PenaltyTerm, RegulariserTerms, RegTerm, Solver, Task, TrainData, TrainTask,
     Truth,
 )
 from .overrides import OVERRIDE_FILE, apply_overrides, apply_overrides_to_module, parse_override
-from .settings import ALIASES, canonical_key
-from .train import OPTIMIZERS, PENALTY_NAMES
+from .schema import ALIASES, canonical_key
+from .read_train import OPTIMIZERS, PENALTY_NAMES
 
 __all__ = [
     "build_task", "build_tasks", "check_task_networks", "task_network_problems",
@@ -27,8 +27,8 @@ __all__ = [
     "SCHEMAS", "ALIASES", "canonical_key",
     "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "OPTIMIZERS", "PENALTY_NAMES",
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth", "GaussianNoise", "ForwardData",
-    "LoadData", "InvertData", "RegTerm", "Regulariser", "FixedAlpha", "AprioriAlpha",
+    "LoadData", "InvertData", "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha",
     "DiscrepancyAlpha", "Alpha", "Solver", "InvertTask", "DigitsData", "LoadPairs", "TrainData",
-    "PenaltyTerm", "Penalty", "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
+    "PenaltyTerm", "PenaltyTerms", "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task", "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL",
 ]

@@ -14,12 +14,12 @@ from typing import Any
 
 from ...errors import Diagnostic, SpecError
 from ...syntax import tree
-from . import model as m
+from . import records as m
 from . import reader as r
-from .check import CHECK, finish_check
-from .invert import INVERT, finish_invert
-from .settings import Context, Read, Schema, read_settings
-from .train import TRAIN, finish_train
+from .read_check import CHECK, finish_check
+from .read_invert import INVERT, finish_invert
+from .schema import Context, Read, Schema, read_settings
+from .read_train import TRAIN, finish_train
 
 __all__ = ["SCHEMAS", "context", "build_task", "build_tasks", "check_task_networks",
            "task_network_problems"]

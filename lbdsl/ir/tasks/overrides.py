@@ -16,7 +16,7 @@ from typing import Any
 
 from ...errors import Diagnostic, SourceSpan, SpecError
 from ...syntax import tree
-from .settings import canonical_key
+from .schema import canonical_key
 
 __all__ = ["OVERRIDE_FILE", "parse_override", "apply_overrides", "apply_overrides_to_module"]
 

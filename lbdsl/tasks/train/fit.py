@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from ..backend import asarray, float_dtype, to_numpy
-from ..ir.nodes import NetworkIR
-from ..ir.tasks.model import TrainTask
-from ..lift.network import lifted_network
-from ..training import TrainResult, TrainState, predict, train
+from ...backend import asarray, float_dtype, to_numpy
+from ...ir.nodes import NetworkIR
+from ...ir.tasks.records import TrainTask
+from ...lift.network import lifted_network
+from ...training import TrainResult, TrainState, predict, train
 from . import checkpoint as ck
 from .pairs import Pairs
-from .progress import InterruptGuard, Progress, format_metrics
+from ..progress import InterruptGuard, Progress, format_metrics
 
 __all__ = ["Trained", "EpochProgress", "format_epoch", "validator", "psnr", "run"]
 

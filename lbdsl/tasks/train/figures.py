@@ -12,8 +12,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.ticker import MaxNLocator
 
-from ..solvers.base import History
-from .figures import _as_image, _figure, png
+from ...solvers.base import History
+from ..figures import as_image, figure, png
 
 __all__ = ["training", "denoising"]
 
@@ -36,7 +36,7 @@ def training(history: History) -> bytes | None:
     shown = [p for p in shown if p[1]]
     if not shown:
         return None
-    fig = _figure(4.2 * len(shown), 3.6)
+    fig = figure(4.2 * len(shown), 3.6)
     axes = np.atleast_1d(fig.subplots(1, len(shown)))
     for ax, (title, curves, log) in zip(axes, shown):
         for key, label, style in curves:
@@ -56,7 +56,7 @@ def denoising(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray,
               title: str) -> bytes | None:
     """Rows input / output / target, one column per sample (None unless all are images):
     one montage on one axes, which draws in a fraction of the time of a grid of axes."""
-    rows = [[_as_image(a) for a in group] for group in (inputs, outputs, targets)]
+    rows = [[as_image(a) for a in group] for group in (inputs, outputs, targets)]
     if not rows[0] or any(p is None for row in rows for p in row):
         return None
     h, w = rows[0][0].shape
@@ -66,7 +66,7 @@ def denoising(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray,
         for j, picture in enumerate(row):
             montage[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = picture
     cmap = colormaps["gray"].with_extremes(bad="white")
-    fig = _figure(0.9 * k + 1.2, 3.2)
+    fig = figure(0.9 * k + 1.2, 3.2)
     ax = fig.subplots()
     ax.imshow(montage, cmap=cmap, vmin=float(np.min(targets)), vmax=float(np.max(targets)),
               interpolation="nearest")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from ...syntax import tree
-from . import model as m
+from . import records as m
 from . import reader as r
-from .settings import Context, Read, Schema
+from .schema import Context, Read, Schema
 
 __all__ = ["CHECK", "finish_check"]
 

@@ -17,21 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import namespace
-from ..certify.certificate import Certificate
-from ..errors import SolveError
-from ..ir.nodes import NetworkIR, size_of
-from ..ir.tasks.model import TrainTask
-from ..outputs import write_npz_atomic
-from ..training import predict
+from ...backend import namespace
+from ...certify.certificate import Certificate
+from ...errors import SolveError
+from ...ir.nodes import NetworkIR, size_of
+from ...ir.tasks.records import TrainTask
+from ...outputs import write_npz_atomic
+from ...training import predict
 from . import checkpoint as ck
-from . import report as rp
-from . import train_figures as tf
-from .figures import is_image
-from .layout import check_inside
+from .. import report as rp
+from . import figures as tf
+from ..figures import is_image
+from ..layout import check_inside
 from .pairs import Pairs
-from .result import TaskResult
-from .train import Trained, method_label
+from ..result import TaskResult
+from .fit import Trained, method_label
 
 __all__ = ["OWN_FILES", "TrainRecord", "prepare_folder", "write_train"]
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, SpecError
-from ..ir.nodes import NetworkIR, format_shape, size_of
-from ..ir.tasks.model import DigitsData, LoadPairs, TrainData
-from .data import digits_split, load_array
+from ...errors import DataError, SpecError
+from ...ir.nodes import NetworkIR, format_shape, size_of
+from ...ir.tasks.records import DigitsData, LoadPairs, TrainData
+from ..data import digits_split, load_array
 
 __all__ = ["Pairs", "make_pairs", "DIGIT_SHAPE", "DIGIT_CLASSES"]
 

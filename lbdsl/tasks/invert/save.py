@@ -14,20 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
-from ..certify.certificate import Certificate
-from ..errors import SolveError
-from ..ir.nodes import NetworkIR
-from ..ir.tasks.model import InvertTask
-from ..outputs import write_npz_atomic
-from . import data as dt
+from ...backend import to_numpy
+from ...certify.certificate import Certificate
+from ...errors import SolveError
+from ...ir.nodes import NetworkIR
+from ...ir.tasks.records import InvertTask
+from ...outputs import write_npz_atomic
+from .. import data as dt
 from . import figures as fg
 from . import lower as lw
-from . import report as rp
-from . import solve_checkpoint as sc
-from .invert import Solved
-from .layout import check_inside
-from .result import TaskResult
+from .. import report as rp
+from . import checkpoint as sc
+from .solve import Solved
+from ..layout import check_inside
+from ..result import TaskResult
 
 __all__ = ["OWN_FILES", "InvertRecord", "write_invert"]
 

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import asarray, to_numpy
-from ..errors import SolveError, SpecError
-from ..ir.tasks.model import InvertTask, Solver
-from ..ir.tasks.solvers import SOLVERS as SOLVER_SPECS
-from ..ir.tasks.solvers import choose, kinds_of
-from ..lift.compact import LiftedProblem
-from ..lift.structure import structure
-from ..prox.regularisers import REGULARISERS
-from ..solvers.base import Stopping
-from ..solvers.problems import InverseProblem, Term
+from ...backend import asarray, to_numpy
+from ...errors import SolveError, SpecError
+from ...ir.tasks.records import InvertTask, Solver
+from ...ir.tasks.solver_table import SOLVERS as SOLVER_SPECS
+from ...ir.tasks.solver_table import choose, kinds_of
+from ...lift.compact import LiftedProblem
+from ...lift.structure import structure
+from ...prox.regularisers import REGULARISERS
+from ...solvers.base import Stopping
+from ...solvers.problems import InverseProblem, Term
 
 __all__ = ["SolverEntry", "SOLVERS", "Projection", "project_data", "output_psi", "regularisers",
            "lower", "at_alpha", "choose_solver", "solver_settings",
@@ -59,7 +59,7 @@ class SolverEntry:
         return solve, settings
 
 
-#: The inversion solvers by spec name, from the one table of :mod:`lbdsl.ir.tasks.solvers`
+#: The inversion solvers by spec name, from the one table of :mod:`lbdsl.ir.tasks.solver_table`
 #: (tests replace entries with stand-ins).
 SOLVERS: dict[str, Any] = {name: SolverEntry(spec.module, spec.settings)
                            for name, spec in SOLVER_SPECS.items()}

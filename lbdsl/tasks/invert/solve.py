@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from ..errors import LbdslError, SolveError, SpecError
-from ..ir.tasks.model import AprioriAlpha, DiscrepancyAlpha, FixedAlpha, InvertTask
-from ..lift.compact import LiftedProblem
-from ..solvers.base import SolveResult
-from ..solvers.problems import InverseProblem
-from . import checkpoint as ck
+from ...errors import LbdslError, SolveError, SpecError
+from ...ir.tasks.records import AprioriAlpha, DiscrepancyAlpha, FixedAlpha, InvertTask
+from ...lift.compact import LiftedProblem
+from ...solvers.base import SolveResult
+from ...solvers.problems import InverseProblem
+from .. import checkpoint as ck
 from . import lower as lw
-from .data import Observed
-from .progress import InterruptGuard, Progress
-from .solve_checkpoint import Stored
+from ..data import Observed
+from ..progress import InterruptGuard, Progress
+from .checkpoint import Stored
 
 __all__ = ["Solved", "run"]
 
@@ -299,7 +299,7 @@ def _choose_alpha(rule: AprioriAlpha | DiscrepancyAlpha, task: InvertTask,
                   solve_at: Callable[..., SolveResult]) -> tuple[float, SolveResult, dict]:
     """α by the a-priori rule or the discrepancy principle of :mod:`lbdsl.solvers.alpha`."""
     try:
-        from ..solvers import alpha as rules
+        from ...solvers import alpha as rules
     except ModuleNotFoundError as exc:
         if exc.name != "lbdsl.solvers.alpha":
             raise

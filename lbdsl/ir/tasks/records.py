@@ -19,9 +19,9 @@ from ...errors import SourceSpan
 __all__ = [
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
     "GaussianNoise", "ForwardData", "LoadData", "InvertData",
-    "RegTerm", "Regulariser", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha", "Alpha",
+    "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha", "Alpha",
     "Solver", "InvertTask",
-    "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "Penalty",
+    "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
     "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task",
     "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL",
@@ -135,7 +135,7 @@ class RegTerm:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Regulariser:
+class RegulariserTerms:
     """J(u) = Σ weight_i J_i(u); empty means no regulariser."""
 
     terms: tuple[RegTerm, ...] = ()
@@ -226,7 +226,7 @@ class InvertTask:
     data: InvertData
     truth: Truth | None = None
     fidelity: Literal["bregman", "l2"] = "bregman"
-    regulariser: Regulariser = field(default_factory=Regulariser)
+    regulariser: RegulariserTerms = field(default_factory=RegulariserTerms)
     alpha: Alpha = field(default_factory=FixedAlpha)
     lam: float = 1.0
     rho: float = DEFAULT_RHO
@@ -292,7 +292,7 @@ class PenaltyTerm:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Penalty:
+class PenaltyTerms:
     """Σ penalty terms, added to the training loss; empty means none."""
 
     terms: tuple[PenaltyTerm, ...] = ()
@@ -357,7 +357,7 @@ class TrainTask:
     data: TrainData
     validation: TrainData | None = None
     loss: Literal["bregman", "mse"] = "bregman"
-    penalty: Penalty = field(default_factory=Penalty)
+    penalty: PenaltyTerms = field(default_factory=PenaltyTerms)
     optimizer: Optimizer = field(default_factory=ImplicitSGD)
     save: str | None = None
     seed: int = 0

@@ -8,10 +8,10 @@ from typing import Any
 
 from ...errors import Diagnostic
 from ...syntax import tree
-from . import model as m
+from . import records as m
 from . import reader as r
-from .settings import SHARED_READERS, Context, Read, Schema
-from .solvers import SOLVER_OPTIONS, SOLVERS, kinds_of
+from .schema import SHARED_READERS, Context, Read, Schema
+from .solver_table import SOLVER_OPTIONS, SOLVERS, kinds_of
 
 __all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
 
@@ -199,10 +199,10 @@ def _read_term(term: tree.Expr) -> m.RegTerm:
                      args=MappingProxyType(args), span=term.span)
 
 
-def read_regulariser(expr: tree.Expr, what: str, ctx: Context) -> m.Regulariser:
+def read_regulariser(expr: tree.Expr, what: str, ctx: Context) -> m.RegulariserTerms:
     """``0.015 * tv + nonneg``; ``none`` for no regulariser."""
     if isinstance(expr, tree.Name) and expr.id == "none":
-        return m.Regulariser(terms=(), span=expr.span)
+        return m.RegulariserTerms(terms=(), span=expr.span)
     parts, problems = r.terms_of_sum(expr)
     terms: list[m.RegTerm] = []
     for term in parts:
@@ -219,7 +219,7 @@ def read_regulariser(expr: tree.Expr, what: str, ctx: Context) -> m.Regulariser:
         terms.append(parsed)
     if problems:
         raise r.Invalid(problems)
-    return m.Regulariser(terms=tuple(terms), span=expr.span)
+    return m.RegulariserTerms(terms=tuple(terms), span=expr.span)
 
 
 def _delta(expr: tree.Expr, what: str) -> float | str:
@@ -376,7 +376,7 @@ def finish_invert(read: Read, task: tree.Task, ctx: Context) -> m.InvertTask | N
         return None
     kwargs: dict[str, Any] = {
         "truth": v.get("truth"), "fidelity": v.get("fidelity", "bregman"),
-        "regulariser": v.get("regulariser", m.Regulariser()),
+        "regulariser": v.get("regulariser", m.RegulariserTerms()),
         "alpha": v.get("alpha", m.FixedAlpha()),
         "lam": v.get("lambda", 1.0), "rho": v.get("rho", m.DEFAULT_RHO),
         "solver": v.get("solver", m.Solver()),
@@ -401,7 +401,7 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
     if truth is not None and ctx.input_shape is not None:
         problems.extend(_truth_shape_problems(truth, ctx))
     alpha = v.get("alpha")
-    regulariser: m.Regulariser = v.get("regulariser", m.Regulariser())
+    regulariser: m.RegulariserTerms = v.get("regulariser", m.RegulariserTerms())
     if isinstance(alpha, (m.AprioriAlpha, m.DiscrepancyAlpha)):
         if "regulariser" in v and not regulariser.weighted:
             rule = "apriori" if isinstance(alpha, m.AprioriAlpha) else "discrepancy"

@@ -9,9 +9,9 @@ from typing import Any
 
 from ...errors import Diagnostic
 from ...syntax import tree
-from . import model as m
+from . import records as m
 from . import reader as r
-from .settings import SHARED_READERS, Context, Read, Schema
+from .schema import SHARED_READERS, Context, Read, Schema
 
 __all__ = ["TRAIN", "PENALTY_NAMES", "OPTIMIZERS", "finish_train"]
 
@@ -136,10 +136,10 @@ def _variable_name(expr: tree.Expr) -> str | None:
     return None
 
 
-def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.Penalty:
+def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.PenaltyTerms:
     """``0.01 * l1(z3) + 1e-3 * l2sq(z2)``; ``none`` for no penalty."""
     if isinstance(expr, tree.Name) and expr.id == "none":
-        return m.Penalty(terms=(), span=expr.span)
+        return m.PenaltyTerms(terms=(), span=expr.span)
     parts, problems = r.terms_of_sum(expr)
     terms: list[m.PenaltyTerm] = []
     for term in parts:
@@ -155,7 +155,7 @@ def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.Penalty:
         terms.append(parsed)
     if problems:
         raise r.Invalid(problems)
-    return m.Penalty(terms=tuple(terms), span=expr.span)
+    return m.PenaltyTerms(terms=tuple(terms), span=expr.span)
 
 
 # --- optimizer -------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
         optimizer = m.Adam() if loss == "mse" else m.ImplicitSGD()
     kwargs: dict[str, Any] = {
         "validation": v.get("validation"), "loss": loss,
-        "penalty": v.get("penalty", m.Penalty()), "optimizer": optimizer,
+        "penalty": v.get("penalty", m.PenaltyTerms()), "optimizer": optimizer,
         "save": v.get("save"), "seed": v.get("seed", 0), "dtype": v.get("dtype", "float64"),
         "figures": v.get("figures", True),
     }

@@ -15,7 +15,8 @@ file under the ``max_iter`` it ran with (the file records it), or under any othe
 solved again, and so is every solve after it (they started from it).  The
 baseline depends on the main solves through α only: it is taken when α is the one it had.
 
-Like ``train``'s checkpoint (:mod:`.checkpoint`) it carries a *fingerprint* — everything the
+Like ``train``'s checkpoint (:mod:`lbdsl.tasks.train.checkpoint`), in the one format of
+:mod:`lbdsl.tasks.checkpoint`, it carries a *fingerprint* — everything the
 solves depend on except ``max_iter``: the backend, the network (input shape, layers, parameters),
 the data and truth (sha256), the fidelity, the regulariser, α or its rule, λ, ρ, the solver and
 its other settings, the seed, the dtype —
@@ -31,22 +32,22 @@ from typing import Any, get_args
 
 import numpy as np
 
-from ..errors import DataError
-from ..ir.nodes import NetworkIR
-from ..ir.tasks.model import InvertTask
-from ..solvers.base import History, SolveResult, StopReason
-from . import checkpoint as ck
-from .arraytree import pack, unpack
-from .report import json_safe
+from ...errors import DataError
+from ...ir.nodes import NetworkIR
+from ...ir.tasks.records import InvertTask
+from ...solvers.base import History, SolveResult, StopReason
+from .. import checkpoint as ck
+from ..arraytree import pack, unpack
+from ..report import json_safe
 
-__all__ = ["FILE", "FORMAT", "Stored", "fingerprint", "changed", "check_compatible", "write",
-           "read"]
+__all__ = ["FILE", "FORMAT", "WHAT", "Stored", "fingerprint", "write", "read"]
 
 FILE = ck.FILE
 FORMAT = 2
 _STOPS = frozenset(get_args(StopReason))
 
-_WHAT = {"backend": "the backend", "network": "the network (its input, layers or parameters)",
+#: Each fingerprint key in words.
+WHAT = {"backend": "the backend", "network": "the network (its input, layers or parameters)",
          "data": "the data", "truth": "the truth", "solver": "the solver or its settings (other than `max_iter`)",
          "alpha": "`alpha`", "regulariser": "`regulariser`", "fidelity": "`fidelity`",
          "lambda": "`lambda`", "rho": "`rho`", "seed": "`seed`", "dtype": "`dtype`"}
@@ -102,16 +103,6 @@ def fingerprint(task: InvertTask, net: NetworkIR, f_raw: np.ndarray, f_solver: n
         "seed": int(task.seed),
         "dtype": task.dtype,
     })
-
-
-def changed(found: dict[str, Any], expected: dict[str, Any]) -> str:
-    """What differs between the checkpoint's fingerprint and this run's, in words."""
-    return ck.changed(found, expected, _WHAT)
-
-
-def check_compatible(found: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
-    """``SolveError`` (one line) if the checkpoint at ``path`` belongs to another problem."""
-    ck.check_compatible(found, expected, path, _WHAT)
 
 
 def write(path: Path, stored: Stored, fp: dict[str, Any]) -> None:

@@ -1,0 +1,95 @@
+"""The ``invert`` task kind: recover a network's input from data (math.md §3).
+
+:func:`run` is the task's stages, each a module here:
+
+    certificate → truth and data (:mod:`lbdsl.tasks.data`) → lift on the backend → lower
+    (:mod:`.lower`: the data onto dom Ψ, the regulariser weighed, the solver chosen) → solve
+    (:mod:`.solve`: the α rule, the baseline; :mod:`.checkpoint` for ``--resume``) → write
+    (:mod:`.save`, :mod:`.figures`)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...backend import float_dtype
+from ...lift.compact import lift
+from .. import data as dt
+from ..context import RunContext
+from ..result import TaskResult
+
+__all__ = ["run"]
+
+
+def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
+    """One ``invert`` task (with ``ctx.resume``, taking what an interrupted run did from the
+    folder's checkpoint)."""
+    from . import checkpoint as sc
+    from . import lower, solve
+    from .save import InvertRecord, write_invert
+
+    console = ctx.console
+    net = ctx.networks[task.network]
+    cert = ctx.certificate(task.network, task.lam, task.rho)
+    console.print(cert.render())
+    if task.fidelity != "bregman":
+        console.print("  note: the certificate is for the lifted Bregman problem; this task's "
+                      "quadratic fidelity ½‖N(u) − f‖² is not covered by it (it is not convex "
+                      "in general)")
+    elif not cert.certified:
+        ctx.errors.print(f"WARNING: network {task.network} is NOT certified convex at "
+                         f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may "
+                         "stop at a point that is not a global minimiser)")
+    truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
+    observed = dt.make_data(task, net, truth, ctx.spec_dir)
+    lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
+    f_raw = observed.f.reshape(*observed.batch, -1)
+    if task.fidelity == "bregman":
+        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
+        if projection.moved:
+            console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
+                          f"into the domain of {projection.psi} (margin {projection.margin:g})")
+    else:
+        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
+    fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, ctx.backend)
+    replay = _replay(folder, fingerprint, ctx) if ctx.resume else None
+    solved = solve.run(task, lp, f_solver, f_raw, observed, console, replay)
+    record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, ctx.backend,
+                          ctx.file, ctx.source, ctx.overrides, fingerprint)
+    result = write_invert(folder, record)
+    console.print(f"  wrote {folder}")
+    if result.status == "failed":
+        ctx.errors.print(f"error: {result.label}: {result.error}")
+    elif solved.result.stop_reason == "max_iter":  # a result, but not to the accuracy asked
+        console.print(f"  note: the solver stopped at max_iter = {solved.result.iterations} "
+                      f"before reaching tol = {task.solver.tol:g}; `--resume --set "
+                      "solver.max_iter=N` " + ("goes on from there" if solved.result.state
+                                               else "solves it again with more"))
+    return result
+
+
+def _replay(folder: Path, fingerprint: dict[str, Any], ctx: RunContext) -> Any:
+    """What an earlier run of this task left in ``folder`` (None: nothing to resume from)."""
+    from .. import checkpoint as ck
+    from . import checkpoint as sc
+
+    path = folder / sc.FILE
+    if not path.exists():
+        ctx.console.print(f"  no checkpoint in {folder}: solving from the start")
+        return None
+    stored, found = sc.read(path, ctx.xp)
+    what = ck.changed(found, fingerprint, sc.WHAT)
+    if what and stored.complete:
+        # a finished task edited since (while --resume is meant for another task of the spec)
+        ctx.console.print(f"  {path}: since it was written, {what} changed; the task had "
+                          "finished, so it is solved again")
+        return None
+    ck.check_compatible(found, fingerprint, path, sc.WHAT)  # an interrupted run: user decides
+    state = ("complete" if stored.complete else
+             "stopped before it finished" + (f", at iteration {stored.stopped_at.iterations}"
+                                             if stored.stopped_at is not None else ""))
+    ctx.console.print(f"  {path}: {len(stored.solves)} solve(s)"
+                      + (" and the baseline" if stored.baseline is not None else "")
+                      + f", {state}; each solve below says what it takes from it")
+    return stored

@@ -1,0 +1,63 @@
+"""The ``train`` task kind: fit a network's parameters to input/target pairs (math.md §5).
+
+:func:`run` is the task's stages, each a module here:
+
+    certificate (of the network as written, for inverting it) → training and validation pairs
+    (:mod:`.pairs`) → train (:mod:`.fit`: a checkpoint per epoch, :mod:`.checkpoint`, and
+    ``--resume``) → write (:mod:`.save`, :mod:`.figures`)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...errors import SolveError
+from ..context import RunContext
+from ..result import TaskResult
+
+__all__ = ["run"]
+
+
+def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
+    """One ``train`` task; the certificate is computed once per network and run, however many
+    tasks train that network."""
+    from . import checkpoint as ck
+    from . import fit
+    from .pairs import make_pairs
+    from .save import TrainRecord, prepare_folder, write_train
+    from ..checkpoint import check_compatible
+
+    console = ctx.console
+    net = ctx.networks[task.network]
+    cert = ctx.certificate(task.network, *ctx.weights(task.network))
+    console.print(f"  certificate (inverting {task.network}): "
+                  f"{'certified' if cert.certified else 'not certified'} ({cert.kind}) at "
+                  f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else ""))
+    data = make_pairs(task.data, net, ctx.spec_dir, task.seed)
+    validation = (make_pairs(task.validation, net, ctx.spec_dir, task.seed)
+                  if task.validation is not None else None)
+    fingerprint = ck.fingerprint(task, net, data, validation)
+    prepare_folder(folder, ctx.resume)
+    path = folder / ck.FILE
+    start = None
+    if ctx.resume and path.exists():
+        state, found, time_s = ck.read(path)
+        check_compatible(found, fingerprint, path, ck.WHAT)
+        if state.epoch > task.optimizer.epochs:
+            raise SolveError(f"cannot resume from {path}: it is at epoch {state.epoch}, beyond "
+                             f"the {task.optimizer.epochs} epochs asked for")
+        start = (state, time_s)
+        console.print(f"  resuming from epoch {state.epoch} ({path})")
+    elif ctx.resume:
+        console.print(f"  no checkpoint in {folder}: starting from epoch 0")
+    console.print(f"  training: {fit.method_label(task)}, {data.n} samples"
+                  + (f", validation {validation.n}" if validation is not None else ""))
+    trained = fit.run(task, net, data, validation, ctx.xp, console, path, fingerprint, start)
+    record = TrainRecord(task, net, cert, data, validation, trained, ctx.backend, ctx.file,
+                         ctx.source, ctx.overrides)
+    result = write_train(folder, record)
+    console.print(f"  wrote {folder}")
+    if result.status == "failed":
+        ctx.errors.print(f"error: {result.label}: {result.error}")
+    return result
