@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 from . import pipeline
 from .certify.certificate import Certificate
@@ -41,13 +40,9 @@ class Spec:
         tasks = ", ".join(f"{t.kind} {t.network}" for t in self.program.tasks)
         return f"<lbdsl.Spec {self.path or 'demo'}: networks [{nets}], tasks [{tasks}]>"
 
-    @property
-    def networks(self) -> dict[str, Any]:
-        return self.program.networks
-
-    @property
-    def tasks(self) -> tuple[Any, ...]:
-        return self.program.tasks
+    #: the networks by name, and the typed tasks in spec order
+    networks = property(lambda self: self.program.networks)
+    tasks = property(lambda self: self.program.tasks)
 
     def check(self, lam: float | None = None, rho: float | None = None,
               ) -> dict[str, Certificate]:

@@ -252,13 +252,17 @@ class _NetworkBuilder(AffineForms):
                 self.fail(node.span, f"parameter `{name}` is already declared on line "
                           f"{span_line(self.params[scope[name]].span)}", "choose another name")
 
-    def input_decl(self, st: tree.InputDecl) -> None:
+    def once(self, st: tree.Statement, what: str, first: SourceSpan | None, hint: str) -> None:
+        """``input`` and ``output``: once per network, outside any ``repeat``."""
         if self.repeat_path:
-            self.fail(st.span, "`input` cannot be inside `repeat`",
-                      "declare the input once, before the layers")
-        if self.input_id is not None:
-            self.fail(st.span, "a network has exactly one `input`; the first is on line "
-                      f"{span_line(self.input_span)}")
+            self.fail(st.span, f"`{what}` cannot be inside `repeat`", hint)
+        if first is not None:
+            self.fail(st.span, f"a network has exactly one `{what}`; the first is on line "
+                      f"{span_line(first)}")
+
+    def input_decl(self, st: tree.InputDecl) -> None:
+        self.once(st, "input", self.input_span if self.input_id is not None else None,
+                  "declare the input once, before the layers")
         self.name_taken(st.name)
         shape = self.check_dims(st.shape, f"input `{st.name.id}`")
         self.input_id = self.new_var(st.name.id, shape, st.span)
@@ -284,12 +288,8 @@ class _NetworkBuilder(AffineForms):
         self.param_scopes[-1][declared] = final
 
     def output(self, st: tree.Output) -> None:
-        if self.repeat_path:
-            self.fail(st.span, "`output` cannot be inside `repeat`",
-                      "name the output once, after the layers")
-        if self.output_id is not None:
-            self.fail(st.span, "a network has exactly one `output`; the first is on line "
-                      f"{span_line(self.output_span)}")
+        self.once(st, "output", self.output_span if self.output_id is not None else None,
+                  "name the output once, after the layers")
         vid = self.var_ref(st.name, "the output")
         self.output_id, self.output_span = vid, st.span
 

@@ -98,13 +98,18 @@ def name_seed(name: str) -> int:
 
 # --- planning --------------------------------------------------------------------------------
 
-def literal_number(expr: tree.Expr) -> float | int | None:
-    """The value of a numeric literal (also `-x`), else None."""
+def literal_number(expr: tree.Expr, products: bool = False) -> float | int | None:
+    """The value of a numeric literal (also ``-x``, and with ``products`` a product of
+    literals), else None."""
     if isinstance(expr, tree.Number):
         return expr.value
     if isinstance(expr, tree.Neg):
-        inner = literal_number(expr.operand)
+        inner = literal_number(expr.operand, products)
         return None if inner is None else -inner
+    if products and isinstance(expr, tree.BinOp) and expr.op == "*":
+        left, right = literal_number(expr.left, True), literal_number(expr.right, True)
+        if left is not None and right is not None:
+            return left * right
     return None
 
 

@@ -300,34 +300,12 @@ class LiftedNetwork:
         params = self.params if params is None else params
         bound = 1.0
         for layer in self.layers:
-            a = self._norm(Bound(layer.A, params))
-            bound *= a if layer.V is None else 1.0 + a * self._norm(Bound(layer.V, params))
+            a = self._norm(layer.A.operator(params))
+            bound *= a if layer.V is None else 1.0 + a * self._norm(layer.V.operator(params))
         return max(bound, 1e-6)
 
     def _norm(self, op: Any) -> float:
         return operator_norm(op, self.xp, self.dtype, iters=100, tol=1e-4, safety=1.01)
-
-
-@dataclass(frozen=True, eq=False)
-class Bound:
-    """A :class:`~.maps.WeightMap` at fixed parameters: a linear operator on flat vectors."""
-
-    map: WeightMap
-    params: Params
-
-    @property
-    def shape_in(self) -> tuple[int, ...]:
-        return (self.map.in_size,)
-
-    @property
-    def shape_out(self) -> tuple[int, ...]:
-        return (int(np.prod(self.map.out_shape)),)
-
-    def forward(self, x: Any) -> Any:
-        return self.map.forward(self.params, x)
-
-    def adjoint(self, y: Any) -> Any:
-        return self.map.adjoint(self.params, y)
 
 
 class Substitution:

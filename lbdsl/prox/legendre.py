@@ -108,7 +108,21 @@ def _sigmoid_guess(xp: Any, v: Any, c: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Tanh(ElementwisePsi):
+class LegendrePsi(ElementwisePsi):
+    """A Ψ whose ``Φ*`` is a smooth log-partition function ``A`` (``σ = A'``): ``Φ* = A`` and
+    ``env_Ψ(z) = ½z² − A(z)``; subclasses set ``log_partition``."""
+
+    log_partition: ClassVar[Any]
+
+    def _phi_conj(self, z: Any) -> Any:
+        return self.log_partition(z)
+
+    def _envelope(self, z: Any) -> Any:
+        return 0.5 * z * z - self.log_partition(z)
+
+
+@dataclass(frozen=True)
+class Tanh(LegendrePsi):
     """``σ = tanh``; ``Ψ(u) = u artanh u + ½log(1 − u²) − ½u²`` on ``[−1, 1]``.
 
     ``Φ(y) = ½[(1 + y) log(1 + y) + (1 − y) log(1 − y)]``, ``Φ*(z) = log cosh z``,
@@ -138,11 +152,7 @@ class Tanh(ElementwisePsi):
         value = 0.5 * (xlog1px(w) + xlog1px(-w)) - 0.5 * w * w
         return value + indicator(self._inside(y), y)
 
-    def _phi_conj(self, z: Any) -> Any:
-        return logcosh(z)
-
-    def _envelope(self, z: Any) -> Any:
-        return 0.5 * z * z - logcosh(z)
+    log_partition = staticmethod(logcosh)
 
     def _bregman(self, y: Any, z: Any) -> Any:
         xp = array_namespace(y, z)
@@ -181,7 +191,7 @@ class Tanh(ElementwisePsi):
 
 
 @dataclass(frozen=True)
-class Sigmoid(ElementwisePsi):
+class Sigmoid(LegendrePsi):
     """``σ(z) = 1/(1 + e^−z)``; ``Ψ(u) = u log u + (1 − u) log(1 − u) − ½u²`` on ``[0, 1]``.
 
     ``Φ(y) = y log y + (1 − y) log(1 − y)``, ``Φ*(z) = softplus(z) = log(1 + e^z)``,
@@ -211,11 +221,7 @@ class Sigmoid(ElementwisePsi):
         value = xlogx(w) + xlog1px(-w) - 0.5 * w * w
         return value + indicator(self._inside(y), y)
 
-    def _phi_conj(self, z: Any) -> Any:
-        return softplus(z)
-
-    def _envelope(self, z: Any) -> Any:
-        return 0.5 * z * z - softplus(z)
+    log_partition = staticmethod(softplus)
 
     def _bregman(self, y: Any, z: Any) -> Any:
         xp = array_namespace(y, z)

@@ -60,7 +60,7 @@ from ..lift.structure import structure
 from .base import Monitor, SolveResult, Stopping, is_finite
 from .driver import Diverged
 from .driver import run as drive
-from .lifted import _batch_of, initial_input
+from .proximal import batch_of, initial_input
 from .problems import InverseProblem
 
 __all__ = ["CoordinateSettings", "ShallowSum", "shallow_structure", "solve"]
@@ -226,7 +226,7 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
     alpha = problem.regulariser.l2sq      # J = (α/2)|u|², the one regulariser it takes
     xp = lp.xp
     f = asarray(xp, problem.f, lp.dtype)
-    batch = _batch_of(f, lp)
+    batch = batch_of(f, lp)
     lam = float(problem.lam)
     if not lam > 0:
         raise SolveError(f"coordinate needs lambda > 0, got {problem.lam!r}")

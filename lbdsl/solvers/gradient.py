@@ -23,52 +23,40 @@ constant extrapolation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..backend import asarray
 from ..errors import SolveError
-from .base import Monitor, SolveResult, Stopping
-from .fista import APGOptions, Composite, minimise, norm
-from .input_prox import InputProx
-from .lifted import _batch_of, initial_input
+from .base import Monitor, SolveResult
+from .fista import norm
+from .proximal import APGSettings, ProximalForm, initial_input
 from .problems import InverseProblem
 
 __all__ = ["GradientSettings", "solve"]
 
 
 @dataclass(frozen=True)
-class GradientSettings:
-    """``lr``: first step (default from a secant estimate); ``momentum``: None for FISTA's."""
+class GradientSettings(APGSettings):
+    """``lr``: first step (default from a secant estimate); the rest: :class:`APGSettings`."""
 
-    stopping: Stopping = field(default_factory=Stopping)
     lr: float | None = None
-    momentum: float | None = None
-    backtracking: bool = True
 
     def __post_init__(self) -> None:
-        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if self.momentum is not None and not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        super().__post_init__()
+        self.check_step("lr", self.lr)
 
 
 @dataclass
-class _Baseline:
-    problem: InverseProblem
+class _Baseline(ProximalForm):
+    name = "gradient"
     settings: GradientSettings
 
     def __post_init__(self) -> None:
-        p = self.problem
-        self.lp = lp = p.lifted
-        self.xp = lp.xp
-        self.f = asarray(self.xp, p.f, lp.dtype)
-        self.batch = _batch_of(self.f, lp)
-        self.reg = InputProx.from_problem(p)
-        self.reg.floor = 0.1 * self.settings.stopping.tol
-        p.require("gradient")
+        super().__post_init__()
+        p, lp = self.problem, self.lp
         self.bregman = p.fidelity == "bregman"
         if self.bregman and not math.isfinite(float(self.xp.sum(lp.layers[0].psi.phi(self.f)))):
             raise SolveError(f"the data lies outside the domain of `{lp.layers[0].psi}` "
@@ -91,9 +79,6 @@ class _Baseline:
         r = tape.blocks[lp.output_block] - self.f
         g, _ = lp.vjp(tape, {lp.output_block: r})
         return 0.5 * float(self.xp.sum(r * r)), g
-
-    def prox(self, v: Any, tau: float) -> Any:
-        return self.reg.prox(v, tau)
 
     def metrics(self, u0: Any) -> dict[str, float]:
         out = self.lp.tape(u0).blocks[self.lp.output_block]
@@ -123,12 +108,7 @@ def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,
     u_start = initial_input(problem, None if resume else x0, run.batch)
     # resuming, L comes from the state: the secant estimate would cost two gradients
     lipschitz = float(resume["iteration"]["L"]) if resume else run.lipschitz(u_start)
-    options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
-                         momentum=settings.momentum)
-    composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,
-                          nonsmooth=run.reg.value, prox=run.prox, metrics=run.metrics,
-                          state=run.reg.state, restore=run.reg.restore)
-    out = minimise(composite, u_start, options, settings.stopping, monitor, resume)
+    out = run.minimise(u_start, lipschitz, monitor, resume)
     return SolveResult(
         u=run.xp.reshape(out.x, (*run.batch, *problem.input_shape)),
         iterations=out.iterations, stop_reason=out.stop_reason, objective=out.objective,

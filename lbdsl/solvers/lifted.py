@@ -46,90 +46,53 @@ forward pass of ``x0``, where ``B = 0``) or a previous result's ``lifted`` dict 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
 from ..backend import asarray
 from ..errors import SolveError
-from ..lift.compact import LiftedProblem
 from ..lift.network import Substitution
 from ..ops.compose import Composed
 from ..ops.norm import operator_norm
-from .base import Monitor, SolveResult, Stopping
-from .fista import APGOptions, Composite, minimise, norm
-from .input_prox import InputProx
+from .base import Monitor, SolveResult
+from .fista import norm
+from .proximal import APGSettings, ProximalForm, initial_input
 from .problems import InverseProblem
 
 __all__ = ["LiftedSettings", "solve"]
 
 
 @dataclass(frozen=True)
-class LiftedSettings:
-    """``tau``: the first step (default ``1/L`` from power iteration); with ``backtracking`` the
-    step then adapts.  ``momentum`` None is FISTA's; a number is a constant extrapolation."""
+class LiftedSettings(APGSettings):
+    """``tau``: the first step (default ``1/L`` from power iteration, ``power_iterations``
+    products); the rest: :class:`~.proximal.APGSettings`."""
 
-    stopping: Stopping = field(default_factory=Stopping)
     tau: float | None = None
-    backtracking: bool = True
-    momentum: float | None = None
     power_iterations: int = 50
 
     def __post_init__(self) -> None:
-        if self.tau is not None and not (math.isfinite(self.tau) and self.tau > 0):
-            raise ValueError(f"tau must be a positive number, got {self.tau!r}")
-
-
-# ----------------------------------------------------------------------------------------------
-
-def _batch_of(f: Any, lp: LiftedProblem) -> tuple[int, ...]:
-    out = lp.K.shape_out[0]
-    if f.ndim < 1 or int(f.shape[-1]) != out:
-        raise SolveError(f"the data has shape {tuple(f.shape)}; the network's output has "
-                         f"{out} entries")
-    return tuple(f.shape[:-1])
-
-
-def initial_input(problem: InverseProblem, x0: Any, batch: tuple[int, ...]) -> Any:
-    """``x0`` (None, the input in any of its shapes, with or without batch axes) as a flat
-    ``(*batch, size(u_0))`` array of the problem's namespace and dtype."""
-    lp = problem.lifted
-    xp, n0 = lp.xp, lp.u_blocks[0].size
-    if x0 is None:
-        return xp.zeros((*batch, n0), dtype=lp.dtype)
-    u0 = asarray(xp, x0, lp.dtype)
-    size = math.prod(u0.shape) if u0.ndim else 1
-    if size == math.prod(batch) * n0:
-        return xp.reshape(u0, (*batch, n0))
-    if size == n0:
-        return xp.broadcast_to(xp.reshape(u0, (n0,)), (*batch, n0)) * 1.0
-    raise SolveError(f"the starting point has {size} entries; the input has {n0} "
-                     f"(times the batch {batch})")
+        super().__post_init__()
+        self.check_step("tau", self.tau)
 
 
 @dataclass
-class _Lifted:
+class _Lifted(ProximalForm):
     """``S``, ``G``, their prox and the reported metrics, for one problem."""
 
-    problem: InverseProblem
+    name = "lifted"
     settings: LiftedSettings
 
     def __post_init__(self) -> None:
-        p = self.problem
-        self.lp = lp = p.lifted
-        self.xp = lp.xp
-        p.require("lifted")
+        super().__post_init__()
+        p, lp = self.problem, self.lp
         if not (p.lam > 0):
             raise SolveError(f"lifted needs lambda > 0, got {p.lam!r}")
         self.T = Substitution(lp)
-        self.f = asarray(self.xp, p.f, lp.dtype)
-        self.batch = _batch_of(self.f, lp)
         self.lam = float(p.lam)
         self.pinned = None    # the layer whose z-block λ = ∞ fixes to the data
         if math.isinf(self.lam):
             self.pinned = self._pinned_layer()
-        self.reg = InputProx.from_problem(p)
-        self.reg.floor = 0.1 * self.settings.stopping.tol
         self.n0 = lp.u_blocks[0].size
 
     def _pinned_layer(self) -> Any:
@@ -258,12 +221,7 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
     run = _Lifted(problem, settings)
     x_start = run.start(None if resume else x0)
     lipschitz = float(resume["iteration"]["L"]) if resume else run.lipschitz()
-    options = APGOptions(lipschitz=lipschitz, backtracking=settings.backtracking,
-                         momentum=settings.momentum)
-    composite = Composite(smooth=run.smooth, smooth_grad=run.smooth_grad,
-                          nonsmooth=run.nonsmooth, prox=run.prox, metrics=run.metrics,
-                          state=run.reg.state, restore=run.reg.restore)
-    out = minimise(composite, x_start, options, settings.stopping, monitor, resume)
+    out = run.minimise(x_start, lipschitz, monitor, resume)
     xp = run.xp
     u0, z = run.T.split(out.x)
     return SolveResult(

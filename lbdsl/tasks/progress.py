@@ -41,6 +41,10 @@ def format_metrics(metrics: dict[str, float],
 class Progress:
     """A monitor that displays a solve's progress; use as a context manager."""
 
+    #: what one step is called, and which metrics a line shows
+    unit = "iteration"
+    shown = _SHOWN
+
     def __init__(self, console: Console, label: str, total: int, *, lines: int = 10):
         self.console = console
         self.label = label
@@ -68,13 +72,14 @@ class Progress:
 
     def __call__(self, iteration: int, metrics: dict[str, float]) -> None:
         self.last = (int(iteration), dict(metrics))
+        text = format_metrics(metrics, self.shown)
         if self._bar is not None:
             self._bar.update(self._task, completed=min(int(iteration), self.total),
-                             metrics=format_metrics(metrics))
+                             metrics=text)
         elif iteration >= self.next_line:
-            self.console.print(f"  {self.label}: iteration {int(iteration):>{len(str(self.total))}}"
-                               f"/{self.total}  {format_metrics(metrics)}", highlight=False,
-                               soft_wrap=True)
+            self.console.print(f"  {self.label}: {self.unit} "
+                               f"{int(iteration):>{len(str(self.total))}}/{self.total}  {text}",
+                               highlight=False, soft_wrap=True)
             self.next_line = (int(iteration) // self.step + 1) * self.step
 
     def __exit__(self, *exc: object) -> None:

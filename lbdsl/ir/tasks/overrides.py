@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ...errors import Diagnostic, SourceSpan, SpecError
@@ -103,6 +103,17 @@ def parse_override(text: str, index: int = 1) -> tuple[str, str | None, tree.Nam
     return key, option, name, expr
 
 
+def _parsed(overrides: Sequence[str], problems: list[Diagnostic],
+            ) -> Iterator[tuple[int, str, tuple[str, str | None, tree.Name, tree.Expr]]]:
+    """``(index, text, parse_override(text))`` for each well-formed override; the malformed
+    ones add their diagnostics to ``problems``."""
+    for index, text in enumerate(overrides, start=1):
+        try:
+            yield index, text, parse_override(text, index)
+        except SpecError as err:
+            problems.extend(err.diagnostics)
+
+
 def apply_overrides(task: tree.Task, overrides: Sequence[str], *,
                     only_known_keys: bool = False) -> tree.Task:
     """``task`` with each ``KEY=VALUE`` override replacing (or adding) the setting KEY.
@@ -118,12 +129,7 @@ def apply_overrides(task: tree.Task, overrides: Sequence[str], *,
     problems: list[Diagnostic] = []
     settings = list(task.settings)
     known = SCHEMAS[task.kind].readers if task.kind in SCHEMAS else {}
-    for index, text in enumerate(overrides, start=1):
-        try:
-            key, option, name, expr = parse_override(text, index)
-        except SpecError as err:
-            problems.extend(err.diagnostics)
-            continue
+    for index, text, (key, option, name, expr) in _parsed(overrides, problems):
         canon = canonical_key(key)
         if only_known_keys and canon not in known:
             continue
@@ -177,12 +183,7 @@ def apply_overrides_to_module(module: tree.Module, overrides: Sequence[str]) -> 
         return module
     problems: list[Diagnostic] = []
     parsed: list[tuple[str, tree.Name]] = []
-    for index, text in enumerate(overrides, start=1):
-        try:
-            key, _option, name, _expr = parse_override(text, index)
-        except SpecError as err:
-            problems.extend(err.diagnostics)
-            continue
+    for _, _, (key, _option, name, _expr) in _parsed(overrides, problems):
         parsed.append((canonical_key(key), name))
     kinds = sorted({t.kind for t in module.tasks if t.kind in SCHEMAS})
     accepted = {k for kind in kinds for k in SCHEMAS[kind].readers}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from ...syntax import tree
 from . import records as m
 from . import reader as r
-from .schema import Context, Read, Schema
+from .schema import Context, Read, Schema, typed_task
 
 __all__ = ["CHECK", "finish_check"]
 
@@ -25,9 +23,4 @@ CHECK = Schema(
 
 def finish_check(read: Read, task: tree.Task, ctx: Context) -> m.CheckTask | None:
     """The typed task (None if any problem was found)."""
-    if read.problems:
-        return None
-    return m.CheckTask(network=task.network.id, lam=read.values.get("lambda", 1.0),
-                       rho=read.values.get("rho"), given=frozenset(read.given),
-                       spans=MappingProxyType(dict(read.spans)), span=task.span,
-                       network_span=task.network.span)
+    return None if read.problems else typed_task(m.CheckTask, read, task)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
-from typing import Any
 
 from ...errors import Diagnostic
 from ...syntax import tree
 from . import records as m
 from . import reader as r
-from .schema import SHARED_READERS, Context, Read, Schema
+from .schema import SHARED_READERS, Context, Read, Schema, typed_task
 from .solver_table import SOLVER_OPTIONS, SOLVERS, kinds_of
 
 __all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
@@ -39,18 +38,11 @@ def _image_size(expr: tree.Expr, what: str) -> tuple[int, ...]:
     return dims
 
 
-def _path(expr: tree.Expr, what: str) -> str:
-    path = r.string(expr, what)
-    if not path:
-        r.fail(expr.span, f"{what} must be a file name, got an empty string")
-    return path
-
-
 def _optional_string(expr: tree.Expr, what: str) -> str:
     return r.string(expr, what)
 
 
-_LOAD_ARGS = (r.Arg("path", _path, positional=True),
+_LOAD_ARGS = (r.Arg("path", r.file_name, positional=True),
               r.Arg("key", _optional_string, None, positional=True))
 
 
@@ -203,48 +195,26 @@ def read_regulariser(expr: tree.Expr, what: str, ctx: Context) -> m.RegulariserT
     """``0.015 * tv + nonneg``; ``none`` for no regulariser."""
     if isinstance(expr, tree.Name) and expr.id == "none":
         return m.RegulariserTerms(terms=(), span=expr.span)
-    parts, problems = r.terms_of_sum(expr)
-    terms: list[m.RegTerm] = []
-    for term in parts:
-        try:
-            parsed = _read_term(term)
-        except r.Invalid as err:
-            problems.extend(err.diagnostics)
-            continue
-        twin = next((t for t in terms if t.name == parsed.name), None)
-        if twin is not None:
-            problems.append(Diagnostic(term.span, f"`{parsed.name}` appears twice in {what}",
-                                       "give each regulariser once, with its total weight"))
-            continue
-        terms.append(parsed)
-    if problems:
-        raise r.Invalid(problems)
-    return m.RegulariserTerms(terms=tuple(terms), span=expr.span)
+    terms = r.read_sum(expr, what, _read_term, lambda t: t.name,
+                       "give each regulariser once, with its total weight")
+    return m.RegulariserTerms(terms=terms, span=expr.span)
 
 
 def _delta(expr: tree.Expr, what: str) -> float | str:
     if isinstance(expr, tree.Name) and expr.id == "auto":
         return "auto"
-    value = r.numeric_value(expr)
-    if value is None or not math.isfinite(value) or value <= 0:
-        r.fail(expr.span, f"{what} must be a positive number or `auto`, got `{r.show(expr)}`",
-               "delta is the noise norm ‖f^δ − f‖₂; `auto` takes the true one of synthetic noise")
-    return float(value)
+    return r.bounded(expr, what, lambda v: v > 0, "be a positive number or `auto`",
+                     "delta is the noise norm ‖f^δ − f‖₂; `auto` takes the true one of "
+                     "synthetic noise")
 
 
 def _tau(expr: tree.Expr, what: str) -> float:
-    value = r.numeric_value(expr)
-    if value is None or not math.isfinite(value) or value <= 1:
-        r.fail(expr.span, f"{what} must be a number > 1, got `{r.show(expr)}`",
-               "the discrepancy principle needs τ > 1 (e.g. 1.1)")
-    return float(value)
+    return r.bounded(expr, what, lambda v: v > 1, "be a number > 1",
+                     "the discrepancy principle needs τ > 1 (e.g. 1.1)")
 
 
 def _fraction(expr: tree.Expr, what: str) -> float:
-    value = r.numeric_value(expr)
-    if value is None or not 0 < value < 1:
-        r.fail(expr.span, f"{what} must lie strictly between 0 and 1, got `{r.show(expr)}`")
-    return float(value)
+    return r.bounded(expr, what, lambda v: 0 < v < 1, "lie strictly between 0 and 1")
 
 
 _ALPHA_RULES = ("apriori", "discrepancy")
@@ -315,18 +285,10 @@ def _positive(expr: tree.Expr, what: str, ctx: Context) -> float:
 
 INVERT = Schema(
     kind="invert",
-    readers={
-        "truth": read_truth,
-        "data": read_data,
-        "fidelity": read_fidelity,
-        "regulariser": read_regulariser,
-        "alpha": read_alpha,
-        "lambda": _positive,
-        "rho": _positive,
-        "solver": read_solver,
-        "baseline": _read_baseline,
-        **SHARED_READERS,
-    },
+    readers={"truth": read_truth, "data": read_data, "fidelity": read_fidelity,
+             "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _positive,
+             "rho": _positive, "solver": read_solver, "baseline": _read_baseline,
+             **SHARED_READERS},
     required=("data",),
     hints={
         "max_iter": "`max_iter` is an option of the solver: solver = pdhg(max_iter = 5000)",
@@ -374,18 +336,7 @@ def finish_invert(read: Read, task: tree.Task, ctx: Context) -> m.InvertTask | N
     read.problems.extend(_combination_problems(read, ctx))
     if read.problems or "data" not in v:
         return None
-    kwargs: dict[str, Any] = {
-        "truth": v.get("truth"), "fidelity": v.get("fidelity", "bregman"),
-        "regulariser": v.get("regulariser", m.RegulariserTerms()),
-        "alpha": v.get("alpha", m.FixedAlpha()),
-        "lam": v.get("lambda", 1.0), "rho": v.get("rho", m.DEFAULT_RHO),
-        "solver": v.get("solver", m.Solver()),
-        "baseline": v.get("baseline", False), "save": v.get("save"), "seed": v.get("seed", 0),
-        "dtype": v.get("dtype", "float64"), "figures": v.get("figures", True),
-    }
-    return m.InvertTask(network=task.network.id, data=v["data"], given=frozenset(read.given),
-                        spans=MappingProxyType(dict(read.spans)), span=task.span,
-                        network_span=task.network.span, **kwargs)
+    return typed_task(m.InvertTask, read, task)
 
 
 def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 from types import MappingProxyType
-from typing import Any
 
 from ...errors import Diagnostic
 from ...syntax import tree
 from . import records as m
 from . import reader as r
-from .schema import SHARED_READERS, Context, Read, Schema
+from .schema import SHARED_READERS, Context, Read, Schema, typed_task
 
 __all__ = ["TRAIN", "PENALTY_NAMES", "OPTIMIZERS", "finish_train"]
 
@@ -35,17 +34,7 @@ def _targets(expr: tree.Expr, what: str) -> str:
 
 
 def _key(expr: tree.Expr, what: str) -> str:
-    key = r.string(expr, what)
-    if not key:
-        r.fail(expr.span, f"{what} must name an array in the file, got an empty string")
-    return key
-
-
-def _path(expr: tree.Expr, what: str) -> str:
-    path = r.string(expr, what)
-    if not path:
-        r.fail(expr.span, f"{what} must be a file name, got an empty string")
-    return path
+    return r.nonempty_string(expr, what, "name an array in the file")
 
 
 def read_train_data(expr: tree.Expr, what: str, ctx: Context) -> m.TrainData:
@@ -65,7 +54,7 @@ def read_train_data(expr: tree.Expr, what: str, ctx: Context) -> m.TrainData:
                             targets=b["targets"], span=expr.span)
     if isinstance(expr, tree.Call) and expr.func == "load":
         d2 = m.LoadPairs(path="")
-        b = r.bind(expr, (r.Arg("path", _path, positional=True),
+        b = r.bind(expr, (r.Arg("path", r.file_name, positional=True),
                           r.Arg("inputs", _key, d2.inputs, positional=True),
                           r.Arg("targets", _key, d2.targets, positional=True)),
                    example='load("pairs.npz", inputs = "X", targets = "Y")')
@@ -140,22 +129,9 @@ def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.PenaltyTerms:
     """``0.01 * l1(z3) + 1e-3 * l2sq(z2)``; ``none`` for no penalty."""
     if isinstance(expr, tree.Name) and expr.id == "none":
         return m.PenaltyTerms(terms=(), span=expr.span)
-    parts, problems = r.terms_of_sum(expr)
-    terms: list[m.PenaltyTerm] = []
-    for term in parts:
-        try:
-            parsed = _penalty_term(term, ctx)
-        except r.Invalid as err:
-            problems.extend(err.diagnostics)
-            continue
-        if any(t.name == parsed.name and t.variable == parsed.variable for t in terms):
-            problems.append(Diagnostic(term.span, f"`{parsed.name}({parsed.variable})` appears "
-                                       f"twice in {what}", "give it once, with its total weight"))
-            continue
-        terms.append(parsed)
-    if problems:
-        raise r.Invalid(problems)
-    return m.PenaltyTerms(terms=tuple(terms), span=expr.span)
+    terms = r.read_sum(expr, what, lambda t: _penalty_term(t, ctx),
+                       lambda t: f"{t.name}({t.variable})", "give it once, with its total weight")
+    return m.PenaltyTerms(terms=terms, span=expr.span)
 
 
 # --- optimizer -------------------------------------------------------------------------------
@@ -183,14 +159,8 @@ def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> m.Optimizer:
 
 TRAIN = Schema(
     kind="train",
-    readers={
-        "data": read_train_data,
-        "validation": read_train_data,
-        "loss": read_loss,
-        "penalty": read_penalty,
-        "optimizer": read_optimizer,
-        **SHARED_READERS,
-    },
+    readers={"data": read_train_data, "validation": read_train_data, "loss": read_loss,
+             "penalty": read_penalty, "optimizer": read_optimizer, **SHARED_READERS},
     required=("data",),
     hints={
         "epochs": "`epochs` is an option of the optimizer: optimizer = implicit_sgd(epochs = 10)",
@@ -217,14 +187,6 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
                                    "or loss = bregman"))
     if problems or "data" not in v:
         return None
-    if optimizer is None:
+    if optimizer is None:   # the default follows the loss
         optimizer = m.Adam() if loss == "mse" else m.ImplicitSGD()
-    kwargs: dict[str, Any] = {
-        "validation": v.get("validation"), "loss": loss,
-        "penalty": v.get("penalty", m.PenaltyTerms()), "optimizer": optimizer,
-        "save": v.get("save"), "seed": v.get("seed", 0), "dtype": v.get("dtype", "float64"),
-        "figures": v.get("figures", True),
-    }
-    return m.TrainTask(network=task.network.id, data=v["data"], given=frozenset(read.given),
-                       spans=MappingProxyType(dict(spans)), span=task.span,
-                       network_span=task.network.span, **kwargs)
+    return typed_task(m.TrainTask, read, task, optimizer=optimizer)

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from ...errors import Diagnostic, SourceSpan
 from ...syntax import tree
+from ..params import literal_number
 
 __all__ = [
     "Invalid", "fail", "show", "suggest", "number", "positive", "nonnegative", "integer",
@@ -105,16 +106,16 @@ def suggest(word: str, candidates: Iterable[str], *, noun: str = "") -> str:
 
 def numeric_value(expr: tree.Expr) -> float | int | None:
     """The value of a numeric literal (also ``-x`` and products of literals), else None."""
-    if isinstance(expr, tree.Number):
-        return expr.value
-    if isinstance(expr, tree.Neg):
-        inner = numeric_value(expr.operand)
-        return None if inner is None else -inner
-    if isinstance(expr, tree.BinOp) and expr.op == "*":
-        left, right = numeric_value(expr.left), numeric_value(expr.right)
-        if left is not None and right is not None:
-            return left * right
-    return None
+    return literal_number(expr, products=True)
+
+
+def bounded(expr: tree.Expr, what: str, ok: Callable[[float], bool], need: str,
+            hint: str | None = None) -> float:
+    """A finite number for which ``ok`` holds, else ``{what} must {need}, got `…```."""
+    value = numeric_value(expr)
+    if value is None or not math.isfinite(value) or not ok(value):
+        fail(expr.span, f"{what} must {need}, got `{show(expr)}`", hint)
+    return float(value)
 
 
 def number(expr: tree.Expr, what: str) -> float:
@@ -129,18 +130,12 @@ def number(expr: tree.Expr, what: str) -> float:
 
 def positive(expr: tree.Expr, what: str) -> float:
     """A number > 0."""
-    value = numeric_value(expr)
-    if value is None or not math.isfinite(value) or value <= 0:
-        fail(expr.span, f"{what} must be a positive number, got `{show(expr)}`")
-    return float(value)
+    return bounded(expr, what, lambda v: v > 0, "be a positive number")
 
 
 def nonnegative(expr: tree.Expr, what: str) -> float:
     """A number >= 0."""
-    value = numeric_value(expr)
-    if value is None or not math.isfinite(value) or value < 0:
-        fail(expr.span, f"{what} must be a number >= 0, got `{show(expr)}`")
-    return float(value)
+    return bounded(expr, what, lambda v: v >= 0, "be a number >= 0")
 
 
 def integer(expr: tree.Expr, what: str, minimum: int | None = None) -> int:
@@ -161,6 +156,19 @@ def string(expr: tree.Expr, what: str) -> str:
                 else None)
         fail(expr.span, f"{what} must be a string, got `{show(expr)}`", hint)
     return expr.value
+
+
+def nonempty_string(expr: tree.Expr, what: str, need: str) -> str:
+    """A double-quoted string that is not empty (``{what} must {need}``)."""
+    text = string(expr, what)
+    if not text:
+        fail(expr.span, f"{what} must {need}, got an empty string")
+    return text
+
+
+def file_name(expr: tree.Expr, what: str) -> str:
+    """A file's path (relative to the spec file)."""
+    return nonempty_string(expr, what, "be a file name")
 
 
 def choice(expr: tree.Expr, what: str, choices: Sequence[str], *, noun: str = "name",
@@ -304,6 +312,29 @@ def terms_of_sum(expr: tree.Expr) -> tuple[list[tree.Expr], list[Diagnostic]]:
     return [expr], []
 
 
+
+def read_sum(expr: tree.Expr, what: str, parse: Callable[[tree.Expr], Any],
+             key: Callable[[Any], str], hint: str) -> tuple[Any, ...]:
+    """The terms of ``a * t1 + t2 + …``, each read by ``parse``; every problem of every term
+    reported together, and a term whose ``key`` (how it is named in the message) repeats an
+    earlier one's refused (with ``hint``)."""
+    parts, problems = terms_of_sum(expr)
+    terms: list[Any] = []
+    for term in parts:
+        try:
+            parsed = parse(term)
+        except Invalid as err:
+            problems.extend(err.diagnostics)
+            continue
+        if any(key(t) == key(parsed) for t in terms):
+            problems.append(Diagnostic(term.span, f"`{key(parsed)}` appears twice in {what}",
+                                       hint))
+            continue
+        terms.append(parsed)
+    if problems:
+        raise Invalid(problems)
+    return tuple(terms)
+
 def sum_terms(expr: tree.Expr) -> list[tree.Expr]:
     """:func:`terms_of_sum`, raising :class:`Invalid` at the first ``-``."""
     terms, problems = terms_of_sum(expr)
@@ -330,7 +361,4 @@ def count(expr: tree.Expr, what: str) -> int:
 
 def unit(expr: tree.Expr, what: str) -> float:
     """A number in [0, 1) (momentum, Adam's betas)."""
-    value = numeric_value(expr)
-    if value is None or not 0 <= value < 1:
-        fail(expr.span, f"{what} must satisfy 0 <= {what.strip('`')} < 1, got `{show(expr)}`")
-    return float(value)
+    return bounded(expr, what, lambda v: 0 <= v < 1, f"satisfy 0 <= {what.strip('`')} < 1")

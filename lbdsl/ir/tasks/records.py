@@ -211,7 +211,31 @@ class Solver:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InvertTask:
+class TaskRecord:
+    """What every task has: the network it names, which keys were written (``given``) and
+    where (``spans``, ``span``, ``network_span``)."""
+
+    kind: ClassVar[str]
+    network: str
+    given: frozenset[str] = frozenset()
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+    network_span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolvingTask(TaskRecord):
+    """The settings of every task that solves and writes a folder (language.md: ``save``,
+    ``seed``; and ``dtype``, ``figures``)."""
+
+    save: str | None = None
+    seed: int = 0
+    dtype: Literal["float64", "float32"] = "float64"
+    figures: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvertTask(SolvingTask):
     """``invert NET { ... }``: recover the input of NET from data (math.md §3).
 
     The objective is ``fidelity(u) + alpha · Σ_i w_i J_i(u) + constraints``: ``alpha`` scales
@@ -222,7 +246,6 @@ class InvertTask:
 
     kind: ClassVar[str] = "invert"
 
-    network: str
     data: InvertData
     truth: Truth | None = None
     fidelity: Literal["bregman", "l2"] = "bregman"
@@ -232,14 +255,6 @@ class InvertTask:
     rho: float = DEFAULT_RHO
     solver: Solver = field(default_factory=Solver)
     baseline: bool = False
-    save: str | None = None
-    seed: int = 0
-    dtype: Literal["float64", "float32"] = "float64"
-    figures: bool = True
-    given: frozenset[str] = frozenset()
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
-    network_span: SourceSpan | None = None
 
 
 # --- train -----------------------------------------------------------------------------------
@@ -300,51 +315,49 @@ class PenaltyTerms:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ImplicitSGD:
-    """``implicit_sgd(epochs, batch, tau, inner)``: the seed's lifted solver (math.md §5)."""
+class EpochLoop:
+    """What every optimizer has: ``epochs`` over the data in batches of ``batch`` samples."""
 
-    name: ClassVar[str] = "implicit_sgd"
     epochs: int = 10
     batch: int = 32
-    tau: float = 1.0
-    inner: int = 10
     spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
     span: SourceSpan | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SGD:
+class ImplicitSGD(EpochLoop):
+    """``implicit_sgd(epochs, batch, tau, inner)``: the seed's lifted solver (math.md §5)."""
+
+    name: ClassVar[str] = "implicit_sgd"
+    tau: float = 1.0
+    inner: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SGD(EpochLoop):
     """``sgd(lr, epochs, batch, momentum)``: stochastic gradient with heavy-ball momentum."""
 
     name: ClassVar[str] = "sgd"
     lr: float = 0.01
-    epochs: int = 10
-    batch: int = 32
     momentum: float = 0.0
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Adam:
+class Adam(EpochLoop):
     """``adam(lr, epochs, batch, beta1, beta2, eps)``."""
 
     name: ClassVar[str] = "adam"
     lr: float = 1e-3
-    epochs: int = 10
-    batch: int = 32
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
 
 
 Optimizer = Union[ImplicitSGD, SGD, Adam]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TrainTask:
+class TrainTask(SolvingTask):
     """``train NET { ... }``: fit NET's parameters to input/target pairs (math.md §5).
 
     ``optimizer`` defaults to ``implicit_sgd()`` for ``loss = bregman`` and ``adam()`` for
@@ -353,26 +366,17 @@ class TrainTask:
 
     kind: ClassVar[str] = "train"
 
-    network: str
     data: TrainData
     validation: TrainData | None = None
     loss: Literal["bregman", "mse"] = "bregman"
     penalty: PenaltyTerms = field(default_factory=PenaltyTerms)
     optimizer: Optimizer = field(default_factory=ImplicitSGD)
-    save: str | None = None
-    seed: int = 0
-    dtype: Literal["float64", "float32"] = "float64"
-    figures: bool = True
-    given: frozenset[str] = frozenset()
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
-    network_span: SourceSpan | None = None
 
 
 # --- check -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CheckTask:
+class CheckTask(TaskRecord):
     """``check NET { lambda = …, rho = … }``: the convexity certificate at (λ, ρ).
 
     ``rho`` None: report the set of ρ where the certificate holds at this λ.
@@ -380,13 +384,8 @@ class CheckTask:
 
     kind: ClassVar[str] = "check"
 
-    network: str
     lam: float = 1.0
     rho: float | None = None
-    given: frozenset[str] = frozenset()
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
-    network_span: SourceSpan | None = None
 
 
 Task = Union[InvertTask, TrainTask, CheckTask]

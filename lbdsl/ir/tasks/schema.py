@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ...errors import Diagnostic, SourceSpan
 from ...syntax import tree
 from . import reader as r
 
-__all__ = ["Context", "Schema", "Read", "read_settings", "ALIASES", "canonical_key",
-           "SHARED_READERS"]
+__all__ = ["Context", "Schema", "Read", "read_settings", "typed_task", "ALIASES",
+           "canonical_key", "SHARED_READERS"]
 
 #: Other spellings a user may reach for; they mean the same key.
 ALIASES: Mapping[str, str] = {
@@ -131,6 +132,19 @@ def read_settings(task: tree.Task, schema: Schema, ctx: Context,
                 task.span, f"`{schema.kind} {task.network.id}` needs a `{key}` setting",
                 f"e.g. {key} = {example}" if example else None))
     return out
+
+
+#: Spec keys whose record field has another name (``lambda`` is a Python keyword).
+FIELDS: Mapping[str, str] = {"lambda": "lam"}
+
+
+def typed_task(cls: type, read: Read, task: tree.Task, **values: Any) -> Any:
+    """The record ``cls`` of ``task``: the settings that were written (their record fields'
+    defaults, declared once in :mod:`.records`, for the others), ``values`` overriding."""
+    written = {FIELDS.get(k, k): v for k, v in read.values.items()}
+    return cls(network=task.network.id, given=frozenset(read.given),
+               spans=MappingProxyType(dict(read.spans)), span=task.span,
+               network_span=task.network.span, **{**written, **values})
 
 
 def _unknown_key(setting: tree.Setting, schema: Schema,

@@ -91,6 +91,8 @@ class ADMM(PrimalDual):
     """The iteration of the module docstring on a :class:`SingleLayer` (batch rows independent)."""
 
     name = "admm"
+    out: Any = None         # ADMM reports its own iterate (not a property of the base)
+    out_prev: Any = None
 
     def __init__(self, prob: SingleLayer, settings: PDHGSettings, u0: Any, p0: Any = None,
                  rho0: Any = None, warm: bool = False) -> None:
@@ -142,19 +144,21 @@ class ADMM(PrimalDual):
         self.k = 0
 
     # -- helpers ----------------------------------------------------------------------------
-    def _to_basis(self, u: Any) -> Any:
-        xp = self.xp
+    def _in_basis(self, u: Any, inverse: bool = False) -> Any:
+        """Rows ``u (B, n)`` in the DCT basis (``inverse``: back from it); as they are without
+        TV."""
         if self.basis is None:
             return u
+        xp = self.xp
         img = xp.reshape(u, (u.shape[0], *self.shape))
-        return xp.reshape(self.basis.forward(img), (u.shape[0], -1))
+        out = self.basis.inverse(img) if inverse else self.basis.forward(img)
+        return xp.reshape(out, (u.shape[0], -1))
+
+    def _to_basis(self, u: Any) -> Any:
+        return self._in_basis(u)
 
     def _from_basis(self, uhat: Any) -> Any:
-        xp = self.xp
-        if self.basis is None:
-            return uhat
-        img = xp.reshape(uhat, (uhat.shape[0], *self.shape))
-        return xp.reshape(self.basis.inverse(img), (uhat.shape[0], -1))
+        return self._in_basis(uhat, inverse=True)
 
     def _img_scale(self, r: Any) -> Any:
         """A ``(B, 1)`` penalty broadcast against a gradient ``(B, d, *shape)``."""
@@ -167,14 +171,6 @@ class ADMM(PrimalDual):
     @property
     def r3(self) -> Any:
         return self.kappa3 * self.rb if self.use_tv else self.rb
-
-    def _div_t(self, p: Any) -> Any:
-        """``∇ᵀp`` flattened to ``(B, n)``."""
-        out = self.grad.adjoint(p)  # type: ignore[union-attr]
-        return self.xp.reshape(out, (p.shape[0], -1))
-
-    def _grad(self, u: Any) -> Any:
-        return self.grad.forward(self.prob.image(u))  # type: ignore[union-attr]
 
     def _init_state(self, u0: Any, p0: Any, warm: bool) -> None:
         xp, prob = self.xp, self.prob

@@ -99,23 +99,8 @@ class CondatVu(PrimalDual):
         self.g = self._data_gradient(self.z)
         self.g_prev = self.g
 
-    @property
-    def out(self) -> Any:
-        return self.x
-
-    @property
-    def out_prev(self) -> Any:
-        return self.x_prev
-
     def _data_gradient(self, z: Any) -> Any:
         return self.prob.W.adjoint(self.prob.psi.prox(z) - self.prob.f)
-
-    def _div_t(self, p: Any) -> Any:
-        out = self.grad.adjoint(p)  # type: ignore[union-attr]
-        return self.xp.reshape(out, (p.shape[0], -1))
-
-    def _grad(self, x: Any) -> Any:
-        return self.grad.forward(self.prob.image(x))  # type: ignore[union-attr]
 
     def step(self) -> None:
         prob, tau = self.prob, self.tau

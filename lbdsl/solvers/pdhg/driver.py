@@ -19,13 +19,36 @@ __all__ = ["PrimalDual"]
 
 
 class PrimalDual:
-    """The check of a pdhg variant (see the module docstring)."""
+    """The check of a pdhg variant (see the module docstring), and ``∇``, ``∇ᵀ`` on its rows.
+
+    A variant sets ``prob`` (the :class:`~.problem.SingleLayer`), ``xp``, ``grad`` (``∇`` on the
+    input's shape, None without TV) and its iterates ``x``, ``x_prev`` (ADMM reports its own
+    ``out``)."""
 
     optimality: ClassVar[str] = "residual"
     objective: Any = None          # per batch row, at the last check
+    prob: Any
+    xp: Any
+    grad: Any
+    x: Any
+    x_prev: Any
 
-    out: Any
-    out_prev: Any
+    @property
+    def out(self) -> Any:
+        return self.x
+
+    @property
+    def out_prev(self) -> Any:
+        return self.x_prev
+
+    def _div_t(self, p: Any) -> Any:
+        """``∇ᵀp`` flattened to ``(B, n)``."""
+        out = self.grad.adjoint(p)
+        return self.xp.reshape(out, (p.shape[0], -1))
+
+    def _grad(self, x: Any) -> Any:
+        """``∇x`` of flat rows ``x (B, n)``."""
+        return self.grad.forward(self.prob.image(x))
 
     def measure(self) -> tuple[Any, float]:
         raise NotImplementedError

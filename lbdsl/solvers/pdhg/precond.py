@@ -134,21 +134,6 @@ class Preconditioned(PrimalDual):
             total = count if total is None else total + count
         return total * ones_img
 
-    @property
-    def out(self) -> Any:
-        return self.x
-
-    @property
-    def out_prev(self) -> Any:
-        return self.x_prev
-
-    def _div_t(self, p: Any) -> Any:
-        out = self.grad.adjoint(p)  # type: ignore[union-attr]
-        return self.xp.reshape(out, (p.shape[0], -1))
-
-    def _grad(self, x: Any) -> Any:
-        return self.grad.forward(self.prob.image(x))  # type: ignore[union-attr]
-
     def step(self) -> None:
         prob = self.prob
         T = self.tau * self.T0
