@@ -25,6 +25,7 @@ from __future__ import annotations
 from .base import ElementwisePsi, Psi
 from .legendre import Sigmoid, Tanh
 from .piecewise import Clip, Identity, LeakyReLU, ReLU, SoftThreshold
+from .registry import ACTIVATIONS, make_activation
 from .softmax import Softmax
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
     "Sigmoid", "Softmax", "DEFAULTS",
 ]
 
-#: One instance of every Ψ with its default parameters (what a bare name in a spec builds).
-DEFAULTS: tuple[Psi, ...] = (
-    Identity(), ReLU(), LeakyReLU(), SoftThreshold(), Clip(), Tanh(), Sigmoid(), Softmax(),
-)
+#: One instance of every Ψ with its default parameters (what a bare name in a spec builds);
+#: a new Ψ is its class and its entry in :data:`~.registry.ACTIVATIONS`.
+DEFAULTS: tuple[Psi, ...] = tuple(dict.fromkeys(
+    make_activation(name) for name in ACTIVATIONS))

@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from . import catalogue as cat
+from .base import Psi
+from .legendre import Sigmoid, Tanh
+from .piecewise import Clip, Identity, LeakyReLU, ReLU, SoftThreshold
+from .softmax import Softmax
 
 __all__ = [
     "ActivationParam", "ActivationSpec", "ACTIVATIONS", "NOT_PROXIMAL",
@@ -38,7 +41,7 @@ class ActivationSpec:
 
     name: str
     params: tuple[ActivationParam, ...]
-    build: Callable[..., "cat.Psi"]
+    build: Callable[..., "Psi"]
     summary: str
 
 
@@ -52,19 +55,19 @@ _LO = ActivationParam("lo", -1.0, _finite, "a finite number")
 _HI = ActivationParam("hi", 1.0, _finite, "a finite number")
 
 ACTIVATIONS: Mapping[str, ActivationSpec] = MappingProxyType({
-    "identity": ActivationSpec("identity", (), lambda: cat.Identity(), "σ(z) = z"),
-    "relu": ActivationSpec("relu", (), lambda: cat.ReLU(), "σ(z) = max(z, 0)"),
-    "leaky_relu": ActivationSpec("leaky_relu", (_A,), lambda a: cat.LeakyReLU(a),
+    "identity": ActivationSpec("identity", (), lambda: Identity(), "σ(z) = z"),
+    "relu": ActivationSpec("relu", (), lambda: ReLU(), "σ(z) = max(z, 0)"),
+    "leaky_relu": ActivationSpec("leaky_relu", (_A,), lambda a: LeakyReLU(a),
                                  "σ(z) = z (z ≥ 0), a·z (z < 0)"),
-    "soft": ActivationSpec("soft", (_THETA,), lambda theta: cat.SoftThreshold(theta),
+    "soft": ActivationSpec("soft", (_THETA,), lambda theta: SoftThreshold(theta),
                            "σ(z) = sign(z)·max(|z| − θ, 0)"),
-    "clip": ActivationSpec("clip", (_LO, _HI), lambda lo, hi: cat.Clip(lo, hi),
+    "clip": ActivationSpec("clip", (_LO, _HI), lambda lo, hi: Clip(lo, hi),
                            "σ(z) = min(max(z, lo), hi)"),
-    "hardtanh": ActivationSpec("hardtanh", (_LO, _HI), lambda lo, hi: cat.Clip(lo, hi),
+    "hardtanh": ActivationSpec("hardtanh", (_LO, _HI), lambda lo, hi: Clip(lo, hi),
                                "σ(z) = min(max(z, lo), hi), lo = −1, hi = 1 by default"),
-    "tanh": ActivationSpec("tanh", (), lambda: cat.Tanh(), "σ(z) = tanh z"),
-    "sigmoid": ActivationSpec("sigmoid", (), lambda: cat.Sigmoid(), "σ(z) = 1/(1 + e^−z)"),
-    "softmax": ActivationSpec("softmax", (), lambda: cat.Softmax(),
+    "tanh": ActivationSpec("tanh", (), lambda: Tanh(), "σ(z) = tanh z"),
+    "sigmoid": ActivationSpec("sigmoid", (), lambda: Sigmoid(), "σ(z) = 1/(1 + e^−z)"),
+    "softmax": ActivationSpec("softmax", (), lambda: Softmax(),
                               "σ(z) = e^z / Σ e^z over the whole layer"),
 })
 
@@ -104,7 +107,7 @@ PROXIMAL_NOT_IN_CATALOGUE: Mapping[str, str] = MappingProxyType({
 })
 
 
-def make_activation(name: str, **kwargs: float) -> "cat.Psi":
+def make_activation(name: str, **kwargs: float) -> "Psi":
     """Build the Ψ called ``name`` with keyword parameters; ``ValueError`` with a readable reason.
 
     ``KeyError`` if the name is not in :data:`ACTIVATIONS` (use :func:`explain_unknown`).

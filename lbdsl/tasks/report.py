@@ -21,17 +21,12 @@ from .. import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
 from ..errors import span_text
-from ..ir.tasks.records import InvertTask
 from ..solvers.base import SolveResult
 
 __all__ = ["quality", "written_settings", "default_settings", "versions", "spec_sha256",
            "result_arrays", "result_summary", "json_safe"]
 
 #: The documented defaults of an ``invert`` task (key as written → task attribute).
-_INVERT_DEFAULTS = {"truth": "truth", "fidelity": "fidelity", "regulariser": "regulariser",
-                    "alpha": "alpha", "lambda": "lam", "rho": "rho", "solver": "solver",
-                    "baseline": "baseline", "save": "save", "seed": "seed", "dtype": "dtype",
-                    "figures": "figures"}
 
 
 def json_safe(value: Any) -> Any:
@@ -107,21 +102,26 @@ def written_settings(task: Any, source: str, overrides: dict[str, str]) -> dict[
 
 def _default_value(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-                  if f.name not in ("spans", "span", "given", "terms", "args")}
         if type(value).__name__ == "FixedAlpha":
             return value.value
-        if type(value).__name__ == "RegulariserTerms":
+        if hasattr(value, "terms"):            # no regulariser, no penalty
             return None
-        fields["options"] = dict(fields.get("options") or {})
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
+                  if f.name not in ("spans", "span", "given", "args")}
+        if "options" in fields:
+            fields["options"] = dict(fields["options"] or {})
+        if hasattr(value, "name"):             # a solver or an optimizer call
+            fields = {"name": value.name, **{k: v for k, v in fields.items() if k != "name"}}
         return json_safe(fields)
     return json_safe(value)
 
 
-def default_settings(task: InvertTask) -> dict[str, Any]:
-    """The documented defaults of the settings the spec left out."""
-    return {key: _default_value(getattr(task, attr)) for key, attr in _INVERT_DEFAULTS.items()
-            if key not in task.given}
+def default_settings(task: Any) -> dict[str, Any]:
+    """The defaults of the settings the spec left out (its kind's schema says which)."""
+    from ..ir.tasks.build import SCHEMAS
+
+    return {key: _default_value(value)
+            for key, value in SCHEMAS[task.kind].unwritten(task).items()}
 
 
 # --- provenance ------------------------------------------------------------------------------

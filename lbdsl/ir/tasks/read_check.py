@@ -18,6 +18,7 @@ CHECK = Schema(
     kind="check",
     readers={"lambda": _positive, "rho": _positive},
     hints={"lam": "the setting is spelled `lambda`"},
+    shown=("lambda", "rho")
 )
 
 

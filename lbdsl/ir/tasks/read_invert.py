@@ -304,6 +304,7 @@ INVERT = Schema(
         "regularisation": "the setting is spelled `regulariser` (or `regularizer`)",
     },
     examples={"data": "forward(truth) + gaussian(sigma = 0.01, seed = 3)"},
+    shown=("fidelity", "alpha", "lambda", "rho", "solver", "seed", "dtype")
 )
 
 

@@ -172,6 +172,7 @@ TRAIN = Schema(
         "regularizer": "a `train` task has a `penalty` on hidden states: penalty = 0.01 * l1(z3)",
     },
     examples={"data": 'digits(n = 1000, split = "train", noise = 0.1, seed = 0)'},
+    shown=("loss", "optimizer", "seed", "dtype")
 )
 
 

@@ -61,6 +61,13 @@ class Schema:
     required: tuple[str, ...] = ()
     hints: Mapping[str, str] = field(default_factory=dict)
     examples: Mapping[str, str] = field(default_factory=dict)
+    shown: tuple[str, ...] = ()    # keys whose defaults ``lbdsl show`` lists when left out
+
+    def unwritten(self, task: Any) -> dict[str, Any]:
+        """Each optional setting ``task`` left out, with the record's default for it (the one
+        place defaults are declared: :mod:`.records`)."""
+        return {key: getattr(task, FIELDS.get(key, key)) for key in self.readers
+                if key not in task.given and key not in self.required}
 
 
 @dataclass(slots=True)

@@ -6,16 +6,10 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from ...errors import span_text
+from .build import SCHEMAS
 
 __all__ = ["describe_task"]
 
-#: Settings shown with their default when the spec leaves them out (key → attribute).
-_DEFAULTS = {
-    "invert": {"fidelity": "fidelity", "alpha": "alpha", "lambda": "lam", "rho": "rho",
-               "solver": "solver", "seed": "seed", "dtype": "dtype"},
-    "train": {"loss": "loss", "optimizer": "optimizer", "seed": "seed", "dtype": "dtype"},
-    "check": {"lambda": "lam", "rho": "rho"},
-}
 _BOOKKEEPING = {"given", "spans", "span", "network_span", "options"}
 
 
@@ -43,9 +37,11 @@ def describe_task(task: Any, source: str) -> str:
     rows: list[tuple[str, str]] = []
     for key, span in task.spans.items():
         rows.append((key, span_text(source, span)))
-    for key, attr in _DEFAULTS.get(task.kind, {}).items():
-        if key not in task.given:
-            rows.append((key, f"{_value(getattr(task, attr))}  (default)"))
+    schema = SCHEMAS.get(task.kind)
+    unwritten = schema.unwritten(task) if schema is not None else {}
+    for key in schema.shown if schema is not None else ():
+        if key in unwritten:
+            rows.append((key, f"{_value(unwritten[key])}  (default)"))
     width = max((len(k) for k, _ in rows), default=0)
     out += [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(out)

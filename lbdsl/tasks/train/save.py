@@ -81,14 +81,6 @@ def _optimizer(task: TrainTask) -> dict[str, Any]:
                                            if f.name not in ("spans", "span")}}
 
 
-def _defaults(task: TrainTask) -> dict[str, Any]:
-    """The documented defaults of the settings the spec left out."""
-    values = {"validation": None, "loss": task.loss,
-              "penalty": None, "optimizer": _optimizer(task), "save": task.save,
-              "seed": task.seed, "dtype": task.dtype, "figures": task.figures}
-    return {k: v for k, v in values.items() if k not in task.given}
-
-
 def _final(history: Any, key: str) -> float | None:
     values = history.metrics.get(key)
     return values[-1] if values else None
@@ -106,7 +98,7 @@ def build_report(rec: TrainRecord) -> dict[str, Any]:
         "certificate": rec.certificate.to_json(),
         "settings": {
             "written": rp.written_settings(task, rec.source, {"--set": "\n".join(rec.overrides)}),
-            "defaults": _defaults(task),
+            "defaults": rp.default_settings(task),
             "overrides": list(rec.overrides),
         },
         "loss": task.loss,
