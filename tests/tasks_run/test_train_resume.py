@@ -180,3 +180,30 @@ def test_a_fresh_run_replaces_an_old_checkpoint(write_spec, tmp_path: Path) -> N
     assert _solve(spec, tmp_path / "o") == 0  # without --resume: starts over
     state, _, _ = ck.read(tmp_path / "o" / "train-ae" / ck.FILE)
     assert state.epoch == 2
+
+
+#: The tiny autoencoder with a tied residual block on its code.
+RESIDUAL_AE = TINY_AE.replace("""    code = relu(W1 @ u + b1)
+""", """    code = relu(W1 @ u + b1)
+    param  R  : 4x6  = normal(std = 0.3, seed = 2)
+    code = code + R.T @ relu(R @ code)
+""").replace("penalty    = 0.001 * l1(code)\n", "")
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_residual_network_trains_through_the_cli_and_resumes_bit_for_bit(
+        method: str, write_spec, tmp_path: Path) -> None:
+    spec = write_spec(RESIDUAL_AE)
+    sets = METHODS[method]
+    assert _solve(spec, tmp_path / "whole", *sets, "optimizer.epochs=4") == 0
+    assert _solve(spec, tmp_path / "parts", *sets) == 0
+    assert _solve(spec, tmp_path / "parts", *sets, "optimizer.epochs=4", resume=True) == 0
+    whole, parts = tmp_path / "whole" / "train-ae", tmp_path / "parts" / "train-ae"
+    assert sorted(weights(whole)) == ["R", "W1", "W2", "b1", "b2"]
+    assert same_weights(weights(parts), weights(whole))
+    loss = report(whole)["history"]["mse_loss"]
+    assert loss[-1] < loss[0]
+    if method == "lifted":      # the residual's activation is a state of its own
+        state, _, _ = ck.read(parts / ck.FILE)
+        assert set(state.states) == {"code", "code#2.relu"}
+        assert state.states["code#2.relu"].shape == (30, 4)
