@@ -57,7 +57,7 @@ from lbdsl.solvers import gradient as gradient_solver  # noqa: E402
 from lbdsl.solvers.base import Stopping  # noqa: E402
 from lbdsl.solvers.pdhg import PDHGSettings, pdhg  # noqa: E402
 from lbdsl.solvers.pdhg.admm import ADMM  # noqa: E402
-from lbdsl.solvers.pdhg.driver import run as drive  # noqa: E402
+from lbdsl.solvers.driver import run as drive  # noqa: E402
 from lbdsl.solvers.pdhg.precond import Preconditioned  # noqa: E402
 from lbdsl.solvers.pdhg.problem import single_layer  # noqa: E402
 

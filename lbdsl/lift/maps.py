@@ -8,7 +8,7 @@ products and the same gradients.  Rows are samples: ``x (..., size_in)`` → ``(
 every variable flattened row-major.
 
 Each map asks its operator (:mod:`lbdsl.ops`) for the gradient in its matrix or kernel
-(``weight_grad``) and the trace of the Gram matrix of its Jacobian in the parameter
+(``weight_grad``) and the trace of the Gram matrix behind its Jacobian in the parameter
 (``gram_trace``), and maps them back to the parameter's shape: the transpose for ``W.T @ x``,
 a row for a 1-D ``W``.  ``weight_map(affine)`` picks the class by the IR's affine kind
 (:data:`MAPS`); a new layer type is one class here and one entry there.
@@ -66,8 +66,8 @@ class WeightMap:
                                                                 self._rows(r, self.out_shape)), w)
 
     def gram_trace(self, params: Params, x: Any) -> float:
-        """``trace Σ_n J_nᵀ J_n`` for the Jacobian ``J_n`` of ``θ ↦ A_θ x_n`` (it does not depend
-        on ``θ``: the map is linear in it)."""
+        """``trace G`` where ``Σ_n J_nᵀ J_n = G ⊗ I`` for the Jacobians ``J_n`` of ``θ ↦ A_θ x_n``
+        (the input Gram matrix, one per output row or channel; it does not depend on ``θ``)."""
         return self.operator(params).gram_trace(self._rows(x, self.in_shape))
 
     def _rows(self, x: Any, shape: Shape) -> Any:

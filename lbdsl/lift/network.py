@@ -142,8 +142,9 @@ class LiftedLayer:
 
     def weight_lipschitz(self, params: Params, u_in: Any) -> float:
         """A Lipschitz constant of ``∇_θ (1/B) Σ_n φ(A_θ u_n + b)`` for any ``φ`` with a
-        1-Lipschitz gradient: ``trace G`` with ``G = (1/B) Σ_n J_nᵀ J_n`` (the Jacobian of
-        ``θ ↦ A_θ u_n + b``), i.e. ``Σ‖u_n‖²/B`` plus one per output position for the bias."""
+        1-Lipschitz gradient: ``trace G`` where ``(1/B) Σ_n J_nᵀ J_n = G ⊗ I`` for the Jacobians
+        of ``θ ↦ A_θ u_n + b``, i.e. ``Σ‖u_n‖²/B`` (patches for conv2d) plus one per output
+        position for the bias."""
         rows = int(np.prod(u_in.shape[:-1]))
         total = self.A.gram_trace(params, u_in)
         if self.bias is not None:

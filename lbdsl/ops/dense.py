@@ -49,8 +49,9 @@ class Dense:
         return xp.matmul(xp.matrix_transpose(r), x)
 
     def gram_trace(self, x: Any) -> float:
-        """``Σ_n ‖x_n‖²``: the trace of ``Σ_n J_nᵀ J_n`` for the Jacobian ``J_n`` of ``W ↦ W x_n``
-        (a Lipschitz constant of ``∇_W Σ_n φ(W x_n)`` for any ``φ`` with 1-Lipschitz gradient)."""
+        """``Σ_n ‖x_n‖² = trace G``, ``G = Σ_n x_n x_nᵀ``: the Jacobians ``J_n`` of ``W ↦ W x_n``
+        have ``Σ_n J_nᵀ J_n = G ⊗ I``, so ``trace G ≥ λ_max`` bounds the Lipschitz constant of
+        ``∇_W Σ_n φ(W x_n)`` for any ``φ`` with a 1-Lipschitz gradient."""
         xp = array_namespace(x)
         return float(xp.sum(x * x))
 

@@ -109,6 +109,9 @@ class Psi(ABC):
 
     name: ClassVar[str]
     elementwise: ClassVar[bool] = True
+    #: whether data are projected strictly inside dom Ψ (where σ reaches the edge only in the
+    #: limit and B_Ψ(f, ·) has no minimiser for f on it: tanh, sigmoid, softmax)
+    interior_data: ClassVar[bool] = False
 
     def params(self) -> dict[str, float]:
         """The parameters, for display (``{"a": 0.01}`` for ``leaky_relu``)."""

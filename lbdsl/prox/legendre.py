@@ -112,6 +112,8 @@ class LegendrePsi(ElementwisePsi):
     """A Ψ whose ``Φ*`` is a smooth log-partition function ``A`` (``σ = A'``): ``Φ* = A`` and
     ``env_Ψ(z) = ½z² − A(z)``; subclasses set ``log_partition``."""
 
+    interior_data: ClassVar[bool] = True
+
     log_partition: ClassVar[Any]
 
     def _phi_conj(self, z: Any) -> Any:

@@ -56,6 +56,8 @@ class Softmax(Psi):
     rounded probabilities read from a file are admissible); elsewhere Ψ and B are ``+inf``.
     """
 
+    interior_data: ClassVar[bool] = True
+
     name: ClassVar[str] = "softmax"
     elementwise: ClassVar[bool] = False
 

@@ -1,6 +1,8 @@
-"""Array solvers for inversion (and, later, training), written once against the array API.
+"""Array solvers for inversion, written once against the array API.
 
-Every solver is a settings dataclass, a small state, and ``solve(problem, settings, *, x0,
-monitor) -> SolveResult``; :mod:`.base` holds what they share (stopping rules, the divergence
-guard, the monitor hook) and :mod:`.problems` the lowered problems they accept.
+Every solver is a settings dataclass, an :class:`~.driver.Iteration` (its step) and
+``solve(problem, settings, *, x0, monitor, resume) -> SolveResult``; :mod:`.driver` is the one
+loop they (and training's epochs) run in — stopping, divergence guard, monitor, Ctrl-C, resume —
+:mod:`.base` holds the stopping rule and the result, :mod:`.problems` the lowered problem they
+accept, and which problems each accepts is the table of :mod:`lbdsl.ir.tasks.solver_table`.
 """

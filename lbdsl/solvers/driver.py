@@ -15,8 +15,11 @@ holds (so that ``state()`` may return references); ``check(k)`` returns its metr
 4. stops with ``"tol"`` when ``metrics["change"] ≤ tol`` and ``metrics[it.optimality] ≤ tol``
    (``tol = None``: never — training runs its epochs), else with ``"interrupted"`` when the
    monitor raised ``KeyboardInterrupt`` before ``max_iter`` (a converged check, or one at
-   ``max_iter``, ends the run as it would have ended anyway).  Only the monitor's interrupt is handled — one raised inside a step propagates
-   (a second Ctrl-C) unless ``catch_interrupts``, where the run goes back to the last check.
+   ``max_iter``, ends the run as it would have ended anyway).
+
+Only the monitor's interrupt is a clean stop: a ``KeyboardInterrupt`` raised anywhere else — in
+a step, a check, ``after_check`` (a second Ctrl-C) — propagates, unless ``catch_interrupts``
+(training), where the run goes back to the last complete check and ends ``"interrupted"``.
 
 An interrupted run — and one stopped at a ``max_iter`` on the check grid, which a longer run
 passes through too — keeps ``{"iteration": it.state(), "k": k, "history": …}``
@@ -96,54 +99,77 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
     reason: StopReason = "max_iter"
     message = f"stopped after max_iter = {stopping.max_iter} {unit}s"
     if record_start:
-        if resume is None:
-            metrics = it.check(0)
-            history.record(0, metrics)
-        if stop_requested(monitor, k, dict(metrics), stopping):
+        try:
+            if resume is None:
+                metrics = it.check(0)
+                history.record(0, metrics)
+            if stop_requested(monitor, k, dict(metrics), stopping):
+                reason, message = "interrupted", _interrupted(k, unit)
+        except KeyboardInterrupt:
+            if not catch_interrupts:
+                raise
             reason, message = "interrupted", _interrupted(k, unit)
     while reason == "max_iter" and k < stopping.max_iter:
         try:
-            it.step()
-        except Diverged as exc:
-            reason, message = "diverged", str(exc)
-            break
+            k, reason, message = _step(it, stopping, k, good, good_k, unit)
+            if reason != "check":
+                continue
+            metrics = it.check(k)
+            history.record(k, metrics)
+            good, good_k = it.state(), k
+            if after_check is not None:
+                after_check(k, history)
+            reason, message = _verdict(it, stopping, monitor, k, metrics, unit)
         except KeyboardInterrupt:
             if not catch_interrupts:
                 raise
             it.restore(good)
+            if history.iteration[-1:] == [k] and k != good_k:   # recorded, then rolled back
+                history = _drop_last(history)
             k, reason, message = good_k, "interrupted", _interrupted(good_k, unit)
-            break
-        k += 1
-        if k % stopping.check_every and k < stopping.max_iter:
-            continue
-        if not it.finite():
-            it.restore(good)
-            reason = "diverged"
-            message = (f"diverged: a NaN or infinite value appeared between {unit}s {good_k} "
-                       f"and {k}; the last finite state ({unit} {good_k}) is kept")
-            k = good_k
-            break
-        metrics = it.check(k)
-        history.record(k, metrics)
-        good, good_k = it.state(), k
-        if after_check is not None:
-            after_check(k, history)
-        requested = stop_requested(monitor, k, dict(metrics), stopping)
-        if (stopping.tol is not None and metrics["change"] <= stopping.tol
-                and metrics[it.optimality] <= stopping.tol):
-            reason = "tol"         # converged: a Ctrl-C at this check changes nothing
-            message = (f"converged: change {metrics['change']:.2e} and {it.optimality} "
-                       f"{metrics[it.optimality]:.2e} <= tol = {stopping.tol:g} after {k} "
-                       f"{unit}s")
-            break
-        if requested:
-            reason, message = "interrupted", _interrupted(k, unit)
-            break
     state = None
     if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
         # where a longer run passes too: it can go on from here exactly
         state = {"iteration": it.state(), "k": k, "history": history}
     return Outcome(k, reason, message, metrics, history, state)
+
+
+def _step(it: Iteration, stopping: Stopping, k: int, good: Any, good_k: int, unit: str,
+          ) -> tuple[int, str, str]:
+    """One step: ``(k, "check", "")`` on the check grid, ``(k, "max_iter", …)`` between
+    checks, ``(k, "diverged", why)`` when it failed (back at the last good state if the
+    state became non-finite)."""
+    try:
+        it.step()
+    except Diverged as exc:
+        return k, "diverged", str(exc)
+    k += 1
+    if k % stopping.check_every and k < stopping.max_iter:
+        return k, "max_iter", f"stopped after max_iter = {stopping.max_iter} {unit}s"
+    if not it.finite():
+        it.restore(good)
+        return good_k, "diverged", (f"diverged: a NaN or infinite value appeared between "
+                                    f"{unit}s {good_k} and {k}; the last finite state ({unit} "
+                                    f"{good_k}) is kept")
+    return k, "check", ""
+
+
+def _verdict(it: Iteration, stopping: Stopping, monitor: Monitor | None, k: int,
+             metrics: dict[str, float], unit: str) -> tuple[StopReason, str]:
+    """After check ``k``: show it to the monitor; converged (a Ctrl-C there changes nothing),
+    interrupted, or on (``"max_iter"``)."""
+    requested = stop_requested(monitor, k, dict(metrics), stopping)
+    tol = stopping.tol
+    if tol is not None and metrics["change"] <= tol and metrics[it.optimality] <= tol:
+        return "tol", (f"converged: change {metrics['change']:.2e} and {it.optimality} "
+                       f"{metrics[it.optimality]:.2e} <= tol = {tol:g} after {k} {unit}s")
+    if requested:
+        return "interrupted", _interrupted(k, unit)
+    return "max_iter", f"stopped after max_iter = {stopping.max_iter} {unit}s"
+
+
+def _drop_last(history: History) -> History:
+    return History(history.iteration[:-1], {k: v[:-1] for k, v in history.metrics.items()})
 
 
 def _interrupted(k: int, unit: str) -> str:

@@ -88,7 +88,8 @@ class ProximalForm:
         self.f = asarray(self.xp, p.f, lp.dtype)
         self.batch = batch_of(self.f, lp)
         self.reg = InputProx.from_problem(p)
-        self.reg.floor = 0.1 * self.settings.stopping.tol
+        tol = self.settings.stopping.tol
+        self.reg.floor = 0.1 * tol if tol is not None else self.reg.floor
 
     def nonsmooth(self, x: Any) -> float:
         """``G``: the regulariser on the input (a form with more in ``G`` overrides it)."""

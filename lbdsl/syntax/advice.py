@@ -15,14 +15,22 @@ from dataclasses import dataclass
 
 from lark import Token
 
+from .grammar import task_kinds
+
 __all__ = ["ErrorContext", "advise", "TASK_KINDS", "TOP_KEYWORDS", "OPENERS"]
 
-TASK_KINDS = ("invert", "train", "check")
+TASK_KINDS = task_kinds()
 TOP_KEYWORDS = ("network",) + TASK_KINDS
 STATEMENT_KEYWORDS = ("input", "param", "output", "repeat")
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {close: open_ for open_, close in OPENERS.items()}
 VALUE_TYPES = frozenset({"NAME", "NUMBER", "STRING", "SHAPE"})
+
+
+def _either(words: tuple[str, ...]) -> str:
+    """```a`, `b` or `c```."""
+    quoted = [f"`{w}`" for w in words]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
 
 
 @dataclass(frozen=True)
@@ -168,10 +176,10 @@ def _top_level(ctx: ErrorContext, token: Token) -> str | None:
         return f"did you mean `{close[0]}`?"
     after, after2 = ctx.ahead(1), ctx.ahead(2)
     if after is not None and after.type == "NAME" and after2 is not None and str(after2) == "{":
-        return f"`{token}` is not a task: a task is `invert`, `train` or `check`"
+        return f"`{token}` is not a task: a task is {_either(TASK_KINDS)}"
     if after is not None and str(after) == "=":
         return "statements and settings go inside `network NAME { ... }` or a task's `{ ... }`"
-    return "a file holds `network NAME { ... }` blocks and `invert`, `train` or `check` tasks"
+    return f"a file holds `network NAME {{ ... }}` blocks and {_either(TASK_KINDS)} tasks"
 
 
 def _missing_colon(ctx: ErrorContext, token: Token) -> str | None:

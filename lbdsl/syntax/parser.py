@@ -8,43 +8,18 @@ from __future__ import annotations
 
 import functools
 import os
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from lark import Lark
 from lark.exceptions import UnexpectedInput
 
-from ..errors import LbdslError, SpecError
+from ..errors import SpecError
 from .build import build_module
+from .grammar import grammar_locations, grammar_text
 from .diagnose import explain
 from .tree import Module
 
-__all__ = ["grammar_text", "lark_parser", "parse", "parse_file"]
-
-
-def grammar_locations() -> list[Traversable]:
-    """Where the grammar may be, in order: inside the installed package, then in the repository.
-
-    A wheel carries it as ``lbdsl/grammar/lbn.lark`` (hatch ``force-include``); an editable
-    install or a source checkout has it in ``grammar/`` next to the ``lbdsl`` package directory.
-    """
-    package = resources.files("lbdsl")
-    repository = Path(__file__).resolve().parents[2] / "grammar" / "lbn.lark"
-    return [package / "grammar" / "lbn.lark", repository]
-
-
-def grammar_text(locations: list[Traversable] | None = None) -> str:
-    """The text of ``lbn.lark`` from the first existing of ``locations``.
-
-    ``locations`` defaults to :func:`grammar_locations`.
-    """
-    candidates = grammar_locations() if locations is None else locations
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    looked = ", ".join(str(candidate) for candidate in candidates)
-    raise LbdslError(f"cannot find the .lbn grammar (looked in {looked}); reinstall lbdsl")
+__all__ = ["grammar_text", "grammar_locations", "lark_parser", "parse", "parse_file"]
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """The arrays an ``invert`` task starts from: the ground truth u† and the data f^δ.
 
 Everything here is host NumPy in float64 (the solver's backend and dtype are applied later, by
-:mod:`.lower`), so that synthetic data are the same on every backend.
+:mod:`.invert.lower`), so that synthetic data are the same on every backend.
 
 * ``truth``: ``image("shepp_logan" | "camera" | "digit", size, index)`` — scikit-image's bundled
   phantom and cameraman, scikit-learn's bundled 8×8 digits (the **test** split of

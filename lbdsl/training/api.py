@@ -16,8 +16,10 @@ training set), ``mse_loss`` (``½‖N(x) − y‖²`` averaged over the training
 pass, for every method), ``residual`` (lifted only: the relative mismatch between the hidden
 states and the forward map of the states before them), then whatever ``validate(params)``
 returns.  ``monitor(epoch, metrics)`` sees the same record; a ``KeyboardInterrupt`` raised there
-(or during an epoch) stops training with ``stop_reason = "interrupted"``, a non-finite parameter
-with ``"diverged"`` (keeping the last finite epoch); otherwise ``"max_iter"`` (every epoch ran).
+before the last epoch (or anywhere during an epoch, its check or its checkpoint) stops training
+with ``stop_reason = "interrupted"`` at the last complete epoch, a non-finite parameter with
+``"diverged"`` (keeping the last finite epoch); otherwise ``"max_iter"`` (every epoch ran).
+The epochs run in the one loop of :mod:`lbdsl.solvers.driver` (:mod:`.epochs`).
 
 Checkpoints.  At the end of every epoch training is fully described by a :class:`TrainState`
 (parameters, hidden states in their current row order, the optimizer's moments, the warm-started
@@ -173,10 +175,12 @@ def _layers_of(roles: LiftedRoles, pens: dict[str, RegulariserSum]) -> dict[int,
     out = {}
     for v, pen in pens.items():
         if v not in by_key:
-            name = roles.net.network.variables[v].name
-            raise SolveError(f"lifted training cannot penalise `{name}`: it is not the state of "
-                             "a plain hidden layer (the output and residual sums are not free); "
-                             "use loss = mse")
+            var = roles.net.network.variables[v]
+            rebound = (f" (`{var.name}` means its last binding, `{v}`; give the layer you mean "
+                       "a name of its own)" if var.version > 1 else "")
+            raise SolveError(f"lifted training cannot penalise `{var.name}`: it is not the state "
+                             f"of a plain hidden layer{rebound}; the output and residual sums are "
+                             "not free states; use loss = mse")
         out[by_key[v]] = pen
     return out
 
@@ -190,7 +194,7 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
 
     ``settings`` is a task's optimizer (``ImplicitSGD``, ``SGD`` or ``Adam``; default
     ``implicit_sgd()`` for ``loss = "bregman"``, ``adam()`` for ``"mse"``); ``loss`` defaults to
-    bregman for implicit_sgd and mse otherwise.  ``penalties`` is a task's ``Penalty`` (or its
+    bregman for implicit_sgd and mse otherwise.  ``penalties`` is a task's ``PenaltyTerms`` (or its
     terms, or ``{variable: RegulariserSum}``).  ``xp`` is the array namespace (NumPy by default),
     ``dtype`` ``"float64"``/``"float32"`` or a dtype of ``xp``; ``initial`` overrides starting
     values by parameter name.  ``resume`` continues from a :class:`TrainState` (of a run with the

@@ -38,10 +38,13 @@ Derivation of the updates.  ``B_Ψ(y, z) = Φ(y) + Φ*(z) − ⟨y, z⟩`` with 
 
 One inner iteration is a block-coordinate proximal-gradient sweep: the hidden states one at a time
 in layer order (each sees the updated states before it — a simultaneous update of adjacent
-states is not safe, since ``B_Ψ(y, z)`` is not jointly convex), then all parameters at once (they
-decouple given z).  Every block step uses ``1/L`` of its block, so each one decreases the batch
-objective plus the anchor (sufficient decrease), and in the deterministic full-batch setting the
-lifted objective decreases monotonically across epochs.  ``‖A_k‖²`` and ``‖V_l‖²`` come from
+states is not safe, since ``B_Ψ(y, z)`` is not jointly convex), then all parameters at once.
+For a feed-forward network the parameters decouple given z, every block step uses ``1/L`` of
+its block and so decreases the batch objective plus the anchor (sufficient decrease), and in the
+deterministic full-batch setting the lifted objective decreases monotonically across epochs.  A
+residual's ``V_l`` meets its readers' ``A_k`` bilinearly (``A_k(u + s V_l z_l)``, and a tied
+``W`` is both), so there the simultaneous parameter step carries no such guarantee; the tests
+observe monotone descent on residual networks, they do not prove it.  ``‖A_k‖²`` and ``‖V_l‖²`` come from
 power iterations warm-started across batches (one iteration per batch, after its parameter
 updates): lower bounds, for which descent only needs them to exceed half the true value — a
 margin that also covers the few per cent by which the weights move within one batch.
@@ -75,7 +78,7 @@ def state_key(net: LiftedNetwork, layer: LiftedLayer) -> str:
     """The name of a layer's state: its output variable, or ``OUT.ψ`` for a residual's
     activation."""
     out = net.u_blocks[layer.output_block].var
-    return out if layer.V is None else f"{out}.{layer.psi.name}"
+    return out if layer.V is None else f"{out}.{layer.step.psi_name}"
 
 
 def output_layer(net: LiftedNetwork) -> LiftedLayer:

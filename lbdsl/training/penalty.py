@@ -81,7 +81,7 @@ def _variable_id(net: NetworkIR, name: str, vid: str | None = None) -> str:
 
 
 def resolve_penalties(net: NetworkIR, penalties: Any) -> dict[str, RegulariserSum]:
-    """Variable id → its penalty (:func:`state_penalty`) from a task's ``Penalty`` (or its
+    """Variable id → its penalty (:func:`state_penalty`) from a task's ``PenaltyTerms`` (or its
     terms, or a mapping ``{variable: penalty}``); ``SolveError`` for the input or an unknown
     variable."""
     if penalties is None:

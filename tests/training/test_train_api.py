@@ -116,3 +116,33 @@ def test_same_seed_same_batches_for_every_method():
     b = train(net, x, y, SGD(lr=0.01, epochs=2, batch=3), seed=7)
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+@pytest.mark.parametrize("where", ["validate", "checkpoint"])
+@pytest.mark.parametrize("settings", [ImplicitSGD(epochs=4, batch=4, inner=2),
+                                      Adam(lr=0.01, epochs=4, batch=4)], ids=["lifted", "adam"])
+def test_a_ctrl_c_in_a_check_or_a_checkpoint_rolls_back_to_the_last_complete_epoch(where,
+                                                                                  settings):
+    """A second Ctrl-C lands anywhere: in the validation of an epoch (before it is recorded) or
+    in its checkpoint (after): the result is the last complete epoch, consistently."""
+    net = build_net(REPEATED.replace("LOADW", "eye").replace("LOADB", "zeros"))
+    x = np.random.default_rng(0).random((12, 4))
+    y = np.random.default_rng(1).random((12, 3))
+    calls = []
+
+    def hook(*_):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return {}
+
+    kwargs = {"validate": hook} if where == "validate" else {"checkpoint": hook}
+    res = train(net, x, y, settings, **kwargs)
+    assert res.stop_reason == "interrupted"
+    # validate runs at epochs 0, 1, 2 (interrupted in 2's check: epoch 1 is the last complete);
+    # checkpoint at 1, 2, 3 (interrupted after 3 was recorded: epoch 3 is complete)
+    expected = 1 if where == "validate" else 3
+    assert res.epochs == expected and res.state.epoch == expected
+    assert res.history.iteration == list(range(expected + 1))
+    for name, value in res.state.params.items():
+        np.testing.assert_array_equal(value, res.params[name])

@@ -21,7 +21,7 @@ solves depend on except ``max_iter``: the backend, the network (input shape, lay
 the data and truth (sha256), the fidelity, the regulariser, α or its rule, λ, ρ, the solver and
 its other settings, the seed, the dtype —
 and a checkpoint of another problem is refused in one line that says what changed.  Arrays and
-the JSON document are stored as :mod:`.arraytree` packs them: nothing is pickled.
+the JSON document are stored as :mod:`..arraytree` packs them: nothing is pickled.
 """
 
 from __future__ import annotations

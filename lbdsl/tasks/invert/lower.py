@@ -67,8 +67,7 @@ SOLVERS: dict[str, Any] = {name: SolverEntry(spec.module, spec.settings)
 #: Options consumed by lbdsl itself rather than by a solver's settings.
 _RUNNER_OPTIONS = frozenset({"warm_start"})
 
-#: Ψ whose domain is open: the data are projected this far inside it (float64, float32).
-_INTERIOR = {"tanh", "sigmoid", "softmax"}
+#: How far inside dom Ψ data are projected for a Ψ with ``interior_data`` (float64, float32).
 _MARGIN = {"float64": 1e-6, "float32": 1e-4}
 
 
@@ -103,7 +102,7 @@ def project_data(lp: LiftedProblem, f: np.ndarray, dtype: str = "float64",
     if psi is None:
         return f, Projection("none", 0.0, 0, int(f.size))
     margin = 0.0
-    if psi.name in _INTERIOR:
+    if psi.interior_data:
         margin = _MARGIN[dtype]
         if psi.name == "softmax":
             margin = min(margin, 0.1 / f.shape[-1])

@@ -1,15 +1,15 @@
 """Running an ``invert`` task: the solver (chosen and configured), the α rule, the baseline.
 
-The stages before this one (data, lift, certificate, projection) are :mod:`lbdsl.pipeline`'s;
-this module only runs solvers on the lowered problem:
+The stages before this one (data, lift, certificate, projection) are the task's run in
+:mod:`lbdsl.tasks.invert`; this module only runs solvers on the lowered problem:
 
 * ``alpha`` fixed: one solve; ``apriori`` / ``discrepancy``: the rules of
   :mod:`lbdsl.solvers.alpha`, which call back ``solve(alpha, x0)`` (warm-started unless the
   solver says ``warm_start = false``); ``delta = auto`` is the true norm of the synthetic noise;
 * ``baseline = true``: the quadratic-fidelity problem on the same (unprojected) data at the same
   α, by the ``gradient`` solver with the task's ``max_iter`` and ``tol``;
-* every solve shows a :class:`~.progress.Progress` and honours Ctrl-C through the monitor;
-* ``replay`` (``--resume``, :mod:`.solve_checkpoint`): the solves an interrupted run finished
+* every solve shows a :class:`~lbdsl.tasks.progress.Progress` and honours Ctrl-C through the monitor;
+* ``replay`` (``--resume``, :mod:`.checkpoint`): the solves an interrupted run finished
   are taken from its checkpoint instead of being run again, in the order the run made them,
   and the one it was stopped in goes on from its solver state.
 """

@@ -1,8 +1,8 @@
 """Running a ``train`` task: the training library on the task's pairs, with validation, a
 progress line per epoch, a checkpoint per epoch and a clean Ctrl-C.
 
-The stages before this one (certificate, data) are :mod:`lbdsl.pipeline`'s; the files after it
-are :mod:`.save_train`'s.  This module only trains:
+The stages before this one (certificate, data) and after it (:mod:`.save`) are the task's run in
+:mod:`lbdsl.tasks.train`.  This module only trains:
 
 * :func:`lbdsl.training.train` with the task's loss, optimizer, penalty, seed and dtype, on the
   backend's namespace;
@@ -65,7 +65,7 @@ _SHOWN = (("mse_loss", "loss", "{:.4g}"), ("objective", "objective", "{:.4g}"),
 
 
 class EpochProgress(Progress):
-    """:class:`~.progress.Progress` counting epochs: a bar on a terminal, else one plain line
+    """:class:`~lbdsl.tasks.progress.Progress` counting epochs: a bar on a terminal, else one plain line
     per epoch (up to ``lines`` of them)."""
 
     unit = "epoch"

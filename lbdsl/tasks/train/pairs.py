@@ -9,7 +9,7 @@
   index, read through :func:`~.data.load_array` (signature check, never a pickle, real and
   finite).
 
-Host NumPy in float64, like :mod:`.data`; shapes ``(N, *input_shape)`` and
+Host NumPy in float64, like :mod:`..data`; shapes ``(N, *input_shape)`` and
 ``(N, *output_shape)``.  A setting the spec got wrong (a sample size that does not fit the
 network, ``n`` larger than the split) is a :class:`SpecError` at the setting; an unreadable file
 a one-line :class:`DataError`.

@@ -1,7 +1,7 @@
 """Writing a ``train`` task's folder: ``weights.npz``, the figures, then ``report.json``
-(``checkpoint.npz`` is written during training, by :mod:`.train`).
+(``checkpoint.npz`` is written during training, by :mod:`.fit`).
 
-As for ``invert`` (:mod:`.save`): every file goes through :mod:`lbdsl.outputs`, ``report.json``
+As for ``invert`` (:mod:`lbdsl.tasks.invert.save`): every file goes through :mod:`lbdsl.outputs`, ``report.json``
 comes last, and lbdsl's own files of an earlier run that this run does not write are removed.
 ``weights.npz`` holds every trained parameter under its spec name (``W1``, ``W_3`` in a repeat,
 ``z_W`` for a created one) in float64 — exactly what ``param W1 : … = load("…/weights.npz",
