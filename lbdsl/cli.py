@@ -36,14 +36,20 @@ _FIRST_SESSION = """examples (a first session):
   lbdsl COMMAND --help         # each command's options, with examples"""
 
 
-def _positive(text: str) -> float:
-    """A positive finite number (λ, ρ); argparse reports anything else with exit status 2."""
+def _weight(text: str) -> float:
+    """λ or ρ: a number in the range the certificate resolves; argparse reports anything else
+    with exit status 2."""
+    from .ir.tasks.records import WEIGHT_RANGE
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    lo, hi = WEIGHT_RANGE
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"must lie from {lo:g} to {hi:g}, got {text}")
     return value
 
 
@@ -65,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", "print the convexity certificate of each network")
     check.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
-    check.add_argument("--lambda", dest="lam", type=_positive, help="λ, overriding the spec's")
-    check.add_argument("--rho", type=_positive, help="ρ, overriding the spec's")
+    check.add_argument("--lambda", dest="lam", type=_weight, help="λ, overriding the spec's")
+    check.add_argument("--rho", type=_weight, help="ρ, overriding the spec's")
 
     show = command("show", "print the network graph, layers and tasks of a spec")
     show.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..ir.tasks.records import WEIGHT_RANGE
 from ..lift.compact import LiftedProblem
 from ..lift.structure import structure
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
@@ -104,7 +105,13 @@ def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix]:
 
 
 def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
-    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds)."""
+    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds);
+    ``ValueError`` for λ or ρ outside :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
+    lo, hi = WEIGHT_RANGE
+    for what, value in (("lambda", lam), ("rho", rho)):
+        if value is not None and not lo <= value <= hi:
+            raise ValueError(f"{what} = {value:g} is outside the range the certificate resolves "
+                             f"({lo:g} to {hi:g})")
     name = lp.network.name
     shape = structure(lp)
     if shape.has("single_layer"):
@@ -161,7 +168,9 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
     agree = abs(numeric - exact) <= tol
     cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, exact "
                       f"{exact:.6g}, {'agree' if agree else 'DISAGREE'} within {tol:.1e}")
-    return exact, float(tol)
+    lo, hi = res.lambda_min_b
+    # the verdict is exact; the margin is known to the width of its rigorous bracket
+    return exact, float((hi - lo) / 2)
 
 
 def _m_row(lp: LiftedProblem, layer, m_dense: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -225,13 +234,15 @@ def _numeric(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
                        margin=chosen.margin, tolerance=chosen.tolerance)
     cert.notes.append(f"{chosen.method} at ρ = {chosen.rho:g}; assumes Ψ convex (true for the "
                       "catalogue) and uses only the quadratic part of E")
+    if chosen.unresolved:
+        cert.notes.append(chosen.unresolved)
     if rho is None:
         cert.rho_min = good[0].rho if good else None
         scanned = f"ρ ∈ {{{', '.join(f'{r.rho:g}' for r in results)}}}"
         cert.notes.append(f"scanned {scanned}: "
                           + (f"certified for ρ ≥ {good[0].rho:g} on the grid"
                              if good else "certified for none"))
-    if not cert.certified:
+    if not cert.certified and not chosen.unresolved:
         _numeric_culprits(lp, chosen, cert)
     return cert
 
@@ -261,5 +272,5 @@ def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate) -> None:  # noq
         layer = lp.layers[index]
         cert.culprits.append(Culprit(
             _layer_name(lp, layer), _line(layer),
-            f"the most negative curvature of H_ρ lies on this {layer.kind} layer",
+            f"the most negative curvature of H_ρ lies on this layer ({layer.kind})",
             "a tied residual form (V = Wᵀ, `+` sign), a larger λ, or another ρ may help"))

@@ -17,7 +17,15 @@ is, i.e. whenever
 No assumption on ``V`` is needed.  For ``V = Wᵀ`` the seed's ``Q ⪰ 0`` implies ``H_ρ ⪰ 0``
 (``−⟨r, u⟩ + (ρ/2)‖r‖² ≥ −‖u‖²/(2ρ)`` with ``r = Wᵀz − Mu``), so this test is never stricter.
 It depends on the weights, so it is decided by floating-point eigenvalues: the verdict uses the
-tolerance ``tol = 100·ε·n·‖H_ρ‖`` and reports the margin ``λ_min(H_ρ)``.
+tolerance ``tol = 100·ε·n·‖H_ρ‖`` (Lanczos: its convergence tolerance, ``1e-8·‖H_ρ‖``) and reports
+the margin ``λ_min(H_ρ)``; certified means ``λ_min ≥ −tol``.
+
+The tolerance follows the scale of the matrix tested, and that scale grows with λ and ρ while
+the curvature that decides the question — on the null space of ``[M, −V]``, where the ρ-term
+vanishes — stays of the size of the λ- and ρ-free part (``I`` and ``W``).  So the tolerance is
+*bounded*: when it exceeds ``10⁻³·max(1, ‖W‖)`` the eigenvalues cannot resolve that curvature
+and no verdict is given at that (λ, ρ) (not certified, with the largest ρ the test resolves at
+this λ).  A negative margin beyond rounding is never certified.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lift.compact import LiftedProblem
+from ..ops.norm import operator_norm
 
 __all__ = ["NumericResult", "hessian_blocks", "certify_numeric", "DENSE_LIMIT"]
 
@@ -34,9 +43,14 @@ __all__ = ["NumericResult", "hessian_blocks", "certify_numeric", "DENSE_LIMIT"]
 DENSE_LIMIT = 4000
 
 
+#: The largest tolerance, relative to ``max(1, ‖W‖)``, at which a verdict is given.
+RESOLUTION = 1e-3
+
+
 @dataclass(frozen=True)
 class NumericResult:
-    """λ_min(H_ρ), the tolerance of the verdict, and the eigenvector (for naming culprits)."""
+    """λ_min(H_ρ), the tolerance of the verdict, and the eigenvector (for naming culprits);
+    ``unresolved`` says why no verdict was possible (empty: there is one)."""
 
     rho: float
     margin: float
@@ -44,6 +58,7 @@ class NumericResult:
     certified: bool
     eigvec: np.ndarray
     method: str
+    unresolved: str = ""
 
 
 def _dense(op, n: int) -> np.ndarray:  # noqa: ANN001 - a BlockOperator on NumPy
@@ -73,10 +88,32 @@ def certify_numeric(lp: LiftedProblem, lam: float, rho: float,
         h = _h_matrix(mats, lam, rho)
         evals, evecs = np.linalg.eigh(h)
         scale = float(np.max(np.abs(evals)))
-        tol = 100 * np.finfo(float).eps * n * max(scale, 1.0)
-        return NumericResult(rho, float(evals[0]), tol, bool(evals[0] >= -tol), evecs[:, 0],
-                             "dense eigenvalues")
+        factor = 100 * np.finfo(float).eps * n
+        w_norm = float(np.linalg.norm(mats["W"], 2)) if mats["W"].size else 0.0
+        k_norm = float(np.linalg.norm(mats["K"], 2)) if mats["K"].size else 0.0
+        stack = np.hstack([mats["M"], -mats["V"]])
+        rho_scale = float(np.linalg.norm(stack, 2)) ** 2 if stack.size else 0.0
+        fixed = max(lam * k_norm ** 2, 1.0) + w_norm        # ≥ ‖H_0‖, the λ-only part
+        return _verdict(rho, float(evals[0]), factor * max(scale, 1.0), evecs[:, 0],
+                        "dense eigenvalues", max(1.0, w_norm), factor, fixed, rho_scale)
     return _lanczos(lp, lam, rho)
+
+
+def _verdict(rho: float, margin: float, tol: float, eigvec: np.ndarray, method: str,
+             base: float, factor: float, fixed: float, rho_scale: float) -> NumericResult:
+    """``margin ≥ −tol`` certifies — when ``tol ≤ RESOLUTION·base`` (module docstring); else no
+    verdict, with the largest ρ at which ``factor·‖H_ρ‖ ≈ factor·(fixed + ρ·rho_scale)`` is
+    still resolved."""
+    limit = RESOLUTION * base
+    if not (np.isfinite(margin) and np.isfinite(tol)) or tol > limit:
+        room = limit / factor - fixed
+        reach = (f"it resolves ρ up to about {room / rho_scale:.3g} at this λ"
+                 if room > 0 and rho_scale > 0 else "λ is too large for it at any ρ")
+        why = (f"at ρ = {rho:g} the rounding of H_ρ (tolerance {tol:.2g}) exceeds "
+               f"{RESOLUTION:g}·max(1, ‖W‖) = {limit:.2g}, the size of the curvature that decides "
+               f"convexity: no verdict; {reach}")
+        return NumericResult(rho, margin, tol, False, eigvec, method, why)
+    return NumericResult(rho, margin, tol, bool(margin >= -tol), eigvec, method)
 
 
 def _lanczos(lp: LiftedProblem, lam: float, rho: float) -> NumericResult:
@@ -94,6 +131,7 @@ def _lanczos(lp: LiftedProblem, lam: float, rho: float) -> NumericResult:
     op = LinearOperator((nu + nz, nu + nz), matvec=matvec, dtype=float)
     top = float(eigsh(op, k=1, which="LA", return_eigenvectors=False, tol=1e-8)[0])
     evals, evecs = eigsh(op, k=1, which="SA", tol=1e-10, maxiter=20 * (nu + nz))
-    tol = 1e-8 * max(abs(top), 1.0)
-    return NumericResult(rho, float(evals[0]), tol, bool(evals[0] >= -tol), evecs[:, 0],
-                         "Lanczos (scipy eigsh)")
+    factor = 1e-8
+    base = max(1.0, operator_norm(lp.W, np, np.float64, iters=200, tol=1e-6))
+    return _verdict(rho, float(evals[0]), factor * max(abs(top), 1.0), evecs[:, 0],
+                    "Lanczos (scipy eigsh)", base, factor, abs(top), 0.0)

@@ -169,9 +169,25 @@ def _bracket_min_eigenvalue(b: Matrix, estimate: float, scale: float
     for _ in range(40):
         lo, hi = Fraction(estimate - width), Fraction(estimate + width)
         if psd_exact(b, lo) and not psd_exact(b, hi):
-            return lo, hi
+            return _narrow(b, lo, hi)
         width *= 4
     raise ArithmeticError("could not bracket the smallest eigenvalue")  # pragma: no cover
+
+
+def _narrow(b: Matrix, lo: Fraction, hi: Fraction, rel: float = 1e-12,
+            steps: int = 400) -> tuple[Fraction, Fraction]:
+    """Exact bisection of ``[lo, hi]`` (``psd_exact(b, lo)``, not at ``hi``) until it is
+    ``rel`` of its own size: the float estimate is only good to ``ε‖B‖``, which a large λ makes
+    larger than λ_min itself."""
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if hi - lo <= rel * max(abs(lo), abs(hi)) or mid in (lo, hi):
+            break
+        if psd_exact(b, mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
 
 
 def _closed_form_min_root(poly: sp.Poly) -> sp.Expr:

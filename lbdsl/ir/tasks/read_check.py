@@ -10,13 +10,13 @@ from .schema import Context, Read, Schema, typed_task
 __all__ = ["CHECK", "finish_check"]
 
 
-def _positive(expr: tree.Expr, what: str, ctx: Context) -> float:
-    return r.positive(expr, what)
+def _lam_rho(expr: tree.Expr, what: str, ctx: Context) -> float:
+    return r.weight(expr, what)
 
 
 CHECK = Schema(
     kind="check",
-    readers={"lambda": _positive, "rho": _positive},
+    readers={"lambda": _lam_rho, "rho": _lam_rho},
     hints={"lam": "the setting is spelled `lambda`"},
     shown=("lambda", "rho")
 )

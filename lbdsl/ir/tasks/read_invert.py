@@ -279,15 +279,15 @@ def _read_baseline(expr: tree.Expr, what: str, ctx: Context) -> bool:
     return r.boolean(expr, what)
 
 
-def _positive(expr: tree.Expr, what: str, ctx: Context) -> float:
-    return r.positive(expr, what)
+def _lam_rho(expr: tree.Expr, what: str, ctx: Context) -> float:
+    return r.weight(expr, what)
 
 
 INVERT = Schema(
     kind="invert",
     readers={"truth": read_truth, "data": read_data, "fidelity": read_fidelity,
-             "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _positive,
-             "rho": _positive, "solver": read_solver, "baseline": _read_baseline,
+             "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _lam_rho,
+             "rho": _lam_rho, "solver": read_solver, "baseline": _read_baseline,
              **SHARED_READERS},
     required=("data",),
     hints={

@@ -133,6 +133,14 @@ def positive(expr: tree.Expr, what: str) -> float:
     return bounded(expr, what, lambda v: v > 0, "be a positive number")
 
 
+def weight(expr: tree.Expr, what: str) -> float:
+    """λ or ρ: a number in :data:`~.records.WEIGHT_RANGE`."""
+    from .records import WEIGHT_RANGE
+
+    lo, hi = WEIGHT_RANGE
+    return bounded(expr, what, lambda v: lo <= v <= hi, f"be a number from {lo:g} to {hi:g}")
+
+
 def nonnegative(expr: tree.Expr, what: str) -> float:
     """A number >= 0."""
     return bounded(expr, what, lambda v: v >= 0, "be a number >= 0")

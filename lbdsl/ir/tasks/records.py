@@ -24,7 +24,7 @@ __all__ = [
     "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
     "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task",
-    "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL",
+    "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL", "WEIGHT_RANGE",
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -189,6 +189,9 @@ class DiscrepancyAlpha:
 Alpha = Union[FixedAlpha, AprioriAlpha, DiscrepancyAlpha]
 
 DEFAULT_RHO = 1e3
+#: The range of λ and ρ (the weights of the compact form) that the certificate and the solvers
+#: accept: beyond it ``1/ρ`` or ``λ·‖K‖²`` leave what float64 resolves against the O(1) terms.
+WEIGHT_RANGE = (1e-100, 1e100)
 DEFAULT_MAX_ITER = 5000
 DEFAULT_TOL = 1e-6
 
