@@ -55,10 +55,11 @@ class Spec:
 
     def solve(self, backend: str = "numpy", out: str | Path | None = None,
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
-              resume: bool = False) -> list[TaskResult]:
+              resume: bool = False, allow_outside: bool = False) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
         applied after the ones given to :func:`load`; ``resume`` continues each task an
-        interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``)."""
+        interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``);
+        ``allow_outside`` lets a ``save`` write outside the output root (``--allow-outside``)."""
         from rich.console import Console
 
         every = self.overrides + tuple(overrides)
@@ -68,7 +69,8 @@ class Spec:
             console = Console(file=io.StringIO(), markup=False, highlight=False)
             errors = console
         return pipeline.solve(program, backend=backend, out=out, overrides=every,
-                              console=console, errors=errors, resume=resume)
+                              console=console, errors=errors, resume=resume,
+                              allow_outside=allow_outside)
 
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:

@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="override a task setting (repeatable)")
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
+    solve.add_argument("--allow-outside", action="store_true",
+                       help="let a spec's `save` write outside the output root (--out, else "
+                            "the working directory)")
     solve.add_argument("--resume", action="store_true",
                        help="continue each task from the checkpoint.npz in its folder (after "
                             "a Ctrl-C: from where it stopped; a train task from its last "
@@ -101,18 +104,34 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from .tasks.progress import install_stop_handlers, restore_handlers
+    from .terminal import degrade
+
+    degrade()                   # any locale: ASCII spellings where the terminal has no λ
+    previous = install_stop_handlers()  # SIGTERM/SIGHUP like Ctrl-C; Ctrl-C even if ignored
+    try:
+        return _main(argv)
+    finally:
+        restore_handlers(previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    from .tasks.progress import Stopped, stop_status
+
     args = _parser().parse_args(argv)
     if args.command is None:  # a command is required; say which there are
         _parser().print_help(sys.stderr)
         return 2
     try:
+        _working_directory()
         return _COMMANDS[args.command](args)
     except LbdslError as err:
         print(str(err) if err.exit_status == 2 else f"error: {err}", file=sys.stderr)
         return err.exit_status
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = f"stopped by {exc.args[0]}" if isinstance(exc, Stopped) else "interrupted"
+        print(what, file=sys.stderr)
+        return stop_status()
     except BrokenPipeError:  # `lbdsl show spec.lbn | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
@@ -123,14 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _working_directory() -> None:
+    """A one-line error (exit 1) when the working directory is gone or unreadable: every
+    relative path — the spec, ``--out``, ``./lbdsl-out`` — depends on it."""
+    try:
+        os.listdir(os.getcwd())
+    except OSError as exc:
+        raise LbdslError("the current directory no longer exists or cannot be read "
+                         f"({exc.strerror or exc}); cd to a directory and run again") from None
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from . import pipeline
 
     program = pipeline.load(args.file)
     certificates = pipeline.check(program, lam=args.lam, rho=args.rho)
     if args.json:
-        print(json.dumps({"networks": {n: c.to_json() for n, c in certificates.items()}},
-                         indent=2))
+        from .terminal import write_utf8
+
+        write_utf8(json.dumps({"networks": {n: c.to_json() for n, c in certificates.items()}},
+                              indent=2, ensure_ascii=False))
     else:
         for cert in certificates.values():
             print(cert.render())
@@ -157,7 +188,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
     program = pipeline.load(args.file, overrides=args.overrides)
     results = pipeline.solve(program, backend=args.backend, out=args.out,
-                             overrides=args.overrides, resume=args.resume)
+                             overrides=args.overrides, resume=args.resume,
+                             allow_outside=args.allow_outside)
     return exit_status(results)
 
 

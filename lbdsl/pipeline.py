@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .certify.certificate import Certificate, certify
+from .certify.certificate import Certificate, certify_network
 from .errors import SpecError
 from .ir.build import build_module
 from .ir.nodes import ModuleIR, NetworkIR
@@ -97,8 +97,8 @@ def check(program: Program, lam: float | None = None,
     out: dict[str, Certificate] = {}
     for name, net in program.networks.items():
         spec_lam, spec_rho = _task_weights(program, name)
-        out[name] = certify(lift(net), spec_lam if lam is None else lam,
-                            spec_rho if rho is None else rho)
+        out[name] = certify_network(net, spec_lam if lam is None else lam,
+                                    spec_rho if rho is None else rho)
     return out
 
 
@@ -113,13 +113,14 @@ def show(program: Program, lifted: bool = False) -> str:
 
 def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
           overrides: tuple[str, ...] | list[str] = (), console: Any = None,
-          errors: Any = None, resume: bool = False) -> list[Any]:
+          errors: Any = None, resume: bool = False, allow_outside: bool = False) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
     Each task kind is a package of :mod:`lbdsl.tasks` (``invert``, ``train``, ``check``) whose
     ``run(ctx, task, folder)`` holds its stages; ``invert`` and ``train`` tasks get a folder
-    ``DIR/KIND-NET[-k]/``.  A task that fails is reported in one line (a spec error with its
-    caret) and the others still run; a Ctrl-C during a solve writes that task's last iterate (a
+    ``DIR/KIND-NET[-k]/`` inside the output root (:mod:`lbdsl.tasks.layout`; ``allow_outside``
+    lets a ``save`` leave it), locked while the task writes there.  A task that fails is
+    reported in one line (a spec error with its caret) and the others still run; a Ctrl-C during a solve writes that task's last iterate (a
     training's last complete epoch) and stops the run.
     """
     from rich.console import Console
@@ -130,6 +131,9 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     from .tasks.layout import Allocator, base_dir
     from .tasks.summary import summary_table
 
+    from .tasks.progress import last_signal
+
+    last_signal.clear()
     xp = namespace(backend)  # fail early, in one line, on an unusable backend
     console = console or Console(markup=False, highlight=False, soft_wrap=True)
     errors = errors or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
@@ -137,10 +141,15 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
                      tuple(overrides), console, errors, resume,
                      weights=lambda network: _task_weights(program, network))
     allocator = Allocator()
-    folders = {}
+    folders: dict[int, Any] = {}
     for index, task in enumerate(program.tasks):
         if KINDS[task.kind].writes_folder:
-            base = base_dir(out, task.save, program.module.file)
+            try:
+                base = base_dir(out, task.save, program.module.file, allow_outside,
+                                task.spans.get("save"))
+            except SpecError as err:   # reported as this task's error, when it runs
+                folders[index] = err
+                continue
             folders[index] = allocator.folder(base, task.kind, task.network)
     results = []
     for index, task in enumerate(program.tasks):
@@ -151,15 +160,38 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
         results.append(result)
         if result.status == "interrupted":
             last = "last complete epoch" if result.kind == "train" else "last iterate"
-            again = "lbdsl solve" + ("" if program.module.file.startswith("<")
-                                     else f" {program.module.file}") + " --resume"
+            again = resume_command(program.module.file, out, overrides, backend, allow_outside)
             errors.print(f"interrupted: {result.label} stopped early; its {last} is in "
-                         f"{result.path}; the remaining tasks were not run; `{again}` "
-                         "(with the same options) continues")
+                         f"{result.path}; the remaining tasks were not run; to go on, run "
+                         f"(from {_cwd_text()}): {again}")
             break
     if any(r.kind != "check" for r in results):
         _print_wide(console, lambda width: summary_table(results, width))
     return results
+
+
+def resume_command(file: str, out: str | Path | None, overrides: tuple[str, ...] | list[str],
+                   backend: str, allow_outside: bool = False) -> str:
+    """The command line that goes on with a run: its spec, ``--out``, every ``--set`` and the
+    backend, with ``--resume`` (quoted for a POSIX shell)."""
+    import shlex
+
+    words = ["lbdsl", "solve"] + ([] if file.startswith("<") else [file])
+    words += ["--out", str(out)] if out is not None else []
+    for text in overrides:
+        words += ["--set", text]
+    words += ["--backend", backend] if backend != "numpy" else []
+    words += ["--allow-outside"] if allow_outside else []
+    return shlex.join(words + ["--resume"])
+
+
+def _cwd_text() -> str:
+    import os
+
+    try:
+        return os.getcwd()
+    except OSError:
+        return "the same directory"
 
 
 def _print_wide(console: Any, renderable: Any) -> None:
@@ -181,13 +213,19 @@ def _run_task(ctx: Any, task: Any, folder: Path | None) -> Any:
     their caret)."""
     from .errors import LbdslError
     from .tasks import KINDS
+    from .tasks.layout import locked
     from .tasks.result import TaskResult
 
     line = task.span.line if task.span is not None else None
     label = f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
     ctx.console.rule(label, style="dim")
     try:
-        return KINDS[task.kind].runner()(ctx, task, folder)
+        if isinstance(folder, SpecError):
+            raise folder
+        if folder is None:
+            return KINDS[task.kind].runner()(ctx, task, folder)
+        with locked(folder):
+            return KINDS[task.kind].runner()(ctx, task, folder)
     except SpecError as err:
         err = err.with_source(ctx.source).with_sources({OVERRIDE_FILE: "\n".join(ctx.overrides)})
         ctx.errors.print(str(err))

@@ -17,12 +17,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..ir.tasks.records import WEIGHT_RANGE
-from ..lift.compact import LiftedProblem
+from ..ir.nodes import NetworkIR
+from ..lift.compact import LiftedProblem, lift
+from ..lift.network import lifted_network
 from ..lift.structure import structure
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
 from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
 
-__all__ = ["Culprit", "Certificate", "certify", "RHO_GRID"]
+__all__ = ["Culprit", "Certificate", "certify", "certify_network", "RHO_GRID"]
 
 #: ρ values scanned by the numeric route when the spec gives none.
 RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
@@ -104,24 +106,42 @@ def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix]:
     return k, coefficient_matrix((p, p), entries)
 
 
-def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
-    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds);
-    ``ValueError`` for λ or ρ outside :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
+def _check_weights(lam: float, rho: float | None) -> None:
     lo, hi = WEIGHT_RANGE
     for what, value in (("lambda", lam), ("rho", rho)):
         if value is not None and not lo <= value <= hi:
             raise ValueError(f"{what} = {value:g} is outside the range the certificate resolves "
                              f"({lo:g} to {hi:g})")
-    name = lp.network.name
+
+
+def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
+    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds);
+    ``ValueError`` for λ or ρ outside :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
+    _check_weights(lam, rho)
     shape = structure(lp)
     if shape.has("single_layer"):
-        return Certificate(
-            name, True, "symbolic", lam, rho, route="single layer",
-            notes=["B_Ψ(f, W u + b) is convex in u for every W, b and Ψ, so "
-                   "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
+        return _single_layer(lp.network.name, lam, rho)
     if shape.has("tied_chain"):
         return _symbolic(lp, *_tied_chain(lp), lam, rho)
     return _numeric(lp, lam, rho)
+
+
+def certify_network(net: NetworkIR, lam: float = 1.0, rho: float | None = None
+                    ) -> Certificate:
+    """:func:`certify` of ``net``, answered from the structure alone where it decides (a
+    single layer): then no parameter is made and nothing proportional to the network is
+    allocated."""
+    if structure(lifted_network(net)).has("single_layer"):
+        _check_weights(lam, rho)
+        return _single_layer(net.name, lam, rho)
+    return certify(lift(net), lam, rho)
+
+
+def _single_layer(name: str, lam: float, rho: float | None) -> Certificate:
+    return Certificate(
+        name, True, "symbolic", lam, rho, route="single layer",
+        notes=["B_Ψ(f, W u + b) is convex in u for every W, b and Ψ, so "
+               "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
 
 
 def _symbolic(lp: LiftedProblem, k: Matrix, m: Matrix, lam: float,

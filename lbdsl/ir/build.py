@@ -26,6 +26,7 @@ A conv2d input is ``C×H×W``; an ``H×W`` input is one channel.
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -542,10 +543,16 @@ class _NetworkBuilder(AffineForms):
                        "use a smaller input or smaller layers")
 
     def materialise(self) -> dict[str, Any]:
+        """Each parameter's value, or how to make it: a ``load`` is read now (its mistakes are
+        spec errors), a generated one is made when it is first used."""
         values: dict[str, Any] = {}
         with init.Loader(self.file_dir) as loader:
             for p in self.params.values():
                 assert p.plan is not None and p.shape is not None
+                if p.plan.kind != "load":
+                    values[p.name] = functools.partial(init.materialise, p.plan, p.shape,
+                                                       p.name, None)
+                    continue
                 try:
                     values[p.name] = init.materialise(p.plan, p.shape, p.name, loader)
                 except init.InitError as exc:

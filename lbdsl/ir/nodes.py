@@ -11,13 +11,18 @@ A hidden variable the builder introduces for ``y = c @ relu(W @ u + b)`` has the
 (the id of ``y`` it feeds, a dot, the activation).  Shapes are the declared or inferred array
 shapes; ``@`` multiplies the row-major flattening of its right operand.
 
-Parameters are host NumPy ``float64`` arrays, initialised eagerly by :mod:`lbdsl.ir.params`;
-solvers move them to their backend.
+Parameters are host NumPy ``float64`` arrays (:mod:`lbdsl.ir.params`): a loaded one is read when
+the network is built (its file's mistakes are spec errors), a generated one (``normal``,
+``zeros``, …) when its value is first used — so that what needs only the structure (``lbdsl
+show``, a structural certificate) allocates nothing proportional to the network; solvers move
+them to their backend.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -68,15 +73,23 @@ class Variable:
 
 @dataclass(frozen=True, eq=False)
 class Param:
-    """A parameter: its final name (``W_3`` inside a repeat), shape and initial value."""
+    """A parameter: its final name (``W_3`` inside a repeat), shape and initial value.
+
+    ``source`` is the value, or a function that makes it (a generated initialiser: made on
+    first use of :attr:`value`, then kept)."""
 
     name: str
     shape: Shape
-    value: np.ndarray           # float64, C-contiguous, ``value.shape == shape``
+    source: np.ndarray | Callable[[], np.ndarray]
     span: SourceSpan | None
     origin: str                 # how it was initialised, for humans: ``normal(std=1, seed=0)``
     declared_name: str = ""     # the spec's name before the repeat suffix (``W``)
     created: bool = False       # made by ``dense`` / ``conv2d`` rather than declared
+
+    @functools.cached_property
+    def value(self) -> np.ndarray:
+        """float64, C-contiguous, ``value.shape == shape``."""
+        return self.source() if callable(self.source) else self.source
 
     @property
     def size(self) -> int:

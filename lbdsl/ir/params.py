@@ -434,8 +434,9 @@ def _validated(array: np.ndarray, shape: Shape, what: str, name: str,
     return out
 
 
-def materialise(plan: InitPlan, shape: Shape, name: str, loader: Loader) -> np.ndarray:
-    """The parameter's initial value: a C-contiguous ``float64`` array of ``shape``."""
+def materialise(plan: InitPlan, shape: Shape, name: str, loader: Loader | None) -> np.ndarray:
+    """The parameter's initial value: a C-contiguous ``float64`` array of ``shape`` (``loader``
+    is needed by ``load`` only)."""
     kind, args = plan.kind, plan.args
     n = size_of(shape)
     if kind == "normal":

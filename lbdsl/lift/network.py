@@ -34,6 +34,7 @@ compact form to this runtime.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,6 +310,26 @@ class LiftedNetwork:
         return operator_norm(op, self.xp, self.dtype, iters=100, tol=1e-4, safety=1.01)
 
 
+class OwnParams(Mapping):
+    """A network's own parameters on ``xp`` in ``dtype``, each made (and moved to the backend)
+    when it is first read: what needs only the structure never allocates them."""
+
+    def __init__(self, net: NetworkIR, xp: Any, dtype: Any) -> None:
+        self.net, self.xp, self.dtype = net, xp, dtype
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._made:
+            self._made[name] = asarray(self.xp, self.net.params[name].value, self.dtype)
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.net.params)
+
+    def __len__(self) -> int:
+        return len(self.net.params)
+
+
 class Substitution:
     """``T : (u_0, z) ↦ u`` (:meth:`LiftedNetwork.substitute`) as a linear operator on flat
     arrays with batch axes: ``shape_in = (size(u_0) + size(z),)``, ``shape_out = (size(u),)``;
@@ -388,6 +409,6 @@ def lifted_network(net: NetworkIR, xp: Any = None, dtype: Any = None,
                                   step.span, weight_map(step.affine), step.affine.bias, V, sign))
         z_offset += z_size
     if params is None:
-        params = {name: asarray(xp, p.value, dtype) for name, p in net.params.items()}
+        params = OwnParams(net, xp, dtype)
     return LiftedNetwork(net, tuple(u_blocks), tuple(layers), index[net.output], params, xp,
                          dtype)

@@ -46,10 +46,9 @@ class RunContext:
 
     def certificate(self, network: str, lam: float, rho: float | None) -> Any:
         """The certificate of ``network`` at (λ, ρ), computed once per run."""
-        from ..certify.certificate import certify
-        from ..lift.compact import lift
+        from ..certify.certificate import certify_network
 
         key = (network, lam, rho)
         if key not in self.certificates:
-            self.certificates[key] = certify(lift(self.networks[network]), lam, rho)
+            self.certificates[key] = certify_network(self.networks[network], lam, rho)
         return self.certificates[key]

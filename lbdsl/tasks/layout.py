@@ -1,23 +1,38 @@
-"""Where a task's results go: ``DIR/<kind>-<network>[-2, -3, …]/``.
+"""Where a task's results go: ``DIR/<kind>-<network>[-2, -3, …]/``, inside the output root.
 
 ``DIR`` is ``--out`` if given (relative to the working directory), else the task's ``save``
 (relative to the spec's folder), else ``./lbdsl-out/<spec file stem>/`` (``demo`` for the
-built-in demo).  Both ``--out`` and ``save`` may point anywhere: the user wrote them.  What
-lbdsl adds below ``DIR`` is its own: the folder name is sanitised to ``[A-Za-z0-9_-]`` and must
-resolve to a direct child of ``DIR`` (a symlink planted there that leads elsewhere is refused),
-so nothing is ever written outside ``DIR``.  A second task of the same kind on the same network
-— the same folder in this run — gets ``-2``, then ``-3``; a second run of the same spec reuses
-the same folders, replacing lbdsl's own files there.
+built-in demo).  The *output root* is ``--out`` when given, else the working directory: a spec
+— perhaps someone else's — must not write where it likes, so a ``save`` that resolves outside
+the root (an absolute path, ``..`` that climbs out, a symlink on the way that leads out) is
+refused in one line at the setting, unless the user passes ``--allow-outside``
+(``allow_outside=True``).  What lbdsl adds below ``DIR`` is its own: the folder name is
+sanitised to ``[A-Za-z0-9_-]`` and must resolve to a direct child of ``DIR`` (a symlink planted
+there that leads elsewhere is refused).  A second task of the same kind on the same network —
+the same folder in this run — gets ``-2``, then ``-3``; a second run of the same spec reuses the
+same folders, replacing lbdsl's own files there.
+
+Two runs at once into the same folder: each task holds an exclusive lock on
+``FOLDER/.lbdsl.lock`` while it writes there (``fcntl.flock``, released when the process ends,
+however it ends); a task that finds the lock taken fails in one line, naming the folder, and the
+run's other tasks go on.  Every file is written atomically, so a reader sees the previous run's
+files or the new ones, never a mix within a file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ..errors import SolveError
+from ..errors import SolveError, SpecError
 
-__all__ = ["DEMO_STEM", "base_dir", "sanitise", "Allocator"]
+__all__ = ["DEMO_STEM", "base_dir", "sanitise", "Allocator", "check_inside", "locked",
+           "LOCK_FILE"]
+
+LOCK_FILE = ".lbdsl.lock"
 
 DEMO_STEM = "demo"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -29,14 +44,24 @@ def sanitise(name: str) -> str:
     return clean
 
 
-def base_dir(out: str | Path | None, save: str | None, spec_file: str | None) -> Path:
-    """``DIR`` for one task (see the module docstring)."""
+def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
+             allow_outside: bool = False, save_span: Any = None) -> Path:
+    """``DIR`` for one task (see the module docstring); a :class:`SpecError` at ``save_span``
+    when ``save`` leaves the output root."""
     if out is not None:
         return Path(out)
     demo = not spec_file or spec_file.startswith("<")
     if save is not None:
-        root = Path.cwd() if demo else Path(spec_file).resolve().parent
-        return root / save
+        here = Path.cwd() if demo else Path(spec_file).resolve().parent
+        target = here / save
+        root = Path.cwd().resolve()
+        resolved = target.resolve()
+        if not allow_outside and not resolved.is_relative_to(root):
+            raise SpecError.at(save_span, f"`save` resolves to {resolved}, outside the output "
+                               f"root {root} (the working directory)",
+                               "save under the working directory, choose the folder with --out, "
+                               "or pass --allow-outside to let this spec write there")
+        return target
     stem = DEMO_STEM if demo else Path(spec_file).stem
     return Path("lbdsl-out") / sanitise(stem)
 
@@ -69,3 +94,34 @@ def check_inside(folder: Path) -> None:
     if target.parent != parent:
         raise SolveError(f"refusing to write to {folder}: it resolves to {target}, outside "
                          f"{parent}")
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock while the block runs (see the module docstring); ``SolveError``
+    (one line) when another run holds it."""
+    import fcntl
+    import os
+
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SolveError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    check_inside(folder)        # before anything is created in it: it may link elsewhere
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SolveError(f"cannot create {folder / LOCK_FILE}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SolveError(f"another lbdsl run is writing to {folder}; wait for it to end, "
+                             "or choose another folder with --out") from None
+        yield
+    finally:
+        if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+            (folder / LOCK_FILE).unlink()   # the task wrote nothing: leave no folder behind
+            folder.rmdir()
+        os.close(fd)   # closing releases the lock

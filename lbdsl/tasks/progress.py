@@ -4,10 +4,14 @@
 (iteration, objective, residual, PSNR when the truth is known) on a terminal, and about ten
 plain lines per solve when stdout is not a terminal (a log file, a pipe, CI).
 
-:class:`InterruptGuard` turns the first Ctrl-C during a solve into a request that the monitor
-honours at the solver's next check by raising ``KeyboardInterrupt`` there; the solver then stops
-with ``stop_reason = "interrupted"`` and returns its last good iterate, which is written like any
-result.  A second Ctrl-C interrupts at once.
+:class:`InterruptGuard` turns the first stop signal during a solve — Ctrl-C (SIGINT), and
+SIGTERM and SIGHUP, which schedulers, ``timeout``, container stops and a closed terminal send —
+into a request that the monitor honours at the solver's next check by raising
+``KeyboardInterrupt`` there; the solver then stops with ``stop_reason = "interrupted"`` and
+returns its last good iterate, which is written like any result.  A second one interrupts at
+once.  :func:`install_stop_handlers` (the CLI, at start) makes SIGTERM and SIGHUP act like Ctrl-C
+outside a solve too, and installs Ctrl-C's handler even where the process inherited it ignored;
+:func:`stop_status` is the exit status (``128 + signal``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["Progress", "InterruptGuard", "format_metrics"]
+__all__ = ["Progress", "InterruptGuard", "format_metrics", "install_stop_handlers", "restore_handlers", "Stopped",
+           "STOP_SIGNALS", "last_signal", "stop_status"]
 
 _SHOWN = (("objective", "objective", "{:.6g}"), ("residual", "residual", "{:.3g}"),
           ("psnr", "PSNR", "{:.2f} dB"))
@@ -88,27 +93,73 @@ class Progress:
             self._bar = None
 
 
+#: The signals that stop a run cleanly, as Ctrl-C does: the terminal's, a scheduler's or
+#: ``timeout``'s and a closed terminal's.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than SIGINT, raised where Ctrl-C would raise ``KeyboardInterrupt``
+    (so every clean-stop path handles both); ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: The signal that last stopped a run (SIGINT when it was a Ctrl-C), for the exit status.
+last_signal: list[int] = []
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    last_signal[:] = [signum]
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+
+def install_stop_handlers() -> dict[int, Any]:
+    """Make SIGTERM and SIGHUP stop a run like Ctrl-C, and restore Ctrl-C where the process
+    inherited it ignored (a background job of a non-interactive shell); main thread only.
+    Returns the handlers it replaced (for :func:`restore_handlers`)."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for signum in STOP_SIGNALS:
+        try:
+            previous[signum] = signal.signal(signum, _raise)
+        except (ValueError, OSError):  # pragma: no cover - an embedded interpreter
+            pass
+    return previous
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the handlers :func:`install_stop_handlers` replaced."""
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
 class InterruptGuard:
-    """While active (main thread only), the first SIGINT sets :attr:`requested` instead of
-    raising; :meth:`check` raises ``KeyboardInterrupt`` where it is safe (inside the monitor)."""
+    """While active (main thread only), the first stop signal (SIGINT, SIGTERM, SIGHUP) sets
+    :attr:`requested` instead of raising; :meth:`check` raises ``KeyboardInterrupt`` where it
+    is safe (inside the monitor).  A second one raises at once."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
-        self._installed = False
+        self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:  # a second Ctrl-C: the user means it
-            raise KeyboardInterrupt
+        last_signal[:] = [signum]
+        if self.requested:  # a second signal: the user means it
+            raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
         self.requested = True
 
     def __enter__(self) -> "InterruptGuard":
         if threading.current_thread() is threading.main_thread():
-            try:
-                self._previous = signal.signal(signal.SIGINT, self._handler)
-                self._installed = True
-            except ValueError:  # pragma: no cover - e.g. an embedded interpreter
-                self._installed = False
+            for signum in STOP_SIGNALS:
+                try:
+                    self._previous[signum] = signal.signal(signum, self._handler)
+                except (ValueError, OSError):  # pragma: no cover - an embedded interpreter
+                    pass
         return self
 
     def check(self) -> None:
@@ -116,6 +167,12 @@ class InterruptGuard:
             raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+
+def stop_status() -> int:
+    """The exit status of a run a signal stopped: ``128 + signal`` (130 for Ctrl-C, 143 for
+    SIGTERM, 129 for SIGHUP)."""
+    return 128 + (last_signal[0] if last_signal else int(signal.SIGINT))

@@ -55,10 +55,13 @@ class TaskResult:
 
 
 def exit_status(results: list[TaskResult]) -> int:
-    """130 if a task was interrupted, else 2 for a spec error, 1 for a failure, 0 if all ran."""
+    """``128 + signal`` if a task was interrupted (130: Ctrl-C, 143: SIGTERM, 129: SIGHUP), else
+    2 for a spec error, 1 for a failure, 0 if all ran."""
+    from .progress import stop_status
+
     statuses = {r.status for r in results}
     if "interrupted" in statuses:
-        return 130
+        return stop_status()
     if "spec_error" in statuses:
         return 2
     if "failed" in statuses:

@@ -94,3 +94,26 @@ def test_extreme_weights_inside_the_range_give_a_verdict_or_say_why_not():
         q_lam_min = cert.margin
         assert np.isfinite(q_lam_min)
     assert certify(tied, 1.0, WEIGHT_RANGE[0]).certified is False   # 1/ρ dominates
+
+
+def test_a_structural_answer_allocates_nothing_proportional_to_the_network(tmp_path):
+    """A single layer with a 2 GB weight matrix: ``lbdsl check`` (and ``show``) answer from the
+    structure; the process never holds the matrix (its peak memory stays far below 2 GB)."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "big.lbn"
+    spec.write_text("""network big { input u : 16000
+      param W : 16000x16000 = normal(std = 1, seed = 0)  param b : 16000 = zeros
+      h = relu(W @ u + b)  output h }""")
+    probe = ("import resource, sys\nfrom lbdsl.cli import main\nrc = main(sys.argv[1:])\n"
+             "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+             "sys.exit(rc)")
+    for command in (["check", str(spec)], ["show", str(spec)]):
+        proc = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        peak_kib = int(proc.stdout.rsplit("peak", 1)[1])
+        assert peak_kib < 600 * 1024, f"{command[0]} peaked at {peak_kib / 1024:.0f} MiB"
+        if command[0] == "check":
+            assert "certified convex (symbolic; single layer)" in proc.stdout

@@ -45,6 +45,9 @@ class Case:
     needs_non_root: bool = False   # chmod 000 does not stop root
     needs_no_gpu: bool = False     # `--backend cupy` must fail only where there is no GPU
     subprocess: bool = False       # run `python -m lbdsl` in a fresh process
+    env: dict[str, str] | None = None      # environment overrides (subprocess cases)
+    cwd_removed: bool = False      # run in a working directory removed under the process
+    send: tuple[int, str] | None = None    # (signal, a text): sent once the output shows it
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,52 @@ def skip_reason(case: Case) -> str | None:
     return None
 
 
+def _run_process(case: Case, workdir: Path) -> Outcome:
+    """``python -m lbdsl ARGV`` in its own process: in ``workdir`` (or a folder of it removed
+    once the process is in it), with the case's environment, and the case's signal sent once
+    its output shows the case's text."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(case.env or {})}
+    command = [sys.executable, "-m", "lbdsl", *case.argv]
+    cwd = workdir
+    if case.cwd_removed:
+        cwd = workdir / "gone"
+        cwd.mkdir()
+        # the child is in it when the shell removes it, then becomes Python
+        command = ["sh", "-c", 'rmdir "$PWD" && exec "$0" "$@"', *command]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, env=env, preexec_fn=_limit_memory)
+    head = ""
+    try:
+        if case.send is not None:
+            signum, text = case.send
+            for line in proc.stdout:   # type: ignore[union-attr]
+                head += line
+                if text in line:
+                    proc.send_signal(signum)
+                    break
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    return Outcome(proc.returncode, head + out, err)
+
+
+def held_lock(rel: str) -> Callable[[Path], None]:
+    """Another run writing into ``rel``: hold its folder lock (for the rest of the test
+    process's life; ``flock`` conflicts between two opens even within one process)."""
+    def setup(workdir: Path) -> None:
+        import fcntl
+
+        folder = workdir / rel
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lbdsl.lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _HELD.append(fd)
+    return setup
+
+
+_HELD: list[int] = []
+
+
 def run_case(case: Case, workdir: Path) -> Outcome:
     """Write the case's files into ``workdir``, run the CLI there, and return what it did."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -110,9 +159,7 @@ def run_case(case: Case, workdir: Path) -> Outcome:
     if case.setup is not None:
         case.setup(workdir)
     if case.subprocess:
-        proc = subprocess.run([sys.executable, "-m", "lbdsl", *case.argv], capture_output=True,
-                              text=True, cwd=workdir, timeout=300, preexec_fn=_limit_memory)
-        return Outcome(proc.returncode, proc.stdout, proc.stderr)
+        return _run_process(case, workdir)
     from lbdsl.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -345,6 +392,9 @@ INIT = "init"
 RESUME = "resume"
 CERT = "not certified"
 FILES = "spec files"
+HOSTILE = "hostile environment"
+
+ASCII = {"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii"}
 
 CASES: list[Case] = [
     # -- spec syntax and semantics ------------------------------------------------------------
@@ -599,4 +649,47 @@ CASES: list[Case] = [
          files={"spec.lbn": RES}),
     Case(CERT, "check-not-certified-json", ("check", "spec.lbn", "--json"), 3,
          '"certified": false', "the same, with `--json`", files={"spec.lbn": NOT_CERTIFIED}),
+    # -- the environment: paths a spec chooses, locale, working directory, signals, locks --------
+    Case(HOSTILE, "save-escapes-the-root", ("solve", "spec.lbn"), 2, "outside the output root",
+         '`save = "../escaped"` run without `--out`: it would write outside the working '
+         "directory", files={"spec.lbn": invert('save = "../escaped"')},
+         post=nothing_outside()),
+    Case(HOSTILE, "save-absolute", ("solve", "spec.lbn"), 2, "outside the output root",
+         '`save = "/tmp/…"`, an absolute folder, run without `--out`',
+         files={"spec.lbn": invert('save = "/tmp/lbdsl-catalogue-absolute"')},
+         post=lambda w: _absent(Path("/tmp/lbdsl-catalogue-absolute"))),
+    Case(HOSTILE, "save-through-symlink", ("solve", "spec.lbn"), 2, "outside the output root",
+         "`save` through a symlink in the working directory that leads out of it",
+         files={"spec.lbn": invert('save = "link/x"')},
+         setup=lambda w: os.symlink(w.parent, w / "link"), post=nothing_outside()),
+    solve(HOSTILE, "save-with-out", invert('save = "../escaped"'), 0, "wrote out/invert-p",
+          "the same `save` with `--out out` (allowed: `--out` is the root and wins over `save`)",
+          post=nothing_outside()),
+    Case(HOSTILE, "ascii-locale-check", ("check", "spec.lbn"), 3, "lambda = 1",
+         "`check` with `LANG=C LC_ALL=C PYTHONIOENCODING=ascii` (allowed: ASCII spellings)",
+         files={"spec.lbn": NOT_CERTIFIED}, subprocess=True, env=ASCII),
+    Case(HOSTILE, "ascii-locale-json", ("check", "spec.lbn", "--json"), 3, "λ",
+         "`check --json` in the ASCII locale (allowed: the JSON is UTF-8, not escaped)",
+         files={"spec.lbn": NOT_CERTIFIED}, subprocess=True, env=ASCII),
+    Case(HOSTILE, "cwd-removed", ("solve", "/dev/null/none.lbn"), 1,
+         "the current directory no longer exists",
+         "`lbdsl solve` in a working directory removed under the shell", subprocess=True,
+         cwd_removed=True),
+    solve(HOSTILE, "folder-locked", GOOD, 1, "another lbdsl run is writing to out/invert-p",
+          "`solve` into a task folder another run is writing to (its lock is held)",
+          setup=held_lock("out/invert-p")),
+    Case(HOSTILE, "sigterm", ("solve", "spec.lbn", "--out", "out"), 143,
+         "lbdsl solve spec.lbn --out out --resume",
+         "SIGTERM during a solve (allowed: stops like Ctrl-C; exit 143, the exact command to go "
+         "on)", files={"spec.lbn": invert("solver = pdhg(max_iter = 100000000, tol = 1e-30)")},
+         subprocess=True, send=(signal.SIGTERM, "iteration")),
+    Case(HOSTILE, "sighup", ("solve", "spec.lbn", "--out", "out"), 129,
+         "lbdsl solve spec.lbn --out out --resume",
+         "SIGHUP (a closed terminal) during a solve (allowed: as Ctrl-C; exit 129)",
+         files={"spec.lbn": invert("solver = pdhg(max_iter = 100000000, tol = 1e-30)")},
+         subprocess=True, send=(signal.SIGHUP, "iteration")),
 ]
+
+
+def _absent(path: Path) -> None:
+    assert not path.exists(), f"{path} was written"

@@ -43,8 +43,8 @@ def lifted_single_layer(W: np.ndarray, b: np.ndarray, psi: str, shape: tuple[int
     src = (f"network n {{ input u : {dims}  param W : {m}x{n} = zeros  param b : {m} = zeros\n"
            f"  h = {layer}  output h }}")
     net = build_module(parse(src, "<pdhg test>")).networks["n"]
-    net.params["W"] = dataclasses.replace(net.params["W"], value=np.asarray(W, dtype=float))
-    net.params["b"] = dataclasses.replace(net.params["b"], value=np.asarray(b, dtype=float))
+    net.params["W"] = dataclasses.replace(net.params["W"], source=np.asarray(W, dtype=float))
+    net.params["b"] = dataclasses.replace(net.params["b"], source=np.asarray(b, dtype=float))
     return lift(net, xp, dtype) if xp is not None else lift(net)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -247,26 +248,41 @@ def test_a_damaged_or_foreign_checkpoint_is_one_line(
     assert "not the checkpoint of an invert task" in capsys.readouterr().err
 
 
-def test_a_real_ctrl_c_from_outside_then_resume(write_spec, tmp_path: Path) -> None:
-    """``lbdsl solve`` in its own process, SIGINT sent by this one once the solver reports
-    progress: exit 130, a result and a checkpoint; resuming it to ``k + 30`` iterations gives
-    what ``max_iter = k + 30`` from the start gives."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum, status, inherited_ignore", [
+    (signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGHUP, 129, False),
+    (signal.SIGINT, 130, True),   # a background job of a non-interactive shell ignores SIGINT
+], ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGINT-inherited-ignored"])
+def test_a_real_signal_from_outside_then_resume(signum: int, status: int,
+                                                inherited_ignore: bool, write_spec,
+                                                tmp_path: Path) -> None:
+    """``lbdsl solve`` in its own process, a stop signal sent by this one once the solver
+    reports progress: exit ``128 + signal``, a result and a checkpoint, and the exact command
+    that goes on; resuming it to ``k + 30`` iterations gives what ``max_iter = k + 30`` from the
+    start gives."""
     spec = write_spec(FIXED.replace("baseline    = true", "baseline    = false")
                       .replace("max_iter = 80", "max_iter = 100000000"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "lbdsl", "solve", str(spec), "--out"]
-    proc = subprocess.Popen(command + [str(tmp_path / "parts")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(command + [str(tmp_path / "parts"), "--set", "seed=0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_ignore_sigint if inherited_ignore else None)
     try:
         for line in proc.stdout:  # the first progress line: the solver is iterating
             if "iteration" in line:
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert "interrupted" in err and "Traceback" not in err
+    hint = err.rsplit(": ", 1)[-1].strip()
+    assert hint == shlex.join(["lbdsl", "solve", str(spec), "--out", str(tmp_path / "parts"),
+                               "--set", "seed=0", "--resume"]), err
     k = _report(tmp_path / "parts")["iterations"]
     assert k >= 10 and _report(tmp_path / "parts")["stop_reason"] == "interrupted"
     more = f"solver.max_iter={k + 30}"

@@ -16,6 +16,7 @@ from skimage.transform import resize
 
 import lbdsl.outputs
 from lbdsl.cli import main
+from lbdsl.tasks.layout import LOCK_FILE
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -37,7 +38,8 @@ def test_invert_writes_result_report_and_figures(standins, write_spec, tmp_path:
     assert main(["solve", str(spec), "--out", str(out)]) == 0
     folder = out / "invert-tiny"
     assert {p.name for p in folder.iterdir()} == {"result.npz", "report.json", "checkpoint.npz",
-                                                  "reconstruction.png", "convergence.png"}
+                                                  "reconstruction.png", "convergence.png",
+                                                  LOCK_FILE}
     for png in ("reconstruction.png", "convergence.png"):
         assert (folder / png).read_bytes().startswith(PNG)
     with np.load(folder / "result.npz", allow_pickle=False) as npz:
@@ -129,12 +131,14 @@ def test_out_overrides_a_traversing_save_and_nothing_escapes(standins, write_spe
 
 
 def test_an_explicit_save_may_leave_the_spec_folder_but_not_its_task_folder(
-        standins, write_spec, tmp_path: Path) -> None:
+        standins, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = write_spec(TINY_INVERT.replace("solver", 'save = "../x"\n    solver'), folder="a/b")
+    monkeypatch.chdir(tmp_path)   # the output root: `save` may leave a/b, not the root
     before = _files(tmp_path)
     assert main(["solve", str(spec)]) == 0
     new = _files(tmp_path) - before
     assert new and all(p.parent == tmp_path / "a" / "x" / "invert-tiny" for p in new)
+    assert (tmp_path / "a" / "x" / "invert-tiny" / LOCK_FILE) in new
 
 
 def test_a_symlinked_task_folder_that_leads_outside_is_refused(
@@ -176,7 +180,7 @@ def test_a_write_that_fails_midway_leaves_no_partial_file(
 
     monkeypatch.setattr(lbdsl.outputs.os, "fsync", flaky_fsync)
     assert main(["solve", str(spec), "--out", str(out)]) == 1
-    names = {p.name for p in (out / "invert-tiny").iterdir()}
+    names = {p.name for p in (out / "invert-tiny").iterdir()} - {LOCK_FILE}
     assert names == {"result.npz"}  # complete; no temporary, no figure, no report
     with np.load(out / "invert-tiny" / "result.npz") as npz:
         assert npz["u"].shape == (8, 8)
@@ -204,7 +208,7 @@ def test_figures_false_writes_no_png_and_removes_stale_ones(standins, write_spec
     spec = write_spec(TINY_INVERT.replace("solver", "figures = false\n    solver"))
     assert main(["solve", str(spec), "--out", str(out)]) == 0
     names = {p.name for p in (out / "invert-tiny").iterdir()}
-    assert names == {"result.npz", "report.json", "checkpoint.npz", "notes.txt"}
+    assert names == {"result.npz", "report.json", "checkpoint.npz", "notes.txt", LOCK_FILE}
 
 
 def test_baseline_runs_the_gradient_solver_on_the_raw_data(standins, write_spec,
@@ -251,3 +255,65 @@ invert shallow {
         assert npz["f"].shape == (12, 1)
     (problem, _, _), = standins["coordinate"].calls
     assert tuple(problem.f.shape) == (12, 1)
+
+
+# --- the output root, and two runs at once ---------------------------------------------------
+
+ESCAPE = """network n { input u : 2  param W : 2x2 = eye  h = relu(W @ u)  output h }
+invert n { truth = linspace(0, 1)  data = forward(truth)  solver = pdhg(max_iter = 5)
+           save = "../outside"  figures = false }
+"""
+
+
+def test_allow_outside_lets_a_save_leave_the_root(tmp_path: Path, monkeypatch) -> None:
+    import lbdsl
+    from lbdsl.cli import main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "spec.lbn").write_text(ESCAPE)
+    monkeypatch.chdir(work)
+    assert main(["solve", "spec.lbn"]) == 2 and not (tmp_path / "outside").exists()
+    assert main(["solve", "spec.lbn", "--allow-outside"]) == 0
+    assert (tmp_path / "outside" / "invert-n" / "result.npz").exists()
+    (res,) = lbdsl.load("spec.lbn").solve(verbose=False)
+    assert res.status == "spec_error" and "outside the output root" in res.error
+    (res,) = lbdsl.load("spec.lbn").solve(verbose=False, allow_outside=True)
+    assert res.status == "ok"
+
+
+def test_two_runs_into_one_folder_at_once_both_end_cleanly(tmp_path: Path) -> None:
+    """The second finds the folder locked and says so in one line; the first finishes and its
+    results read back."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    spec = tmp_path / "spec.lbn"
+    spec.write_text("""network n { input u : 4x4  param W : 8x16 = normal(seed = 0)
+                                 h = relu(W @ u)  output h }
+invert n { truth = image("shepp_logan", size = 4x4)
+           data = forward(truth) + gaussian(sigma = 0.1, seed = 1)  regulariser = 0.1 * tv
+           solver = pdhg(max_iter = 100000000, tol = 1e-30)  figures = false }
+""")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "lbdsl", "solve", str(spec), "--out", str(tmp_path / "o")]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+    try:
+        for line in first.stdout:          # it holds the folder and is iterating
+            if "iteration" in line:
+                break
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        first.send_signal(signal.SIGTERM)  # stop the first cleanly: it writes its result
+        first.communicate(timeout=120)
+    finally:
+        first.kill()
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert "another lbdsl run is writing to" in second.stderr
+    assert first.returncode == 143
+    import numpy as np
+
+    with np.load(tmp_path / "o" / "invert-n" / "result.npz") as result:
+        assert result["u"].shape == (4, 4)

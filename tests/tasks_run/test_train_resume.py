@@ -207,3 +207,35 @@ def test_a_residual_network_trains_through_the_cli_and_resumes_bit_for_bit(
         state, _, _ = ck.read(parts / ck.FILE)
         assert set(state.states) == {"code", "code#2.relu"}
         assert state.states["code#2.relu"].shape == (30, 4)
+
+
+def test_a_sigkill_mid_training_leaves_a_checkpoint_resume_uses_whole(write_spec,
+                                                                       tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: whatever epoch it lands in (perhaps in the middle of writing a
+    checkpoint), the folder holds the last checkpoint written whole — checkpoints are written to
+    a temporary file and renamed — and ``--resume`` from it reaches, bit for bit, what a run
+    that never stopped reaches."""
+    import subprocess
+    import sys
+
+    spec = write_spec(TINY_AE.replace("epochs = 2", "epochs = 60"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "lbdsl", "solve", str(spec), *FIG, "--out"]
+    proc = subprocess.Popen(command + [str(tmp_path / "parts")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:   # a few epochs in, then kill it without warning
+            if "epoch " in line and " 3/" in line:
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    folder = tmp_path / "parts" / "train-ae"
+    state, _, _ = ck.read(folder / ck.FILE)          # whole, or this raises
+    assert 1 <= state.epoch <= 60
+    done = subprocess.run(command + [str(tmp_path / "parts"), "--resume"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _solve(spec, tmp_path / "whole") == 0
+    assert same_weights(weights(folder), weights(tmp_path / "whole" / "train-ae"))
