@@ -16,7 +16,7 @@ _BOOKKEEPING = {"given", "spans", "span", "network_span", "options"}
 def _value(value: Any) -> str:
     """A default value the way a spec would write it."""
     if value is None:
-        return "(for every ρ)"
+        return "none (check reports the set of ρ where the certificate holds)"
     if is_dataclass(value) and hasattr(value, "value") and not hasattr(value, "name"):
         return _value(value.value)  # FixedAlpha(1) is written `alpha = 1`
     if is_dataclass(value):
