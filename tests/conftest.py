@@ -7,6 +7,7 @@ runs without deadlines (no test may depend on the clock) and without an example 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ settings.register_profile("lbdsl", deadline=None, database=None, max_examples=60
                           derandomize=True, print_blob=True)
 settings.load_profile("lbdsl")
 
-BACKEND_NAMES = ("numpy", "array_api_strict")
+#: the backends the ``xp`` fixture runs on; ``LBDSL_BACKENDS=cupy`` (bench/gpu.sh) adds or picks
+#: others, e.g. ``LBDSL_BACKENDS=cupy pytest -k cupy`` runs the backend-parametrised subset there
+BACKEND_NAMES = tuple(os.environ.get("LBDSL_BACKENDS", "numpy,array_api_strict").split(","))
 
 
 @pytest.fixture(scope="session", params=BACKEND_NAMES)
