@@ -25,7 +25,7 @@ from array_api_compat import array_namespace
 
 __all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change"]
 
-StopReason = Literal["tol", "max_iter", "diverged", "interrupted"]
+StopReason = Literal["tol", "max_iter", "diverged", "interrupted", "stalled"]
 
 #: ``monitor(iteration, metrics)`` is called every ``check_every`` iterations with the
 #: solver's current metrics (``objective``, ``residual``, ``change``, and ``psnr`` when the

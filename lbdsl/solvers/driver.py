@@ -8,7 +8,9 @@ holds (so that ``state()`` may return references); ``check(k)`` returns its metr
 
 1. refuses a non-finite state (``finite()``): it restores the last checked state and stops with
    ``"diverged"``.  A step that finds nothing finite to go to raises :class:`Diverged` instead,
-   and the run ends with the current (last finite) iterate;
+   and the run ends with the current (last finite) iterate; one that can make no progress at
+   all (a line search that finds no decrease even along the steepest descent) raises
+   :class:`Stalled`, and the run ends ``"stalled"`` with a last check of where it stands;
 2. records the metrics in the history and remembers the state as the last good one;
    ``after_check(k, history)`` sees it (training writes its checkpoint there);
 3. shows the metrics to the monitor (every check, the last one included);
@@ -36,7 +38,7 @@ from typing import Any, ClassVar, Protocol
 
 from .base import History, Monitor, Stopping, StopReason
 
-__all__ = ["Iteration", "Diverged", "Outcome", "run", "stop_requested"]
+__all__ = ["Iteration", "Diverged", "Stalled", "Outcome", "run", "stop_requested"]
 
 
 class Iteration(Protocol):
@@ -57,6 +59,11 @@ class Iteration(Protocol):
 
 class Diverged(Exception):
     """Raised by a step that found no finite point to go to; its message says why."""
+
+
+class Stalled(Exception):
+    """Raised by a step that found no point with a lower objective (in floating point); its
+    message says why."""
 
 
 @dataclass
@@ -112,6 +119,10 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
     while reason == "max_iter" and k < stopping.max_iter:
         try:
             k, reason, message = _step(it, stopping, k, good, good_k, unit)
+            if reason == "stalled" and history.iteration[-1:] != [k]:
+                metrics = it.check(k)       # where it stands: the last check may be older
+                history.record(k, metrics)
+                stop_requested(monitor, k, dict(metrics), stopping)
             if reason != "check":
                 continue
             metrics = it.check(k)
@@ -138,11 +149,13 @@ def _step(it: Iteration, stopping: Stopping, k: int, good: Any, good_k: int, uni
           ) -> tuple[int, str, str]:
     """One step: ``(k, "check", "")`` on the check grid, ``(k, "max_iter", …)`` between
     checks, ``(k, "diverged", why)`` when it failed (back at the last good state if the
-    state became non-finite)."""
+    state became non-finite), ``(k, "stalled", why)`` when it could not descend."""
     try:
         it.step()
     except Diverged as exc:
         return k, "diverged", str(exc)
+    except Stalled as exc:
+        return k, "stalled", str(exc)
     k += 1
     if k % stopping.check_every and k < stopping.max_iter:
         return k, "max_iter", f"stopped after max_iter = {stopping.max_iter} {unit}s"

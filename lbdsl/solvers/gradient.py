@@ -4,9 +4,8 @@ by accelerated proximal gradient (FISTA) with backtracking through backpropagati
     fidelity = l2:       min_{u_0}  ½‖N(u_0) − f‖² + Σ_i α_i J_i(u_0) + Σ_j χ_{C_j}(u_0)
     fidelity = bregman:  min_{u_0}  B_Ψ(f, W u_0 + b) + …          (single layer only)
 
-``∇ ½‖N(u_0) − f‖² = (∂N/∂u_0)ᵀ (N(u_0) − f)`` by the network runtime's reverse pass
-(:meth:`~lbdsl.lift.network.LiftedNetwork.vjp`, the one place σ' is used); the single-layer Bregman fidelity needs no σ': its gradient is
-``Wᵀ(σ(W u_0 + b) − f)``, Lipschitz with ``‖W‖²``.  The regularisers act through
+The smooth term and its gradient are :class:`.misfit.Misfit` (the reverse pass for ``l2``;
+``Wᵀ(σ(W u_0 + b) − f)``, Lipschitz with ``‖W‖²``, for the single-layer Bregman fidelity).  The regularisers act through
 ``prox_{τG}`` of their sum (:class:`.input_prox.InputProx`: closed forms for l1, l2sq,
 nonneg, box; TV by its dual projected-gradient prox, warm-started from the previous call's dual,
 asked for an accuracy that follows the outer iteration's progress, down to a tenth of ``tol``).
@@ -29,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import asarray
-from ..errors import SolveError
 from .base import Monitor, SolveResult
 from .fista import norm
+from .misfit import Misfit
 from .proximal import APGSettings, ProximalForm, initial_input
 from .problems import InverseProblem
 
@@ -56,33 +55,16 @@ class _Baseline(ProximalForm):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        p, lp = self.problem, self.lp
-        self.bregman = p.fidelity == "bregman"
-        if self.bregman and not math.isfinite(float(self.xp.sum(lp.layers[0].psi.phi(self.f)))):
-            raise SolveError(f"the data lies outside the domain of `{lp.layers[0].psi}` "
-                             "(B_Ψ(f, ·) = +inf): project it first")
+        self.misfit = Misfit(self.lp, self.f, self.problem.fidelity == "bregman")
 
     def smooth(self, u0: Any) -> float:
-        tape = self.lp.tape(u0)
-        if self.bregman:
-            return float(self.xp.sum(self.lp.bregman(self.f, tape.pre[0])))
-        r = tape.blocks[self.lp.output_block] - self.f
-        return 0.5 * float(self.xp.sum(r * r))
+        return self.misfit.value(u0)
 
     def smooth_grad(self, u0: Any) -> tuple[float, Any]:
-        lp = self.lp
-        tape = lp.tape(u0)
-        if self.bregman:
-            v = tape.pre[0]
-            value = float(self.xp.sum(lp.bregman(self.f, v)))
-            return value, lp.layers[0].A.adjoint(lp.params, lp.prox(v) - self.f)
-        r = tape.blocks[lp.output_block] - self.f
-        g, _ = lp.vjp(tape, {lp.output_block: r})
-        return 0.5 * float(self.xp.sum(r * r)), g
+        return self.misfit.value_grad(u0)
 
     def metrics(self, u0: Any) -> dict[str, float]:
-        out = self.lp.tape(u0).blocks[self.lp.output_block]
-        return {"misfit": norm(out - self.f)}
+        return {"misfit": self.misfit.misfit(u0)}
 
     def lipschitz(self, u0: Any) -> float:
         if self.settings.lr is not None:

@@ -39,7 +39,7 @@ def test_each_property_holds_exactly_where_it_should_and_says_why_not(name):
 
 
 @pytest.mark.parametrize("name, fidelity, kinds, expected", [
-    ("single", "bregman", {"tv"}, "pdhg"), ("single", "l2", {"tv"}, "gradient"),
+    ("single", "bregman", {"tv"}, "pdhg"), ("single", "l2", {"tv"}, "lbfgs"),
     ("shallow", "bregman", {"l2sq"}, "coordinate"), ("shallow", "bregman", {"tv"}, "lifted"),
     ("tied", "bregman", set(), "lifted"), ("residual_mlp", "bregman", {"l1", "box"}, "lifted"),
 ])

@@ -250,7 +250,7 @@ def test_refusals_are_one_line_reasons() -> None:
     f = np.zeros((1, 2))
     with pytest.raises(SolveError, match="plain"):
         solve(InverseProblem(lp, f, lam=math.inf))
-    with pytest.raises(SolveError, match="gradient"):
+    with pytest.raises(SolveError, match="use the `lbfgs` solver"):
         solve(InverseProblem(lp, f, fidelity="l2"))
     with pytest.raises(SolveError, match="entries"):
         solve(InverseProblem(lp, np.zeros((1, 5))))

@@ -77,7 +77,7 @@ def test_settings_refuse_bad_values(kwargs):
 def test_refuses_the_quadratic_fidelity_and_foreign_regularisers():
     problem = _problem()
     with pytest.raises(SolveError, match="`fidelity = l2` asks for the quadratic problem; use "
-                                         "the `gradient` solver"):
+                                         "the `lbfgs` solver"):
         pdhg(InverseProblem(problem.lifted, problem.f, problem.terms, fidelity="l2"))
     with pytest.raises(SolveError, match="handles only tv, l1, l2sq, nonneg and box, not `l21`; "
                                          "use the `lifted` solver"):

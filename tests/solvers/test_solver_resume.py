@@ -5,6 +5,7 @@ was stopped in had already met the tolerance, and after more than one interrupti
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from lbdsl.prox.regularisers.indicators import NonNeg
 from lbdsl.prox.regularisers.l2sq import L2Squared
 from lbdsl.prox.regularisers.tv import TV
-from lbdsl.solvers import coordinate, gradient, lifted
+from lbdsl.solvers import coordinate, gradient, lbfgs, lifted
 from lbdsl.solvers.base import SolveResult, Stopping
 from lbdsl.solvers.pdhg import PDHGSettings, pdhg
 from lbdsl.solvers.problems import InverseProblem, Term
@@ -59,6 +60,9 @@ SOLVERS: dict[str, tuple[Callable[..., SolveResult], Callable[[], InverseProblem
     "gradient": (lambda p, n, tol, **kw: gradient.solve(
         p, gradient.GradientSettings(stopping=_stopping(n, tol)), **kw),
         lambda: _zoo_problem("ff3_mixed", 3, "l2")),
+    "lbfgs": (lambda p, n, tol, **kw: lbfgs.solve(
+        p, lbfgs.LBFGSSettings(stopping=_stopping(n, tol), memory=4), **kw),
+        lambda: dataclasses.replace(_pdhg_problem(), fidelity="l2")),
     "coordinate": (lambda p, n, tol, **kw: coordinate.solve(
         p, coordinate.CoordinateSettings(stopping=_stopping(n, tol)), **kw), _shallow_problem),
 }
@@ -164,6 +168,7 @@ def test_a_ctrl_c_at_the_last_check_is_not_an_interruption(name: str) -> None:
 
 #: a function each solver calls inside its loop, outside the monitor: (module, name)
 INSIDE = {"lifted": ("lbdsl.solvers.fista", "norm"), "gradient": ("lbdsl.solvers.fista", "norm"),
+          "lbfgs": ("lbdsl.solvers.lbfgs", "norm"),
           "coordinate": ("lbdsl.solvers.coordinate", "_diff_norm"),
           "pdhg-admm": ("lbdsl.solvers.pdhg.driver", "relative_change")}
 

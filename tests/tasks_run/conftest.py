@@ -15,7 +15,7 @@ import lbdsl.tasks.invert.lower as lower
 @pytest.fixture
 def standins(monkeypatch: pytest.MonkeyPatch) -> dict[str, StandIn]:
     """Every solver replaced by a recording stand-in."""
-    fakes = {name: StandIn(name) for name in ("pdhg", "lifted", "coordinate", "gradient")}
+    fakes = {name: StandIn(name) for name in ("pdhg", "lifted", "coordinate", "gradient", "lbfgs")}
     for name, fake in fakes.items():
         monkeypatch.setitem(lower.SOLVERS, name, fake)
     return fakes

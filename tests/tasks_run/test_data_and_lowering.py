@@ -206,8 +206,8 @@ invert n {{ truth = linspace(0, 1) data = forward(truth) fidelity = l2 }}
     program = pipeline.load(spec)
     lp = lift(program.networks["n"])
     assert lower.choose_solver(program.tasks[0], lp)[0] == expected
-    assert lower.choose_solver(program.tasks[1], lp)[0] == "gradient"
-    assert lower.choose_solver(program.tasks[0], lp, fidelity="l2")[0] == "gradient"
+    assert lower.choose_solver(program.tasks[1], lp)[0] == "lbfgs"
+    assert lower.choose_solver(program.tasks[0], lp, fidelity="l2")[0] == "lbfgs"
 
 
 def test_auto_picks_coordinate_for_a_shallow_sum_with_l2sq(write_spec) -> None:

@@ -20,6 +20,7 @@ import pytest
 from run_helpers import TINY_NET
 
 from lbdsl.cli import main
+from lbdsl.ir.tasks import solver_table
 from lbdsl.tasks import progress
 from lbdsl.tasks.invert import checkpoint as sc
 
@@ -44,6 +45,14 @@ invert tiny {
     figures     = false
 }
 """
+
+@pytest.fixture(autouse=True)
+def _gradient_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The baseline by `gradient`, which runs every iteration of these tiny problems (`lbfgs`,
+    the default, converges on them within 40): what is tested here is the resume machinery,
+    which is the same for every solver (each solver's own resume: test_solver_resume.py)."""
+    monkeypatch.setattr(solver_table, "AUTO", {**solver_table.AUTO, "l2": ("gradient",)})
+
 
 FOLDER = "invert-tiny"
 

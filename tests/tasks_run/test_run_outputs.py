@@ -211,19 +211,19 @@ def test_figures_false_writes_no_png_and_removes_stale_ones(standins, write_spec
     assert names == {"result.npz", "report.json", "checkpoint.npz", "notes.txt", LOCK_FILE}
 
 
-def test_baseline_runs_the_gradient_solver_on_the_raw_data(standins, write_spec,
-                                                           tmp_path: Path) -> None:
+def test_baseline_runs_the_lbfgs_solver_on_the_raw_data(standins, write_spec,
+                                                        tmp_path: Path) -> None:
     spec = write_spec(TINY_INVERT.replace("solver", "baseline = true\n    solver"))
     out = tmp_path / "o"
     assert main(["solve", str(spec), "--out", str(out)]) == 0
-    (problem, _, _), = standins["gradient"].calls
+    (problem, _, _), = standins["lbfgs"].calls
     assert problem.fidelity == "l2"
     with np.load(out / "invert-tiny" / "result.npz") as npz:
         np.testing.assert_array_equal(np.asarray(problem.f), npz["f"])  # not projected
         assert npz["u_baseline"].shape == (8, 8)
         assert np.any(npz["f_solver"] != npz["f"])
     report = json.loads((out / "invert-tiny" / "report.json").read_text())
-    assert report["baseline"]["solver"] == "gradient" and "psnr" in report["baseline"]
+    assert report["baseline"]["solver"] == "lbfgs" and "psnr" in report["baseline"]
 
 
 def test_batch_of_scalar_problems_draws_the_function_and_its_inverse(

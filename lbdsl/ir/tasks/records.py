@@ -205,7 +205,7 @@ class Solver:
     defaults.  ``spans`` locates every written option, ``max_iter`` and ``tol`` included.
     """
 
-    name: Literal["auto", "pdhg", "lifted", "coordinate", "gradient"] = "auto"
+    name: Literal["auto", "pdhg", "lifted", "coordinate", "gradient", "lbfgs"] = "auto"
     max_iter: int = DEFAULT_MAX_ITER
     tol: float = DEFAULT_TOL
     options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)

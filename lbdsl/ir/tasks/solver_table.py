@@ -92,11 +92,19 @@ SOLVERS: Mapping[str, SolverSpec] = MappingProxyType({
          r.Arg("backtracking", r.boolean, None)),
         frozenset({"bregman", "l2"}), None, MappingProxyType({"bregman": "single_layer"}),
         why="quadratic fidelity"),
+    "lbfgs": SolverSpec(
+        "lbfgs", "lbdsl.solvers.lbfgs", "LBFGSSettings",
+        (r.Arg("memory", r.count, None), r.Arg("eps", r.positive, None),
+         r.Arg("eps_start", r.positive, None), r.Arg("eps_factor", r.positive, None),
+         r.Arg("stage_tol", r.positive, None)),
+        frozenset({"bregman", "l2"}), frozenset({"tv", "l1", "l2sq", "box"}),
+        MappingProxyType({"bregman": "single_layer"}),
+        why="quadratic fidelity, quasi-Newton", handles="tv, l1, l2sq, nonneg and box"),
 })
 
 #: The order in which ``solver = auto`` tries the solvers, per fidelity.
 AUTO: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "bregman": ("pdhg", "coordinate", "lifted"), "l2": ("gradient",)})
+    "bregman": ("pdhg", "coordinate", "lifted"), "l2": ("lbfgs", "gradient")})
 
 #: The options each solver accepts beyond ``max_iter``, ``tol``, ``warm_start``, ``check_every``.
 SOLVER_OPTIONS: Mapping[str, tuple[r.Arg, ...]] = MappingProxyType(

@@ -19,7 +19,9 @@ shape, an empty box.  It gives
 * the **conjugate prox** of ``a‖·‖_{2,1}``, the projection onto balls of radius a
   (:meth:`project_tv_dual`), through which the primal–dual solvers reach TV;
 * a **subgradient** ``ξ ∈ ∂J(u)`` (TV's of least norm on flat parts, ``sign`` for l1) —
-  backpropagation through state penalties and the source condition of the α rules use it.
+  backpropagation through state penalties and the source condition of the α rules use it;
+* the **smoothed** value and gradient ``J_ε``, ``∇J_ε`` (TV and l1 through ``(|·|² + ε²)^½``)
+  for quasi-Newton solvers (:meth:`smoothed`).
 
 ``kinds`` names what is present: a solver says what it accepts by looking at it.  TV's prox,
 iterative and warm-started, is an algorithm and lives with the solvers
@@ -219,6 +221,31 @@ class RegulariserSum:
         if self.l2sq:
             xi = xi + self.l2sq * u
         return xi
+
+    # -- smoothing ---------------------------------------------------------------------------
+    def smoothed(self, u: Any, eps: float) -> tuple[float, Any]:
+        """``(J_ε(u), ∇J_ε(u))`` for rows ``u (B, n)``, the box and ``other`` left out::
+
+            J_ε(u) = a·Σ_i (|∇u|_i² + ε²)^½ + b·Σ_i (u_i² + ε²)^½ + (c/2)‖u‖²
+
+        smooth for ``ε > 0``, with ``0 ≤ J_ε − J ≤ ε·(a + b)·n`` per row (``n`` entries) and
+        ``∇J_ε = a·∇ᵀ(∇u / (|∇u|² + ε²)^½) + b·u / (u² + ε²)^½ + c·u``."""
+        xp = array_namespace(u)
+        value, grad = 0.0, xp.zeros_like(u)
+        if self.tv is not None:
+            op = self.gradient
+            g = op.forward(xp.reshape(u, (u.shape[0], *self.shape)))
+            mag = xp.sqrt(xp.sum(g * g, axis=1, keepdims=True) + eps * eps)
+            value += self.tv_weight * float(xp.sum(mag))
+            grad = grad + self.tv_weight * xp.reshape(op.adjoint(g / mag), u.shape)
+        if self.l1:
+            mag = xp.sqrt(u * u + eps * eps)
+            value += self.l1 * float(xp.sum(mag))
+            grad = grad + self.l1 * (u / mag)
+        if self.l2sq:
+            value += 0.5 * self.l2sq * float(xp.sum(u * u))
+            grad = grad + self.l2sq * u
+        return value, grad
 
 
 def _check_tv(reg: TV, seen: TV | None, shape: tuple[int, ...]) -> None:
