@@ -80,15 +80,20 @@ def lifted(program: Program) -> dict[str, LiftedProblem]:
     return {name: lift(net) for name, net in program.networks.items()}
 
 
-def _task_weights(program: Program, network: str) -> tuple[float, float | None]:
-    """λ and ρ for a network's certificate: its ``check`` task, else its ``invert`` task."""
+def _task_weights(program: Program, network: str) -> tuple[float, float | None, float]:
+    """λ, ρ and the input regulariser's modulus μ for a network's certificate: its ``check``
+    task (μ = 0), else its ``invert`` task (μ = α·w of its ``l2sq`` terms, α fixed)."""
+    from .tasks.invert.lower import modulus
+
     for kind in ("check", "invert"):
         for task in program.tasks:
             if getattr(task, "kind", None) == kind and task.network == network:
                 given = getattr(task, "given", frozenset())
                 rho = task.rho if (kind == "check" or "rho" in given) else None
-                return float(task.lam), rho
-    return 1.0, None
+                mu = modulus(task, program.networks[network].input_shape) \
+                    if kind == "invert" else 0.0
+                return float(task.lam), rho, mu
+    return 1.0, None, 0.0
 
 
 def check(program: Program, lam: float | None = None,
@@ -96,9 +101,9 @@ def check(program: Program, lam: float | None = None,
     """The certificate of each network at λ and ρ (arguments override the spec's tasks)."""
     out: dict[str, Certificate] = {}
     for name, net in program.networks.items():
-        spec_lam, spec_rho = _task_weights(program, name)
+        spec_lam, spec_rho, mu = _task_weights(program, name)
         out[name] = certify_network(net, spec_lam if lam is None else lam,
-                                    spec_rho if rho is None else rho)
+                                    spec_rho if rho is None else rho, mu)
     return out
 
 

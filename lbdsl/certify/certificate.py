@@ -21,18 +21,24 @@ from ..ir.nodes import NetworkIR
 from ..lift.compact import LiftedProblem, lift
 from ..lift.network import lifted_network
 from ..lift.structure import structure
+from .fixes import Fix, round_up, search
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
-from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix, psd_exact, rational
+from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix
 
-__all__ = ["Culprit", "Certificate", "certify", "certify_network", "RHO_GRID"]
+__all__ = ["Culprit", "Certificate", "Fix", "certify", "certify_network", "RHO_GRID"]
 
 #: ρ values scanned by the numeric route when the spec gives none.
 RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
+#: The coarser grid on which the numeric route tests its fixes, and the largest network
+#: (size(u) + size(z)) for which it tests them (each test is an eigenvalue problem).
+FIX_GRID = RHO_GRID[::2]
+FIX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class Culprit:
-    """A layer that breaks the certificate, where it is, and what would fix it."""
+    """A layer that breaks the certificate, where it is, and the tested fixes in words (every
+    one of :attr:`Certificate.fixes`, or that none was found)."""
 
     layer: str
     line: int | None
@@ -49,6 +55,7 @@ class Certificate:
     kind: str                              # "symbolic" | "numeric" | "none"
     lam: float
     rho: float | None                      # None: the verdict is "for some ρ" (see rho_min)
+    modulus: float = 0.0                   # μ of the input regulariser counted in the test
     rho_min: float | None = None
     rho_min_exact: str | None = None
     margin: float | None = None            # λ_min of A(λ, ρ) or H_ρ at the reported ρ
@@ -56,12 +63,14 @@ class Certificate:
     route: str = ""
     a_matrix: list[list[str]] | None = None
     culprits: list[Culprit] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)   # tested: each certifies when applied
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """The JSON object of ``lbdsl check --json`` (language.md's keys, then details)."""
         out = asdict(self)
         out["culprits"] = [asdict(c) for c in self.culprits]
+        out["fixes"] = [asdict(f) for f in self.fixes]
         for key in ("margin", "tolerance", "rho_min", "rho", "lam"):
             value = out[key]
             if isinstance(value, float) and not math.isfinite(value):
@@ -81,7 +90,10 @@ class Certificate:
             lines.append(f"  margin λ_min = {self.margin:.6g} (tolerance {self.tolerance:.1e})")
         for c in self.culprits:
             where = f"line {c.line}" if c.line else "?"
-            lines.append(f"  culprit: {c.layer} ({where}): {c.reason}\n    fix: {c.fix}")
+            lines.append(f"  culprit: {c.layer} ({where}): {c.reason}")
+        lines.extend(f"  fix (tested): {f.text}" for f in self.fixes)
+        if self.culprits and not self.fixes:
+            lines.append(f"  fix: {self.culprits[0].fix}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -106,49 +118,61 @@ def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix]:
     return k, coefficient_matrix((p, p), entries)
 
 
-def _check_weights(lam: float, rho: float | None) -> None:
+def _check_weights(lam: float, rho: float | None, modulus: float = 0.0) -> None:
     lo, hi = WEIGHT_RANGE
     for what, value in (("lambda", lam), ("rho", rho)):
         if value is not None and not lo <= value <= hi:
             raise ValueError(f"{what} = {value:g} is outside the range the certificate resolves "
                              f"({lo:g} to {hi:g})")
+    if not (math.isfinite(modulus) and 0.0 <= modulus <= hi):
+        raise ValueError(f"the modulus {modulus:g} must be a number from 0 to {hi:g}")
 
 
-def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None) -> Certificate:
-    """The certificate of ``E^ρ_Ψ`` for ``lp`` at λ and ρ (ρ None: the set of ρ where it holds);
-    ``ValueError`` for λ or ρ outside :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
-    _check_weights(lam, rho)
+def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None,
+            modulus: float = 0.0) -> Certificate:
+    """The certificate of ``E^ρ_Ψ + (μ/2)‖u_0‖²`` for ``lp`` at λ and ρ (ρ None: the set of ρ
+    where it holds), ``μ = modulus`` the strong convexity of the inversion's regulariser on the
+    input (``α·w`` for ``w * l2sq``); ``ValueError`` for λ or ρ outside
+    :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
+    _check_weights(lam, rho, modulus)
     shape = structure(lp)
     if shape.has("single_layer"):
-        return _single_layer(lp.network.name, lam, rho)
+        return _single_layer(lp.network.name, lam, rho, modulus)
     if shape.has("tied_chain"):
-        return _symbolic(lp, *_tied_chain(lp), lam, rho)
-    return _numeric(lp, lam, rho)
+        return _symbolic(lp, *_tied_chain(lp), lam, rho, modulus)
+    return _numeric(lp, lam, rho, modulus)
 
 
-def certify_network(net: NetworkIR, lam: float = 1.0, rho: float | None = None
-                    ) -> Certificate:
+def certify_network(net: NetworkIR, lam: float = 1.0, rho: float | None = None,
+                    modulus: float = 0.0) -> Certificate:
     """:func:`certify` of ``net``, answered from the structure alone where it decides (a
     single layer): then no parameter is made and nothing proportional to the network is
     allocated."""
     if structure(lifted_network(net)).has("single_layer"):
-        _check_weights(lam, rho)
-        return _single_layer(net.name, lam, rho)
-    return certify(lift(net), lam, rho)
+        _check_weights(lam, rho, modulus)
+        return _single_layer(net.name, lam, rho, modulus)
+    return certify(lift(net), lam, rho, modulus)
 
 
-def _single_layer(name: str, lam: float, rho: float | None) -> Certificate:
+def _counted(cert: Certificate) -> Certificate:
+    if cert.modulus:
+        cert.notes.append(f"counts the regulariser's strong convexity on the input: "
+                          f"+ (μ/2)‖u_0‖², μ = {cert.modulus:g}")
+    return cert
+
+
+def _single_layer(name: str, lam: float, rho: float | None, modulus: float) -> Certificate:
     return Certificate(
-        name, True, "symbolic", lam, rho, route="single layer",
+        name, True, "symbolic", lam, rho, modulus, route="single layer",
         notes=["B_Ψ(f, W u + b) is convex in u for every W, b and Ψ, so "
                "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
 
 
 def _symbolic(lp: LiftedProblem, k: Matrix, m: Matrix, lam: float,
-              rho: float | None) -> Certificate:
-    res = certify_blocks(k, m, lam, rho)
+              rho: float | None, modulus: float) -> Certificate:
+    res = certify_blocks(k, m, lam, rho, modulus)
     cert = Certificate(lp.network.name, bool(res.certified if rho is not None else res.certifiable),
-                       "symbolic", lam, rho, route="tied residual chain: Q = A(λ, ρ) ⊗ I")
+                       "symbolic", lam, rho, modulus, route="tied residual chain: Q = A(λ, ρ) ⊗ I")
     cert.rho_min = res.rho_min
     exact = res.rho_min_exact()
     cert.rho_min_exact = None if exact is None else str(exact)
@@ -160,8 +184,9 @@ def _symbolic(lp: LiftedProblem, k: Matrix, m: Matrix, lam: float,
     cert.margin, cert.tolerance = _cross_check(lp, res, lam, rho_eval, exact_margin, cert)
     if rho is None and res.certifiable:
         cert.notes.append(f"margin reported at ρ = 2·ρ_min = {rho_eval:.6g}")
-    _symbolic_culprits(lp, res, lam, rho, cert)
-    return cert
+    if not cert.certified:
+        _symbolic_culprits(lp, k, m, cert)
+    return _counted(cert)
 
 
 def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
@@ -177,6 +202,8 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
                          lp.u_blocks[layer.base_block].offset + lp.u_blocks[layer.base_block].size)
             ms[rows] += _m_row(lp, layer, mats["M"])
         q = lam * mats["K"].T @ mats["K"] - inv_rho * np.eye(n) - ms - ms.T
+        n0 = lp.u_blocks[0].size
+        q[range(n0), range(n0)] += cert.modulus
         numeric = float(np.linalg.eigvalsh(q)[0])
         what = f"eigenvalues of the assembled Q ({n}×{n})"
     else:
@@ -184,7 +211,8 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
         a = b - inv_rho * np.eye(b.shape[0])
         numeric = float(np.linalg.eigvalsh(a)[0])
         what = f"eigenvalues of A ({a.shape[0]}×{a.shape[0]})"
-    tol = 1e3 * np.finfo(float).eps * max(1.0, abs(lam) + 2 + inv_rho) * max(lp.u_size, 1)
+    tol = 1e3 * np.finfo(float).eps * max(1.0, abs(lam) + 2 + inv_rho + cert.modulus) * \
+        max(lp.u_size, 1)
     agree = abs(numeric - exact) <= tol
     cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, exact "
                       f"{exact:.6g}, {'agree' if agree else 'DISAGREE'} within {tol:.1e}")
@@ -199,58 +227,85 @@ def _m_row(lp: LiftedProblem, layer, m_dense: np.ndarray) -> np.ndarray:  # noqa
     return m_dense[start:start + lp.u_blocks[layer.output_block].size]
 
 
-def _symbolic_culprits(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float | None,
-                       cert: Certificate) -> None:
-    if cert.certified:
-        return
+def _chain_verdict(k: Matrix, m: Matrix):  # noqa: ANN202 - a fixes.Verdict
+    """The exact verdict of a tied chain with blocks ``k``, ``m``, for :func:`.fixes.search`:
+    at ρ, or the smallest ρ (rounded up, and checked exactly) where it holds."""
+    def verdict(lam: float, rho: float | None, mu: float) -> bool | float | None:
+        res = certify_blocks(k, m, lam, rho, mu)
+        if rho is not None:
+            return bool(res.certified)
+        if not res.certifiable or res.rho_min is None:
+            return None
+        shown = round_up(res.rho_min)
+        for _ in range(4):   # the bracket's midpoint can sit a rounding below the threshold
+            if certify_blocks(k, m, lam, shown, mu).certified:
+                return shown
+            shown = round_up(shown * 1.001)
+        return None
+    return verdict
+
+
+def _plus_signs(m: Matrix) -> Matrix:
+    """``m`` with every `−` tied layer made `+` (the layer's two entries change sign)."""
+    flipped = [list(row) for row in m]
+    for i, row in enumerate(m):
+        for j, value in enumerate(row):
+            if i != j and value < 0:       # the (base, output) entry is the layer's sign
+                flipped[i][j], flipped[i][i] = -value, -m[i][i]
+    return flipped
+
+
+def _symbolic_culprits(lp: LiftedProblem, k: Matrix, m: Matrix, cert: Certificate) -> None:
     minus = [layer for layer in lp.layers if layer.step.sign < 0]  # type: ignore[union-attr]
+    verdict = _chain_verdict(k, m)
+    cert.fixes = search(verdict, cert.lam, cert.rho, cert.modulus, 1.0,
+                        plus=_chain_verdict(k, _plus_signs(m)) if minus else None)
+    tested = _tested(cert, "λ up to 1000×, an input modulus up to 1000"
+                     + (", the `+` sign" if minus else ""))
     by_line: dict[int | None, list] = {}
     for layer in minus:  # a `repeat` body is one spec line: name it once
         by_line.setdefault(_line(layer), []).append(layer)
     for line, group in by_line.items():
-        first = group[0]
         count = f" ({len(group)} layers)" if len(group) > 1 else ""
         cert.culprits.append(Culprit(
-            _layer_name(lp, first) + count, line,
+            _layer_name(lp, group[0]) + count, line,
             "a `−` tied residual layer makes −(M + Mᵀ) indefinite: A(λ, ρ) ⪰ 0 fails for every ρ",
-            f"use `+` ({_layer_name(lp, first)} = {_layer_name(lp, first)} + "
-            f"{first.step.v_weight.rsplit('_', 1)[0] if count else first.step.v_weight}.T @ …); "
-            "no λ or ρ certifies the `−` form"))
+            tested))
     if minus:
         return
-    if res.certifiable and rho is not None:
+    if cert.rho is not None and verdict(cert.lam, None, cert.modulus) is not None:
         cert.culprits.append(Culprit(
-            "ρ", None, f"ρ = {rho:g} is below the threshold ρ_min = {res.rho_min:.6g}",
-            f"set rho ≥ {res.rho_min:.6g} (or increase λ)"))
+            "ρ", None, f"ρ = {cert.rho:g} is below the threshold ρ_min = {cert.rho_min:.6g}",
+            tested))
         return
-    def b_at(scale: int) -> list:
-        lam_q = scale * rational(lam)
-        return [[lam_q * kk - ms for kk, ms in zip(r1, r2)] for r1, r2 in zip(res.kk, res.m_sym)]
-
-    bigger = next((f for f in (2, 10, 100, 1000) if psd_exact(b_at(f))), None)
-    fix = (f"increase λ (λ = {bigger * lam:g} makes λkᵀk − M − Mᵀ ⪰ 0)" if bigger
-           else "no λ or ρ certifies this architecture with the seed's condition")
-    weights = np.abs(res.eigvec)
-    worst = int(np.argmax(weights))
+    res = certify_blocks(k, m, cert.lam, None, cert.modulus)
+    worst = int(np.argmax(np.abs(res.eigvec)))
     owner = next((layer for layer in lp.layers if worst in (layer.output_block,
                                                             layer.base_block)), lp.layers[0])
     cert.culprits.append(Culprit(_layer_name(lp, owner), _line(owner),
-                                 "λkᵀk − M − Mᵀ is not positive definite here", fix))
+                                 "λkᵀk − M − Mᵀ is not positive definite here", tested))
 
 
-def _numeric(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
+def _tested(cert: Certificate, candidates: str) -> str:
+    """The culprits' fix in words: the tested fixes, or that none of the candidates works."""
+    if cert.fixes:
+        return " — or — ".join(f.text for f in cert.fixes)
+    return f"none found: no tested change certifies it ({candidates})"
+
+
+def _numeric(lp: LiftedProblem, lam: float, rho: float | None, modulus: float) -> Certificate:
     route = "H_ρ ⪰ 0 (weights-dependent; see docs/certificate.md)"
     if lp.u_size + lp.z_size > 50 * DENSE_LIMIT:
-        return Certificate(lp.network.name, False, "none", lam, rho, route="too large",
+        return Certificate(lp.network.name, False, "none", lam, rho, modulus, route="too large",
                            notes=[f"size(u) + size(z) = {lp.u_size + lp.z_size} is too large "
                                   "for the numeric certificate; no verdict"])
     mats = hessian_blocks(lp) if lp.u_size + lp.z_size <= DENSE_LIMIT else None
     grid = (rho,) if rho is not None else RHO_GRID
-    results = [certify_numeric(lp, lam, r, mats) for r in grid]
+    results = [certify_numeric(lp, lam, r, mats, modulus) for r in grid]
     good = [r for r in results if r.certified]
     best = max(results, key=lambda r: r.margin)
     chosen = results[0] if rho is not None else (good[0] if good else best)
-    cert = Certificate(lp.network.name, bool(good), "numeric", lam, rho, route=route,
+    cert = Certificate(lp.network.name, bool(good), "numeric", lam, rho, modulus, route=route,
                        margin=chosen.margin, tolerance=chosen.tolerance)
     cert.notes.append(f"{chosen.method} at ρ = {chosen.rho:g}; assumes Ψ convex (true for the "
                       "catalogue) and uses only the quadratic part of E")
@@ -263,11 +318,31 @@ def _numeric(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
                           + (f"certified for ρ ≥ {good[0].rho:g} on the grid"
                              if good else "certified for none"))
     if not cert.certified and not chosen.unresolved:
-        _numeric_culprits(lp, chosen, cert)
-    return cert
+        _numeric_culprits(lp, chosen, cert, mats)
+    return _counted(cert)
 
 
-def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate) -> None:  # noqa: ANN001
+def _numeric_verdict(lp: LiftedProblem, mats: dict[str, np.ndarray] | None):  # noqa: ANN202
+    """The numeric verdict for :func:`.fixes.search`: at ρ, or the first ρ of
+    :data:`FIX_GRID` where it holds."""
+    def verdict(lam: float, rho: float | None, mu: float) -> bool | float | None:
+        if rho is not None:
+            return certify_numeric(lp, lam, rho, mats, mu).certified
+        return next((r for r in FIX_GRID if certify_numeric(lp, lam, r, mats, mu).certified),
+                    None)
+    return verdict
+
+
+def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate,  # noqa: ANN001
+                      mats: dict[str, np.ndarray] | None) -> None:
+    if lp.u_size + lp.z_size <= FIX_LIMIT:
+        scale = max(1.0, float(np.linalg.norm(mats["W"], 2)) ** 2) if mats is not None else 1.0
+        cert.fixes = search(_numeric_verdict(lp, mats), cert.lam, cert.rho, cert.modulus, scale)
+        tested = _tested(cert, "another ρ, λ up to 1000×, an input modulus up to "
+                         f"{1000 * scale:.3g}")
+    else:
+        tested = (f"fixes are tested only up to size(u) + size(z) = {FIX_LIMIT} (this network: "
+                  f"{lp.u_size + lp.z_size}); none is suggested untested")
     v = res.eigvec
     nu = lp.u_size
     energy: dict[int, float] = {}
@@ -277,20 +352,15 @@ def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate) -> None:  # noq
                lp.u_blocks[layer.output_block].offset + lp.u_blocks[layer.output_block].size]
         energy[layer.index] = float(zb @ zb + ub @ ub)
     u0 = v[:lp.u_blocks[0].size]
-    input_energy = float(u0 @ u0)
-    if input_energy >= max(energy.values(), default=0.0):
+    if float(u0 @ u0) >= max(energy.values(), default=0.0):
         first = lp.layers[0]
         cert.culprits.append(Culprit(
             _layer_name(lp, first), _line(first),
             "the input u_0 enters E only through the bilinear term −⟨z_1, W_1 u_0⟩ "
-            "(no curvature in u_0)",
-            "no sufficient condition is known for this architecture as a whole; a strongly "
-            "convex regulariser on the input (l2sq) or a single-layer / tied-residual design "
-            "is certifiable"))
+            "(no curvature in u_0)", tested))
         return
     for index in sorted(energy, key=energy.get, reverse=True)[:2]:
         layer = lp.layers[index]
         cert.culprits.append(Culprit(
             _layer_name(lp, layer), _line(layer),
-            f"the most negative curvature of H_ρ lies on this layer ({layer.kind})",
-            "a tied residual form (V = Wᵀ, `+` sign), a larger λ, or another ρ may help"))
+            f"the most negative curvature of H_ρ lies on this layer ({layer.kind})", tested))

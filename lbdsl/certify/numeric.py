@@ -11,8 +11,12 @@ convex, so ``E^ρ_Ψ`` is convex whenever the quadratic form
 
 is, i.e. whenever
 
-    H_ρ = [[λKᵀK + ρMᵀM,  −Wᵀ − ρMᵀV],
-           [−W − ρVᵀM,    I + ρVᵀV ]]  ⪰ 0.
+    H_ρ = [[λKᵀK + ρMᵀM + μE₀,  −Wᵀ − ρMᵀV],
+           [−W − ρVᵀM,          I + ρVᵀV ]]  ⪰ 0,
+
+where ``μ ≥ 0`` is the modulus of strong convexity of the inversion's regulariser on the input
+(``α·w`` for ``w * l2sq``; 0 by default) and ``E₀`` the identity on the ``u_0`` block: a
+``μ``-strongly convex ``J`` adds ``(μ/2)‖u_0‖²`` to the quadratic part.
 
 No assumption on ``V`` is needed.  For ``V = Wᵀ`` the seed's ``Q ⪰ 0`` implies ``H_ρ ⪰ 0``
 (``−⟨r, u⟩ + (ρ/2)‖r‖² ≥ −‖u‖²/(2ρ)`` with ``r = Wᵀz − Mu``), so this test is never stricter.
@@ -72,20 +76,25 @@ def hessian_blocks(lp: LiftedProblem) -> dict[str, np.ndarray]:
             "W": _dense(lp.W, nu)}
 
 
-def _h_matrix(mats: dict[str, np.ndarray], lam: float, rho: float) -> np.ndarray:
+def _h_matrix(mats: dict[str, np.ndarray], lam: float, rho: float, modulus: float = 0.0,
+              n0: int = 0) -> np.ndarray:
     K, M, V, W = mats["K"], mats["M"], mats["V"], mats["W"]
-    top = np.hstack([lam * K.T @ K + rho * M.T @ M, -W.T - rho * M.T @ V])
+    uu = lam * K.T @ K + rho * M.T @ M
+    uu[range(n0), range(n0)] += modulus
+    top = np.hstack([uu, -W.T - rho * M.T @ V])
     bottom = np.hstack([-W - rho * V.T @ M, np.eye(V.shape[1]) + rho * V.T @ V])
     return np.vstack([top, bottom])
 
 
 def certify_numeric(lp: LiftedProblem, lam: float, rho: float,
-                    mats: dict[str, np.ndarray] | None = None) -> NumericResult:
-    """λ_min(H_ρ) ≥ −tol ⇒ certified (dense eigenvalues up to :data:`DENSE_LIMIT`, else Lanczos)."""
+                    mats: dict[str, np.ndarray] | None = None,
+                    modulus: float = 0.0) -> NumericResult:
+    """λ_min(H_ρ) ≥ −tol ⇒ certified (dense eigenvalues up to :data:`DENSE_LIMIT`, else
+    Lanczos); ``modulus`` is μ of the module docstring."""
     n = lp.u_size + lp.z_size
     if n <= DENSE_LIMIT:
         mats = hessian_blocks(lp) if mats is None else mats
-        h = _h_matrix(mats, lam, rho)
+        h = _h_matrix(mats, lam, rho, modulus, lp.u_blocks[0].size)
         evals, evecs = np.linalg.eigh(h)
         scale = float(np.max(np.abs(evals)))
         factor = 100 * np.finfo(float).eps * n
@@ -93,10 +102,10 @@ def certify_numeric(lp: LiftedProblem, lam: float, rho: float,
         k_norm = float(np.linalg.norm(mats["K"], 2)) if mats["K"].size else 0.0
         stack = np.hstack([mats["M"], -mats["V"]])
         rho_scale = float(np.linalg.norm(stack, 2)) ** 2 if stack.size else 0.0
-        fixed = max(lam * k_norm ** 2, 1.0) + w_norm        # ≥ ‖H_0‖, the λ-only part
+        fixed = max(lam * k_norm ** 2 + modulus, 1.0) + w_norm   # ≥ ‖H_0‖, the ρ-free part
         return _verdict(rho, float(evals[0]), factor * max(scale, 1.0), evecs[:, 0],
                         "dense eigenvalues", max(1.0, w_norm), factor, fixed, rho_scale)
-    return _lanczos(lp, lam, rho)
+    return _lanczos(lp, lam, rho, modulus)
 
 
 def _verdict(rho: float, margin: float, tol: float, eigvec: np.ndarray, method: str,
@@ -116,16 +125,17 @@ def _verdict(rho: float, margin: float, tol: float, eigvec: np.ndarray, method: 
     return NumericResult(rho, margin, tol, bool(margin >= -tol), eigvec, method)
 
 
-def _lanczos(lp: LiftedProblem, lam: float, rho: float) -> NumericResult:
+def _lanczos(lp: LiftedProblem, lam: float, rho: float, modulus: float) -> NumericResult:
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    nu, nz = lp.u_size, lp.z_size
+    nu, nz, n0 = lp.u_size, lp.z_size, lp.u_blocks[0].size
 
     def matvec(v: np.ndarray) -> np.ndarray:
         u, z = v[:nu], v[nu:]
         r = lp.M.forward(u) - lp.V.forward(z)
         hu = lam * lp.K.adjoint(lp.K.forward(u)) + rho * lp.M.adjoint(r) - lp.W.adjoint(z)
         hz = z - lp.W.forward(u) - rho * lp.V.adjoint(r)
+        hu[:n0] += modulus * u[:n0]
         return np.concatenate([hu, hz])
 
     op = LinearOperator((nu + nz, nu + nz), matvec=matvec, dtype=float)

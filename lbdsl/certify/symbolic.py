@@ -62,7 +62,7 @@ def _sym(mat: Matrix) -> sp.Matrix:
 
 @dataclass(frozen=True)
 class SymbolicResult:
-    """The exact verdict for ``A(λ, ρ) = λkᵀk − ρ⁻¹I − m − mᵀ``.
+    """The exact verdict for ``A(λ, ρ) = λkᵀk − ρ⁻¹I − m − mᵀ + μ e₀e₀ᵀ``.
 
     ``lambda_min_b`` brackets λ_min(B) rigorously; ``certifiable`` says whether some ρ > 0
     certifies (λ_min(B) > 0); ``certified`` is the exact verdict at the given ρ (None if none).
@@ -77,6 +77,7 @@ class SymbolicResult:
     certified: bool | None
     certifiable: bool
     eigvec: np.ndarray
+    modulus: Fraction = Fraction(0)   # μ, added to B's input entry
 
     @property
     def rho_min(self) -> float | None:
@@ -104,7 +105,9 @@ class SymbolicResult:
     def a_matrix(self) -> sp.Matrix:
         """``A(λ, ρ)`` with λ and ρ as symbols (for reports)."""
         p = len(self.b_matrix)
-        return LAM * _sym(self.kk) - _sym(self.m_sym) - sp.eye(p) / RHO
+        mu = sp.zeros(p, p)
+        mu[0, 0] = sp.Rational(self.modulus.numerator, self.modulus.denominator)
+        return LAM * _sym(self.kk) - _sym(self.m_sym) - sp.eye(p) / RHO + mu
 
 
 def _is_tridiagonal(b: Matrix) -> bool:
@@ -217,9 +220,12 @@ def _poly_text(poly: sp.Poly) -> str:
     return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 
-def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None) -> SymbolicResult:
-    """Decide ``λkᵀk − ρ⁻¹I − m − mᵀ ⪰ 0`` exactly and find the set of ρ where it holds."""
+def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None,
+                   modulus: object = 0) -> SymbolicResult:
+    """Decide ``λkᵀk − ρ⁻¹I − m − mᵀ + μ e₀e₀ᵀ ⪰ 0`` exactly and find the set of ρ where it
+    holds (``μ = modulus``: the strong convexity of the regulariser on the input block 0)."""
     lam_q = rational(lam)  # type: ignore[arg-type]
+    mu_q = rational(modulus)  # type: ignore[arg-type]
     p = len(m)
     kk = [[Fraction(0)] * p for _ in range(p)]
     for row in k:  # kᵀk from the nonzero coefficients only (K selects one or a few blocks)
@@ -229,6 +235,7 @@ def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None) -> Sym
                 kk[i][j] += ci * cj
     m_sym = [[m[i][j] + m[j][i] for j in range(p)] for i in range(p)]
     b = [[lam_q * kk[i][j] - m_sym[i][j] for j in range(p)] for i in range(p)]
+    b[0][0] += mu_q
     b_float = np.array([[float(e) for e in row] for row in b])
     evals, evecs = np.linalg.eigh(b_float)
     scale = float(np.max(np.abs(b_float))) if b_float.size else 1.0
@@ -239,4 +246,4 @@ def certify_blocks(k: Matrix, m: Matrix, lam: object, rho: object | None) -> Sym
     rho_q = None if rho is None else rational(rho)  # type: ignore[arg-type]
     verdict = None if rho_q is None else psd_exact(b, 1 / rho_q)
     return SymbolicResult(lam_q, rho_q, kk, m_sym, b, (lo, hi), verdict, certifiable,
-                          evecs[:, 0])
+                          evecs[:, 0], mu_q)

@@ -38,17 +38,19 @@ class RunContext:
     errors: Any
     resume: bool = False
     weights: Any = None
-    certificates: dict[tuple[str, float, float | None], Any] = field(default_factory=dict)
+    certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
 
     @property
     def spec_dir(self) -> Path:
         return spec_dir(self.file)
 
-    def certificate(self, network: str, lam: float, rho: float | None) -> Any:
-        """The certificate of ``network`` at (λ, ρ), computed once per run."""
+    def certificate(self, network: str, lam: float, rho: float | None,
+                    modulus: float = 0.0) -> Any:
+        """The certificate of ``network`` at (λ, ρ) with the input regulariser's strong
+        convexity ``modulus``, computed once per run."""
         from ..certify.certificate import certify_network
 
-        key = (network, lam, rho)
+        key = (network, lam, rho, modulus)
         if key not in self.certificates:
-            self.certificates[key] = certify_network(self.networks[network], lam, rho)
+            self.certificates[key] = certify_network(self.networks[network], lam, rho, modulus)
         return self.certificates[key]

@@ -44,6 +44,9 @@ class Regulariser:
     """
 
     name: str = "regulariser"
+    #: ``m ≥ 0`` with ``J − (m/2)‖·‖²`` convex (strong convexity; 0: none known) — what the
+    #: convexity certificate counts on the input
+    modulus: float = 0.0
 
     def value(self, u: Any) -> Any:
         """``J(u)``."""
@@ -94,6 +97,11 @@ class Weighted(Regulariser):
 
     def __repr__(self) -> str:
         return f"Weighted({self.inner!r}, {self.alpha!r})"
+
+    @property  # type: ignore[override]
+    def modulus(self) -> float:
+        """``α·m``: weighting scales the strong convexity."""
+        return self.alpha * self.inner.modulus
 
     def _value(self, u: Any) -> Any:
         return self.alpha * self.inner.value(u)

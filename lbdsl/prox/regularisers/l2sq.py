@@ -14,9 +14,10 @@ __all__ = ["L2Squared"]
 
 @dataclass(frozen=True)
 class L2Squared(Regulariser):
-    """``J(u) = ½Σu_i²``; ``J* = J``; ``prox_{cJ}(v) = v / (1 + c)``."""
+    """``J(u) = ½Σu_i²``; ``J* = J``; ``prox_{cJ}(v) = v / (1 + c)``; 1-strongly convex."""
 
     name: ClassVar[str] = "l2sq"
+    modulus: ClassVar[float] = 1.0
 
     def _value(self, u: Any) -> Any:
         xp = array_namespace(u)

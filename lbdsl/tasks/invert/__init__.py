@@ -31,7 +31,8 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
 
     console = ctx.console
     net = ctx.networks[task.network]
-    cert = ctx.certificate(task.network, task.lam, task.rho)
+    cert = ctx.certificate(task.network, task.lam, task.rho,
+                           lower.modulus(task, net.input_shape))
     console.print(cert.render())
     if task.fidelity != "bregman":
         console.print("  note: the certificate is for the lifted Bregman problem; this task's "

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...backend import asarray, to_numpy
 from ...errors import SolveError, SpecError
-from ...ir.tasks.records import InvertTask, Solver
+from ...ir.tasks.records import FixedAlpha, InvertTask, Solver
 from ...ir.tasks.solver_table import SOLVERS as SOLVER_SPECS
 from ...ir.tasks.solver_table import choose, kinds_of
 from ...lift.compact import LiftedProblem
@@ -127,6 +127,16 @@ def regularisers(task: InvertTask, input_shape: tuple[int, ...], alpha: float,
         elif alpha * t.weight > 0:
             terms.append(Term(alpha * t.weight, reg))
     return tuple(terms), tuple(constraints)
+
+
+def modulus(task: InvertTask, input_shape: tuple[int, ...]) -> float:
+    """``μ = Σ_i α·w_i·m_i``: the strong convexity of the regulariser on the input, which the
+    certificate counts (``m_i`` each term's :attr:`~lbdsl.prox.regularisers.base.Regulariser.modulus`,
+    1 for ``l2sq``); 0 when α is chosen by a rule (α is not known before the solves)."""
+    if not isinstance(task.alpha, FixedAlpha):
+        return 0.0
+    terms, _ = regularisers(task, input_shape, float(task.alpha.value))
+    return float(sum(t.weight * t.reg.modulus for t in terms))
 
 
 def lower(task: InvertTask, lp: LiftedProblem, f: np.ndarray, alpha: float, *,

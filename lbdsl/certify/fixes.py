@@ -1,0 +1,133 @@
+"""The fixes a certificate suggests, each tested: a change is shown only if the certificate,
+recomputed with the change applied, holds.
+
+A route supplies ``verdict(λ, ρ, μ)``: with ``ρ`` a number, whether the certificate holds
+there; with ``ρ = None``, the smallest ``ρ`` where it holds at this λ and μ (None: none).  The
+candidates, in the order they are tried and shown (the first that certifies of each kind):
+
+1. another ``rho`` (when the spec gives one): the threshold at the same λ and μ;
+2. a larger ``lambda``: the first of ``2λ, 10λ, 100λ, 1000λ`` that certifies, narrowed by
+   geometric bisection towards the last that did not (with a ``rho`` where one is needed);
+3. a strongly convex regulariser on the input: modulus ``μ' = α·w`` of ``w * l2sq`` on a
+   ladder from ``10⁻²`` to ``10³`` times the network's scale, narrowed the same way;
+4. (tied chains with a ``−`` layer) the ``+`` sign, at this λ or the first of the ladder.
+
+``Fix.change`` is the change itself (``lam``, ``rho``, ``modulus``, ``sign``), so that a test
+can apply every printed hint and see the verdict change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Fix", "Verdict", "search", "round_up"]
+
+#: ``verdict(λ, ρ, μ)``: certified at ρ (a number), or the smallest certifying ρ (``ρ = None``).
+Verdict = Callable[[float, float | None, float], Any]
+
+LAMBDA_LADDER = (2.0, 10.0, 100.0, 1000.0)
+MODULUS_LADDER = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A change to the spec under which the certificate holds (tested), in words and as data."""
+
+    text: str
+    change: dict[str, Any] = field(default_factory=dict)
+
+
+def round_up(x: float, digits: int = 4) -> float:
+    """``x`` rounded up to ``digits`` significant digits (a threshold shown must be one that
+    certifies, not one just below it)."""
+    if not (math.isfinite(x) and x > 0):
+        return x
+    scale = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    up = math.ceil(x / scale - 1e-9) * scale    # a value already on the grid stays
+    while up < x:                               # … but never a rounding below x
+        up = math.nextafter(up, math.inf)
+    return up
+
+
+def _with_rho(verdict: Verdict, lam: float, rho: float | None, mu: float
+              ) -> dict[str, float] | None:
+    """The change ``{lam, modulus}`` needs: ``{}`` if it certifies at the spec's ρ (or, with no ρ
+    given, for some ρ), ``{"rho": ρ'}`` if only at another ρ, None if not at all."""
+    if rho is not None and verdict(lam, rho, mu):
+        return {}
+    threshold = verdict(lam, None, mu)
+    if threshold is None:
+        return None
+    return {} if rho is None else {"rho": float(threshold)}
+
+
+def _rho_text(change: dict[str, Any]) -> str:
+    return f", rho = {change['rho']:g}" if "rho" in change else ""
+
+
+def search(verdict: Verdict, lam: float, rho: float | None, modulus: float, scale: float,
+           plus: Verdict | None = None) -> list[Fix]:
+    """The tested fixes of the module docstring (empty: none of the candidates certifies)."""
+    fixes: list[Fix] = []
+    if plus is not None:
+        fixes.extend(_ladder(plus, lam, rho, modulus, "use `+` in the `−` tied layers",
+                             {"sign": "+"}, with_lambda=True))
+    if rho is not None:
+        threshold = verdict(lam, None, modulus)
+        if threshold is not None:
+            fixes.append(Fix(f"set rho = {threshold:g} (or more)", {"rho": float(threshold)}))
+    lam_fix = _smallest(lambda x: _with_rho(verdict, x, rho, modulus), lam,
+                        [f * lam for f in LAMBDA_LADDER])
+    if lam_fix is not None:
+        value, change = lam_fix
+        change = {"lam": value, **change}
+        fixes.append(Fix(f"set lambda = {value:g}{_rho_text(change)}", change))
+    mu_fix = _smallest(lambda x: _with_rho(verdict, lam, rho, x), modulus,
+                       [step * scale for step in MODULUS_LADDER if step * scale > modulus])
+    if mu_fix is not None:
+        value, change = mu_fix
+        change = {"modulus": value, **change}
+        fixes.append(Fix(f"regularise the input strongly convexly: α·w ≥ {value:g} for "
+                         f"`w * l2sq` in the invert task{_rho_text(change)}", change))
+    return fixes
+
+
+def _smallest(test: Callable[[float], dict[str, Any] | None], below: float,
+              ladder: list[float], steps: int = 8) -> tuple[float, dict[str, Any]] | None:
+    """The first value of ``ladder`` for which ``test`` gives a change, narrowed by ``steps``
+    geometric bisections towards the last value that failed (``below`` before the ladder), then
+    rounded up — and tested once more, so that the value shown is one that certifies."""
+    fail = below
+    for value in ladder:
+        change = test(value)
+        if change is None:
+            fail = value
+            continue
+        lo, hi, best = fail, value, (value, change)
+        for _ in range(steps if lo > 0 else 0):
+            mid = math.sqrt(lo * hi)
+            found = test(mid)
+            lo, hi = (lo, mid) if found is not None else (mid, hi)
+            if found is not None:
+                best = (mid, found)
+        shown = round_up(best[0], 3)
+        found = test(shown) if shown != best[0] else best[1]
+        return (shown, found) if found is not None else best
+    return None
+
+
+def _ladder(verdict: Verdict, lam: float, rho: float | None, modulus: float, what: str,
+            base: dict[str, Any], with_lambda: bool) -> list[Fix]:
+    """``what`` at this λ, else at the first λ of the ladder that certifies with it."""
+    for factor in (1.0, *(LAMBDA_LADDER if with_lambda else ())):
+        change = _with_rho(verdict, factor * lam, rho, modulus)
+        if change is not None:
+            if factor != 1.0:
+                change = {"lam": factor * lam, **change}
+            more = (f" and set lambda = {change['lam']:g}" if "lam" in change else "") + \
+                _rho_text(change)
+            return [Fix(what + more, {**base, **change})]
+    return []
