@@ -30,6 +30,14 @@ condition ``Wᵀv† ∈ ∂J(u†)`` holds (math.md §3; ``δ`` is the noise no
 satisfies the bound, then ``bisect`` bisections (geometric means) between it and the last one
 that did not, each solve warm-started from the nearest solution so far.  The answer satisfies the
 bound and the next larger α tried does not (if α₀ already satisfies it, α₀ is returned).
+
+**Sweep** (:func:`sweep`): the problem at each α of a geometric grid from ``hi`` down to ``lo``
+(warm-started from the previous, larger α), every solution measured — the residual
+``‖N(u_α) − f^δ‖``, the penalty ``J(u_α) = Σ w_i J_i(u_α)``, the objective, PSNR/SSIM when a truth
+is known — and one α picked: by the discrepancy principle on the grid (the largest α with
+``‖N(u_α) − f^δ‖ ≤ τδ``) when ``δ`` is known, else at the corner of the L-curve
+(:func:`lcurve_corner`).  The best-PSNR α is reported beside it (an oracle: it needs the
+truth), never picked.
 """
 
 from __future__ import annotations
@@ -46,10 +54,12 @@ from .base import SolveResult
 from .problems import InverseProblem
 
 __all__ = ["AlphaChoice", "fixed", "apriori", "apriori_alpha", "source_element",
-           "apriori_from_dual", "discrepancy", "residual_norm_of", "choose"]
+           "apriori_from_dual", "discrepancy", "sweep_grid", "lcurve_corner", "sweep",
+           "residual_norm_of", "penalty_of", "quadratic_only", "choose"]
 
 Solve = Callable[[float, Any], SolveResult]
 ResidualNorm = Callable[[SolveResult], float]
+Measure = Callable[[SolveResult], dict[str, Any]]
 
 
 @dataclass
@@ -207,6 +217,104 @@ def discrepancy(delta: float, tau: float, solve: Solve, residual_norm: ResidualN
                        {**info, "satisfied": True, "bracket": (lo, hi)})
 
 
+# --- a sweep --------------------------------------------------------------------------------
+
+def sweep_grid(lo: float, hi: float, n: int) -> list[float]:
+    """``n ≥ 2`` values ``α_k = hi·(lo/hi)^(k/(n−1))``, ``k = 0 … n−1``: from ``hi`` down to
+    ``lo``, equally spaced in ``log α``."""
+    lo, hi = _positive("lo", lo), _positive("hi", hi)
+    if not (lo < hi and int(n) >= 2):
+        raise ValueError(f"a sweep needs lo < hi and n >= 2, got lo = {lo:g}, hi = {hi:g}, "
+                         f"n = {n!r}")
+    n = int(n)
+    return [hi * (lo / hi) ** (k / (n - 1)) for k in range(n)]
+
+
+def lcurve_corner(residuals: list[float], penalties: list[float]) -> int | None:
+    """The index of the L-curve's corner (Hansen 1992): of the points
+    ``p_k = (log ‖N(u_k) − f‖, log J(u_k))`` in order of *increasing* α, the interior one of
+    largest signed Menger curvature
+
+        κ_k = 2·(a × b) / (|a|·|b|·|a + b|),   a = p_k − p_{k−1},  b = p_{k+1} − p_k,
+
+    the curvature of the circle through ``p_k`` and its neighbours, positive where the curve
+    turns left (the corner of the "L": it comes down, small α, then goes right, large α).
+    Points with a residual or penalty ≤ 0 or not finite have no logarithm and are left out;
+    None when no three are left or none turns left by more than rounding (``κ > 10⁻⁶``: a
+    straight line's κ is rounding noise)."""
+    keep = [k for k, (r, j) in enumerate(zip(residuals, penalties))
+            if math.isfinite(r) and math.isfinite(j) and r > 0 and j > 0]
+    pts = [(math.log(residuals[k]), math.log(penalties[k])) for k in keep]
+    best, best_kappa = None, 1e-6
+    for i in range(1, len(pts) - 1):
+        ax, ay = pts[i][0] - pts[i - 1][0], pts[i][1] - pts[i - 1][1]
+        bx, by = pts[i + 1][0] - pts[i][0], pts[i + 1][1] - pts[i][1]
+        lengths = math.hypot(ax, ay) * math.hypot(bx, by) * math.hypot(ax + bx, ay + by)
+        if lengths == 0.0:
+            continue
+        kappa = 2.0 * (ax * by - ay * bx) / lengths
+        if kappa > best_kappa:
+            best, best_kappa = keep[i], kappa
+    return best
+
+
+def sweep(alphas: list[float], solve: Solve, measure: Measure, *, delta: float | None = None,
+          tau: float = 1.1, pick: str = "auto", warm_start: bool = True) -> AlphaChoice:
+    """Solve at every α of ``alphas`` (largest first, each warm-started from the previous) and
+    pick one (module docstring).
+
+    ``measure(result)`` gives at least ``residual`` (``‖N(u) − f‖``) and ``penalty``
+    (``J(u)``), and ``psnr`` where a truth is known; ``pick`` is ``"discrepancy"`` (needs
+    ``delta``), ``"lcurve"`` or ``"auto"`` (discrepancy when ``delta`` is given, else the
+    L-curve; its second axis is ``lcurve_penalty`` where the row has one, else ``penalty``).
+    ``info["table"]`` holds one row per α in the order solved."""
+    alphas = sorted((_positive("alpha", a) for a in alphas), reverse=True)
+    if pick == "auto":
+        pick = "lcurve" if delta is None else "discrepancy"
+    if pick not in ("discrepancy", "lcurve"):
+        raise ValueError(f"pick must be 'discrepancy', 'lcurve' or 'auto', got {pick!r}")
+    if pick == "discrepancy":
+        if delta is None:
+            raise ValueError("picking by the discrepancy principle needs delta")
+        delta, tau = _positive("delta", delta), _positive("tau", tau)
+    rows: list[dict[str, Any]] = []
+    results: list[SolveResult] = []
+    for alpha in alphas:
+        start = results[-1] if results and warm_start else None
+        results.append(solve(alpha, start))
+        rows.append({"alpha": alpha, "objective": float(results[-1].objective),
+                     "stop_reason": results[-1].stop_reason, **measure(results[-1])})
+    info: dict[str, Any] = {"pick": pick, "table": rows, "grid": [min(alphas), max(alphas),
+                                                                 len(alphas)]}
+    up = list(range(len(rows)))[::-1]                   # increasing α
+    corner = lcurve_corner([rows[k]["residual"] for k in up],
+                           [rows[k].get("lcurve_penalty", rows[k]["penalty"]) for k in up])
+    info["lcurve_alpha"] = None if corner is None else rows[up[corner]]["alpha"]
+    psnrs = [(r.get("psnr"), k) for k, r in enumerate(rows) if r.get("psnr") is not None]
+    if psnrs:
+        info["best_psnr_alpha"] = rows[max(psnrs)[1]]["alpha"]
+    if delta is not None:
+        bound = tau * delta
+        info.update(delta=delta, tau=tau, bound=bound)
+        meets = [k for k, r in enumerate(rows) if r["residual"] <= bound]
+        info["discrepancy_alpha"] = rows[meets[0]]["alpha"] if meets else None
+    if pick == "discrepancy":
+        chosen = next((k for k, r in enumerate(rows) if r["residual"] <= bound), None)
+        info["satisfied"] = chosen is not None
+        if chosen is None:
+            chosen = len(rows) - 1
+            info["note"] = (f"no α of the sweep down to {rows[-1]['alpha']:.3g} met "
+                            "‖N(u) − f‖ <= τδ: the smallest is taken")
+    else:
+        chosen = up[corner] if corner is not None else None
+        if chosen is None:
+            chosen = len(rows) - 1
+            info["note"] = ("the L-curve has no corner on this grid (it does not turn): the "
+                            "smallest α is taken; widen the sweep")
+    return AlphaChoice(rows[chosen]["alpha"], results[chosen],
+                       [(r["alpha"], r["residual"]) for r in rows], "sweep", info)
+
+
 # --- glue for the task runner ----------------------------------------------------------------
 
 def residual_norm_of(problem: InverseProblem) -> ResidualNorm:
@@ -225,15 +333,32 @@ def residual_norm_of(problem: InverseProblem) -> ResidualNorm:
     return norm
 
 
-def choose(rule: Any, problem: InverseProblem, delta: float,
-           solve_at: Callable[..., SolveResult], *, warm_start: bool = True,
-           truth: Any = None) -> tuple[float, SolveResult, dict[str, Any]]:
-    """Apply a task's α rule (``AprioriAlpha`` / ``DiscrepancyAlpha`` of the IR).
+def penalty_of(problem: InverseProblem) -> Callable[[SolveResult], float]:
+    """``result ↦ J(u) = Σ w_i J_i(u)`` of ``problem``'s regulariser (whole batch)."""
+    reg, xp, lp = problem.regulariser, problem.xp, problem.lifted
+    n = lp.u_blocks[0].size
+    return lambda result: reg.value(xp.reshape(xp.asarray(result.u, dtype=lp.dtype), (-1, n)))
 
-    ``problem`` is the task's problem at α = 1 (used for ``N`` and ``f``, and for ``v†``);
-    ``solve_at(alpha, x0)`` solves at α; ``x0`` is the previous ``SolveResult`` for ``pdhg``
-    and its ``u`` for any other solver (None without ``warm_start``).  Returns
-    ``(α, result, JSON-able info)``.
+
+def quadratic_only(problem: InverseProblem) -> bool:
+    """Whether ``J`` is ``l2sq`` alone (2-homogeneous: the L-curve then takes ``(2J)^½``, so
+    that both of its axes are norms, as in Hansen's ``(‖Ax − b‖, ‖x‖)``)."""
+    reg = problem.regulariser
+    return bool(reg.l2sq) and reg.tv is None and not reg.l1 and reg.other is None
+
+
+def choose(rule: Any, problem: InverseProblem, delta: float | None,
+           solve_at: Callable[..., SolveResult], *, warm_start: bool = True,
+           truth: Any = None, quality: Measure | None = None,
+           ) -> tuple[float, SolveResult, dict[str, Any]]:
+    """Apply a task's α rule (``AprioriAlpha`` / ``DiscrepancyAlpha`` / ``SweepAlpha`` of the
+    IR).
+
+    ``problem`` is the task's problem at α = 1 (used for ``N`` and ``f``, for ``J`` and for
+    ``v†``); ``solve_at(alpha, x0)`` solves at α; ``x0`` is the previous ``SolveResult`` for
+    ``pdhg`` and its ``u`` for any other solver (None without ``warm_start``); ``quality``
+    (a sweep's PSNR/SSIM against the truth) adds to each row of a sweep's table.  Returns
+    ``(α, result, JSON-able info)``; ``delta`` is None only for a sweep without one.
     """
     residual_norm = residual_norm_of(problem)
 
@@ -244,7 +369,18 @@ def choose(rule: Any, problem: InverseProblem, delta: float,
         # take the iterate
         return solve_at(alpha, x0 if x0.solver.startswith("pdhg") else x0.u)
 
-    if hasattr(rule, "tau"):  # discrepancy
+    if hasattr(rule, "pick"):  # sweep
+        penalty, squared = penalty_of(problem), quadratic_only(problem)
+
+        def measure(result: SolveResult) -> dict[str, Any]:
+            row = {"residual": residual_norm(result), "penalty": penalty(result)}
+            if squared:
+                row["lcurve_penalty"] = math.sqrt(2.0 * row["penalty"])
+            return {**row, **(quality(result) if quality is not None else {})}
+
+        choice = sweep(sweep_grid(rule.lo, rule.hi, rule.n), solve, measure, delta=delta,
+                       tau=rule.tau, pick=rule.pick, warm_start=warm_start)
+    elif hasattr(rule, "tau"):  # discrepancy
         choice = discrepancy(delta, rule.tau, solve, residual_norm, alpha0=rule.alpha0,
                              q=rule.q, max_tries=rule.max_tries, warm_start=warm_start)
     elif getattr(rule, "scale", None) is not None:

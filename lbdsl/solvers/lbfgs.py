@@ -22,18 +22,20 @@ direction, or a line search that finds no decrease, drops the memory and retries
 search shrinking its bracket onto a ReLU's kink ends there): the gradient just past the kink is
 sampled, and the least-norm element of the segment between the two gradients is tried (gradient
 sampling with two samples).  Where that fails too, the run stops ``"stalled"`` (no decrease in
-floating point; ``residual`` says how stationary the point is).  With a box the method is a projected quasi-Newton
-method (Kim, Sra & Dhillon 2010): the entries at a bound whose gradient pushes outwards are
-held, ``d`` is computed on the others, and the step is Armijo backtracking along the projected
-path ``P(x + t d)``.
+floating point; ``residual`` says how stationary the point is).  With a box the method is a
+projected quasi-Newton method (Kim, Sra & Dhillon 2010): the entries at a bound whose gradient
+pushes outwards are held, ``d`` is computed on the others, and the step is Armijo backtracking
+along the projected path ``P(x + t d)``.
 
-**Continuation** in ε: the smoothing starts at ``eps_start`` (default ``100·eps``; ``eps_start =
-eps`` turns it off) and is divided by ``eps_factor`` each time the stage is solved to
-``stage_tol`` (gradient relative to the start's), down to ``eps``; the memory is dropped at each
-change (the curvature changes with ε).  Large ε makes TV nearly quadratic, which the
-quasi-Newton model fits, and the early iterations then move the whole image instead of
-crawling along the kinks of ``|∇u|``; on seed experiment 1 from ``u = 0`` it reached an
-objective 15× lower than a single ε in the same time (docs/inversion.md).
+**Continuation** in ε: the smoothing starts at ``eps_start`` (default ``100·eps`` from the
+default start ``u = 0``, ``eps`` from a given ``x0``, which is taken to be near a solution and
+which a coarse ε would wash out; ``eps_start = eps`` turns it off) and is divided by
+``eps_factor`` each time the stage is solved to ``stage_tol`` (gradient relative to the
+start's), down to ``eps``; the memory is dropped at each change (the curvature changes with ε).
+Large ε makes TV nearly quadratic, which the quasi-Newton model fits, and the early iterations
+then move the whole image instead of crawling along the kinks of ``|∇u|``; on seed experiment 1
+from ``u = 0`` it reached an objective 15× lower than a single ε in the same time
+(docs/inversion.md).
 
 Stopping: ``change`` (the mean relative change per iteration over the check window) and
 ``gradient`` (``‖P(x − ∇F_ε) − x‖`` relative to its value at the start) both ≤ ``tol``, at the
@@ -65,8 +67,8 @@ __all__ = ["LBFGSSettings", "QuasiNewton", "solve"]
 @dataclass(frozen=True)
 class LBFGSSettings:
     """``memory``: pairs kept (m); ``eps``: the smoothing of TV and l1, reached from
-    ``eps_start`` (None: ``100·eps``) dividing by ``eps_factor`` per stage solved to
-    ``stage_tol``."""
+    ``eps_start`` (None: ``100·eps`` from 0, ``eps`` from a given start) dividing by
+    ``eps_factor`` per stage solved to ``stage_tol``."""
 
     stopping: Stopping = field(default_factory=Stopping)
     memory: int = 20
@@ -89,10 +91,11 @@ class LBFGSSettings:
         if not (math.isfinite(self.eps_factor) and self.eps_factor > 1):
             raise ValueError(f"eps_factor must be a number > 1, got {self.eps_factor!r}")
 
-    @property
-    def first_eps(self) -> float:
-        """The smoothing of the first stage."""
-        return 100.0 * self.eps if self.eps_start is None else self.eps_start
+    def first_eps(self, warm: bool) -> float:
+        """The smoothing of the first stage, from a given start (``warm``) or from 0."""
+        if self.eps_start is not None:
+            return self.eps_start
+        return self.eps if warm else 100.0 * self.eps
 
 
 class QuasiNewton:
@@ -102,7 +105,8 @@ class QuasiNewton:
     _STATE = ("x", "value", "grad", "pairs", "eps", "pg0", "x_check", "k_check", "change",
               "evaluations")
 
-    def __init__(self, problem: InverseProblem, settings: LBFGSSettings, x0: Any) -> None:
+    def __init__(self, problem: InverseProblem, settings: LBFGSSettings, x0: Any,
+                 warm: bool = False) -> None:
         problem.require("lbfgs")
         lp = problem.lifted
         self.xp, self.settings = lp.xp, settings
@@ -110,7 +114,7 @@ class QuasiNewton:
         self.misfit = Misfit(lp, self.f, problem.fidelity == "bregman")
         self.reg = problem.regulariser
         self.n = int(lp.u_blocks[0].size)
-        self.eps = settings.first_eps
+        self.eps = settings.first_eps(warm)
         self.evaluations = 0
         self.x = self._feasible(x0)
         self.value, self.grad = self._evaluate(self.x)
@@ -281,7 +285,9 @@ def solve(problem: InverseProblem, settings: LBFGSSettings | None = None, *,
     settings = settings or LBFGSSettings()
     lp = problem.lifted
     batch = batch_of(asarray(lp.xp, problem.f, lp.dtype), lp)
-    it = QuasiNewton(problem, settings, initial_input(problem, None if resume else x0, batch))
+    warm = x0 is not None and resume is None
+    it = QuasiNewton(problem, settings, initial_input(problem, x0 if warm else None, batch),
+                     warm)
     out = drive(it, settings.stopping, monitor, resume)
     metrics = out.metrics if out.history.iteration[-1:] == [out.iterations] \
         else it.metrics()

@@ -24,7 +24,7 @@ from ..errors import span_text
 from ..solvers.base import SolveResult
 
 __all__ = ["quality", "written_settings", "default_settings", "versions", "spec_sha256",
-           "result_arrays", "result_summary", "json_safe"]
+           "result_arrays", "result_summary", "history_arrays", "json_safe"]
 
 #: The documented defaults of an ``invert`` task (key as written → task attribute).
 
@@ -152,7 +152,8 @@ def provenance(backend: str, dtype: str, seed: int, spec_file: str, source: str
 
 # --- arrays ----------------------------------------------------------------------------------
 
-def _history(prefix: str, result: SolveResult) -> dict[str, np.ndarray]:
+def history_arrays(prefix: str, result: SolveResult) -> dict[str, np.ndarray]:
+    """``{prefix + metric: values}`` of a solve's history (for ``result.npz``)."""
     return {f"{prefix}{key}": np.asarray(values, dtype=np.float64)
             for key, values in result.history.as_arrays().items()}
 
@@ -182,10 +183,10 @@ def result_arrays(result: SolveResult, u: np.ndarray, *, f: np.ndarray, f_solver
         arrays["truth"] = truth
     if clean is not None:
         arrays["f_clean"] = clean
-    arrays.update(_history("history_", result))
+    arrays.update(history_arrays("history_", result))
     if baseline is not None and u_baseline is not None:
         arrays["u_baseline"] = u_baseline
-        arrays.update(_history("baseline_history_", baseline))
+        arrays.update(history_arrays("baseline_history_", baseline))
     return {k: np.asarray(v) for k, v in arrays.items()}
 
 

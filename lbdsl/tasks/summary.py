@@ -40,6 +40,8 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
                    "iterations": rep.get("epochs"), "objective": rep.get("mse_loss"),
                    "psnr": rep.get("validation_psnr")}
         solver = rep["solver"].get("name", "") if isinstance(rep.get("solver"), dict) else ""
+        if isinstance(rep.get("hybrid"), dict):          # fidelity = hybrid: both stages
+            solver += f"→{rep['hybrid'].get('refine_solver', '')}"
         psnr = _num(rep.get("psnr"), "{:.2f} dB")
         baseline = rep.get("baseline")
         if wide and isinstance(baseline, dict) and baseline.get("psnr") is not None:

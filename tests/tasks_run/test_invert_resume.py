@@ -528,3 +528,29 @@ def test_a_solve_that_met_tol_on_the_check_grid_is_taken_under_a_raised_max_iter
     assert [label for label, _ in ran if label.startswith("pdhg")] == []
     assert _solve(spec, tmp_path / "whole", "solver.max_iter=200") == 0
     _same_results(tmp_path / "parts", tmp_path / "whole")
+
+
+HYBRID = FIXED.replace("baseline    = true", "fidelity    = hybrid")
+
+
+def test_hybrid_interrupted_in_its_refinement_resumes_to_the_same_result(
+        write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refinement is the task's second solve: a Ctrl-C there keeps the Bregman solve, and
+    --resume goes on with the refinement from its state (the AUTO patch of this file makes it
+    `gradient`, which runs all 80 iterations)."""
+    spec = write_spec(HYBRID)
+    assert _solve(spec, tmp_path / "whole") == 0
+    with monkeypatch.context() as patch:
+        _ctrl_c(patch, "refine", 30)
+        assert _solve(spec, tmp_path / "parts") == 130
+    rep = _report(tmp_path / "parts")
+    assert rep["stop_reason"] == "interrupted" and rep["iterations"] == 30
+    assert rep["hybrid"]["start"]["stop_reason"] == "max_iter"
+    assert rep["checkpoint"]["solves"] == 2 and rep["checkpoint"]["complete"] is False
+    with monkeypatch.context() as patch:
+        ran = _record(patch)
+        assert _solve(spec, tmp_path / "parts", resume=True) == 0
+    labels = {label for label, _ in ran}
+    assert labels == {"refine gradient, resumed at iteration 30"}
+    _same_results(tmp_path / "parts", tmp_path / "whole")
+    assert _report(tmp_path / "parts")["checkpoint"]["complete"] is True

@@ -14,8 +14,8 @@ from .records import (
     DEFAULT_MAX_ITER, DEFAULT_RHO, DEFAULT_TOL, SGD, Adam, Alpha, AprioriAlpha, CheckTask,
     DigitsData, DiscrepancyAlpha, FixedAlpha, ForwardData, GaussianNoise, ImageTruth,
     ImplicitSGD, InvertData, InvertTask, LinspaceTruth, LoadData, LoadPairs, LoadTruth,
-    Optimizer, PenaltyTerms, PenaltyTerm, RegulariserTerms, RegTerm, Solver, Task, TrainData, TrainTask,
-    Truth,
+    Optimizer, PenaltyTerms, PenaltyTerm, RegulariserTerms, RegTerm, Solver, SweepAlpha, Task,
+    TrainData, TrainTask, Truth,
 )
 from .overrides import OVERRIDE_FILE, apply_overrides, apply_overrides_to_module, parse_override
 from .schema import ALIASES, canonical_key
@@ -28,7 +28,8 @@ __all__ = [
     "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "OPTIMIZERS", "PENALTY_NAMES",
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth", "GaussianNoise", "ForwardData",
     "LoadData", "InvertData", "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha",
-    "DiscrepancyAlpha", "Alpha", "Solver", "InvertTask", "DigitsData", "LoadPairs", "TrainData",
+    "DiscrepancyAlpha", "SweepAlpha", "Alpha", "Solver", "InvertTask", "DigitsData",
+    "LoadPairs", "TrainData",
     "PenaltyTerm", "PenaltyTerms", "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task", "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL",
 ]

@@ -16,7 +16,7 @@ __all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_in
 
 IMAGES = ("shepp_logan", "camera", "digit")
 REGULARISER_NAMES = ("tv", "l1", "l2sq", "nonneg", "box")
-FIDELITIES = ("bregman", "l2")
+FIDELITIES = ("bregman", "l2", "hybrid")
 _FIDELITY_HINTS = {
     "mse": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
     "quadratic": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
@@ -217,11 +217,33 @@ def _fraction(expr: tree.Expr, what: str) -> float:
     return r.bounded(expr, what, lambda v: 0 < v < 1, "lie strictly between 0 and 1")
 
 
-_ALPHA_RULES = ("apriori", "discrepancy")
+_ALPHA_RULES = ("apriori", "discrepancy", "sweep")
+SWEEP_PICKS = ("auto", "discrepancy", "lcurve")
+
+
+def _read_sweep(expr: tree.Call) -> m.SweepAlpha:
+    d = m.SweepAlpha(lo=1.0, hi=2.0)
+    b = r.bind(expr, (r.Arg("lo", r.positive, positional=True),
+                      r.Arg("hi", r.positive, positional=True),
+                      r.Arg("n", lambda e, w: r.integer(e, w, 3), d.n, positional=True),
+                      r.Arg("pick", lambda e, w: r.choice(e, w, SWEEP_PICKS, noun="pick"),
+                            d.pick),
+                      r.Arg("delta", _delta, None),
+                      r.Arg("tau", _tau, d.tau)),
+               example="sweep(1e-4, 1e-1, n = 12)")
+    if not b["lo"] < b["hi"]:
+        r.fail(b.spans["hi"], f"a sweep runs from lo to hi > lo, got lo = {b['lo']:g}, "
+               f"hi = {b['hi']:g}", "e.g. alpha = sweep(1e-4, 1e-1, n = 12)")
+    if b["pick"] == "discrepancy" and b["delta"] is None:
+        r.fail(b.spans["pick"], "`pick = discrepancy` needs the noise norm `delta`",
+               "give delta = D (or `auto` for synthetic noise), or pick = lcurve")
+    return m.SweepAlpha(lo=b["lo"], hi=b["hi"], n=b["n"], pick=b["pick"], delta=b["delta"],
+                        tau=b["tau"], spans=MappingProxyType(dict(b.spans)), span=expr.span)
 
 
 def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
-    """A number >= 0, ``apriori(delta = D)`` or ``discrepancy(delta = D, tau = T)``."""
+    """A number >= 0, ``apriori(delta = D)``, ``discrepancy(delta = D, tau = T)`` or
+    ``sweep(lo, hi, n = N, …)``."""
     if isinstance(expr, tree.Name) and expr.id in _ALPHA_RULES:
         expr = tree.Call(expr.id, (), (), expr.span, expr.span)
     if isinstance(expr, tree.Call) and expr.func == "apriori":
@@ -230,6 +252,8 @@ def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
                    example="apriori(delta = 0.05)")
         return m.AprioriAlpha(delta=b["delta"], scale=b["scale"],
                               spans=MappingProxyType(dict(b.spans)), span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "sweep":
+        return _read_sweep(expr)
     if isinstance(expr, tree.Call) and expr.func == "discrepancy":
         d = m.DiscrepancyAlpha(delta=1.0)
         b = r.bind(expr, (r.Arg("delta", _delta, positional=True),
@@ -246,7 +270,8 @@ def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
                r.suggest(expr.func, _ALPHA_RULES, noun="rules"))
     value = r.numeric_value(expr)
     if value is None:
-        r.fail(expr.span, f"{what} must be a number, apriori(...) or discrepancy(...), "
+        r.fail(expr.span, f"{what} must be a number, apriori(...), discrepancy(...) or "
+               "sweep(...), "
                f"got `{r.show(expr)}`", "e.g. alpha = 0.015")
     if not math.isfinite(value) or value < 0:
         r.fail(expr.span, f"{what} must be a number >= 0, got `{r.show(expr)}`",
@@ -354,9 +379,10 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
         problems.extend(_truth_shape_problems(truth, ctx))
     alpha = v.get("alpha")
     regulariser: m.RegulariserTerms = v.get("regulariser", m.RegulariserTerms())
-    if isinstance(alpha, (m.AprioriAlpha, m.DiscrepancyAlpha)):
+    if isinstance(alpha, (m.AprioriAlpha, m.DiscrepancyAlpha, m.SweepAlpha)):
         if "regulariser" in v and not regulariser.weighted:
-            rule = "apriori" if isinstance(alpha, m.AprioriAlpha) else "discrepancy"
+            rule = {m.AprioriAlpha: "apriori", m.DiscrepancyAlpha: "discrepancy",
+                    m.SweepAlpha: "sweep"}[type(alpha)]
             problems.append(Diagnostic(spans["alpha"], f"`{rule}` chooses the regulariser's "
                                        "weight, but the regulariser has no weighted term",
                                        "add tv, l1 or l2sq: regulariser = tv + nonneg"))
@@ -369,7 +395,7 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
                                        "has none",
                                        "add noise (… + gaussian(sigma = 0.01)) or give the noise "
                                        "norm: delta = 0.05"))
-    fidelity = v.get("fidelity", "bregman")
+    fidelity = "l2" if v.get("fidelity") == "l2" else "bregman"   # hybrid: its first stage
     solver: m.Solver | None = v.get("solver")
     spec = SOLVERS.get(solver.name) if solver is not None else None
     if spec is not None:

@@ -19,7 +19,8 @@ from ...errors import SourceSpan
 __all__ = [
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
     "GaussianNoise", "ForwardData", "LoadData", "InvertData",
-    "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha", "Alpha",
+    "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha",
+    "SweepAlpha", "Alpha", "AlphaRule",
     "Solver", "InvertTask",
     "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
     "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
@@ -186,7 +187,25 @@ class DiscrepancyAlpha:
     span: SourceSpan | None = None
 
 
-Alpha = Union[FixedAlpha, AprioriAlpha, DiscrepancyAlpha]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepAlpha:
+    """``sweep(lo, hi, n = 12, pick = auto, delta = D, tau = 1.1)``: the problem at ``n`` values
+    of α from ``hi`` down to ``lo`` (geometric), one picked by the discrepancy principle
+    (``delta`` given) or at the L-curve's corner (``pick = lcurve``, or no ``delta``)."""
+
+    lo: float
+    hi: float
+    n: int = 12
+    pick: Literal["auto", "discrepancy", "lcurve"] = "auto"
+    delta: float | Literal["auto"] | None = None
+    tau: float = 1.1
+    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
+    span: SourceSpan | None = None
+
+
+Alpha = Union[FixedAlpha, AprioriAlpha, DiscrepancyAlpha, SweepAlpha]
+#: The α of a task that is chosen by a rule (the others are fixed numbers).
+AlphaRule = Union[AprioriAlpha, DiscrepancyAlpha, SweepAlpha]
 
 DEFAULT_RHO = 1e3
 #: The range of λ and ρ (the weights of the compact form) that the certificate and the solvers
@@ -244,20 +263,26 @@ class InvertTask(SolvingTask):
     The objective is ``fidelity(u) + alpha · Σ_i w_i J_i(u) + constraints``: ``alpha`` scales
     the whole weighted regulariser sum, so ``regulariser = 0.015 * tv`` with the default
     ``alpha = 1`` and ``regulariser = tv`` with ``alpha = 0.015`` are the same problem.
-    ``lam`` is the key ``lambda``.
+    ``lam`` is the key ``lambda``.  ``fidelity = hybrid`` solves the Bregman problem first and
+    then the quadratic one from its solution (:attr:`stage_fidelity` is the first stage's).
     """
 
     kind: ClassVar[str] = "invert"
 
     data: InvertData
     truth: Truth | None = None
-    fidelity: Literal["bregman", "l2"] = "bregman"
+    fidelity: Literal["bregman", "l2", "hybrid"] = "bregman"
     regulariser: RegulariserTerms = field(default_factory=RegulariserTerms)
     alpha: Alpha = field(default_factory=FixedAlpha)
     lam: float = 1.0
     rho: float = DEFAULT_RHO
     solver: Solver = field(default_factory=Solver)
     baseline: bool = False
+
+    @property
+    def stage_fidelity(self) -> Literal["bregman", "l2"]:
+        """The fidelity of the (first) solve: ``bregman`` for ``hybrid``."""
+        return "l2" if self.fidelity == "l2" else "bregman"
 
 
 # --- train -----------------------------------------------------------------------------------

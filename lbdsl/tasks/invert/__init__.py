@@ -34,11 +34,15 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     cert = ctx.certificate(task.network, task.lam, task.rho,
                            lower.modulus(task, net.input_shape))
     console.print(cert.render())
-    if task.fidelity != "bregman":
+    if task.fidelity == "l2":
         console.print("  note: the certificate is for the lifted Bregman problem; this task's "
                       "quadratic fidelity ½‖N(u) − f‖² is not covered by it (it is not convex "
                       "in general)")
-    elif not cert.certified:
+    elif task.fidelity == "hybrid":
+        console.print("  note: fidelity = hybrid: the certificate covers the first stage (the "
+                      "Bregman problem); the refinement of ½‖N(u) − f‖² from its solution is "
+                      "not convex in general")
+    if task.stage_fidelity == "bregman" and not cert.certified:
         ctx.errors.print(f"WARNING: network {task.network} is NOT certified convex at "
                          f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may "
                          "stop at a point that is not a global minimiser)")
@@ -46,7 +50,7 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     observed = dt.make_data(task, net, truth, ctx.spec_dir)
     lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
     f_raw = observed.f.reshape(*observed.batch, -1)
-    if task.fidelity == "bregman":
+    if task.stage_fidelity == "bregman":
         f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
         if projection.moved:
             console.print(f"  data: {projection.moved} of {projection.entries} entries moved "

@@ -6,7 +6,9 @@ state: safe inside a notebook or a server).
 * ``function.png`` — a batch of scalar problems (``linspace(a, b, n = N)`` on a one-entry input):
   the function N(u) with the data, and its inverse f ↦ u with the reconstruction;
 * ``convergence.png`` — the objective's relative distance to its best value, and the residual,
-  against the iteration (log scale).
+  against the iteration (log scale);
+* ``alpha_sweep.png`` — ``alpha = sweep(...)``: the residual (with the bound τδ), PSNR (or the
+  objective) against α, and the L-curve ``(‖N(u_α) − f‖, J(u_α))``, the picked α marked.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from ...solvers.base import SolveResult
 from ..figures import as_image, figure, is_image, png
 
-__all__ = ["is_image", "reconstruction", "function", "convergence"]
+__all__ = ["is_image", "reconstruction", "function", "convergence", "alpha_sweep"]
 
 
 def reconstruction(truth: np.ndarray | None, f: np.ndarray, u: np.ndarray,
@@ -131,4 +133,43 @@ def convergence(result: SolveResult, baseline: SolveResult | None) -> bytes | No
         ax.set_title(title)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
+    return png(fig)
+
+
+def alpha_sweep(info: dict[str, Any]) -> bytes:
+    """The three panels of the module docstring from a sweep's ``info`` (its ``table``, the
+    picked ``alpha``, the ``bound`` τδ where ``delta`` is known)."""
+    rows = info["table"]
+    alphas = np.array([r["alpha"] for r in rows])
+    res = np.array([r["residual"] for r in rows], dtype=np.float64)
+    pen = np.array([r.get("lcurve_penalty", r["penalty"]) for r in rows], dtype=np.float64)
+    chosen = next(k for k, r in enumerate(rows) if r["alpha"] == info["alpha"])
+    fig = figure(12, 3.6)
+    ax_res, ax_q, ax_l = fig.subplots(1, 3)
+    ax_res.loglog(alphas, res, "C0o-", ms=3)
+    if info.get("bound") is not None:
+        ax_res.axhline(info["bound"], color="C3", ls="--", lw=1, label="τδ")
+        ax_res.legend(fontsize="small")
+    ax_res.set_title("‖N(u_α) − f‖")
+    psnr = [r.get("psnr") for r in rows]
+    if all(p is not None and np.isfinite(p) for p in psnr):
+        ax_q.semilogx(alphas, psnr, "C2o-", ms=3)
+        ax_q.set_title("PSNR (dB)")
+        values = np.array(psnr, dtype=np.float64)
+    else:
+        values = np.array([r["objective"] for r in rows], dtype=np.float64)
+        ax_q.loglog(alphas, values, "C2o-", ms=3)
+        ax_q.set_title("objective")
+    for ax in (ax_res, ax_q):
+        ax.axvline(alphas[chosen], color="k", lw=0.8, ls=":")
+        ax.set_xlabel("α")
+    keep = (res > 0) & (pen > 0)
+    ax_l.loglog(res[keep], pen[keep], "C0o-", ms=3)
+    if keep[chosen]:
+        ax_l.loglog([res[chosen]], [pen[chosen]], "ks", ms=6, mfc="none",
+                    label=f"α = {alphas[chosen]:.3g} ({info.get('pick', '')})")
+        ax_l.legend(fontsize="small")
+    ax_l.set_xlabel("‖N(u_α) − f‖")
+    ax_l.set_ylabel("(2J(u_α))^½" if "lcurve_penalty" in rows[0] else "J(u_α)")
+    ax_l.set_title("L-curve")
     return png(fig)

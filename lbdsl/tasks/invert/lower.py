@@ -131,8 +131,9 @@ def regularisers(task: InvertTask, input_shape: tuple[int, ...], alpha: float,
 
 def modulus(task: InvertTask, input_shape: tuple[int, ...]) -> float:
     """``μ = Σ_i α·w_i·m_i``: the strong convexity of the regulariser on the input, which the
-    certificate counts (``m_i`` each term's :attr:`~lbdsl.prox.regularisers.base.Regulariser.modulus`,
-    1 for ``l2sq``); 0 when α is chosen by a rule (α is not known before the solves)."""
+    certificate counts (``m_i`` each term's
+    :attr:`~lbdsl.prox.regularisers.base.Regulariser.modulus`, 1 for ``l2sq``); 0 when α is
+    chosen by a rule (α is not known before the solves)."""
     if not isinstance(task.alpha, FixedAlpha):
         return 0.0
     terms, _ = regularisers(task, input_shape, float(task.alpha.value))
@@ -147,7 +148,7 @@ def lower(task: InvertTask, lp: LiftedProblem, f: np.ndarray, alpha: float, *,
     batch = f.shape[:-1] if f.ndim > 1 else ()
     flat = np.ascontiguousarray(f.reshape(*batch, -1))
     return InverseProblem(lifted=lp, f=asarray(xp, flat, lp.dtype), terms=terms,
-                          constraints=constraints, fidelity=fidelity or task.fidelity,
+                          constraints=constraints, fidelity=fidelity or task.stage_fidelity,
                           lam=float(task.lam), rho=float(task.rho))
 
 
@@ -162,8 +163,8 @@ def at_alpha(problem: InverseProblem, task: InvertTask, alpha: float) -> Inverse
 def choose_solver(task: InvertTask, lp: LiftedProblem, fidelity: str | None = None,
                   ) -> tuple[str, str]:
     """``(solver name, why)``; ``solver = auto`` picks from the network and the task."""
-    fidelity = fidelity or task.fidelity
-    if task.solver.name != "auto" and fidelity == task.fidelity:
+    fidelity = fidelity or task.stage_fidelity
+    if task.solver.name != "auto" and fidelity == task.stage_fidelity:
         return task.solver.name, "as written in the spec"
     kinds = kinds_of(t.name for t in task.regulariser.terms)
     return choose(fidelity, kinds, structure(lp))

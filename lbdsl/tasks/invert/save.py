@@ -8,6 +8,8 @@ complete.  lbdsl's own files left in the folder by an earlier run that this run 
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from ...certify.certificate import Certificate
 from ...errors import SolveError
 from ...ir.nodes import NetworkIR
 from ...ir.tasks.records import InvertTask
-from ...outputs import write_npz_atomic
+from ...outputs import write_npz_atomic, write_text_atomic
 from .. import data as dt
 from . import figures as fg
 from . import lower as lw
@@ -29,11 +31,14 @@ from .solve import Solved
 from ..layout import check_inside
 from ..result import TaskResult
 
-__all__ = ["OWN_FILES", "InvertRecord", "write_invert"]
+__all__ = ["OWN_FILES", "SWEEP_COLUMNS", "InvertRecord", "sweep_csv", "write_invert"]
 
 #: Every file name lbdsl writes into a task folder.
 OWN_FILES = ("result.npz", "report.json", "reconstruction.png", "function.png",
-             "convergence.png", sc.FILE)
+             "convergence.png", "alpha_sweep.png", "alpha_sweep.csv", sc.FILE)
+
+#: The columns of ``alpha_sweep.csv``, one row per α of ``alpha = sweep(...)``.
+SWEEP_COLUMNS = ("alpha", "residual", "penalty", "objective", "psnr", "ssim", "stop_reason")
 
 
 @dataclass
@@ -97,6 +102,14 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
         if obs.truth is not None:
             baseline.update(rp.quality(obs.truth, u_baseline, image))
         report["baseline"] = baseline
+    if solved.start is not None:
+        u_start = _reconstruction(solved.start.u, obs.batch, tuple(rec.net.input_shape))
+        start = {"fidelity": "bregman", "solver": solved.solver,
+                 **rp.result_summary(solved.start, solved.start_time_s)}
+        if obs.truth is not None:
+            start.update(rp.quality(obs.truth, u_start, image))
+        report["hybrid"] = {"start": start, "refine_solver": solved.refine_solver,
+                            "refine_settings": rp.json_safe(solved.refine_settings)}
     report.update(rp.provenance(rec.backend, task.dtype, task.seed, rec.spec_file, rec.source))
     return report
 
@@ -116,7 +129,20 @@ def _figures(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None,
     curves = fg.convergence(rec.solved.result, rec.solved.baseline)
     if curves is not None:
         out["convergence.png"] = curves
+    if rec.solved.rule.get("rule") == "sweep" and rec.solved.rule.get("table"):
+        out["alpha_sweep.png"] = fg.alpha_sweep(rec.solved.rule)
     return out
+
+
+def sweep_csv(rows: list[dict[str, Any]]) -> str:
+    """``alpha = sweep(...)``'s table as CSV (:data:`SWEEP_COLUMNS`; empty where not known)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SWEEP_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else (repr(row[c]) if isinstance(row[c], float)
+                                                          else row[c]) for c in SWEEP_COLUMNS])
+    return out.getvalue()
 
 
 def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
@@ -129,6 +155,9 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     arrays = rp.result_arrays(solved.result, u, f=obs.f, f_solver=rec.f_solver.reshape(obs.f.shape),
                               truth=obs.truth, clean=obs.clean, baseline=solved.baseline,
                               u_baseline=u_baseline)
+    if solved.start is not None:
+        arrays["u_start"] = _reconstruction(solved.start.u, obs.batch, shape)
+        arrays.update(rp.history_arrays("start_history_", solved.start))
     report = build_report(rec, u, u_baseline)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -138,6 +167,9 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
     (folder / "report.json").unlink(missing_ok=True)  # no stale report beside new results
     written = ["result.npz"]
     write_npz_atomic(folder / "result.npz", arrays)
+    if solved.rule.get("rule") == "sweep" and solved.rule.get("table"):
+        write_text_atomic(folder / "alpha_sweep.csv", sweep_csv(solved.rule["table"]))
+        written.append("alpha_sweep.csv")
     if rec.fingerprint is not None:  # finished too: --resume then takes it from the file
         sc.write(folder / sc.FILE, solved.stored(task.solver.max_iter), rec.fingerprint)
         written.append(sc.FILE)

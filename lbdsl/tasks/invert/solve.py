@@ -3,12 +3,17 @@
 The stages before this one (data, lift, certificate, projection) are the task's run in
 :mod:`lbdsl.tasks.invert`; this module only runs solvers on the lowered problem:
 
-* ``alpha`` fixed: one solve; ``apriori`` / ``discrepancy``: the rules of
+* ``alpha`` fixed: one solve; ``apriori`` / ``discrepancy`` / ``sweep``: the rules of
   :mod:`lbdsl.solvers.alpha`, which call back ``solve(alpha, x0)`` (warm-started unless the
   solver says ``warm_start = false``); ``delta = auto`` is the true norm of the synthetic noise;
 * ``baseline = true``: the quadratic-fidelity problem on the same (unprojected) data at the same
-  α, by the ``gradient`` solver with the task's ``max_iter`` and ``tol``;
-* every solve shows a :class:`~lbdsl.tasks.progress.Progress` and honours Ctrl-C through the monitor;
+  α, by the ``auto`` solver of ``fidelity = l2`` (``lbfgs``) with the task's ``max_iter`` and
+  ``tol``, from 0;
+* ``fidelity = hybrid``: after the Bregman solve(s), the same quadratic problem from the Bregman
+  solution (the *refinement*: one more solve, at the chosen α, recorded after the others); its
+  result is the task's, the Bregman one is kept as ``start``;
+* every solve shows a :class:`~lbdsl.tasks.progress.Progress` and honours Ctrl-C through the
+  monitor;
 * ``replay`` (``--resume``, :mod:`.checkpoint`): the solves an interrupted run finished
   are taken from its checkpoint instead of being run again, in the order the run made them,
   and the one it was stopped in goes on from its solver state.
@@ -25,14 +30,17 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from ...backend import to_numpy
 from ...errors import LbdslError, SolveError, SpecError
-from ...ir.tasks.records import AprioriAlpha, DiscrepancyAlpha, FixedAlpha, InvertTask
+from ...ir.tasks.records import AlphaRule, FixedAlpha, InvertTask, SweepAlpha
 from ...lift.compact import LiftedProblem
 from ...solvers.base import SolveResult
 from ...solvers.problems import InverseProblem
 from .. import checkpoint as ck
+from .. import report as rp
 from . import lower as lw
 from ..data import Observed
+from ..figures import is_image
 from ..progress import InterruptGuard, Progress
 from .checkpoint import Stored
 
@@ -54,6 +62,10 @@ class Solved:
     baseline_settings: Any = None
     baseline_solver: str | None = None
     baseline_time_s: float | None = None
+    start: SolveResult | None = None     # fidelity = hybrid: the Bregman stage's result
+    start_time_s: float | None = None
+    refine_solver: str | None = None
+    refine_settings: Any = None
     solves: list[tuple[float, SolveResult]] = dataclasses.field(default_factory=list)
     resumed_from: dict[str, Any] | None = None   # what a --resume took from the checkpoint
     stop_requested: bool = False   # Ctrl-C during this task: the run stops after it
@@ -90,7 +102,9 @@ def _max_iter(settings: Any, fallback: int) -> int:
     return int(getattr(stopping, "max_iter", getattr(settings, "max_iter", fallback)))
 
 
-def _delta(rule: AprioriAlpha | DiscrepancyAlpha, observed: Observed) -> float:
+def _delta(rule: AlphaRule, observed: Observed) -> float | None:
+    if rule.delta is None:      # a sweep without delta: picked at the L-curve's corner
+        return None
     if rule.delta != "auto":
         return float(rule.delta)
     if observed.noise_norm is None:  # the IR refuses this combination
@@ -258,7 +272,7 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         except _RuleStopped:
             cut_short = True
             alpha, result = done[-1]
-            info = {"rule": "discrepancy" if isinstance(rule, DiscrepancyAlpha) else "apriori",
+            info = {"rule": type(rule).__name__.removesuffix("Alpha").lower(),
                     "tried": [{"alpha": a} for a, _ in done],
                     "note": "interrupted before the rule had chosen: its last solve"}
     unfinished = any(r.stop_reason == "interrupted" for _, r in done)
@@ -270,15 +284,51 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
                       f"{len(info.get('tried', [])) or 1} solve(s))"
                       + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
     elapsed = time.perf_counter() - start + (stored.time_s if replay.taken else 0.0)
+    refine = None
+    if task.fidelity == "hybrid" and not guard.requested and not unfinished and not cut_short:
+        refine = _refine(task, lp, f_raw, alpha, result, console, guard, replay, done)
     solved = Solved(result, alpha, info, name, reason, settings, elapsed, solves=done)
+    if refine is not None:
+        solved.start, solved.start_time_s = result, elapsed
+        solved.result, solved.refine_solver, solved.refine_settings, refine_time = refine
+        solved.time_s = elapsed + refine_time
     if task.baseline and not guard.requested:
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     solved.resumed_from = replay.report()
     solved.stop_requested = guard.requested
     solved.complete = not cut_short and not unfinished and (
         not task.baseline or (solved.baseline is not None
-                              and solved.baseline.stop_reason != "interrupted"))
+                              and solved.baseline.stop_reason != "interrupted")) and (
+        task.fidelity != "hybrid" or (solved.start is not None
+                                      and solved.result.stop_reason != "interrupted"))
     return solved
+
+
+def _refine(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
+            start: SolveResult, console: Console, guard: InterruptGuard, replay: _Replay,
+            done: list[tuple[float, SolveResult]]) -> tuple[SolveResult, str, Any, float]:
+    """``fidelity = hybrid``'s second stage: the quadratic problem on the raw data at ``alpha``
+    from the Bregman solution ``start``; ``(result, solver, settings, seconds)``."""
+    name, _ = lw.choose_solver(task, lp, fidelity="l2")
+    solve, settings = _solver(name, task.solver, common_only=True)
+    console.print(f"  refine: quadratic fidelity from the Bregman solution, solver {name}",
+                  highlight=False)
+    began = time.perf_counter()
+    kept, goes_on = replay.solve(len(done), alpha)
+    if kept is not None and not goes_on:
+        console.print(f"  refine {name}: from the checkpoint ({kept.iterations} iterations, "
+                      f"{kept.stop_reason})", highlight=False)
+        done.append((alpha, kept))
+        return kept, name, settings, 0.0   # its time is in the checkpoint's total
+    problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
+    label = f"refine {name}" + (f", resumed at iteration {replay.resumed_at}" if goes_on else "")
+    with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
+        def monitor(iteration: int, metrics: dict[str, float]) -> None:
+            bar(iteration, metrics)
+            guard.check()
+        result = _call(solve, problem, settings, kept, x0=start.u, monitor=monitor)
+    done.append((alpha, result))
+    return result, name, settings, time.perf_counter() - began
 
 
 def _start(name: str, x0: Any) -> Any:
@@ -294,21 +344,29 @@ def _start(name: str, x0: Any) -> Any:
     return x0.u
 
 
-def _choose_alpha(rule: AprioriAlpha | DiscrepancyAlpha, task: InvertTask,
-                  problem: InverseProblem, observed: Observed,
-                  solve_at: Callable[..., SolveResult]) -> tuple[float, SolveResult, dict]:
-    """α by the a-priori rule or the discrepancy principle of :mod:`lbdsl.solvers.alpha`."""
+def _choose_alpha(rule: AlphaRule, task: InvertTask, problem: InverseProblem,
+                  observed: Observed, solve_at: Callable[..., SolveResult],
+                  ) -> tuple[float, SolveResult, dict]:
+    """α by the a-priori rule, the discrepancy principle or a sweep of
+    :mod:`lbdsl.solvers.alpha`; a sweep's rows get PSNR/SSIM where the truth is known."""
     try:
         from ...solvers import alpha as rules
     except ModuleNotFoundError as exc:
         if exc.name != "lbdsl.solvers.alpha":
             raise
-        raise SolveError("parameter-choice rules (apriori, discrepancy) are not available in "
-                         "this version of lbdsl; give alpha as a number") from None
+        raise SolveError("parameter-choice rules (apriori, discrepancy, sweep) are not "
+                         "available in this version of lbdsl; give alpha as a number") from None
     delta = _delta(rule, observed)
     warm = lw.warm_start(task.solver)
+    quality = None
+    if isinstance(rule, SweepAlpha) and observed.truth is not None:
+        image = is_image(tuple(problem.input_shape)) and not observed.batch
+
+        def quality(result: SolveResult) -> dict[str, Any]:
+            q = rp.quality(observed.truth, to_numpy(result.u), image)
+            return {"psnr": q["psnr"], "ssim": q["ssim"]}
     return rules.choose(rule, problem, delta, solve_at, warm_start=warm,
-                        truth=observed.truth)
+                        truth=observed.truth, quality=quality)
 
 
 def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
