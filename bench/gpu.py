@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from lbdsl.backend import namespace, to_numpy
+from lbdsl.backend import namespace
 from lbdsl.ir.build import build_module
 from lbdsl.ir.tasks.records import Adam, ImplicitSGD
 from lbdsl.lift.compact import lift

@@ -113,28 +113,29 @@ class Quadratic:
     """``½‖relu(W u + b) − f‖² + α·TV_ε(u)`` in PyTorch (forward differences, Neumann)."""
 
     def __init__(self, W: np.ndarray, b: np.ndarray, f: np.ndarray, truth: np.ndarray,
-                 eps: float, dtype: Any) -> None:
+                 eps: float, dtype: Any, alpha: float = ALPHA) -> None:
         import torch
 
         self.torch = torch
         self.W, self.b, self.f = (torch.tensor(a, dtype=dtype) for a in (W, b, f))
         self.truth = torch.tensor(truth.reshape(-1), dtype=torch.float64)
+        self.shape, self.alpha = truth.shape, alpha
         self.eps2, self.dtype = eps * eps, dtype
 
     def loss(self, u: Any) -> Any:
         torch = self.torch
         r = torch.relu(self.W @ u + self.b) - self.f
-        g = u.view(64, 64)
+        g = u.view(*self.shape)
         gx = torch.nn.functional.pad(g[1:] - g[:-1], (0, 0, 0, 1))
         gy = torch.nn.functional.pad(g[:, 1:] - g[:, :-1], (0, 1))
-        return 0.5 * (r * r).sum() + ALPHA * torch.sqrt(gx * gx + gy * gy + self.eps2).sum()
+        return 0.5 * (r * r).sum() + self.alpha * torch.sqrt(gx * gx + gy * gy + self.eps2).sum()
 
     def psnr(self, u: Any) -> float:
         mse = float(((u.detach().to(self.torch.float64) - self.truth) ** 2).mean())
         return 10.0 * math.log10(1.0 / mse)
 
     def start(self) -> Any:
-        return self.torch.zeros(4096, dtype=self.dtype, requires_grad=True)
+        return self.torch.zeros(self.truth.numel(), dtype=self.dtype, requires_grad=True)
 
 
 def chase(step: Callable[[], Any], score: Callable[[], float], target: float, cap: float,
