@@ -6,6 +6,8 @@
     >>> print(spec.show())                                 # layers, shapes, tasks
     >>> results = spec.solve(out="results/", overrides=["alpha=0.02"])
     >>> results[0].u.shape, results[0].report["psnr"], results[0].path
+    >>> spec = lbdsl.loads("network n { input u : 4 ... }")  # a spec from a string
+    >>> spec.forward(x)                                    # N(u) on a batch (*B, *input shape)
 
 ``solve`` runs every task like ``lbdsl solve`` (same folders, same files, same printed
 certificate, progress and summary; ``verbose=False`` prints nothing) and returns one
@@ -19,30 +21,91 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from . import pipeline
 from .certify.certificate import Certificate
+from .errors import LbdslError
+from .ir.nodes import NetworkIR, format_shape
 from .tasks.result import TaskResult
 
-__all__ = ["Spec", "load"]
+__all__ = ["Spec", "load", "loads"]
 
 
 class Spec:
-    """A loaded ``.lbn`` spec (``None`` path: the built-in demo)."""
+    """A loaded ``.lbn`` spec (``None`` path: the built-in demo; ``text``: a spec from a
+    string, see :func:`loads`)."""
 
-    def __init__(self, path: str | Path | None = None, overrides: tuple[str, ...] = ()):
+    def __init__(self, path: str | Path | None = None, overrides: tuple[str, ...] = (),
+                 text: str | None = None):
         self.path = None if path is None else Path(path)
+        self.text = text
         self.overrides = tuple(overrides)
-        self.program = pipeline.load(path, overrides=self.overrides)
+        self.program = self._program(self.overrides)
+
+    def _program(self, overrides: tuple[str, ...]) -> pipeline.Program:
+        if self.text is not None:
+            return pipeline.loads(self.text, overrides=overrides)
+        return pipeline.load(self.path, overrides=overrides)
 
     def __repr__(self) -> str:
-        nets = ", ".join(self.program.networks)
+        nets = ", ".join(f"{n.name} ({format_shape(n.input_shape)} → "
+                         f"{format_shape(n.output_shape)}, {len(n.layers)} layers)"
+                         for n in self.program.networks.values())
         tasks = ", ".join(f"{t.kind} {t.network}" for t in self.program.tasks)
-        return f"<lbdsl.Spec {self.path or 'demo'}: networks [{nets}], tasks [{tasks}]>"
+        where = "<string>" if self.text is not None else (self.path or "demo")
+        return f"<lbdsl.Spec {where}: networks [{nets}], tasks [{tasks}]>"
 
     #: the networks by name, and the typed tasks in spec order
     networks = property(lambda self: self.program.networks)
     tasks = property(lambda self: self.program.tasks)
+
+    def network(self, name: str | None = None) -> NetworkIR:
+        """The network called ``name`` (None: the spec's only one)."""
+        nets = self.program.networks
+        if name is None:
+            if len(nets) != 1:
+                raise LbdslError(f"the spec has {len(nets)} networks ({', '.join(nets)}); "
+                                 "name one")
+            return next(iter(nets.values()))
+        if name not in nets:
+            raise LbdslError(f"no network `{name}` in the spec (it has {', '.join(nets)})")
+        return nets[name]
+
+    def forward(self, x: Any, network: str | None = None) -> np.ndarray:
+        """``N(x)`` by the network runtime, float64 on the host: ``x`` of shape
+        ``(*batch, *input_shape)`` (any array the array API can bring to the host: NumPy,
+        CuPy) gives ``(*batch, *output_shape)``."""
+        from .backend import to_numpy
+        from .tasks.data import forward
+
+        net = self.network(network)
+        x = np.asarray(to_numpy(x), dtype=np.float64)
+        k = len(net.input_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != tuple(net.input_shape):
+            raise LbdslError(f"forward: x has shape {x.shape}; network `{net.name}` takes "
+                             f"(*batch, {', '.join(map(str, net.input_shape))})")
+        return forward(net, x, tuple(x.shape[:x.ndim - k]))
+
+    def export_onnx(self, out: str | Path, network: str | None = None,
+                    weights: str | Path | dict[str, np.ndarray] | None = None,
+                    dtype: str = "float32") -> Path:
+        """Write the network as an ONNX model (``lbdsl export``): its own weights, or those
+        of a ``weights.npz`` (a train task's) or a dict."""
+        from .exchange import export_onnx
+
+        if isinstance(weights, (str, Path)):
+            with np.load(weights, allow_pickle=False) as npz:
+                weights = {k: np.array(npz[k]) for k in npz.files}
+        return export_onnx(self.network(network), out, weights, dtype)
+
+    def to_torch(self, network: str | None = None) -> Any:
+        """The equivalent ``torch.nn.Sequential`` (float64) of a feed-forward network."""
+        from .exchange import to_torch
+
+        return to_torch(self.network(network))
 
     def check(self, lam: float | None = None, rho: float | None = None,
               ) -> dict[str, Certificate]:
@@ -63,7 +126,7 @@ class Spec:
         from rich.console import Console
 
         every = self.overrides + tuple(overrides)
-        program = self.program if not overrides else pipeline.load(self.path, overrides=every)
+        program = self.program if not overrides else self._program(every)
         console = errors = None
         if not verbose:
             console = Console(file=io.StringIO(), markup=False, highlight=False)
@@ -76,3 +139,9 @@ class Spec:
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
     """Parse and build the spec at ``path`` (``None``: the built-in demo)."""
     return Spec(path, tuple(overrides))
+
+
+def loads(text: str, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
+    """Parse and build a spec given as a string: errors point into it as ``<string>:L:C``;
+    ``load("f.npz")`` paths are relative to the working directory."""
+    return Spec(None, tuple(overrides), text=text)

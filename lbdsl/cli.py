@@ -1,4 +1,4 @@
-"""The ``lbdsl`` command line: ``check``, ``show``, ``solve``, ``init``.
+"""The ``lbdsl`` command line: ``check``, ``show``, ``solve``, ``init``, ``import``, ``export``.
 
 Exit status: 0 success; 1 runtime failure (one line); 2 spec error (``FILE:LINE:COL`` with a
 caret); 3 ``check`` found a network that is not certified; 130 interrupted.  A user mistake
@@ -25,6 +25,8 @@ _EXAMPLES = {
     "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
     "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=2 --backend numpy   # alpha scales 0.015 * tv\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
+    "import": "example:\n  lbdsl import encoder.onnx --out models/   # models/encoder.lbn + .npz\n  lbdsl check models/encoder.lbn",
+    "export": "example:\n  lbdsl export specs/perceptron.lbn --out perceptron.onnx\n  lbdsl export specs/dae.lbn --weights results/train-dae/weights.npz --out dae.onnx",
 }
 
 
@@ -95,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
                             "epoch), to the same result as a run that never stopped; a task "
                             "that had finished is not solved again; --set solver.max_iter or "
                             "optimizer.epochs may raise the limit")
+
+    imp = command("import", "read an ONNX model as a spec: writes NAME.lbn and NAME.npz")
+    imp.add_argument("model", help="an .onnx file (read by the onnx package; nothing of it runs)")
+    imp.add_argument("--out", default=".", help="the folder to write into (default: .)")
+    imp.add_argument("--name", help="the network's name (default: the model file's stem)")
+
+    exp = command("export", "write a spec's network as an ONNX model")
+    exp.add_argument("file", nargs="?", help="a .lbn spec (default: the built-in demo)")
+    exp.add_argument("--network", help="which network (default: the spec's only one)")
+    exp.add_argument("--weights", help="a weights.npz (a train task's) to export instead of "
+                                       "the spec's own weights")
+    exp.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                     help="the model's float type (default float32)")
+    exp.add_argument("--out", required=True, help="the .onnx file to write")
 
     init = command("init", "write a commented starter spec")
     init.add_argument("name", help="name of the spec (writes NAME.lbn)")
@@ -205,7 +221,28 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"check": _cmd_check, "show": _cmd_show, "solve": _cmd_solve, "init": _cmd_init}
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .exchange import import_onnx
+
+    spec, weights = import_onnx(args.model, args.out, args.name)
+    print(f"wrote {spec} and {weights}: run `lbdsl show {spec}` or `lbdsl check {spec}`")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .api import Spec
+
+    spec = Spec(args.file)
+    try:
+        path = spec.export_onnx(args.out, args.network, args.weights, args.dtype)
+    except OSError as exc:
+        raise LbdslError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {path}")
+    return 0
+
+
+_COMMANDS = {"check": _cmd_check, "show": _cmd_show, "solve": _cmd_solve, "init": _cmd_init,
+             "import": _cmd_import, "export": _cmd_export}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

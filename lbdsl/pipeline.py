@@ -28,7 +28,7 @@ from .lift.show import block_tables
 from .syntax import tree
 from .syntax.parser import parse, parse_file
 
-__all__ = ["Program", "load", "lifted", "check", "show", "solve", "DEMO"]
+__all__ = ["Program", "load", "loads", "lifted", "check", "show", "solve", "DEMO"]
 
 #: Name shown for the built-in demo spec.
 DEMO = "<demo>"
@@ -65,7 +65,17 @@ def demo_source() -> str:
 
 def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Program:
     """Parse and build a spec file (``None``: the built-in demo), applying ``--set`` overrides."""
-    module = parse(demo_source(), DEMO) if path is None else parse_file(path)
+    return _build(parse(demo_source(), DEMO) if path is None else parse_file(path), overrides)
+
+
+def loads(text: str, overrides: list[str] | tuple[str, ...] = (),
+          file: str = "<string>") -> Program:
+    """Parse and build a spec given as text (``file`` names it in messages; ``load(...)``
+    paths in it are relative to the working directory)."""
+    return _build(parse(text, file), overrides)
+
+
+def _build(module: tree.Module, overrides: list[str] | tuple[str, ...]) -> Program:
     if not overrides:
         return Program(module, build_module(module))
     try:

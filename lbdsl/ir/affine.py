@@ -136,34 +136,49 @@ class AffineForms:
         return name
 
     def create_param(self, name: str, shape: Shape | None, fan_in: int | None,
-                     call: tree.Call) -> None:
+                     call: tree.Call, given: tree.Keyword | None = None) -> None:
+        """Plan a created weight or bias: PyTorch's default, or the ``init = INIT`` given
+        (a keyless ``load("f.npz")`` reads it under its created name, ``x_W`` / ``x_b``)."""
         plan = init.default_init(name, fan_in, call.span) if fan_in else None
+        if given is not None and shape is not None:
+            try:
+                plan = init.plan_init(given.value, shape, name)
+            except init.InitError as err:
+                d = err.diagnostic
+                self.fail(d.span, d.message, d.hint)
         self.params[name] = PlannedParam(name, name, shape, plan, call.span, created=True)
 
+    def _keywords(self, call: tree.Call, allowed: tuple[str, ...], usage: str,
+                  ) -> dict[str, tree.Keyword]:
+        kws: dict[str, tree.Keyword] = {}
+        for kw in call.kwargs:
+            if kw.name not in allowed:
+                self.fail(kw.span, f"`{call.func}` has no argument `{kw.name}`", f"write {usage}")
+            if kw.name in kws:
+                self.fail(kw.span, f"`{kw.name}` is given twice")
+            kws[kw.name] = kw
+        return kws
+
     def dense(self, call: tree.Call, target: str) -> Affine:
-        if len(call.args) != 2 or call.kwargs:
-            self.fail(call.span, "`dense` takes two arguments: dense(x, WIDTH)")
+        usage = "dense(x, WIDTH) or dense(x, WIDTH, init = load(\"f.npz\"))"
+        if len(call.args) != 2:
+            self.fail(call.span, f"`dense` takes two arguments: {usage}")
+        kws = self._keywords(call, ("init",), usage)
         x = self.var_ref(call.args[0], "the input of `dense`")
         width = self.positive_int(call.args[1], "the width of `dense`")
         x_shape = self.shape_of_var(x)
         w = self.created_name(target, "W", call)
         b = self.created_name(target, "b", call)
         fan_in = size_of(x_shape) if x_shape is not None else None
-        self.create_param(w, (width, fan_in) if fan_in else None, fan_in, call)
-        self.create_param(b, (width,), fan_in, call)
+        self.create_param(w, (width, fan_in) if fan_in else None, fan_in, call, kws.get("init"))
+        self.create_param(b, (width,), fan_in, call, kws.get("init"))
         return Affine("dense", x, w, False, b, x_shape, (width,), call.span)  # type: ignore[arg-type]
 
     def conv2d(self, call: tree.Call, target: str) -> Affine:
         usage = "conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)"
         if len(call.args) != 2:
             self.fail(call.span, f"`conv2d` takes two positional arguments: {usage}")
-        kws: dict[str, tree.Keyword] = {}
-        for kw in call.kwargs:
-            if kw.name not in ("kernel", "stride", "padding"):
-                self.fail(kw.span, f"`conv2d` has no argument `{kw.name}`", f"write {usage}")
-            if kw.name in kws:
-                self.fail(kw.span, f"`{kw.name}` is given twice")
-            kws[kw.name] = kw
+        kws = self._keywords(call, ("kernel", "stride", "padding", "init"), usage)
         if "kernel" not in kws:
             self.fail(call.span, "`conv2d` needs `kernel = K`", f"write {usage}")
         x = self.var_ref(call.args[0], "the input of `conv2d`")
@@ -206,7 +221,7 @@ class AffineForms:
         b = self.created_name(target, "b", call)
         fan_in = in_shape[0] * kernel[0] * kernel[1] if in_shape is not None else None
         self.create_param(w, (channels, in_shape[0], *kernel) if in_shape else None,
-                          fan_in, call)
-        self.create_param(b, (channels,), fan_in, call)
+                          fan_in, call, kws.get("init"))
+        self.create_param(b, (channels,), fan_in, call, kws.get("init"))
         return Affine("conv2d", x, w, False, b, in_shape, out, call.span,  # type: ignore[arg-type]
                       kernel=kernel, stride=stride, padding=padding)

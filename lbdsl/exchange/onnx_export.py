@@ -1,0 +1,173 @@
+"""A network of the language → an ONNX model that onnxruntime (or any ONNX runtime) runs.
+
+Every variable is a tensor ``(N, *shape)`` (``N`` the batch, symbolic).  A layer
+``y = ψ(A x + b)`` becomes ``Flatten → MatMul(Aᵀ) → Add(b) (→ Reshape)`` or ``Conv(K, b)``
+(an ``H×W`` input reshaped to ``1×H×W`` first), then ψ:
+
+=============================  ===============================================
+ψ                              ONNX
+=============================  ===============================================
+``identity``                   nothing
+``relu`` ``tanh`` ``sigmoid``  ``Relu`` ``Tanh`` ``Sigmoid``
+``leaky_relu(a)``              ``LeakyRelu(alpha = a)``
+``soft(theta)``                ``Shrink(lambd = θ, bias = θ)`` (the soft threshold)
+``clip(lo, hi)``, hardtanh     ``Clip(lo, hi)``
+``softmax``                    ``Softmax`` over the flattened layer
+=============================  ===============================================
+
+A residual layer ``y = x ± V ψ(A x' + b)`` adds ``MatMul(±Vᵀ)`` of ψ's output to ``x``.  The
+weights are the spec's, or the arrays given (a trained ``weights.npz``: each parameter under its
+spec name).  ``dtype`` float32 (default: what PyTorch models use) or float64 (note:
+onnxruntime's CPU ``Conv`` has no float64 kernel; and ONNX stores ``LeakyRelu``'s ``alpha`` and
+``Shrink``'s ``lambd`` as float32 attributes whatever the model's type, so those two are exact to
+about 10⁻⁸ relative, not to float64 rounding).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LbdslError
+from ..ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
+from ..outputs import write_bytes_atomic
+
+__all__ = ["build_model", "export_onnx", "OPSET"]
+
+#: The opset the exported models declare (Clip's bounds and Softmax's axis as in opset 13+).
+OPSET = 17
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class _Graph:
+    """The nodes and initialisers being built, with fresh tensor names."""
+
+    def __init__(self, dtype: type) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper, self.dtype = helper, numpy_helper, dtype
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.count = 0
+
+    def name(self, base: str) -> str:
+        self.count += 1
+        return f"{base.replace('#', '_').replace('.', '_')}_{self.count}"
+
+    def const(self, base: str, value: np.ndarray, dtype: Any = None) -> str:
+        name = self.name(base)
+        array = np.array(value, dtype=dtype or self.dtype, order="C")  # keeps a 0-d scalar
+        self.inits.append(self.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
+        out = self.name(base)
+        self.nodes.append(self.helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def reshape(self, x: str, shape: tuple[int, ...], base: str) -> str:
+        return self.op("Reshape", [x, self.const("shape", np.array([-1, *shape]), np.int64)],
+                       base)
+
+
+def _affine(g: _Graph, a: Affine, x: str, values: dict[str, np.ndarray], base: str) -> str:
+    if a.kind == "conv2d":
+        image = g.reshape(x, a.in_shape, f"{base}_image")
+        inputs = [image, g.const(f"{base}_K", values[a.weight])]
+        if a.bias:
+            inputs.append(g.const(f"{base}_c", values[a.bias].reshape(-1)))
+        p = a.padding
+        return g.op("Conv", inputs, f"{base}_conv", strides=[a.stride, a.stride],
+                    pads=[p, p, p, p], kernel_shape=list(a.kernel or ()))
+    matrix = as_matrix(values[a.weight], a.transposed)            # (out, in)
+    flat = g.op("Flatten", [x], f"{base}_flat", axis=1)
+    y = g.op("MatMul", [flat, g.const(f"{base}_WT", matrix.T)], f"{base}_matmul")
+    if a.bias:
+        y = g.op("Add", [y, g.const(f"{base}_b", values[a.bias].reshape(-1))], f"{base}_add")
+    return g.reshape(y, a.out_shape, f"{base}_shape") if len(a.out_shape) > 1 else y
+
+
+def _psi(g: _Graph, name: str, params: dict[str, float], z: str, shape: tuple[int, ...],
+         base: str) -> str:
+    if name == "identity":
+        return z
+    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+    if name in simple:
+        return g.op(simple[name], [z], f"{base}_{name}")
+    if name == "leaky_relu":
+        return g.op("LeakyRelu", [z], f"{base}_{name}", alpha=float(params["a"]))
+    if name == "soft":
+        theta = float(params["theta"])
+        return g.op("Shrink", [z], f"{base}_{name}", lambd=theta, bias=theta)
+    if name in ("clip", "hardtanh"):
+        lo = g.const(f"{base}_lo", np.array(params["lo"]))
+        hi = g.const(f"{base}_hi", np.array(params["hi"]))
+        return g.op("Clip", [z, lo, hi], f"{base}_{name}")
+    if name == "softmax":
+        flat = g.op("Flatten", [z], f"{base}_flat", axis=1)
+        y = g.op("Softmax", [flat], f"{base}_softmax", axis=1)
+        return g.reshape(y, shape, f"{base}_shape") if len(shape) > 1 else y
+    raise LbdslError(f"export: the activation `{name}` has no ONNX counterpart here")
+
+
+def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
+                dtype: str = "float32") -> Any:
+    """The ``onnx.ModelProto`` of ``net`` (module docstring), checked by ``onnx.checker``."""
+    try:
+        import onnx
+    except ModuleNotFoundError:
+        raise LbdslError("writing ONNX needs the `onnx` package: pip install 'lbdsl[onnx]'") \
+            from None
+    if dtype not in _DTYPES:
+        raise LbdslError(f"export: dtype must be float32 or float64, got {dtype!r}")
+    values = {k: p.value for k, p in net.params.items()}
+    for key, array in (weights or {}).items():
+        if key not in values:
+            raise LbdslError(f"export: the weights give `{key}`, which network `{net.name}` "
+                             f"does not have")
+        array = np.asarray(array, dtype=np.float64)
+        if array.shape != values[key].shape:
+            raise LbdslError(f"export: `{key}` has shape {array.shape} in the weights, "
+                             f"{values[key].shape} in the network")
+        values[key] = array
+    g = _Graph(_DTYPES[dtype])
+    tensors = {net.input: "input"}
+    for step in net.layers:
+        base = step.out.replace("#", "_").replace(".", "_")
+        z = _affine(g, step.affine, tensors[step.affine.input], values, base)
+        y = _psi(g, step.psi_name, step.psi_params, z, step.affine.out_shape, base)
+        if isinstance(step, Residual):
+            V = step.sign * as_matrix(values[step.v_weight], step.v_transposed)
+            flat = g.op("Flatten", [y], f"{base}_vflat", axis=1)
+            branch = g.op("MatMul", [flat, g.const(f"{base}_VT", V.T)], f"{base}_v")
+            shape = net.variables[step.base].shape
+            if len(shape) > 1:
+                branch = g.reshape(branch, shape, f"{base}_vshape")
+            y = g.op("Add", [tensors[step.base], branch], f"{base}_residual")
+        elif not isinstance(step, Layer):  # pragma: no cover - Step is Layer | Residual
+            raise LbdslError(f"export: unknown layer {step!r}")
+        tensors[step.out] = y
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(_DTYPES[dtype]))
+    g.nodes.append(onnx.helper.make_node("Identity", [tensors[net.output]], ["output"],
+                                         name="output"))
+    graph = onnx.helper.make_graph(
+        g.nodes, net.name,
+        [onnx.helper.make_tensor_value_info("input", elem, ["N", *net.input_shape])],
+        [onnx.helper.make_tensor_value_info("output", elem, ["N", *net.output_shape])],
+        initializer=g.inits)
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+                                   producer_name="lbdsl")
+    model.ir_version = min(model.ir_version, 10)   # what current runtimes read
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export_onnx(net: NetworkIR, out: str | Path, weights: dict[str, np.ndarray] | None = None,
+                dtype: str = "float32") -> Path:
+    """Write :func:`build_model`'s model to ``out`` (whole or not at all); returns the path."""
+    model = build_model(net, weights, dtype)
+    path = Path(out)
+    write_bytes_atomic(path, model.SerializeToString())
+    return path

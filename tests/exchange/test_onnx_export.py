@@ -1,0 +1,126 @@
+"""``lbdsl export``: onnxruntime runs the written model and gets what ``spec.forward`` gets;
+importing what was exported gives back the same weights and the same function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lbdsl
+import onnx_models as om
+from lbdsl.cli import main
+
+pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+EVERY_ACTIVATION = """
+network every {
+    input u : 3x4
+    param W1 : 10x12 = normal(std = 0.5, seed = 1)
+    param b1 : 10 = normal(std = 0.1, seed = 2)
+    h1 = leaky_relu(W1 @ u + b1, a = 0.3)
+    h2 = soft(dense(h1, 9), theta = 0.05)
+    h3 = clip(dense(h2, 8), lo = -0.2, hi = 0.4)
+    h4 = hardtanh(dense(h3, 8))
+    h5 = tanh(dense(h4, 7))
+    h6 = sigmoid(dense(h5, 6))
+    h7 = softmax(dense(h6, 6))
+    param S : 6x6 = normal(std = 0.3, seed = 5)
+    param c : 6 = zeros
+    h7 = h7 + S @ relu(S.T @ h7 + c)
+    h7 = h7 - S.T @ tanh(S @ h7)
+    param w : 6 = normal(seed = 6)
+    h8 = identity(dense(h7, 6))
+    y = w @ relu(dense(h8, 6))
+    output y
+}
+"""
+
+CONV = """
+network conv {
+    input img : 9x9
+    f = relu(conv2d(img, 3, kernel = 3, stride = 2, padding = 1))
+    g = leaky_relu(conv2d(f, 2, kernel = 2x3))
+    y = dense(g, 5)
+    output y
+}
+"""
+
+
+def _ort(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": x})[0]
+
+
+# float64 to 1e-7, not to rounding: ONNX keeps LeakyRelu's alpha and Shrink's lambd in float32
+@pytest.mark.parametrize("text, dtype, tol", [(EVERY_ACTIVATION, "float64", 1e-7),
+                                              (EVERY_ACTIVATION, "float32", 1e-5),
+                                              (CONV, "float32", 1e-5)])
+def test_onnxruntime_computes_what_spec_forward_computes(text, dtype, tol, tmp_path):
+    spec = lbdsl.loads(text)
+    path = spec.export_onnx(tmp_path / "m.onnx", dtype=dtype)
+    net = spec.network()
+    x = np.random.default_rng(0).standard_normal((7, *net.input_shape))
+    expected = spec.forward(x)
+    got = _ort(path, x.astype(dtype))
+    assert got.shape == expected.shape == (7, *net.output_shape)
+    assert np.max(np.abs(got - expected)) <= tol * max(1.0, np.abs(expected).max())
+
+
+def test_the_demo_and_a_tied_residual_spec_through_the_command_line(tmp_path, capsys):
+    for spec_file in (None, "specs/residual_tied_5.lbn"):
+        out = tmp_path / "m.onnx"
+        args = ["export", *([spec_file] if spec_file else []), "--out", str(out),
+                "--dtype", "float64"]
+        assert main(args) == 0 and "wrote" in capsys.readouterr().out
+        spec = lbdsl.load(spec_file)
+        x = np.random.default_rng(1).uniform(0, 1, (3, *spec.network().input_shape))
+        assert np.allclose(_ort(out, x), spec.forward(x), rtol=1e-12, atol=1e-12)
+
+
+def test_import_of_export_is_the_identity_on_the_weights(tmp_path):
+    text = EVERY_ACTIVATION.split("    param S")[0] + "    output h7\n}\n"
+    spec = lbdsl.loads(text)
+    path = spec.export_onnx(tmp_path / "m.onnx", dtype="float64")
+    back = lbdsl.import_onnx(path, tmp_path, "back")
+    mine = [p.value for p in spec.network().params.values()]
+    theirs = [p.value for p in back.network().params.values()]
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert np.array_equal(a.reshape(b.shape), b)
+    x = np.random.default_rng(2).standard_normal((5, 3, 4))
+    # the same function, up to leaky_relu's a = 0.3 having come back as float32(0.3)
+    assert "a = 0.30000001192092896" in (tmp_path / "back.lbn").read_text()
+    assert np.allclose(back.forward(x), spec.forward(x), rtol=1e-6, atol=1e-9)
+
+
+def test_trained_weights_replace_the_specs_and_bad_ones_are_one_line(tmp_path, capsys):
+    spec = lbdsl.loads(EVERY_ACTIVATION)
+    W1 = np.full((10, 12), 0.01)
+    np.savez(tmp_path / "w.npz", W1=W1)
+    path = spec.export_onnx(tmp_path / "m.onnx", weights=tmp_path / "w.npz", dtype="float64")
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    changed = lbdsl.loads(EVERY_ACTIVATION.replace("normal(std = 0.5, seed = 1)", "0.01"))
+    assert np.allclose(_ort(path, x), changed.forward(x), rtol=1e-7, atol=1e-12)
+    assert not np.allclose(changed.forward(x), spec.forward(x), rtol=1e-3)
+    np.savez(tmp_path / "bad.npz", W1=np.ones((3, 3)))
+    spec_file = tmp_path / "every.lbn"
+    spec_file.write_text(EVERY_ACTIVATION)
+    assert main(["export", str(spec_file), "--weights", str(tmp_path / "bad.npz"),
+                 "--out", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "`W1` has shape (3, 3) in the weights, (10, 12) in the network" in err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_exported_model_passes_the_onnx_checker_and_names_its_axes(tmp_path):
+    path = lbdsl.loads(CONV).export_onnx(tmp_path / "c.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 9, 9]
+    assert om.run(model, np.zeros((1, 9, 9), np.float32)).shape == (1, 5)
