@@ -118,11 +118,29 @@ class Spec:
 
     def solve(self, backend: str = "numpy", out: str | Path | None = None,
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
-              resume: bool = False, allow_outside: bool = False) -> list[TaskResult]:
+              resume: bool = False, allow_outside: bool = False,
+              in_memory: bool | None = None) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
         applied after the ones given to :func:`load`; ``resume`` continues each task an
         interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``);
-        ``allow_outside`` lets a ``save`` write outside the output root (``--allow-outside``)."""
+        ``allow_outside`` lets a ``save`` write outside the output root (``--allow-outside``).
+
+        ``in_memory`` (default: for a spec from :func:`loads` without ``out``) keeps nothing
+        on disk: the tasks write into a temporary folder, which is removed once the results
+        (arrays and report) are read back; each result's ``path`` is then None."""
+        if in_memory is None:
+            in_memory = self.text is not None and out is None
+        if in_memory:
+            import tempfile
+
+            if out is not None or resume:
+                raise LbdslError("in_memory solves take neither `out` nor `resume`")
+            with tempfile.TemporaryDirectory(prefix="lbdsl-") as tmp:
+                results = self.solve(backend, tmp, overrides, verbose, False, allow_outside,
+                                     in_memory=False)
+            for result in results:
+                result.path = None
+            return results
         from rich.console import Console
 
         every = self.overrides + tuple(overrides)

@@ -1,4 +1,5 @@
-"""The Python API without files: ``lbdsl.loads``, ``spec.forward``, ``spec.network``, repr."""
+"""The Python API without files: ``lbdsl.loads``, ``spec.forward``, ``spec.network``, repr,
+solving in memory."""
 
 from __future__ import annotations
 
@@ -81,3 +82,20 @@ def test_loads_solves_bit_for_bit_as_the_file(tmp_path):
     again = lbdsl.loads(INVERT).solve(out=tmp_path / "set", overrides=["alpha=2"],
                                       verbose=False)[0]
     assert again.report["alpha"] == 2.0 and not np.array_equal(again.u, from_text.u)
+
+
+def test_a_string_spec_solves_in_memory_and_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    path = tmp_path / "n.lbn"
+    path.write_text(INVERT)
+    (from_file,) = lbdsl.load(path).solve(out=tmp_path / "file", verbose=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (mem,) = lbdsl.loads(INVERT).solve(verbose=False)           # out=None: in memory
+    assert mem.ok and mem.path is None and list(work.iterdir()) == []
+    assert np.array_equal(mem.u, from_file.u)
+    assert mem.report["objective"] == from_file.report["objective"]
+    (mem2,) = lbdsl.load(path).solve(in_memory=True, verbose=False)
+    assert np.array_equal(mem2.u, from_file.u) and list(work.iterdir()) == []
+    with pytest.raises(LbdslError, match="neither `out` nor `resume`"):
+        lbdsl.loads(INVERT).solve(out=tmp_path, in_memory=True)
