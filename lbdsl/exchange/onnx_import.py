@@ -314,6 +314,9 @@ class _Translator:
         bias = None
         if len(node.input) > 2 and node.input[2]:
             C = self.const(node, node.input[2], "the bias C")
+            if C.size not in (1, W.shape[0]):
+                self.refuse(node, f"the bias C has {C.size} entries for {W.shape[0]} outputs "
+                            "(one bias per sample is not an affine map)")
             bias = float(a.get("beta", 1.0)) * np.broadcast_to(C.reshape(-1), (W.shape[0],))
         self._affine_of(node, x, W, bias, (W.shape[0],))
 
@@ -348,6 +351,8 @@ class _Translator:
         wo = (shape[2] + 2 * p - K.shape[3]) // s + 1
         bias = (self.const(node, node.input[2], "the bias").reshape(-1)
                 if len(node.input) > 2 and node.input[2] else None)
+        if bias is not None and bias.size != K.shape[0]:
+            self.refuse(node, f"the bias has {bias.size} entries for {K.shape[0]} channels")
         self._affine_of(node, x, K, bias, (K.shape[0], ho, wo), {"stride": s, "padding": p})
 
     def op_BatchNormalization(self, node: Any) -> None:
@@ -357,6 +362,9 @@ class _Translator:
                         "(and used only by it) can be folded into an affine map")
         gamma, beta, mean, var = (self.const(node, n, what).reshape(-1) for n, what in zip(
             node.input[1:5], ("the scale", "the bias", "the mean", "the variance")))
+        channels = value.weight.shape[0]
+        if any(v.size != channels for v in (gamma, beta, mean, var)):
+            self.refuse(node, f"its statistics do not have one entry per channel ({channels})")
         s = gamma / np.sqrt(var + float(_attrs(node).get("epsilon", 1e-5)))
         shape = (-1, *([1] * (value.weight.ndim - 1)))
         bias = np.zeros(len(s)) if value.bias is None else value.bias

@@ -94,6 +94,8 @@ def _graph(build):
     (lambda b: b.node("Conv", [b.node("Reshape", ["x", b.init(np.array([-1, 4]))]),
                                b.rand(2, 1, 1, 1)], group=2),
      "group > 1"),
+    (lambda b: b.node("Gemm", ["x", b.rand(4, 4), b.rand(2, 4)], transB=1),
+     "the bias C has 8 entries for 4 outputs"),
     (lambda b: b.node("Gemm", [b.rand(1, 4), "x"]),
      "a constant where a variable is needed"),
 ])
