@@ -77,6 +77,18 @@ class Certificate:
                 out[key] = None
         return out
 
+    def __repr__(self) -> str:
+        verdict = "certified" if self.certified else "NOT certified"
+        return f"<Certificate {self.network}: {verdict} ({self.kind}; {self.route})>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the rendered lines, the verdict in bold."""
+        import html
+
+        first, *rest = self.render().splitlines()
+        return ("<pre><b>" + html.escape(first) + "</b>"
+                + "".join("\n" + html.escape(line) for line in rest) + "</pre>")
+
     def render(self) -> str:
         """Human-readable lines."""
         at = f"λ = {self.lam:g}" + (f", ρ = {self.rho:g}" if self.rho is not None else "")

@@ -95,6 +95,9 @@ class Param:
     def size(self) -> int:
         return size_of(self.shape)
 
+    def __repr__(self) -> str:   # the value would print every entry
+        return f"<Param {self.name} : {format_shape(self.shape)} = {self.origin}>"
+
 
 @dataclass(frozen=True, slots=True)
 class Affine:
@@ -213,6 +216,11 @@ class NetworkIR:
     def param_count(self) -> int:
         """The number of scalar parameters."""
         return sum(p.size for p in self.params.values())
+
+    def __repr__(self) -> str:   # shapes and counts, never the arrays
+        return (f"<NetworkIR {self.name}: {format_shape(self.input_shape)} → "
+                f"{format_shape(self.output_shape)}, {len(self.layers)} layers, "
+                f"{len(self.params)} params ({self.param_count()} entries)>")
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,6 +53,18 @@ class TaskResult:
         why = f": {self.error}" if self.error else ""
         return f"<TaskResult {self.label}: {self.status}{why}{where}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: status, and the report's headline numbers."""
+        import html
+
+        keys = ("stop_reason", "iterations", "objective", "psnr", "ssim", "alpha", "time_s",
+                "loss", "epochs")
+        rows = "".join(f"<tr><td>{k}</td><td>{html.escape(str(self.report[k]))}</td></tr>"
+                       for k in keys if self.report.get(k) is not None)
+        return (f"<b>{html.escape(self.label)}</b>: {html.escape(self.status)}"
+                + (f" — {html.escape(self.error)}" if self.error else "")
+                + (f"<table>{rows}</table>" if rows else ""))
+
 
 def exit_status(results: list[TaskResult]) -> int:
     """``128 + signal`` if a task was interrupted (130: Ctrl-C, 143: SIGTERM, 129: SIGHUP), else

@@ -99,3 +99,21 @@ def test_a_string_spec_solves_in_memory_and_leaves_nothing_on_disk(tmp_path, mon
     assert np.array_equal(mem2.u, from_file.u) and list(work.iterdir()) == []
     with pytest.raises(LbdslError, match="neither `out` nor `resume`"):
         lbdsl.loads(INVERT).solve(out=tmp_path, in_memory=True)
+
+
+def test_network_param_certificate_and_result_reprs_are_short_and_html_escapes():
+    spec = lbdsl.load("specs/perceptron.lbn")
+    net = spec.network()
+    assert repr(net) == ("<NetworkIR perceptron: 64x64 → 512, 1 layers, 2 params "
+                         "(2097664 entries)>")
+    assert repr(net.params["W"]) == "<Param W : 512x4096 = normal(mean=0, std=1, seed=0)>"
+    (cert,) = spec.check().values()
+    assert repr(cert) == "<Certificate perceptron: certified (symbolic; single layer)>"
+    html = cert._repr_html_()
+    assert html.startswith("<pre><b>network perceptron: certified convex") and "</b>" in html
+    from lbdsl.tasks.result import TaskResult
+
+    result = TaskResult("invert", "n", 3, "failed", error="a <b> tag",
+                        report={"objective": 1.5, "psnr": None})
+    assert "a &lt;b&gt; tag" in result._repr_html_() and "<td>objective</td>" in \
+        result._repr_html_() and "psnr" not in result._repr_html_()
