@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load", "loads", "import_onnx", "from_torch"]
+__all__ = ["__version__", "load", "loads", "import_onnx", "from_torch", "Network"]
 
 
 def load(path: str | PathLike[str] | None = None,
@@ -57,3 +57,11 @@ def from_torch(module: object, example_input: object, out: str | PathLike[str] =
 
     spec, _ = _from_torch(module, example_input, out, name)
     return load(spec)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Network":   # the builder, imported on first use
+        from .builder import Network
+
+        return Network
+    raise AttributeError(f"module 'lbdsl' has no attribute {name!r}")

@@ -62,6 +62,10 @@ class Spec:
     networks = property(lambda self: self.program.networks)
     tasks = property(lambda self: self.program.tasks)
 
+    def to_text(self) -> str:
+        """The spec as ``.lbn`` text (what was parsed, before ``--set`` overrides)."""
+        return self.program.module.source if self.text is None else self.text
+
     def network(self, name: str | None = None) -> NetworkIR:
         """The network called ``name`` (None: the spec's only one)."""
         nets = self.program.networks
