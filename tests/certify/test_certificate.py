@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lbdsl.certify.certificate import certify
+from lbdsl.certify.certificate import FIX_LIMIT, certify
 from lbdsl.certify.numeric import certify_numeric
 from lbdsl.ir.build import build_module
 from lbdsl.lift.compact import lift
@@ -154,8 +154,30 @@ def test_feedforward_is_not_certified_and_says_why() -> None:
     lp = _lifted("""network n { input u : 3  h = relu(dense(u, 4))  y = relu(dense(h, 2))
                     output y }""")
     cert = certify(lp, lam=1.0, rho=None)
-    assert not cert.certified and cert.kind == "numeric"
+    assert not cert.certified and cert.kind == "numeric"      # small: the eigenvalues run
     assert "bilinear" in cert.culprits[0].reason and cert.culprits[0].line == 1
+
+
+@pytest.mark.parametrize("spec", [
+    "network n { input u : 30x30  h = relu(dense(u, 60))  y = relu(dense(h, 40))  output y }",
+    "network n { input u : 1x24x24  h = tanh(conv2d(u, 1, kernel = 3, padding = 1))  "
+    "y = dense(h, 20)  output y }",
+    "network n { input u : 1000  h = relu(dense(u, 16))  param V : 16x16 = normal(seed = 2)  "
+    "param A : 16x16 = normal(seed = 3)  h = h + V @ relu(A @ h)  y = dense(h, 2)  output y }",
+])
+def test_the_structural_refusal_is_the_numeric_verdict_at_every_rho_and_lambda(spec) -> None:
+    """Beyond FIX_LIMIT the structure decides without eigenvalues (H_ρ's u_0 block is 0, its
+    (u_0, z) block is not); the dense eigenvalues must agree at every (λ, ρ) tried."""
+    lp = _lifted(spec)
+    cert = certify(lp, lam=1.0, rho=None)
+    assert lp.u_size + lp.z_size > FIX_LIMIT
+    assert not cert.certified and cert.route == "structure: no curvature in the input"
+    assert cert.margin is None and "bilinear" in cert.culprits[0].reason
+    for lam, rho in ((0.1, 1e-2), (1.0, 1.0), (100.0, 1e3)):
+        res = certify_numeric(lp, lam, rho)
+        assert not res.certified and res.margin < -res.tolerance, (lam, rho)
+    # with curvature on the input the structure no longer decides: the numeric test runs
+    assert certify(lp, lam=1.0, rho=100.0, modulus=10.0).kind == "numeric"
 
 
 def test_json_has_the_contract_keys() -> None:

@@ -106,9 +106,13 @@ def test_a_structural_answer_allocates_nothing_proportional_to_the_network(tmp_p
     spec.write_text("""network big { input u : 16000
       param W : 16000x16000 = normal(std = 1, seed = 0)  param b : 16000 = zeros
       h = relu(W @ u + b)  output h }""")
+    # VmHWM, the peak of this process image: ru_maxrss would carry the parent's peak over
+    # fork and exec on Linux, and so depend on what the tests before this one allocated
     probe = ("import resource, sys\nfrom lbdsl.cli import main\nrc = main(sys.argv[1:])\n"
-             "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-             "sys.exit(rc)")
+             "try:\n    hwm = next(int(l.split()[1]) for l in open('/proc/self/status')\n"
+             "               if l.startswith('VmHWM'))\n"
+             "except OSError:\n    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "print('peak', hwm)\nsys.exit(rc)")
     for command in (["check", str(spec)], ["show", str(spec)]):
         proc = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
                               text=True, timeout=120)

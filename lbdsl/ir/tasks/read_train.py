@@ -38,20 +38,30 @@ def _key(expr: tree.Expr, what: str) -> str:
 
 
 def read_train_data(expr: tree.Expr, what: str, ctx: Context) -> m.TrainData:
-    """``digits(n = N, split = "train", noise = S, seed = K)`` or ``load("f.npz", ...)``."""
-    forms = ("digits", "load")
+    """``digits(n = N, split = "train", noise = S, seed = K)``, ``mnist(...)`` (the same
+    arguments), ``idx("images.gz", labels = ..., ...)`` or ``load("f.npz", ...)``."""
+    forms = ("digits", "mnist", "idx", "load")
     example = 'digits(n = 1000, split = "train", noise = 0.1, seed = 0)'
-    if isinstance(expr, tree.Name) and expr.id == "digits":
-        expr = tree.Call("digits", (), (), expr.span, expr.span)
-    if isinstance(expr, tree.Call) and expr.func == "digits":
-        d = m.DigitsData()
-        b = r.bind(expr, (r.Arg("n", lambda e, w: r.integer(e, w, 1), None),
-                          r.Arg("split", _split, d.split),
-                          r.Arg("noise", r.nonnegative, d.noise),
-                          r.Arg("seed", lambda e, w: r.integer(e, w, 0), None),
-                          r.Arg("targets", _targets, d.targets)), example=example)
+    if isinstance(expr, tree.Name) and expr.id in ("digits", "mnist"):
+        expr = tree.Call(expr.id, (), (), expr.span, expr.span)
+    sampling = (r.Arg("n", lambda e, w: r.integer(e, w, 1), None),
+                r.Arg("noise", r.nonnegative, 0.0),
+                r.Arg("seed", lambda e, w: r.integer(e, w, 0), None),
+                r.Arg("targets", _targets, "images"))
+    if isinstance(expr, tree.Call) and expr.func in ("digits", "mnist"):
+        b = r.bind(expr, (*sampling, r.Arg("split", _split, "train")),
+                   example=example.replace("digits", expr.func))
         return m.DigitsData(n=b["n"], split=b["split"], noise=b["noise"], seed=b["seed"],
-                            targets=b["targets"], span=expr.span)
+                            targets=b["targets"], dataset=expr.func, span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "idx":
+        b = r.bind(expr, (r.Arg("images", r.file_name, positional=True),
+                          r.Arg("labels", r.file_name, None), *sampling),
+                   example='idx("train-images-idx3-ubyte.gz", n = 1000)')
+        if b["targets"] == "labels" and b["labels"] is None:
+            r.fail(b.spans["targets"], '`targets = "labels"` needs the labels file',
+                   'idx("train-images-idx3-ubyte.gz", labels = "train-labels-idx1-ubyte.gz")')
+        return m.IdxData(images=b["images"], labels=b["labels"], n=b["n"], noise=b["noise"],
+                         seed=b["seed"], targets=b["targets"], span=expr.span)
     if isinstance(expr, tree.Call) and expr.func == "load":
         d2 = m.LoadPairs(path="")
         b = r.bind(expr, (r.Arg("path", r.file_name, positional=True),
@@ -63,7 +73,8 @@ def read_train_data(expr: tree.Expr, what: str, ctx: Context) -> m.TrainData:
     if isinstance(expr, tree.Call):
         r.fail(expr.func_span, f"unknown form `{expr.func}(...)` for {what}",
                r.suggest(expr.func, forms, noun="forms"))
-    r.fail(expr.span, f"{what} must be digits(...) or load(...), got `{r.show(expr)}`",
+    r.fail(expr.span, f"{what} must be digits(...), mnist(...), idx(...) or load(...), got "
+           f"`{r.show(expr)}`",
            f"e.g. {what.strip('`')} = {example}")
 
 

