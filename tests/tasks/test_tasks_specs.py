@@ -32,6 +32,7 @@ KINDS = {
     "seed2_shallow.lbn": ["invert"],
     "seed3_residual.lbn": ["invert"],
     "seed4_sparse_dae.lbn": ["train"] * 4,
+    "seed4_sparse_dae_784.lbn": ["train"] * 6,
     "seed5_train_autoencoder.lbn": ["train"],
     "seed5_decode.lbn": ["invert"],
     "residual_tied_1.lbn": ["check"],
