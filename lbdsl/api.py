@@ -123,7 +123,7 @@ class Spec:
     def solve(self, backend: str = "numpy", out: str | Path | None = None,
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
               resume: bool = False, allow_outside: bool = False,
-              in_memory: bool | None = None) -> list[TaskResult]:
+              in_memory: bool | None = None, client: Any = None) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
         applied after the ones given to :func:`load`; ``resume`` continues each task an
         interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``);
@@ -131,7 +131,9 @@ class Spec:
 
         ``in_memory`` (default: for a spec from :func:`loads` without ``out``) keeps nothing
         on disk: the tasks write into a temporary folder, which is removed once the results
-        (arrays and report) are read back; each result's ``path`` is then None."""
+        (arrays and report) are read back; each result's ``path`` is then None.  ``client``
+        (a ``dask.distributed.Client``) runs the tasks as futures on its workers, with the
+        same folders and numbers as a serial run (:mod:`lbdsl.distributed`)."""
         if in_memory is None:
             in_memory = self.text is not None and out is None
         if in_memory:
@@ -141,7 +143,7 @@ class Spec:
                 raise LbdslError("in_memory solves take neither `out` nor `resume`")
             with tempfile.TemporaryDirectory(prefix="lbdsl-") as tmp:
                 results = self.solve(backend, tmp, overrides, verbose, False, allow_outside,
-                                     in_memory=False)
+                                     in_memory=False, client=client)
             for result in results:
                 result.path = None
             return results
@@ -155,7 +157,7 @@ class Spec:
             errors = console
         return pipeline.solve(program, backend=backend, out=out, overrides=every,
                               console=console, errors=errors, resume=resume,
-                              allow_outside=allow_outside)
+                              allow_outside=allow_outside, client=client)
 
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:

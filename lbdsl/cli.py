@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="override a task setting (repeatable)")
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
+    solve.add_argument("--workers", type=int, metavar="N",
+                       help="run the tasks on a local Dask cluster of N processes (the same "
+                            "results as a serial run)")
+    solve.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the tasks on the Dask cluster at ADDRESS (tcp://host:8786); "
+                            "the workers must see the spec's files at the same paths")
     solve.add_argument("--allow-outside", action="store_true",
                        help="let a spec's `save` write outside the output root (--out, else "
                             "the working directory)")
@@ -203,9 +209,19 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .tasks.result import exit_status
 
     program = pipeline.load(args.file, overrides=args.overrides)
-    results = pipeline.solve(program, backend=args.backend, out=args.out,
-                             overrides=args.overrides, resume=args.resume,
-                             allow_outside=args.allow_outside)
+    if args.workers is None and args.scheduler is None:
+        results = pipeline.solve(program, backend=args.backend, out=args.out,
+                                 overrides=args.overrides, resume=args.resume,
+                                 allow_outside=args.allow_outside)
+        return exit_status(results)
+    if args.workers is not None and args.scheduler is not None:
+        raise LbdslError("give --workers or --scheduler, not both")
+    from .distributed import cluster
+
+    with cluster(args.workers, args.scheduler) as client:
+        results = pipeline.solve(program, backend=args.backend, out=args.out,
+                                 overrides=args.overrides, resume=args.resume,
+                                 allow_outside=args.allow_outside, client=client)
     return exit_status(results)
 
 

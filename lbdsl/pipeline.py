@@ -128,21 +128,23 @@ def show(program: Program, lifted: bool = False) -> str:
 
 def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
           overrides: tuple[str, ...] | list[str] = (), console: Any = None,
-          errors: Any = None, resume: bool = False, allow_outside: bool = False) -> list[Any]:
+          errors: Any = None, resume: bool = False, allow_outside: bool = False,
+          client: Any = None) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
     Each task kind is a package of :mod:`lbdsl.tasks` (``invert``, ``train``, ``check``) whose
     ``run(ctx, task, folder)`` holds its stages; ``invert`` and ``train`` tasks get a folder
     ``DIR/KIND-NET[-k]/`` inside the output root (:mod:`lbdsl.tasks.layout`; ``allow_outside``
     lets a ``save`` leave it), locked while the task writes there.  A task that fails is
-    reported in one line (a spec error with its caret) and the others still run; a Ctrl-C during a solve writes that task's last iterate (a
-    training's last complete epoch) and stops the run.
+    reported in one line (a spec error with its caret) and the others still run; a Ctrl-C
+    during a solve writes that task's last iterate (a training's last complete epoch) and stops
+    the run.  With a Dask ``client`` the tasks run as futures on its workers
+    (:mod:`lbdsl.distributed`), into the same folders, with the same results.
     """
     from rich.console import Console
 
     from .backend import namespace
     from .tasks import KINDS
-    from .tasks.context import RunContext
     from .tasks.layout import Allocator, base_dir
     from .tasks.summary import summary_table
 
@@ -152,9 +154,7 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     xp = namespace(backend)  # fail early, in one line, on an unusable backend
     console = console or Console(markup=False, highlight=False, soft_wrap=True)
     errors = errors or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
-    ctx = RunContext(program.networks, program.module.file, program.module.source, xp, backend,
-                     tuple(overrides), console, errors, resume,
-                     weights=lambda network: _task_weights(program, network))
+    ctx = context(program, xp, backend, overrides, console, errors, resume)
     allocator = Allocator()
     folders: dict[int, Any] = {}
     for index, task in enumerate(program.tasks):
@@ -166,12 +166,17 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
                 folders[index] = err
                 continue
             folders[index] = allocator.folder(base, task.kind, task.network)
+    if client is not None:
+        from .distributed import run_tasks
+
+        results = run_tasks(client, program, folders, backend, tuple(overrides), resume, console,
+                            errors)
+        if any(r.kind != "check" for r in results):
+            _print_wide(console, lambda width: summary_table(results, width))
+        return results
     results = []
     for index, task in enumerate(program.tasks):
-        # a solver that overflows is stopped by its divergence guard and reported in one line;
-        # NumPy's warnings on the way there would only bury that line
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            result = _run_task(ctx, task, folders.get(index))
+        result = run_task(ctx, task, folders.get(index))
         results.append(result)
         if result.status == "interrupted":
             last = "last complete epoch" if result.kind == "train" else "last iterate"
@@ -183,6 +188,24 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     if any(r.kind != "check" for r in results):
         _print_wide(console, lambda width: summary_table(results, width))
     return results
+
+
+def context(program: Program, xp: Any, backend: str, overrides: tuple[str, ...] | list[str],
+            console: Any, errors: Any, resume: bool) -> Any:
+    """The :class:`~lbdsl.tasks.context.RunContext` the tasks of ``program`` run in."""
+    from .tasks.context import RunContext
+
+    return RunContext(program.networks, program.module.file, program.module.source, xp, backend,
+                      tuple(overrides), console, errors, resume,
+                      weights=lambda network: _task_weights(program, network))
+
+
+def run_task(ctx: Any, task: Any, folder: Path | SpecError | None) -> Any:
+    """One task, as :func:`solve` runs it (also on a Dask worker)."""
+    # a solver that overflows is stopped by its divergence guard and reported in one line;
+    # NumPy's warnings on the way there would only bury that line
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run_task(ctx, task, folder)
 
 
 def resume_command(file: str, out: str | Path | None, overrides: tuple[str, ...] | list[str],

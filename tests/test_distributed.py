@@ -1,0 +1,153 @@
+"""Tasks as futures on Dask (``--workers``, ``--scheduler``, ``spec.solve(client=...)``): the
+same folders and the same arrays as the serial run, bit for bit — also when every worker is
+killed mid-run, and on a real ``dask scheduler`` + ``dask worker`` pair on localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lbdsl
+from lbdsl.cli import main
+
+distributed = pytest.importorskip("dask.distributed")
+
+NET = """
+network tiny {
+    input  u : 8x8
+    param  W : 32x64 = normal(std = 1, seed = 0)
+    param  b : 32    = normal(std = 1, seed = 1)
+    h = relu(W @ u + b)
+    output h
+}
+"""
+TASKS = """
+invert tiny {
+    truth = image("shepp_logan", size = 8x8)
+    data = forward(truth) + gaussian(sigma = 0.05, seed = 3)
+    regulariser = 0.01 * tv
+    solver = pdhg(max_iter = 400)
+    figures = false
+}
+invert tiny {
+    truth = image("camera", size = 8x8)
+    data = forward(truth) + gaussian(sigma = 0.05, seed = 4)
+    regulariser = 0.02 * tv + nonneg
+    fidelity = l2
+    solver = lbfgs(max_iter = MAXITER)
+    figures = false
+}
+invert tiny {
+    truth = image("shepp_logan", size = 8x8)
+    data = forward(truth) + gaussian(sigma = 0.05, seed = 5)
+    regulariser = tv
+    alpha = sweep(1e-3, 1, n = 4, delta = auto)
+    figures = false
+}
+"""
+FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3")
+TIMING = ("time_s", "time_s_total", "seconds")
+
+
+def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / "result.npz") as npz:
+        return {k: np.array(npz[k]) for k in npz.files}
+
+
+def _same_as_serial(serial: Path, other: Path) -> None:
+    for name in FOLDERS:
+        a, b = _arrays(serial / name), _arrays(other / name)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.array_equal(a[key], b[key]), (name, key)
+        ra, rb = (json.loads((d / name / "report.json").read_text()) for d in (serial, other))
+        assert ra["objective"] == rb["objective"] and ra["iterations"] == rb["iterations"]
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "three.lbn"
+    path.write_text(NET + TASKS.replace("MAXITER", "400"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def serial(spec_file, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serial")
+    assert main(["solve", str(spec_file), "--out", str(out)]) == 0
+    return out
+
+
+def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial, tmp_path):
+    assert main(["solve", str(spec_file), "--out", str(tmp_path), "--workers", "2"]) == 0
+    _same_as_serial(serial, tmp_path)
+
+
+def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
+    text = NET + TASKS.replace("MAXITER", "3000")          # long enough to be killed in
+    path = tmp_path / "slow.lbn"
+    path.write_text(text)
+    (tmp_path / "serial").mkdir()
+    lbdsl.load(path).solve(out=tmp_path / "serial", verbose=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+        killer = threading.Timer(1.5, lambda: [os.kill(p, signal.SIGKILL) for p in pids])
+        killer.start()
+        began = time.perf_counter()
+        results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
+        killer.join()
+        assert time.perf_counter() - began > 1.5     # the kill came while it ran
+        assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes
+    assert [r.status for r in results] == ["ok"] * 3
+    _same_as_serial(tmp_path / "serial", tmp_path / "dask")
+    assert not list((tmp_path / "dask").rglob("*.tmp*"))     # nothing half-written
+
+
+def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path):
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent))
+    if dask is None:
+        pytest.skip("the dask command is not installed")
+    sched_file = tmp_path / "scheduler.json"
+    common = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(sched_file)],
+                                 **common)
+    worker = None
+    try:
+        for _ in range(300):
+            if sched_file.exists() and sched_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        worker = subprocess.Popen([dask, "worker", "--scheduler-file", str(sched_file),
+                                   "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                                  **common)
+        assert main(["solve", str(spec_file), "--out", str(tmp_path / "o"),
+                     "--scheduler", address]) == 0
+        _same_as_serial(serial, tmp_path / "o")
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def test_bad_cluster_options_are_one_line(spec_file, capsys):
+    assert main(["solve", str(spec_file), "--workers", "0"]) == 1
+    assert "--workers must be an integer >= 1" in capsys.readouterr().err
+    assert main(["solve", str(spec_file), "--workers", "1", "--scheduler", "tcp://x:1"]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["solve", str(spec_file), "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
