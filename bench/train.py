@@ -8,6 +8,7 @@ the same initial weights, the same batches (one permutation per epoch from
 * ``lifted``       — lbdsl's implicit SGD with the spec's ``inner`` (and ``tau``);
 * ``lifted-inner1``— the same with ``inner = 1``;
 * ``numpy-sgd``    — lbdsl's backpropagation baseline (``loss = mse``), SGD with momentum;
+* ``torch-adam``   — the same with ``torch.optim.Adam`` (``--adam-lr``, default 1e-3);
 * ``torch-sgd``    — the same network in PyTorch (``torch.set_num_threads(1)``), autograd and
   ``torch.optim.SGD`` with the same learning rate and momentum, on the same loss
   ``(1/B) Σ_n [½‖N(x_n) − y_n‖² + penalty(x_n)]``.
@@ -34,6 +35,7 @@ import argparse
 import dataclasses
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -118,14 +120,16 @@ class TorchTwin:
 
 
 def torch_sgd(net: Any, task: Any, x: np.ndarray, y: np.ndarray, settings: SGD,
-              test_psnr: Any) -> tuple[list[float], list[float]]:
-    """Epoch times and test PSNRs of PyTorch SGD on the same batches as lbdsl's loop."""
+              test_psnr: Any, adam_lr: float | None = None) -> tuple[list[float], list[float]]:
+    """Epoch times and test PSNRs of PyTorch SGD (or Adam at ``adam_lr``) on the same batches
+    as lbdsl's loop."""
     import torch
 
     dtype = torch.float64
     twin = TorchTwin(net, task.penalty, dtype)
-    opt = torch.optim.SGD(list(twin.params.values()), lr=settings.lr,
-                          momentum=settings.momentum)
+    params = list(twin.params.values())
+    opt = (torch.optim.Adam(params, lr=adam_lr) if adam_lr is not None else
+           torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum))
     xt = torch.tensor(x.reshape(len(x), -1), dtype=dtype)
     yt = torch.tensor(y.reshape(len(y), -1), dtype=dtype)
     n, batch = len(x), min(settings.batch, len(x))
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.02,
                         help="SGD learning rate (0.02: the best of 0.005 … 0.5 on specs/dae.lbn)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--adam-lr", type=float, default=1e-3, help="PyTorch Adam's rate")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--target", type=float, default=None,
                         help="the PSNR (dB) to time each method to (default: the lowest final "
@@ -228,6 +233,8 @@ def main() -> None:
         "numpy-sgd": lambda: lbdsl_run(net, task, data.inputs, data.targets, sgd, "mse",
                                        test_psnr),
         "torch-sgd": lambda: torch_sgd(net, task, data.inputs, data.targets, sgd, test_psnr),
+        "torch-adam": lambda: torch_sgd(net, task, data.inputs, data.targets, sgd, test_psnr,
+                                        adam_lr=args.adam_lr),
     }
     runs = {}
     for name, fn in methods.items():
@@ -244,7 +251,7 @@ def main() -> None:
 
     ratios = {}
     for ours in [m for m in results if m.startswith("lifted")]:
-        for theirs in ("numpy-sgd", "torch-sgd"):
+        for theirs in ("numpy-sgd", "torch-sgd", "torch-adam"):
             a, b = results[ours], results[theirs]
             ratios[f"{ours} / {theirs}"] = {
                 "time_per_epoch": a["s_per_epoch"] / b["s_per_epoch"],
@@ -273,7 +280,9 @@ def main() -> None:
         "task": args.task, "n_train": data.n, "n_test": test.n, "batch": lifted.batch,
         "epochs": epochs, "tau": lifted.tau, "sgd": {"lr": args.lr, "momentum": args.momentum},
         "dtype": "float64", "repeats": args.repeats, "target_psnr": target,
-        "results": results, "ratios": ratios,
+        "results": results, "ratios": ratios, "adam_lr": args.adam_lr,
+        # ru_maxrss: the peak of the whole run (every method in one process), KiB on Linux
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "torch": torch.__version__, "cpu_count": os.cpu_count(),
                     "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),

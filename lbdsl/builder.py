@@ -123,10 +123,13 @@ class Network:
     def save(self, folder: str | Path = ".") -> tuple[Path, Path]:
         """Write ``folder/NAME.lbn`` and ``folder/NAME.npz`` (each whole or not at all)."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         spec, weights = folder / f"{self.name}.lbn", folder / f"{self.name}.npz"
-        write_npz_atomic(weights, self.arrays)
-        write_text_atomic(spec, self.to_text())
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_npz_atomic(weights, self.arrays)
+            write_text_atomic(spec, self.to_text())
+        except OSError as exc:
+            raise LbdslError(f"cannot write into {folder}: {exc.strerror or exc}") from None
         return spec, weights
 
     def spec(self, tasks: str = "") -> Any:

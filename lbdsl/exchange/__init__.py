@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import LbdslError
 from ..outputs import write_npz_atomic, write_text_atomic
 from .onnx_export import export_onnx
 from .torch import from_torch, to_torch, torch_state
@@ -39,8 +40,11 @@ def import_onnx(model: str | Path, out: str | Path = ".", name: str | None = Non
     except ImportRefused as err:
         raise ImportRefused(f"{model}: {err}") from None
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     spec, weights = folder / f"{name}.lbn", folder / f"{name}.npz"
-    write_npz_atomic(weights, imported.weights)
-    write_text_atomic(spec, imported.text)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_npz_atomic(weights, imported.weights)
+        write_text_atomic(spec, imported.text)
+    except OSError as exc:
+        raise LbdslError(f"cannot write into {folder}: {exc.strerror or exc}") from None
     return spec, weights
