@@ -101,8 +101,12 @@ class Spec:
         from .exchange import export_onnx
 
         if isinstance(weights, (str, Path)):
-            with np.load(weights, allow_pickle=False) as npz:
-                weights = {k: np.array(npz[k]) for k in npz.files}
+            try:
+                with np.load(weights, allow_pickle=False) as npz:
+                    weights = {k: np.array(npz[k]) for k in npz.files}
+            except (OSError, ValueError, AttributeError) as exc:
+                raise LbdslError(f"cannot read the weights {weights}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
         return export_onnx(self.network(network), out, weights, dtype)
 
     def to_torch(self, network: str | None = None) -> Any:

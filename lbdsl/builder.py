@@ -34,8 +34,18 @@ class Network:
     """A network under construction: ``input`` its shape (without a batch axis)."""
 
     def __init__(self, name: str, input: tuple[int, ...] | int) -> None:  # noqa: A002
+        from .exchange.onnx_import import KEYWORDS
+
+        if not (isinstance(name, str) and name.isidentifier()) or name in KEYWORDS:
+            raise LbdslError(f"{name!r} is not a network name (letters, digits and _, not a "
+                             "word of the language)")
+        dims = (input,) if isinstance(input, (int, np.integer)) else input
+        if isinstance(dims, str) or not all(isinstance(d, (int, np.integer)) and d >= 1
+                                            for d in dims):
+            raise LbdslError(f"input must be a positive integer or a tuple of them, got "
+                             f"{input!r}")
         self.name = name
-        self.input_shape = (input,) if isinstance(input, int) else tuple(int(d) for d in input)
+        self.input_shape = tuple(int(d) for d in dims)
         self.params: list[tuple[str, tuple[int, ...], str]] = []   # name, shape, init text
         self.arrays: dict[str, np.ndarray] = {}
         self.statements: list[str] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,9 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
               overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
     """Every task of ``program`` as a future on ``client``; the results in spec order."""
     module = program.module
+    run = uuid.uuid4().hex
     futures = [client.submit(_on_worker, module.file, module.source, overrides, backend, index,
-                             folders.get(index), resume, key=f"lbdsl-task-{index}-{id(program)}",
+                             folders.get(index), resume, key=f"lbdsl-task-{index}-{run}",
                              retries=RETRIES, pure=False)
                for index in range(len(program.tasks))]
     console.print(f"  {len(futures)} task(s) on {len(client.scheduler_info()['workers'])} "
@@ -83,7 +85,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=10)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise LbdslError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") \
                 from None
         with client:

@@ -28,11 +28,11 @@ def import_onnx(model: str | Path, out: str | Path = ".", name: str | None = Non
                 ) -> tuple[Path, Path]:
     """Write ``out/NAME.lbn`` and ``out/NAME.npz`` for the ONNX model at ``model`` (``NAME``:
     the model file's stem); returns both paths.  Each file is written whole or not at all."""
-    from .onnx_import import ImportRefused, read_model, translate
+    from .onnx_import import KEYWORDS, ImportRefused, read_model, translate
 
     model = Path(model)
     name = name or (re.sub(r"\W", "_", model.stem).strip("_") or "model")
-    if not re.match(r"[A-Za-z_]", name):
+    if not re.match(r"[A-Za-z_]", name) or name in KEYWORDS:
         name = f"net_{name}"
     loaded = read_model(model)
     try:

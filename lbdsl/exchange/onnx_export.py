@@ -72,9 +72,12 @@ class _Graph:
                        base)
 
 
-def _affine(g: _Graph, a: Affine, x: str, values: dict[str, np.ndarray], base: str) -> str:
+def _affine(g: _Graph, a: Affine, x: str, values: dict[str, np.ndarray], base: str,
+            x_shape: tuple[int, ...]) -> str:
     if a.kind == "conv2d":
-        image = g.reshape(x, a.in_shape, f"{base}_image")
+        # an H×W variable becomes 1×H×W; a C×H×W one is already the image Conv reads
+        image = x if tuple(x_shape) == tuple(a.in_shape) else \
+            g.reshape(x, a.in_shape, f"{base}_image")
         inputs = [image, g.const(f"{base}_K", values[a.weight])]
         if a.bias:
             inputs.append(g.const(f"{base}_c", values[a.bias].reshape(-1)))
@@ -82,7 +85,7 @@ def _affine(g: _Graph, a: Affine, x: str, values: dict[str, np.ndarray], base: s
         return g.op("Conv", inputs, f"{base}_conv", strides=[a.stride, a.stride],
                     pads=[p, p, p, p], kernel_shape=list(a.kernel or ()))
     matrix = as_matrix(values[a.weight], a.transposed)            # (out, in)
-    flat = g.op("Flatten", [x], f"{base}_flat", axis=1)
+    flat = x if len(x_shape) == 1 else g.op("Flatten", [x], f"{base}_flat", axis=1)
     y = g.op("MatMul", [flat, g.const(f"{base}_WT", matrix.T)], f"{base}_matmul")
     if a.bias:
         y = g.op("Add", [y, g.const(f"{base}_b", values[a.bias].reshape(-1))], f"{base}_add")
@@ -136,11 +139,13 @@ def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
     tensors = {net.input: "input"}
     for step in net.layers:
         base = step.out.replace("#", "_").replace(".", "_")
-        z = _affine(g, step.affine, tensors[step.affine.input], values, base)
+        z = _affine(g, step.affine, tensors[step.affine.input], values, base,
+                    net.variables[step.affine.input].shape)
         y = _psi(g, step.psi_name, step.psi_params, z, step.affine.out_shape, base)
         if isinstance(step, Residual):
             V = step.sign * as_matrix(values[step.v_weight], step.v_transposed)
-            flat = g.op("Flatten", [y], f"{base}_vflat", axis=1)
+            flat = y if len(step.affine.out_shape) == 1 else \
+                g.op("Flatten", [y], f"{base}_vflat", axis=1)
             branch = g.op("MatMul", [flat, g.const(f"{base}_VT", V.T)], f"{base}_v")
             shape = net.variables[step.base].shape
             if len(shape) > 1:

@@ -26,6 +26,7 @@ of the graph's input is the batch (any size); the rest is the network's input sh
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,13 @@ _REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Elu": "elu", "Selu": "selu", "Celu": "e
                         "HardSigmoid": "hardsigmoid", "Sign": "sign", "Abs": "abs",
                         "Exp": "exp", "Sin": "sin", "Cos": "cos"}
 _ALIASES = ("Flatten", "Identity", "Dropout", "Reshape")
+#: The words of the language, which a name in the written spec must not be.
+KEYWORDS = frozenset({"check", "input", "invert", "network", "output", "param", "repeat",
+                      "train"})
+#: The least number of inputs each op reads (a malformed node is refused, not a traceback).
+_ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "Add": 2, "Reshape": 2,
+          "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1, "Sigmoid": 1,
+          "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
 
 
 @dataclass
@@ -121,7 +129,7 @@ def read_model(path: str | Path) -> Any:
 
 def _identifier(text: str, taken: set[str], fallback: str) -> str:
     name = re.sub(r"\W", "_", text).strip("_") or fallback
-    if not re.match(r"[A-Za-z]", name):
+    if not re.match(r"[A-Za-z]", name) or name in KEYWORDS:
         name = f"{fallback}_{name}"
     base, k = name, 2
     while name in taken:
@@ -139,19 +147,44 @@ class _Translator:
         from onnx import numpy_helper
 
         self.graph, self.name, self.file = model.graph, name, weights_file
-        self.consts: dict[str, np.ndarray] = {
-            t.name: np.asarray(numpy_helper.to_array(t)) for t in self.graph.initializer}
+        from onnx import TensorProto
+
+        self.consts: dict[str, np.ndarray] = {}
+        for t in self.graph.initializer:
+            if t.data_location == TensorProto.EXTERNAL:
+                raise ImportRefused(f"initializer '{t.name}' keeps its data in an external "
+                                    "file; lbdsl reads only self-contained models (save it "
+                                    "with onnx.save(model, path, save_as_external_data=False))")
+            self.consts[t.name] = np.asarray(numpy_helper.to_array(t))
         for node in self.graph.node:
             if node.op_type == "Constant":
-                self.consts[node.output[0]] = np.asarray(
-                    numpy_helper.to_array(_attrs(node)["value"]))
+                self.consts[node.output[0]] = self.constant(node)
         self.values: dict[str, _Var | _Affine] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}   # an ONNX tensor's shape where it is
+                                                        # not its value's (after a Flatten)
         self.statements: list[_Statement] = []
         self.params: list[str] = []
         self.weights: dict[str, np.ndarray] = {}
         self.taken: set[str] = set()
         self.uses = self._count_uses()
         self.counter = 0
+
+    def constant(self, node: Any) -> np.ndarray:
+        """A ``Constant`` node's value (``value`` as a tensor, or ``value_float(s)`` /
+        ``value_int(s)``); refused in one line otherwise."""
+        from onnx import TensorProto, numpy_helper
+
+        a = _attrs(node)
+        if "value" in a:
+            if a["value"].data_location == TensorProto.EXTERNAL:
+                self.refuse(node, "its value is kept in an external file")
+            return np.asarray(numpy_helper.to_array(a["value"]))
+        for key in ("value_float", "value_floats", "value_int", "value_ints"):
+            if key in a:
+                return np.asarray(a[key], dtype=np.float64 if "float" in key else np.int64)
+        self.refuse(node, f"a Constant given as {', '.join(a) or 'nothing'} is not read; give "
+                    "it a tensor, a float or an int value")
+        raise AssertionError  # pragma: no cover - refuse raises
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _count_uses(self) -> dict[str, int]:
@@ -260,6 +293,10 @@ class _Translator:
 
     def node(self, node: Any) -> None:
         op = node.op_type
+        given = sum(1 for name in node.input if name)
+        if given < _ARITY.get(op, 0) or not node.output:
+            self.refuse(node, f"it has {given} input(s); {op} reads at least {_ARITY[op]} "
+                        if given < _ARITY.get(op, 0) else "it has no output")
         handler = getattr(self, f"op_{op}", None)
         if handler is not None:
             handler(node)
@@ -279,7 +316,7 @@ class _Translator:
         value = self.values.get(src)
         if value is None:
             self.refuse(node, f"its input '{src}' is a constant")
-        shape = value.out_shape if isinstance(value, _Affine) else value.shape
+        shape = self.shape_of(src)
         if node.op_type == "Flatten" and int(_attrs(node).get("axis", 1)) != 1:
             self.refuse(node, "only Flatten(axis = 1), to (batch, size), is a no-op of the "
                         "language")
@@ -294,6 +331,9 @@ class _Translator:
         if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
             self.refuse(node, "its mask output is used")
         self.values[node.output[0]] = value
+        self.shapes[node.output[0]] = ((int(np.prod(shape)),)
+                                       if node.op_type in ("Flatten", "Reshape")
+                                       else self.shape_of(src))
 
     def _affine_of(self, node: Any, x: _Var, weight: np.ndarray, bias: np.ndarray | None,
                    out_shape: tuple[int, ...], conv: dict[str, int] | None = None) -> None:
@@ -314,7 +354,7 @@ class _Translator:
         bias = None
         if len(node.input) > 2 and node.input[2]:
             C = self.const(node, node.input[2], "the bias C")
-            if C.size not in (1, W.shape[0]):
+            if C.size not in (1, W.shape[0]) or (C.ndim == 2 and C.shape[0] != 1) or C.ndim > 2:
                 self.refuse(node, f"the bias C has {C.size} entries for {W.shape[0]} outputs "
                             "(one bias per sample is not an affine map)")
             bias = float(a.get("beta", 1.0)) * np.broadcast_to(C.reshape(-1), (W.shape[0],))
@@ -325,6 +365,10 @@ class _Translator:
         B = self.const(node, node.input[1], "the right factor")
         if B.ndim != 2:
             self.refuse(node, f"the right factor has shape {B.shape}, not a matrix")
+        if self.shape_of(node.input[0]) != (int(np.prod(x.shape)),):
+            self.refuse(node, f"its input has shape {self.shape_of(node.input[0])} after the "
+                        "batch axis; a MatMul of (batch, n) by a matrix is an affine map here "
+                        "(flatten it first)")
         self.check_in(node, x, B.shape[0])
         self._affine_of(node, x, B.T, None, (B.shape[1],))
 
@@ -349,6 +393,9 @@ class _Translator:
         s, p = strides[0], pads[0]
         ho = (shape[1] + 2 * p - K.shape[2]) // s + 1
         wo = (shape[2] + 2 * p - K.shape[3]) // s + 1
+        if s < 1 or p < 0 or ho < 1 or wo < 1:
+            self.refuse(node, f"a {K.shape[2]}x{K.shape[3]} kernel with stride {s} and padding "
+                        f"{p} does not fit its {shape[1]}x{shape[2]} input")
         bias = (self.const(node, node.input[2], "the bias").reshape(-1)
                 if len(node.input) > 2 and node.input[2] else None)
         if bias is not None and bias.size != K.shape[0]:
@@ -365,7 +412,10 @@ class _Translator:
         channels = value.weight.shape[0]
         if any(v.size != channels for v in (gamma, beta, mean, var)):
             self.refuse(node, f"its statistics do not have one entry per channel ({channels})")
-        s = gamma / np.sqrt(var + float(_attrs(node).get("epsilon", 1e-5)))
+        denom = var + float(_attrs(node).get("epsilon", 1e-5))
+        if not np.all(denom > 0):
+            self.refuse(node, "its variance plus epsilon is not positive everywhere")
+        s = gamma / np.sqrt(denom)
         shape = (-1, *([1] * (value.weight.ndim - 1)))
         bias = np.zeros(len(s)) if value.bias is None else value.bias
         self.values[node.output[0]] = _Affine(
@@ -382,7 +432,9 @@ class _Translator:
             if value is None:
                 self.refuse(node, "adds two constants")
             size = int(np.prod(value.out_shape if isinstance(value, _Affine) else value.shape))
-            if isinstance(value, _Affine) and value.conv is None and c.size in (1, size):
+            per_sample = c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1)
+            if isinstance(value, _Affine) and value.conv is None and c.size in (1, size) \
+                    and not per_sample:
                 bias = np.broadcast_to(c.reshape(-1), (size,)).astype(np.float64)
                 self.values[node.output[0]] = value.with_bias(
                     bias, f"{node.name or node.output[0]} (Add)")
@@ -420,6 +472,15 @@ class _Translator:
         self.refuse(node, "it adds two branches that are not a residual link x + V σ(A x + b) "
                     "(V without a bias, σ's output used only by V)")
 
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """The shape of ONNX tensor ``name`` without the batch axis."""
+        if name in self.shapes:
+            return self.shapes[name]
+        value = self.values.get(name)
+        if value is None:
+            return tuple(self.consts[name].shape) if name in self.consts else ()
+        return value.out_shape if isinstance(value, _Affine) else value.shape
+
     def uses_of_var(self, var_name: str) -> int:
         """How many nodes use the ONNX tensors that are this variable."""
         return sum(self.uses.get(k, 0) for k, v in self.values.items()
@@ -434,6 +495,10 @@ class _Translator:
         if isinstance(value, _Affine) and self.uses.get(src, 0) == 1:
             affine, nodes = value, value.nodes
         else:
+            if len(self.shape_of(src)) > 1:
+                self.refuse(node, f"an activation of a {self.shape_of(src)} tensor that is not "
+                            "a convolution's own output (used by nothing else) is not a layer "
+                            "of the language")
             x = self.materialise(value, src)
             n = int(np.prod(x.shape))
             eye = self.param(f"I{self.counter + 1}", np.zeros((n, n)), init="eye")
@@ -464,8 +529,7 @@ class _Translator:
         self.activation(node, "leaky_relu", f"a = {_fmt(a)}")
 
     def op_Softmax(self, node: Any) -> None:
-        value = self.values.get(node.input[0])
-        shape = value.out_shape if isinstance(value, _Affine) else getattr(value, "shape", ())
+        shape = self.shape_of(node.input[0])
         axis = int(_attrs(node).get("axis", -1))
         if len(shape) != 1 or axis not in (-1, 1):
             self.refuse(node, "only a softmax over a whole vector layer (axis = 1 of (batch, n)) "
@@ -475,7 +539,7 @@ class _Translator:
     def op_Shrink(self, node: Any) -> None:
         a = _attrs(node)
         lam, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
-        if lam != bias or lam < 0:
+        if lam != bias or not 0 <= lam < math.inf:
             self.refuse(node, f"Shrink with lambd = {lam:g}, bias = {bias:g} is not the soft "
                         "threshold (it needs bias = lambd >= 0)")
         self.activation(node, "soft", f"theta = {_fmt(lam)}")
@@ -528,6 +592,7 @@ def _attrs(node: Any) -> dict[str, Any]:
 
 def translate(model: Any, name: str, weights_file: str) -> Imported:
     """The spec (network ``name``, loading from ``weights_file``) and weights of ``model``."""
-    if not re.fullmatch(r"[A-Za-z_]\w*", name):
-        raise LbdslError(f"`{name}` is not a network name (letters, digits, _)")
+    if not re.fullmatch(r"[A-Za-z_]\w*", name) or name in KEYWORDS:
+        raise ImportRefused(f"`{name}` is not a network name (letters, digits and _, not a "
+                            "word of the language); give --name")
     return _Translator(model, name, weights_file).run()

@@ -79,8 +79,8 @@ def sequential_modules(net: NetworkIR) -> list[tuple[str, tuple[Any, ...], dict[
         bias = net.params[a.bias].value.reshape(-1) if a.bias else None
         if a.kind == "conv2d":
             c_out, c_in, kh, kw = weight.shape
-            if len(net.variables[a.input].shape) == 2:
-                mods.append(("Unflatten", (1, (1, *net.variables[a.input].shape)), {}))
+            if len(net.variables[a.input].shape) == 2:      # H×W: one channel, (N, 1, H, W)
+                mods.append(("Unflatten", (1, (1, net.variables[a.input].shape[0])), {}))
             state = {"weight": weight} | ({"bias": bias} if bias is not None else {})
             mods.append(("Conv2d", (c_in, c_out, (kh, kw)),
                          {"stride": a.stride, "padding": a.padding, "bias": bias is not None,
@@ -94,9 +94,14 @@ def sequential_modules(net: NetworkIR) -> list[tuple[str, tuple[Any, ...], dict[
                          {"bias": bias is not None, "state": state}))
         cls, keys = _MODULES[step.psi_name]
         args = tuple(float(step.psi_params[k]) for k in keys)
-        if step.psi_name == "softmax":
+        if step.psi_name == "softmax":      # over the whole layer, whatever its shape
             args = (1,)
-        if step.psi_name != "identity":
+            if len(a.out_shape) > 1:
+                mods.append(("Flatten", (), {}))
+            mods.append((cls, args, {}))
+            if len(a.out_shape) > 1:
+                mods.append(("Unflatten", (1, tuple(a.out_shape)), {}))
+        elif step.psi_name != "identity":
             mods.append((cls, args, {}))
     return mods
 

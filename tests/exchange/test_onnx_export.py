@@ -124,3 +124,28 @@ def test_exported_model_passes_the_onnx_checker_and_names_its_axes(tmp_path):
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["N", 9, 9]
     assert om.run(model, np.zeros((1, 9, 9), np.float32)).shape == (1, 5)
+
+
+@pytest.mark.parametrize("text", [
+    "network r { input u : 5  param A : 7x5 = normal(seed = 1)  param V : 5x7 = normal(seed = 2)"
+    "  u = u + V @ relu(A @ u)  u = u - A.T @ tanh(A @ u)  output u }",
+    "network c { input u : 1x6x6  h = relu(conv2d(u, 2, kernel = 3, padding = 1))  "
+    "y = dense(h, 3)  output y }",
+])
+def test_residual_and_image_networks_come_back_from_their_export(text, tmp_path):
+    spec = lbdsl.loads(text)
+    back = lbdsl.import_onnx(spec.export_onnx(tmp_path / "m.onnx", dtype="float64"), tmp_path,
+                             "back")
+    x = np.random.default_rng(4).standard_normal((3, *spec.network().input_shape))
+    assert np.allclose(back.forward(x), spec.forward(x), rtol=1e-12, atol=1e-13)
+    assert len(back.network().layers) == len(spec.network().layers)
+
+
+def test_unreadable_weights_are_named_in_one_line(tmp_path, capsys):
+    spec_file = tmp_path / "every.lbn"
+    spec_file.write_text(EVERY_ACTIVATION)
+    for weights in (tmp_path / "missing.npz", spec_file):
+        assert main(["export", str(spec_file), "--weights", str(weights), "--out",
+                     str(tmp_path / "x.onnx")]) == 1
+        err = capsys.readouterr().err
+        assert f"cannot read the weights {weights}" in err and "Traceback" not in err

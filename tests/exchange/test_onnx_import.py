@@ -130,3 +130,59 @@ def test_created_weights_load_by_their_names_and_wrong_shapes_are_spec_errors(tm
         lbdsl.loads(text.replace("{F}", str(tmp_path / "w.npz")).replace("dense(u, 3",
                                                                          "dense(u, 2"))
     assert "<string>:3:" in str(info.value) and "shape" in str(info.value)
+
+
+def _b():
+    return om.Builder(9)
+
+
+@pytest.mark.parametrize("make, message", [
+    # a MatMul on (batch, 1, 4): softmax over the singleton axis would differ from the spec's
+    (lambda: (lambda b: b.model((1, 4), b.node("Softmax", [b.node("MatMul", ["x", b.rand(4, 3)])],
+                                                axis=1)))(_b()),
+     "a MatMul of (batch, n) by a matrix is an affine map here"),
+    (lambda: (lambda b: b.model((4,), b.node("BatchNormalization", [
+        b.node("Gemm", ["x", b.rand(4, 4)], transB=1), b.init(np.ones(4)), b.init(np.ones(4))])))(
+        _b()), "it has 3 input(s); BatchNormalization reads at least 5"),
+    (lambda: (lambda b: b.model((4,), b.node("Add", [b.node("Gemm", ["x", b.rand(4, 4)],
+                                                             transB=1), b.rand(4, 1)])))(_b()),
+     "a constant added to something other than a Gemm"),
+    (lambda: (lambda b: (lambda c: b.model((1, 4, 4), b.node("Add", [
+        b.node("Relu", [c]), b.node("Relu", [c])])))(
+        b.node("Conv", ["x", b.rand(1, 1, 1, 1)], kernel_shape=[1, 1])))(_b()),
+     "that is not a convolution's own output"),
+    (lambda: (lambda b: b.model((4,), b.node("Shrink", [b.node("Gemm", ["x", b.rand(4, 4)],
+                                                                transB=1)],
+                                               lambd=float("inf"), bias=float("inf"))))(_b()),
+     "is not the soft threshold"),
+])
+def test_what_would_compute_something_else_or_crash_is_refused_in_one_line(make, message,
+                                                                          tmp_path, capsys):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(make().SerializeToString())
+    assert main(["import", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_constants_in_every_form_keywords_and_external_data(tmp_path, capsys):
+    from onnx import helper
+
+    b = om.Builder(9, np.float32)                         # value_float is a float32
+    h = b.node("MatMul", ["x", b.rand(4, 3)])
+    b.nodes.append(helper.make_node("Constant", [], ["half"], value_float=0.5))
+    model = b.model((4,), b.node("Relu", [b.node("Add", [h, "half"])]))
+    path = tmp_path / "check.onnx"                       # a word of the language as its stem
+    path.write_bytes(model.SerializeToString())
+    spec = lbdsl.import_onnx(path, tmp_path / "o")
+    assert spec.network().name == "net_check"
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    assert np.allclose(spec.forward(x), om.run(model, x), rtol=1e-5, atol=1e-6)
+    # an initializer whose data lives in another file is refused, not followed
+    onnx = pytest.importorskip("onnx")
+    big = om.Builder(1)
+    big_model = big.model((64,), big.node("Gemm", ["x", big.rand(64, 64)], transB=1))
+    onnx.save_model(big_model, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
+    assert main(["import", str(tmp_path / "ext.onnx"), "--out", str(tmp_path)]) == 2
+    assert "keeps its data in an external file" in capsys.readouterr().err

@@ -97,3 +97,12 @@ def test_to_torch_and_the_state_dict_compute_what_spec_forward_computes(tmp_path
 def test_a_residual_network_has_no_sequential():
     with pytest.raises(LbdslError, match="residual layer, which nn.Sequential cannot express"):
         lbdsl.load("specs/residual_tied_5.lbn").to_torch()
+
+
+def test_to_torch_of_an_image_softmax_and_an_hxw_convolution():
+    spec = lbdsl.loads("network s { input u : 5x5  f = relu(conv2d(u, 2, kernel = 3))  "
+                       "g = softmax(conv2d(f, 2, kernel = 1))  y = dense(g, 3)  output y }")
+    x = np.random.default_rng(1).standard_normal((4, 5, 5))
+    with torch.no_grad():
+        got = spec.to_torch()(torch.from_numpy(x)).numpy()
+    assert np.allclose(got, spec.forward(x), rtol=1e-12, atol=1e-14)
