@@ -468,6 +468,7 @@ class _Translator:
             self.emit(target, text, [inner.comment.removeprefix("ONNX "), *branch.nodes,
                                      f"{node.name or node.output[0]} (Add: residual)"])
             self.values[node.output[0]] = _Var(target, base.shape)
+            self.shapes[node.output[0]] = self.shape_of(base_name)
             return
         self.refuse(node, "it adds two branches that are not a residual link x + V σ(A x + b) "
                     "(V without a bias, σ's output used only by V)")
