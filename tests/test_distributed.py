@@ -103,12 +103,23 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
-        killer = threading.Timer(1.5, lambda: [os.kill(p, signal.SIGKILL) for p in pids])
+        running: list[str] = []
+
+        def kill_once_a_task_runs() -> None:
+            tick = threading.Event()
+            for _ in range(600):                  # the scheduler says what each worker runs
+                running.extend(k for keys in client.processing().values() for k in keys)
+                if running:
+                    break
+                tick.wait(0.05)
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_once_a_task_runs)
         killer.start()
-        began = time.perf_counter()
         results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
         killer.join()
-        assert time.perf_counter() - began > 1.5     # the kill came while it ran
+        assert running and all(k.startswith("lbdsl-task-") for k in running)  # killed mid-task
         assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes
     assert [r.status for r in results] == ["ok"] * 3
     _same_as_serial(tmp_path / "serial", tmp_path / "dask")
