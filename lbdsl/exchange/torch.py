@@ -43,7 +43,7 @@ def from_torch(module: Any, example_input: Any, out: str | Path = ".",
 
     buffer = io.BytesIO()
     was_training = module.training
-    module.eval()
+    module.train(False)             # eval mode: BatchNorm's running statistics, no dropout
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # the TorchScript exporter's deprecation notice
@@ -129,4 +129,4 @@ def to_torch(net: NetworkIR) -> Any:
         layers.append(getattr(torch.nn, cls)(*args, **options))
     model = torch.nn.Sequential(*layers).double()
     model.load_state_dict({k: torch.from_numpy(v) for k, v in torch_state(net).items()})
-    return model.eval()
+    return model.train(False)
