@@ -9,7 +9,7 @@ every variable flattened row-major.
 
 Each map asks its operator (:mod:`lbdsl.ops`) for the gradient in its matrix or kernel
 (``weight_grad``) and the trace of the Gram matrix behind its Jacobian in the parameter
-(``gram_trace``), and maps them back to the parameter's shape: the transpose for ``W.T @ x``,
+(``gram_trace``) or its largest eigenvalue (``gram_norm``), and maps them back to the parameter's shape: the transpose for ``W.T @ x``,
 a row for a 1-D ``W``.  ``weight_map(affine)`` picks the class by the IR's affine kind
 (:data:`MAPS`); a new layer type is one class here and one entry there.
 """
@@ -69,6 +69,10 @@ class WeightMap:
         """``trace G`` where ``Σ_n J_nᵀ J_n = G ⊗ I`` for the Jacobians ``J_n`` of ``θ ↦ A_θ x_n``
         (the input Gram matrix, one per output row or channel; it does not depend on ``θ``)."""
         return self.operator(params).gram_trace(self._rows(x, self.in_shape))
+
+    def gram_norm(self, params: Params, x: Any) -> float:
+        """``λ_max G`` for the same ``G``: the Lipschitz constant of ``∇_θ Σ_n φ(A_θ x_n)``."""
+        return self.operator(params).gram_norm(self._rows(x, self.in_shape))
 
     def _rows(self, x: Any, shape: Shape) -> Any:
         return x

@@ -8,6 +8,8 @@ from typing import Any
 
 from array_api_compat import array_namespace, device
 
+from .norm import gram_lambda_max
+
 __all__ = ["Conv2d", "conv2d_output_shape"]
 
 
@@ -151,6 +153,18 @@ class Conv2d:
         padded = self._padded(x, x.shape[1])
         return float(sum(xp.sum(padded[:, rows, cols, :] ** 2)
                          for _, _, rows, cols in self._windows()))
+
+    def gram_norm(self, x: Any) -> float:
+        """``λ_max`` of the patch Gram matrix ``Σ_{n, y, w} p p ᵀ`` (``p`` the ``C_in·k_h·k_w``
+        entries one output pixel reads) for ``x (N, C_in, H, W)``: the Lipschitz constant of
+        ``∇_K Σ φ(A_K x)``, as :meth:`Dense.gram_norm` is for a matrix."""
+        xp = array_namespace(x)
+        padded = self._padded(x, x.shape[1])
+        n, c = x.shape[0], x.shape[1]
+        _, ho, wo = self.shape_out
+        taps = [xp.reshape(padded[:, rows, cols, :], (n * ho * wo, c))
+                for _, _, rows, cols in self._windows()]
+        return gram_lambda_max(xp.concat(taps, axis=1))
 
     def astype(self, dtype: Any) -> "Conv2d":
         """The same operator with its kernel stored in ``dtype``."""

@@ -7,6 +7,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .norm import gram_lambda_max
+
 __all__ = ["Dense"]
 
 
@@ -54,6 +56,12 @@ class Dense:
         ``∇_W Σ_n φ(W x_n)`` for any ``φ`` with a 1-Lipschitz gradient."""
         xp = array_namespace(x)
         return float(xp.sum(x * x))
+
+    def gram_norm(self, x: Any) -> float:
+        """``λ_max(G)``, ``G = Σ_n x_n x_nᵀ``: the Lipschitz constant of ``∇_W Σ_n φ(W x_n)`` for
+        any ``φ`` with a 1-Lipschitz gradient (``Σ_n J_nᵀ J_n = G ⊗ I`` has ``G``'s spectrum) —
+        up to ``rank G`` times smaller than ``trace G``."""
+        return gram_lambda_max(x)
 
     @property
     def T(self) -> "Dense":  # noqa: N802 - the mathematical name a spec writes (``W.T @ x``)

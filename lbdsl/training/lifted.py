@@ -17,11 +17,12 @@ Derivation of the updates.  ``B_Ψ(y, z) = Φ(y) + Φ*(z) − ⟨y, z⟩`` with 
 
 * **Θ_l = (A_l, b_l)**, given z: ``(1/N) Σ_n Φ*(A u_n + b) − ⟨z_n^l, A u_n + b⟩`` has gradient
   ``(1/|S|) Σ_n (σ(pre_n) − z_n^l) u_nᵀ`` (and the row sum for b) — no σ' — and a Lipschitz
-  constant ``L_Θ = trace G`` (:meth:`~lbdsl.lift.network.LiftedLayer.weight_lipschitz`).
+  constant ``L_Θ = λ_max G`` plus the bias's count (:meth:`~lbdsl.lift.network.LiftedLayer.weight_lipschitz`).
   A residual's ``V_l`` enters through ``u``: every layer ``k`` reading a block of the *chain*
   of ``l`` (the block ``l`` writes and the residual sums built on it, each ``… + s_l V_l z_l``)
   contributes ``s_l (A_kᵀ r_k) z_lᵀ``, ``r_k = σ_k(pre_k) − z_k``, with Lipschitz constant
-  ``Σ_k ‖A_k‖² · Σ_n ‖z_n^l‖²/|S|``.  The implicit-SGD anchor ``(1/2τ)‖Θ − Θ^k‖²`` is handled
+  ``Σ_k ‖A_k‖² · λ_max(Σ_n z_n^l z_n^lᵀ)/|S|``.  The implicit-SGD anchor ``(1/2τ)‖Θ − Θ^k‖²``
+  is handled
   exactly: one step is ``Θ⁺ = (L_Θ Θ − ∇ + Θ^k/τ) / (L_Θ + 1/τ)``.
 * **a hidden z = z_l**, given Θ and the other states: its own term contributes
   ``Φ_l(z) − ⟨z, pre_l⟩``; each reader ``k`` of its chain ``Φ_k*(pre_k) − ⟨z_k, pre_k⟩`` with
@@ -62,6 +63,7 @@ from ..backend import asarray
 from ..errors import SolveError
 from ..lift.network import LiftedLayer, LiftedNetwork
 from ..lift.structure import structure
+from ..ops.norm import gram_lambda_max
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import prox_phi_penalised, prox_psi_penalised
 
@@ -252,7 +254,7 @@ class LiftedTrainer:
     def theta_gradient(self, params: Params, b: Batch, cache: dict[int, Any] | None = None,
                        ) -> tuple[Params, dict[str, float]]:
         """``∇_Θ`` of the batch objective and each parameter's Lipschitz constant (the sum over
-        the maps that use it of their ``trace G``)."""
+        the maps that use it of their ``λ_max G`` plus the bias's count)."""
         cache = cache or {}
         grads: Params = {}
         lips: dict[str, float] = {}
@@ -284,7 +286,8 @@ class LiftedTrainer:
         name = layer.V.weight
         g = layer.V.weight_grad(params, z, (layer.sign * scale) * back)
         grads[name] = g if name not in grads else grads[name] + g
-        lips[name] = lips.get(name, 0.0) + lip * float(self.xp.sum(z * z)) * scale
+        rows = self.xp.reshape(z, (int(z.shape[0]), -1))
+        lips[name] = lips.get(name, 0.0) + lip * gram_lambda_max(rows) * scale
 
     def implicit_step(self, params: Params, b: Batch, tau: float, inner: int) -> Params:
         """``argmin_{Θ, z_S} E_S(Θ, z_S) + (1/2τ)‖Θ − Θ^k‖²`` by ``inner`` sweeps + Θ-steps;

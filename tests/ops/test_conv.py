@@ -164,3 +164,21 @@ def test_gram_trace_is_the_sum_of_the_squared_patches():
     total = sum(np.sum(padded[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 2] ** 2)
                 for i in range(ho) for j in range(wo))
     assert op.gram_trace(x) == pytest.approx(total, rel=1e-12)
+
+
+def test_gram_norm_is_lambda_max_of_the_kernel_jacobian_gram():
+    """``λ_max`` of ``Σ_n J_nᵀ J_n`` for ``K ↦ conv(x_n, K)``, its Jacobian built column by column
+    from unit kernels (``G ⊗ I`` has ``G``'s spectrum), below the trace."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 6, 5))
+    kernel = rng.standard_normal((2, 2, 3, 2))
+    op = Conv2d(kernel, (6, 5), stride=2, padding=1)
+    cols = []
+    for idx in range(kernel.size):
+        unit = np.zeros(kernel.size)
+        unit[idx] = 1.0
+        cols.append(Conv2d(unit.reshape(kernel.shape), (6, 5), 2, 1).forward(x).reshape(-1))
+    j = np.stack(cols, axis=1)
+    exact = np.linalg.eigvalsh(j.T @ j)[-1]
+    assert op.gram_norm(x) == pytest.approx(exact, rel=1e-10)
+    assert op.gram_norm(x) < op.gram_trace(x)

@@ -9,7 +9,7 @@ from lbdsl.backend import asarray
 from lbdsl.ops.compose import Composed, Reshape
 from lbdsl.ops.conv import Conv2d
 from lbdsl.ops.dense import Dense
-from lbdsl.ops.norm import operator_norm
+from lbdsl.ops.norm import gram_lambda_max, operator_norm
 from op_testing import dense_matrix
 
 
@@ -53,3 +53,22 @@ def test_float32_safety_and_zero(xp):
 def test_same_seed_same_estimate(xp):
     op = Dense(asarray(xp, np.random.default_rng(5).standard_normal((6, 6))))
     assert operator_norm(op, xp, iters=7, seed=3) == operator_norm(op, xp, iters=7, seed=3)
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (9, 5)])
+def test_gram_lambda_max_is_the_squared_spectral_norm_from_either_side(xp, shape):
+    rows = np.random.default_rng(6).standard_normal(shape)
+    exact = np.linalg.norm(rows, 2) ** 2
+    assert gram_lambda_max(asarray(xp, rows)) == pytest.approx(exact, rel=1e-10)
+    assert Dense(asarray(xp, rows.T)).gram_norm(asarray(xp, rows)) == pytest.approx(exact,
+                                                                                     rel=1e-10)
+
+
+def test_gram_lambda_max_falls_back_to_the_trace_above_the_limit(monkeypatch):
+    """Both sides above the limit: the Frobenius norm², still an upper bound of λ_max."""
+    import lbdsl.ops.norm as norm
+
+    rows = np.random.default_rng(7).standard_normal((6, 7))
+    monkeypatch.setattr(norm, "GRAM_EIG_LIMIT", 5)
+    assert gram_lambda_max(rows) == pytest.approx(np.sum(rows ** 2), rel=1e-12)
+    assert gram_lambda_max(rows) >= np.linalg.norm(rows, 2) ** 2
