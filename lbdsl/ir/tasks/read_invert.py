@@ -14,7 +14,7 @@ from .solver_table import SOLVER_OPTIONS, SOLVERS, kinds_of
 
 __all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
 
-IMAGES = ("shepp_logan", "camera", "digit")
+IMAGES = ("shepp_logan", "camera", "digit", "mnist")
 REGULARISER_NAMES = ("tv", "l1", "l2sq", "nonneg", "box")
 FIDELITIES = ("bregman", "l2", "hybrid")
 _FIDELITY_HINTS = {
@@ -54,9 +54,9 @@ def read_truth(expr: tree.Expr, what: str, ctx: Context) -> m.Truth:
                           r.Arg("size", _image_size, None, positional=True),
                           r.Arg("index", lambda e, w: r.integer(e, w, 0), 0)),
                    example='image("shepp_logan", size = 64x64)')
-        if b["index"] and b["name"] != "digit":
-            r.fail(b.spans["index"], "`index` picks one of the scikit-learn digits; it only "
-                   "applies to image(\"digit\", ...)")
+        if b["index"] and b["name"] not in ("digit", "mnist"):
+            r.fail(b.spans["index"], "`index` picks one of the test digits; it only applies "
+                   "to image(\"digit\", ...) and image(\"mnist\", ...)")
         return m.ImageTruth(name=b["name"], size=b["size"], index=b["index"],
                             spans=MappingProxyType(dict(b.spans)), span=expr.span)
     if isinstance(expr, tree.Call) and expr.func == "load":

@@ -39,13 +39,13 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageTruth:
-    """``image("shepp_logan" | "camera" | "digit", size = 64x64, index = 0)``.
+    """``image("shepp_logan" | "camera" | "digit" | "mnist", size = 64x64, index = 0)``.
 
     ``size`` None means the network input's declared shape.  ``index`` picks which scikit-learn
     digit (``digit`` only).  Intensities lie in [0, 1].
     """
 
-    name: Literal["shepp_logan", "camera", "digit"]
+    name: Literal["shepp_logan", "camera", "digit", "mnist"]
     size: tuple[int, ...] | None = None
     index: int = 0
     spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)

