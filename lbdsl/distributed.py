@@ -11,8 +11,14 @@ are written atomically and its folder lock is released with the dead process, so
 left half-written or twice.  The workers must see the spec's files at the same paths (a
 ``LocalCluster``, or a shared file system).
 
-What does not happen here (yet): one batch of right-hand sides split across workers, data-
-parallel training, progress bars from the workers (they run quietly; the summary table is
+An ``invert`` task with ``chunk = K`` is run by this process instead, and each of its groups
+of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future: the worker prepares the task
+(data, lifted problem — once per worker process, cached) and solves its group exactly as the
+serial loop does (:func:`lbdsl.tasks.invert.solve_group`); this process merges the groups and
+writes the folder.  Again the serial run's arrays, bit for bit.
+
+What does not happen here (yet): data-parallel training, progress bars from the workers (they
+run quietly; a chunked task prints its groups as they are submitted, the summary table is
 printed when all are done), Ctrl-C reaching a running worker (it cancels the futures not yet
 finished).
 """
@@ -20,6 +26,7 @@ finished).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import uuid
 from collections.abc import Iterator
@@ -49,22 +56,85 @@ def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
     return pipeline.run_task(ctx, program.tasks[index], folder)
 
 
-def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
-              overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
-    """Every task of ``program`` as a future on ``client``; the results in spec order."""
-    module = program.module
-    run = uuid.uuid4().hex
-    futures = [client.submit(_on_worker, module.file, module.source, overrides, backend, index,
-                             folders.get(index), resume, key=f"lbdsl-task-{index}-{run}",
-                             retries=RETRIES, pure=False)
-               for index in range(len(program.tasks))]
-    console.print(f"  {len(futures)} task(s) on {len(client.scheduler_info()['workers'])} "
-                  "Dask worker(s)", highlight=False)
+@functools.lru_cache(maxsize=4)
+def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str,
+              index: int) -> tuple[Any, Any]:
+    """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process."""
+    from rich.console import Console
+
+    from . import pipeline
+    from .backend import namespace
+    from .tasks import invert
+
+    program = (pipeline.load(file, overrides) if Path(file).is_file()
+               else pipeline.loads(source, overrides, file=file))
+    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, False)
+    task = program.tasks[index]
+    return task, invert.prepare(ctx, task)
+
+
+def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
+                     index: int, group: int) -> Any:
+    """Group ``group`` of the chunked task ``index``, solved on this worker (quietly)."""
+    import numpy as np
+    from rich.console import Console
+
+    from .tasks import invert
+    from .tasks.invert import chunks
+
+    task, prep = _prepared(file, source, overrides, backend, index)
+    rows = chunks.groups(task, prep.observed)[group]
+    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # as run_task
+        return invert.solve_group(task, prep, rows, quiet)
+
+
+def _gather(client: Any, futures: list[Any]) -> list[Any]:
     try:
-        results = client.gather(futures)
+        return client.gather(futures)
     except KeyboardInterrupt:
         client.cancel(futures)
         raise
+
+
+def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
+              overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
+    """Every task of ``program`` as a future on ``client`` — a chunked ``invert`` task here,
+    its groups as futures —; the results in spec order."""
+    from . import pipeline
+    from .backend import namespace
+
+    module = program.module
+    run = uuid.uuid4().hex
+    chunked = [i for i, t in enumerate(program.tasks)
+               if t.kind == "invert" and getattr(t, "chunk", None) is not None]
+    futures = {index: client.submit(_on_worker, module.file, module.source, overrides, backend,
+                                    index, folders.get(index), resume,
+                                    key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
+                                    pure=False)
+               for index in range(len(program.tasks)) if index not in chunked}
+    console.print(f"  {len(program.tasks)} task(s) on "
+                  f"{len(client.scheduler_info()['workers'])} Dask worker(s)", highlight=False)
+    local: dict[int, Any] = {}
+    for index in chunked:
+        ctx = pipeline.context(program, namespace(backend), backend, overrides, console, errors,
+                               resume)
+
+        def groups(task: Any, n: int, index: int = index) -> list[Any]:
+            parts = [client.submit(_group_on_worker, module.file, module.source, overrides,
+                                   backend, index, k, key=f"lbdsl-chunk-{index}-{k}-{run}",
+                                   retries=RETRIES, pure=False) for k in range(n)]
+            return _gather(client, parts)
+
+        ctx.chunks = groups
+        try:
+            local[index] = pipeline.run_task(ctx, program.tasks[index], folders.get(index))
+        except KeyboardInterrupt:
+            client.cancel(list(futures.values()))
+            raise
+    gathered = dict(zip(futures, _gather(client, list(futures.values()))))
+    results = [local[i] if i in local else gathered[i] for i in range(len(program.tasks))]
     for result in results:
         where = f" -> {result.path}" if result.path else ""
         (errors if result.error else console).print(

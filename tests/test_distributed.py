@@ -1,6 +1,8 @@
 """Tasks as futures on Dask (``--workers``, ``--scheduler``, ``spec.solve(client=...)``): the
 same folders and the same arrays as the serial run, bit for bit — also when every worker is
-killed mid-run, and on a real ``dask scheduler`` + ``dask worker`` pair on localhost."""
+killed mid-run, and on a real ``dask scheduler`` + ``dask worker`` pair on localhost.  The
+fourth task is a batch of 16 right-hand sides in groups of ``chunk = 5``, the groups futures of
+their own."""
 
 from __future__ import annotations
 
@@ -54,8 +56,16 @@ invert tiny {
     alpha = sweep(1e-3, 1, n = 4, delta = auto)
     figures = false
 }
+invert tiny {
+    truth = load("batch.npy")
+    data = forward(truth) + gaussian(sigma = 0.05, seed = 6)
+    regulariser = 0.01 * tv
+    solver = pdhg(max_iter = MAXITER)
+    chunk = 5
+    figures = false
+}
 """
-FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3")
+FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3", "invert-tiny-4")
 TIMING = ("time_s", "time_s_total", "seconds")
 
 
@@ -74,11 +84,17 @@ def _same_as_serial(serial: Path, other: Path) -> None:
         assert ra["objective"] == rb["objective"] and ra["iterations"] == rb["iterations"]
 
 
+def _write_spec(path: Path, max_iter: int) -> Path:
+    """The spec and, beside it, the 16 truths of its batch task."""
+    rng = np.random.default_rng(7)
+    np.save(path.parent / "batch.npy", rng.uniform(0.0, 1.0, (16, 8, 8)))
+    path.write_text(NET + TASKS.replace("MAXITER", str(max_iter)))
+    return path
+
+
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("spec") / "three.lbn"
-    path.write_text(NET + TASKS.replace("MAXITER", "400"))
-    return path
+    return _write_spec(tmp_path_factory.mktemp("spec") / "four.lbn", 400)
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +110,7 @@ def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial,
 
 
 def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
-    text = NET + TASKS.replace("MAXITER", "3000")          # long enough to be killed in
-    path = tmp_path / "slow.lbn"
-    path.write_text(text)
+    path = _write_spec(tmp_path / "slow.lbn", 3000)       # long enough to be killed in
     (tmp_path / "serial").mkdir()
     lbdsl.load(path).solve(out=tmp_path / "serial", verbose=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -119,9 +133,10 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
         killer.start()
         results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
         killer.join()
-        assert running and all(k.startswith("lbdsl-task-") for k in running)  # killed mid-task
+        assert running and all(k.startswith(("lbdsl-task-", "lbdsl-chunk-"))
+                               for k in running)                         # killed mid-task
         assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes
-    assert [r.status for r in results] == ["ok"] * 3
+    assert [r.status for r in results] == ["ok"] * 4
     _same_as_serial(tmp_path / "serial", tmp_path / "dask")
     assert not list((tmp_path / "dask").rglob("*.tmp*"))     # nothing half-written
 
@@ -164,3 +179,32 @@ def test_bad_cluster_options_are_one_line(spec_file, capsys):
         assert main(["solve", str(spec_file), "--scheduler", address]) == 1
         err = capsys.readouterr().err
         assert "cannot reach the Dask scheduler" in err and "Traceback" not in err
+
+
+def test_the_groups_of_a_chunked_batch_are_its_rows_solved_alone(serial, tmp_path):
+    """Group k of the chunked task is the same task on its rows' data alone: the same
+    reconstruction bit for bit; the merged report sums the groups' objectives and takes the
+    most iterations (the serial run; the distributed ones equal it, tests above)."""
+    merged = _arrays(serial / "invert-tiny-4")
+    report = json.loads((serial / "invert-tiny-4" / "report.json").read_text())
+    assert merged["u"].shape == (16, 8, 8)
+    objective, iterations = 0.0, 0
+    for lo in range(0, 16, 5):
+        rows = slice(lo, min(lo + 5, 16))
+        np.save(tmp_path / "f.npy", merged["f"][rows])
+        (tmp_path / "part.lbn").write_text(NET + """
+invert tiny {
+    data = load("f.npy")
+    regulariser = 0.01 * tv
+    solver = pdhg(max_iter = 400)
+    figures = false
+}
+""")
+        (alone,) = lbdsl.load(tmp_path / "part.lbn").solve(out=tmp_path / f"p{lo}",
+                                                            verbose=False)
+        assert np.array_equal(alone.arrays["u"].reshape(-1, 8, 8), merged["u"][rows])
+        assert np.array_equal(alone.arrays["z"].reshape(-1, 32), merged["z"][rows])
+        objective += alone.report["objective"]
+        iterations = max(iterations, alone.report["iterations"])
+    assert iterations == report["iterations"]
+    assert report["objective"] == pytest.approx(objective, rel=1e-12)

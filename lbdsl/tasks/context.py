@@ -38,6 +38,7 @@ class RunContext:
     errors: Any
     resume: bool = False
     weights: Any = None
+    chunks: Any = None
     certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
 
     @property

@@ -308,12 +308,16 @@ def _lam_rho(expr: tree.Expr, what: str, ctx: Context) -> float:
     return r.weight(expr, what)
 
 
+def _read_chunk(expr: tree.Expr, what: str, ctx: Context) -> int:
+    return r.integer(expr, what, 1)
+
+
 INVERT = Schema(
     kind="invert",
     readers={"truth": read_truth, "data": read_data, "fidelity": read_fidelity,
              "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _lam_rho,
              "rho": _lam_rho, "solver": read_solver, "baseline": _read_baseline,
-             **SHARED_READERS},
+             "chunk": _read_chunk, **SHARED_READERS},
     required=("data",),
     hints={
         "max_iter": "`max_iter` is an option of the solver: solver = pdhg(max_iter = 5000)",
@@ -411,6 +415,10 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
                           if s.refuses(fidelity, kinds_of([term.name])) is None]
                 problems.append(Diagnostic(term.span, refused,
                                            f"solvers that take it: {', '.join(takers)}"))
+    if "chunk" in v and alpha is not None and not isinstance(alpha, m.FixedAlpha):
+        problems.append(Diagnostic(spans["chunk"], "`chunk` solves the rows of a batch in "
+                                   "separate groups, but a parameter-choice rule picks one α "
+                                   "for the whole batch", "give a fixed alpha, or drop chunk"))
     if v.get("baseline") and fidelity == "l2":
         problems.append(Diagnostic(spans["baseline"], "`baseline` adds a run with the quadratic "
                                    "fidelity, but this task already uses `fidelity = l2`",

@@ -265,6 +265,8 @@ class InvertTask(SolvingTask):
     ``alpha = 1`` and ``regulariser = tv`` with ``alpha = 0.015`` are the same problem.
     ``lam`` is the key ``lambda``.  ``fidelity = hybrid`` solves the Bregman problem first and
     then the quadratic one from its solution (:attr:`stage_fidelity` is the first stage's).
+    ``chunk = K`` solves a batch of right-hand sides K rows at a time, each group its own solve
+    (the unit a Dask worker takes, so that a distributed run equals the serial one).
     """
 
     kind: ClassVar[str] = "invert"
@@ -278,6 +280,7 @@ class InvertTask(SolvingTask):
     rho: float = DEFAULT_RHO
     solver: Solver = field(default_factory=Solver)
     baseline: bool = False
+    chunk: int | None = None      # rows of a batch per solve (None: the whole batch at once)
 
     @property
     def stage_fidelity(self) -> Literal["bregman", "l2"]:

@@ -4,14 +4,21 @@
 
     certificate → truth and data (:mod:`lbdsl.tasks.data`) → lift on the backend → lower
     (:mod:`.lower`: the data onto dom Ψ, the regulariser weighed, the solver chosen) → solve
-    (:mod:`.solve`: the α rule, the baseline; :mod:`.checkpoint` for ``--resume``) → write
-    (:mod:`.save`, :mod:`.figures`)
+    (:mod:`.solve`: the α rule, the baseline; :mod:`.checkpoint` for ``--resume``; with
+    ``chunk``, one solve per group of rows, :mod:`.chunks`) → write (:mod:`.save`,
+    :mod:`.figures`)
+
+:func:`prepare` (data, lift, projection) and :func:`solve_group` are what a Dask worker runs
+for one group of a ``chunk`` task.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ...backend import float_dtype
 from ...lift.compact import lift
@@ -19,14 +26,49 @@ from .. import data as dt
 from ..context import RunContext
 from ..result import TaskResult
 
-__all__ = ["run"]
+__all__ = ["run", "prepare", "solve_group", "Prepared"]
+
+
+@dataclass
+class Prepared:
+    """An ``invert`` task up to its solve: the data, the lifted problem, the projected data."""
+
+    observed: Any
+    lp: Any
+    f_raw: np.ndarray
+    f_solver: np.ndarray
+    projection: Any
+
+
+def prepare(ctx: RunContext, task: Any) -> Prepared:
+    """Truth and data, the lifted problem on the backend, the data projected onto dom Ψ."""
+    from . import lower
+
+    net = ctx.networks[task.network]
+    truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
+    observed = dt.make_data(task, net, truth, ctx.spec_dir)
+    lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
+    f_raw = observed.f.reshape(*observed.batch, -1)
+    if task.stage_fidelity == "bregman":
+        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
+    else:
+        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
+    return Prepared(observed, lp, f_raw, f_solver, projection)
+
+
+def solve_group(task: Any, prep: Prepared, rows: slice, console: Any) -> Any:
+    """The solve of the rows ``rows`` of a ``chunk`` task's batch, as a task of its own."""
+    from . import chunks, solve
+
+    return solve.run(task, prep.lp, prep.f_solver[rows], prep.f_raw[rows],
+                     chunks.part(prep.observed, rows), console, None)
 
 
 def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     """One ``invert`` task (with ``ctx.resume``, taking what an interrupted run did from the
     folder's checkpoint)."""
     from . import checkpoint as sc
-    from . import lower, solve
+    from . import chunks, lower, solve
     from .save import InvertRecord, write_invert
 
     console = ctx.console
@@ -46,20 +88,22 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         ctx.errors.print(f"WARNING: network {task.network} is NOT certified convex at "
                          f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may "
                          "stop at a point that is not a global minimiser)")
-    truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
-    observed = dt.make_data(task, net, truth, ctx.spec_dir)
-    lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
-    f_raw = observed.f.reshape(*observed.batch, -1)
-    if task.stage_fidelity == "bregman":
-        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
-        if projection.moved:
-            console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
-                          f"into the domain of {projection.psi} (margin {projection.margin:g})")
-    else:
-        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
+    prep = prepare(ctx, task)
+    observed, f_raw, f_solver, projection = (prep.observed, prep.f_raw, prep.f_solver,
+                                             prep.projection)
+    if projection.moved:
+        console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
+                      f"into the domain of {projection.psi} (margin {projection.margin:g})")
     fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, ctx.backend)
-    replay = _replay(folder, fingerprint, ctx) if ctx.resume else None
-    solved = solve.run(task, lp, f_solver, f_raw, observed, console, replay)
+    rows = chunks.groups(task, observed)
+    if rows is not None:
+        fingerprint = None      # groups keep no solver state: --resume solves them again
+        if ctx.resume:
+            console.print("  chunk: a chunked task keeps no checkpoint; solving it again")
+        solved = _solve_groups(ctx, task, prep, rows)
+    else:
+        replay = _replay(folder, fingerprint, ctx) if ctx.resume else None
+        solved = solve.run(task, prep.lp, f_solver, f_raw, observed, console, replay)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, ctx.backend,
                           ctx.file, ctx.source, ctx.overrides, fingerprint)
     result = write_invert(folder, record)
@@ -72,6 +116,29 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
                       "solver.max_iter=N` " + ("goes on from there" if solved.result.state
                                                else "solves it again with more"))
     return result
+
+
+def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice]) -> Any:
+    """Every group of rows solved — on the workers of ``ctx.chunks``, or here one after the
+    other (a Ctrl-C leaves the groups not reached as NaN rows, ``interrupted``) — and merged."""
+    from . import chunks
+
+    n = prep.observed.batch[0]
+    sizes = [r.stop - r.start for r in rows]
+    if ctx.chunks is not None:
+        ctx.console.print(f"  chunk: {n} rows in {len(rows)} groups of up to {task.chunk}, on "
+                          "the Dask workers", highlight=False)
+        return chunks.merge(ctx.chunks(task, len(rows)), sizes)
+    solved = []
+    for k, group in enumerate(rows):
+        ctx.console.print(f"  chunk {k + 1}/{len(rows)}: rows {group.start}–{group.stop - 1} "
+                          f"of {n}", highlight=False)
+        solved.append(solve_group(task, prep, group, ctx.console))
+        if solved[-1].stop_requested:
+            break
+    for group in rows[len(solved):]:
+        solved.append(chunks.unsolved(solved[0], group))
+    return chunks.merge(solved, sizes)
 
 
 def _replay(folder: Path, fingerprint: dict[str, Any], ctx: RunContext) -> Any:
