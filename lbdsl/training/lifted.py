@@ -159,6 +159,7 @@ class LiftedTrainer:
         self._normed += [f"V{l}" for l in roles.hidden if self.net.layers[l].V is not None]
         self._vec: dict[str, Any] = {}
         self._normsq: dict[str, float] = {}
+        self._grams: dict[int, tuple[Any, float]] = {}   # layer → (input, ‖P(input)‖₂), per batch
 
     # -- the batch -----------------------------------------------------------------------------
     def batch(self, params: Params, x: Any, y: Any, states: dict[str, Any]) -> Batch:
@@ -252,9 +253,10 @@ class LiftedTrainer:
         return cache
 
     def theta_gradient(self, params: Params, b: Batch, cache: dict[int, Any] | None = None,
-                       ) -> tuple[Params, dict[str, float]]:
+                       lipschitz: bool = True) -> tuple[Params, dict[str, float]]:
         """``∇_Θ`` of the batch objective and each parameter's Lipschitz constant (the sum over
-        the maps that use it of their ``λ_max G`` plus the bias's count)."""
+        the maps that use it of their ``λ_max G`` plus the bias's count; 0 without
+        ``lipschitz``, for an explicit optimizer that does not use them)."""
         cache = cache or {}
         grads: Params = {}
         lips: dict[str, float] = {}
@@ -265,18 +267,35 @@ class LiftedTrainer:
             if pre is None:
                 pre = layer.pre(params, u_in)
             r = (layer.activate(pre) - b.z[layer.index]) * scale
-            lip = layer.weight_lipschitz(params, u_in)
+            lip = (layer.weight_lipschitz(params, u_in, self._input_gram(layer, params, u_in))
+                   if lipschitz else 0.0)
             layer.param_grads(params, u_in, r, grads)
             for name in (layer.A.weight, layer.bias):
                 if name is not None:
                     lips[name] = lips.get(name, 0.0) + lip
         for l in self.roles.hidden:
             if self.net.layers[l].V is not None:
-                self._residual_gradient(params, b, l, scale, grads, lips)
+                self._residual_gradient(params, b, l, scale, grads, lips, lipschitz)
         return grads, lips
 
+    def _input_gram(self, layer: LiftedLayer, params: Params, u_in: Any) -> float:
+        """An upper bound of ``λ_max G(u_in) = ‖P(u_in)‖₂²`` (``P`` the rows or patches): exact
+        (``eigvalsh``) at a batch's first Θ-step, then ``(‖P(u_ref)‖₂ + ‖P(u_in − u_ref)‖_F)²``
+        from that reference (the triangle inequality, ``‖·‖₂ ≤ ‖·‖_F``; ``‖P(Δ)‖_F² =
+        gram_trace(Δ)``), which stays tight while the states move little — one
+        eigen-decomposition per layer and batch instead of one per inner sweep."""
+        ref = self._grams.get(layer.index)
+        if ref is None or ref[0].shape != u_in.shape:
+            lam = layer.A.gram_norm(params, u_in)
+            self._grams[layer.index] = (u_in, math.sqrt(lam))
+            return lam
+        u_ref, sigma = ref
+        if u_ref is u_in:
+            return sigma * sigma
+        return (sigma + math.sqrt(layer.A.gram_trace(params, u_in - u_ref))) ** 2
+
     def _residual_gradient(self, params: Params, b: Batch, l: int, scale: float, grads: Params,
-                           lips: dict[str, float]) -> None:
+                           lips: dict[str, float], lipschitz: bool = True) -> None:
         """``∇_{V_l} = s_l (Σ_k A_kᵀ r_k) z_lᵀ`` over the readers of ``l``'s chain."""
         layer = self.net.layers[l]
         back, lip = self._reader_sum(params, b, l)
@@ -286,14 +305,18 @@ class LiftedTrainer:
         name = layer.V.weight
         g = layer.V.weight_grad(params, z, (layer.sign * scale) * back)
         grads[name] = g if name not in grads else grads[name] + g
-        rows = self.xp.reshape(z, (int(z.shape[0]), -1))
-        lips[name] = lips.get(name, 0.0) + lip * gram_lambda_max(rows) * scale
+        if lipschitz:
+            rows = self.xp.reshape(z, (int(z.shape[0]), -1))
+            lips[name] = lips.get(name, 0.0) + lip * gram_lambda_max(rows) * scale
+        else:
+            lips[name] = 0.0
 
     def implicit_step(self, params: Params, b: Batch, tau: float, inner: int) -> Params:
         """``argmin_{Θ, z_S} E_S(Θ, z_S) + (1/2τ)‖Θ − Θ^k‖²`` by ``inner`` sweeps + Θ-steps;
         ``b`` (the batch's states) is updated in place, the new Θ returned."""
         anchor = params
         inv_tau = 1.0 / tau
+        self._grams = {}                     # a new batch: exact λ_max G at its first step
         for _ in range(inner):
             cache = self.sweep(params, b)
             grads, lips = self.theta_gradient(params, b, cache)
@@ -313,7 +336,7 @@ class LiftedTrainer:
         """One state sweep, then an explicit optimizer step on ``∇_Θ`` (``sgd``/``adam`` with
         ``loss = bregman``)."""
         cache = self.sweep(params, b)
-        grads, _ = self.theta_gradient(params, b, cache)
+        grads, _ = self.theta_gradient(params, b, cache, lipschitz=False)
         params = update(params, grads)
         self.refresh_norms(params)
         return params

@@ -296,3 +296,34 @@ def test_predict_runs_the_trained_network():
         k: Param(p.name, p.shape, res.params[k], p.span, p.origin) for k, p in net.params.items()})
     np.testing.assert_allclose(predict(net, res.params, x),
                                reference_forward(trained, x)["y"], rtol=1e-12, atol=1e-12)
+
+
+def test_the_input_gram_bound_is_exact_at_the_reference_and_above_lambda_max_after():
+    """``_input_gram``: ``λ_max`` of the rows' (patches') Gram matrix at a batch's first call
+    (dense ``eigvalsh`` of the explicit patch matrix as the oracle), then
+    ``(σ_ref + ‖P(Δ)‖_F)²`` — never below the new ``λ_max`` — until the next batch resets it."""
+    net = build_net("""network c { input u : 1x6x6
+        h = relu(conv2d(u, 2, kernel = 3, padding = 1))
+        y = dense(h, 4)  output y }""")
+    rt = lifted_network(net)
+    trainer = LiftedTrainer(LiftedRoles.of(rt), {}, namespace("numpy"), np.float64)
+    rng = np.random.default_rng(3)
+    u = {0: rng.random((5, 36)), 1: rng.random((5, 72))}
+
+    def exact(layer, x):          # λ_max of Σ_n J_nᵀJ_n, from the map applied to unit weights
+        w = layer.A.weight
+        cols = []
+        for idx in range(rt.params[w].size):
+            p = {w: np.zeros_like(rt.params[w])}
+            p[w].reshape(-1)[idx] = 1.0
+            cols.append(layer.A.forward(p, x).reshape(-1))
+        j = np.stack(cols, axis=1)
+        return np.linalg.eigvalsh(j.T @ j)[-1]
+
+    for layer in rt.layers:
+        x = u[layer.index]
+        first = trainer._input_gram(layer, rt.params, x)
+        assert first == pytest.approx(exact(layer, x), rel=1e-10)
+        moved = x + 0.01 * rng.standard_normal(x.shape)
+        bound = trainer._input_gram(layer, rt.params, moved)
+        assert exact(layer, moved) <= bound <= 1.1 * exact(layer, moved)
