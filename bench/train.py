@@ -3,7 +3,7 @@
 On the digits denoising autoencoder of a spec's ``train`` task (default ``specs/dae.lbn``: 1000
 noisy training digits, batch 50, validation on 200 test digits), for the same number of epochs,
 the same initial weights, the same batches (one permutation per epoch from
-``numpy.random.default_rng(seed)``) and float64 everywhere:
+``numpy.random.default_rng(seed)``) and one dtype everywhere (``--dtype``, default the task's):
 
 * ``lifted``       — lbdsl's implicit SGD with the spec's ``inner`` (and ``tau``);
 * ``lifted-inner1``— the same with ``inner = 1``;
@@ -21,21 +21,33 @@ Each method runs ``--repeats`` times; the fastest run counts (the trajectories a
 
 Reported per method: seconds per epoch; the test PSNR after the last epoch; the PSNR reached per
 second of training (final PSNR / training time); and the time to first reach a common PSNR (the
-lowest final PSNR of all methods).  Ratios are ours ÷ theirs: lifted (either) ÷ numpy-sgd and ÷
-torch-sgd.
+lowest final PSNR of all methods).  Ratios are ours ÷ theirs: lifted (either) ÷ numpy-sgd, ÷
+torch-sgd and ÷ torch-adam; and the test PSNR of both at equal wall time (the shorter of the two
+runs' training times; each method's PSNR after the last epoch it finished by then).
+
+Memory, per method: the peak resident set while it trains (Linux's ``VmHWM``, reset through
+``/proc/self/clear_refs`` before each method) less the resident set before it (imports, data and
+the test set, the same for every method): what the method itself allocates.  ``--isolate``
+runs each method in a process of its own (this script with ``--only``), so that no method
+inherits another's freed-but-kept memory.  Without ``/proc`` (not Linux) only the process's
+``ru_maxrss`` is reported.
 
     OPENBLAS_NUM_THREADS=1 python bench/train.py [--spec specs/dae.lbn] [--task 0]
         [--epochs 20] [--lr 0.02] [--momentum 0.9] [--repeats 3] [--target DB]
-        [--out bench/train.json]
+        [--dtype float32|float64] [--only METHOD] [--isolate] [--out bench/train.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -125,7 +137,7 @@ def torch_sgd(net: Any, task: Any, x: np.ndarray, y: np.ndarray, settings: SGD,
     as lbdsl's loop."""
     import torch
 
-    dtype = torch.float64
+    dtype = getattr(torch, task.dtype)
     twin = TorchTwin(net, task.penalty, dtype)
     params = list(twin.params.values())
     opt = (torch.optim.Adam(params, lr=adam_lr) if adam_lr is not None else
@@ -169,12 +181,19 @@ def lbdsl_run(net: Any, task: Any, x: np.ndarray, y: np.ndarray, settings: Any, 
         stamps.append(time.perf_counter())
 
     train(net, x, y, settings, loss=loss, seed=task.seed, penalties=task.penalty,
-          monitor=monitor, validate=validate)
+          monitor=monitor, validate=validate, dtype=task.dtype)
     times = [b - a - s for a, b, s in zip(stamps, stamps[1:], spent[1:])]
     return times, psnrs[1:]
 
 
 # --- the comparison --------------------------------------------------------------------------
+
+def psnr_at(result: dict[str, Any], t: float) -> float | None:
+    """The test PSNR after the last epoch finished by training time ``t``."""
+    done = [p for c, p in zip(np.cumsum(result["s_per_epoch_list"]), result["test_psnr_by_epoch"])
+            if c <= t * (1 + 1e-9)]
+    return done[-1] if done else None
+
 
 def summarise(times: list[float], psnrs: list[float], target: float) -> dict[str, Any]:
     total = float(sum(times))
@@ -182,7 +201,8 @@ def summarise(times: list[float], psnrs: list[float], target: float) -> dict[str
     reached = next((float(t) for t, p in zip(cumulative, psnrs) if p >= target), None)
     return {"epochs": len(times), "time_s": total, "s_per_epoch": total / len(times),
             "final_test_psnr": psnrs[-1], "psnr_per_s": psnrs[-1] / total,
-            "time_to_target_s": reached, "test_psnr_by_epoch": psnrs}
+            "time_to_target_s": reached, "test_psnr_by_epoch": psnrs,
+            "s_per_epoch_list": list(times)}
 
 
 def main() -> None:
@@ -198,6 +218,12 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=None,
                         help="the PSNR (dB) to time each method to (default: the lowest final "
                              "PSNR of all methods, which every method reaches)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                        help="every method's dtype (default: the task's)")
+    parser.add_argument("--only", action="append", default=None, metavar="METHOD",
+                        help="run only this method (repeatable; names as printed)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="each method in its own process, for its own peak memory")
     parser.add_argument("--out", default=str(ROOT / "bench" / "train.json"))
     args = parser.parse_args()
 
@@ -206,6 +232,8 @@ def main() -> None:
     torch.set_num_threads(1)
     program = lbdsl.load(args.spec).program
     task = [t for t in program.tasks if t.kind == "train"][args.task]
+    if args.dtype:
+        task = dataclasses.replace(task, dtype=args.dtype)
     net = program.networks[task.network]
     spec_path = Path(args.spec).resolve()
     spec_dir = spec_path.parent
@@ -236,13 +264,25 @@ def main() -> None:
         "torch-adam": lambda: torch_sgd(net, task, data.inputs, data.targets, sgd, test_psnr,
                                         adam_lr=args.adam_lr),
     }
-    runs = {}
+    if args.only:
+        unknown = set(args.only) - set(methods)
+        if unknown:
+            raise SystemExit(f"no method {sorted(unknown)}; the methods are {list(methods)}")
+        methods = {name: fn for name, fn in methods.items() if name in args.only}
+    runs, peaks = {}, {}
+    if args.isolate:
+        runs, peaks = isolated(list(methods), sys.argv[1:])
     for name, fn in methods.items():
+        if args.isolate:
+            break
         best = None
+        before = reset_peak()
         for _ in range(args.repeats):
             times, psnrs = fn()
             if best is None or sum(times) < sum(best[0]):
                 best = (times, psnrs)
+        if before is not None:
+            peaks[name] = status_mib("VmHWM") - before
         runs[name] = best
         print(f"  {name}: {sum(best[0]) / len(best[0]) * 1e3:.1f} ms/epoch, "
               f"test PSNR {best[1][-1]:.2f} dB", flush=True)
@@ -251,38 +291,49 @@ def main() -> None:
 
     ratios = {}
     for ours in [m for m in results if m.startswith("lifted")]:
-        for theirs in ("numpy-sgd", "torch-sgd", "torch-adam"):
+        for theirs in [m for m in ("numpy-sgd", "torch-sgd", "torch-adam") if m in results]:
             a, b = results[ours], results[theirs]
+            equal = min(a["time_s"], b["time_s"])
             ratios[f"{ours} / {theirs}"] = {
                 "time_per_epoch": a["s_per_epoch"] / b["s_per_epoch"],
                 "psnr_per_s": a["psnr_per_s"] / b["psnr_per_s"],
                 "time_to_target": (a["time_to_target_s"] / b["time_to_target_s"]
-                                   if a["time_to_target_s"] and b["time_to_target_s"] else None)}
+                                   if a["time_to_target_s"] and b["time_to_target_s"] else None),
+                "equal_time_s": equal, "psnr_at_equal_time": (psnr_at(a, equal),
+                                                              psnr_at(b, equal)),
+                "training_memory": (peaks[ours] / peaks[theirs]
+                                    if peaks.get(ours) is not None and peaks.get(theirs)
+                                    else None)}
 
     print(f"\n{Path(args.spec).name}, task {args.task}: {data.n} training samples, batch "
           f"{lifted.batch}, {epochs} epochs, test on {test.n}; SGD lr {args.lr}, momentum "
-          f"{args.momentum}; float64, one thread; best of {args.repeats}")
+          f"{args.momentum}; {task.dtype}, one thread; best of {args.repeats}")
     print(f"{'method':<20}{'ms/epoch':>10}{'test PSNR':>11}{'dB/s':>9}"
-          f"{f'to {target:.2f} dB':>14}")
+          f"{f'to {target:.2f} dB':>14}{'+MiB':>10}")
     for name, r in results.items():
         reach = f"{r['time_to_target_s']:.2f} s" if r["time_to_target_s"] else "—"
+        peak = f"{peaks[name]:.1f}" if name in peaks else "—"
         print(f"{name:<20}{r['s_per_epoch'] * 1e3:>10.1f}{r['final_test_psnr']:>11.2f}"
-              f"{r['psnr_per_s']:>9.1f}{reach:>14}")
+              f"{r['psnr_per_s']:>9.1f}{reach:>14}{peak:>10}")
     print("\nratios, ours ÷ theirs (time: < 1 is faster; PSNR per second: > 1 is better)")
     for key, r in ratios.items():
         reach = f"{r['time_to_target']:.2f}" if r["time_to_target"] else "—"
+        a, b = (f"{p:.2f}" if p is not None else "—" for p in r["psnr_at_equal_time"])
+        mem = f"   memory {r['training_memory']:.2f}" if r["training_memory"] else ""
         print(f"  {key:<36} time/epoch {r['time_per_epoch']:6.2f}   PSNR/s "
-              f"{r['psnr_per_s']:6.3f}   time to {target:.2f} dB {reach}")
+              f"{r['psnr_per_s']:6.3f}   time to {target:.2f} dB {reach}   at "
+              f"{r['equal_time_s']:.1f} s: {a} vs {b} dB{mem}")
 
     summary = {
         "spec": str(spec_path.relative_to(ROOT) if spec_path.is_relative_to(ROOT)
                     else spec_path),
         "task": args.task, "n_train": data.n, "n_test": test.n, "batch": lifted.batch,
         "epochs": epochs, "tau": lifted.tau, "sgd": {"lr": args.lr, "momentum": args.momentum},
-        "dtype": "float64", "repeats": args.repeats, "target_psnr": target,
+        "dtype": task.dtype, "repeats": args.repeats, "target_psnr": target,
         "results": results, "ratios": ratios, "adam_lr": args.adam_lr,
         # ru_maxrss: the peak of the whole run (every method in one process), KiB on Linux
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(), "training_memory_mib_by_method": peaks,
+        "runs": {name: list(r) for name, r in runs.items()},
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "torch": torch.__version__, "cpu_count": os.cpu_count(),
                     "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
@@ -291,6 +342,55 @@ def main() -> None:
     out = Path(args.out)
     write_json_atomic(out, summary)
     print(f"\nwrote {out}")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def status_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory field (kB) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def reset_peak() -> float | None:
+    """Reset the process's peak resident set to the current one; that one (MiB), or None where
+    the kernel offers no reset."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return status_mib("VmRSS")
+    except (OSError, KeyError):
+        return None
+
+
+def isolated(names: list[str], argv: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Each method by this script in a process of its own (``--only NAME``): its runs (epoch
+    times, PSNRs) and its training memory."""
+    keep = []
+    skip = False
+    for a in argv:                       # the same options, minus those this call replaces
+        if skip:
+            skip = False
+        elif a in ("--only", "--out"):
+            skip = True
+        elif a != "--isolate" and not a.startswith(("--only=", "--out=")):
+            keep.append(a)
+    runs, peaks = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            out = Path(tmp) / "one.json"
+            subprocess.run([sys.executable, __file__, *keep, "--only", name, "--out", str(out)],
+                           check=True, stdout=subprocess.DEVNULL)
+            one = json.loads(out.read_text())
+            runs[name] = tuple(one["runs"][name])
+            if name in one["training_memory_mib_by_method"]:
+                peaks[name] = one["training_memory_mib_by_method"][name]
+                print(f"  {name}: +{peaks[name]:.1f} MiB while training (own process)",
+                      flush=True)
+    return runs, peaks
 
 
 if __name__ == "__main__":
