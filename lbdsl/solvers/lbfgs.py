@@ -31,7 +31,7 @@ along the projected path ``P(x + t d)``.
 default start ``u = 0``, ``eps`` from a given ``x0``, which is taken to be near a solution and
 which a coarse ε would wash out; ``eps_start = eps`` turns it off) and is divided by
 ``eps_factor`` each time the stage is solved to ``stage_tol`` (gradient relative to the
-start's), down to ``eps``; the memory is dropped at each change (the curvature changes with ε).
+start's) or stalls (above), down to ``eps``; the memory is dropped at each change (the curvature changes with ε).
 Large ε makes TV nearly quadratic, which the quasi-Newton model fits, and the early iterations
 then move the whole image instead of crawling along the kinks of ``|∇u|``; on seed experiment 1
 from ``u = 0`` it reached an objective 15× lower than a single ε in the same time
@@ -210,6 +210,11 @@ class QuasiNewton:
         if found.trial is None:
             if not (math.isfinite(self.value) and is_finite(self.grad)):
                 raise Diverged("the objective or its gradient is not finite")
+            if self.eps > self.settings.eps:
+                # a coarse stage stalled (a kink of the network): as solved as it gets, so on
+                # to the next ε rather than ending the run there
+                self._next_eps()
+                return
             raise Stalled(f"stalled: no decrease of F_ε along the steepest descent direction "
                           f"nor across a kink (relative gradient "
                           f"{self._stationarity() / self.pg0:.2e}: at a kink of the network "
@@ -244,7 +249,11 @@ class QuasiNewton:
         settings = self.settings
         if self.eps <= settings.eps or self._stationarity() > settings.stage_tol * self.pg0:
             return
-        self.eps = max(self.eps / settings.eps_factor, settings.eps)
+        self._next_eps()
+
+    def _next_eps(self) -> None:
+        """The next, ``eps_factor`` times smaller ε (not below ``eps``); the memory dropped."""
+        self.eps = max(self.eps / self.settings.eps_factor, self.settings.eps)
         self.value, self.grad = self._evaluate(self.x)
         self.pairs = ()
 
