@@ -237,3 +237,21 @@ def test_lbfgs_on_every_backend_and_in_float32(xp: Any) -> None:
                                    terms=(Term(1e-8, L2Squared()),)), _settings(5000, tol))
         assert res.u.dtype == dtype and res.u.shape == (2, 2)
         assert np.allclose(host(res.u), u_true, atol=atol)
+
+
+def test_a_coarse_stage_that_stalls_goes_on_to_the_final_eps(monkeypatch) -> None:
+    """A stall (no decrease along any direction) at a coarse ε moves to the next ε instead of
+    ending the run: forced here by a line search that finds nothing while ε > 0.01."""
+    import lbdsl.solvers.lbfgs as lb
+    from lbdsl.solvers.line_search import Found
+
+    search = lb.QuasiNewton._search
+
+    def nothing_while_coarse(self, d, first):
+        return Found(None, 0) if self.eps > 0.01 else search(self, d, first)
+
+    monkeypatch.setattr(lb.QuasiNewton, "_search", nothing_while_coarse)
+    res = solve(_relu_problem(), _settings(max_iter=400, tol=1e-9, eps=1e-3))
+    eps = res.history.metrics["eps"]
+    assert eps[-1] == pytest.approx(1e-3) and max(eps) <= 0.01 + 1e-15
+    assert res.objective == pytest.approx(_objective_here(host(res.u), None), rel=1e-12)
