@@ -72,3 +72,35 @@ def test_the_same_step_with_backtracking_converges(
     # the network's certificate is about the Bregman problem, not this quadratic one
     assert report["certificate"]["certified"] and report["certificate_applies"] is False
     assert "quadratic fidelity ½‖N(u) − f‖² is not covered" in capsys.readouterr().out
+
+
+TRAIN = """
+network p {
+    input u : 4x4
+    param W : 16x16 = normal(std = 1, seed = 0)
+    param b : 16 = zeros
+    h = W @ u + b
+    output h
+}
+train p {
+    data      = digits(n = 40, seed = 0)
+    loss      = mse
+    optimizer = sgd(lr = 1000, epochs = 20, batch = 10)
+    figures   = false
+}
+"""
+
+
+def test_a_diverging_training_names_a_smaller_step(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """SGD with lr = 1000 on a linear layer overflows: one line, exit 1, the last finite
+    epoch kept, and the line proposes lr / 5."""
+    pytest.importorskip("sklearn")
+    spec = tmp_path / "train.lbn"
+    spec.write_text(TRAIN.replace("4x4", "8x8").replace("16x16", "64x64").replace(": 16", ": 64"))
+    assert main(["solve", str(spec), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "diverged" in err and "optimizer = sgd(lr = 200, …)" in err
+    with np.load(tmp_path / "o" / "train-p" / "weights.npz") as w:
+        assert all(np.all(np.isfinite(w[k])) for k in w.files)

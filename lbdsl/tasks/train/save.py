@@ -176,6 +176,9 @@ def write_train(folder: Path, rec: TrainRecord) -> TaskResult:
         status = "interrupted"
     elif res.stop_reason == "diverged":
         status = "failed"
-        error = f"{res.message}; they are in {folder}"
+        lr = getattr(task.optimizer, "lr", None)
+        hint = (f"; a smaller step may not: `optimizer = {task.optimizer.name}(lr = {lr / 5:g}, "
+                "…)` (lr / 5)" if lr is not None else "")
+        error = f"{res.message}; they are in {folder}{hint}"
     return TaskResult("train", task.network, task.span.line if task.span else None, status,
                       folder, report, weights, error)
