@@ -57,9 +57,11 @@ def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
 
 
 @functools.lru_cache(maxsize=4)
-def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str,
-              index: int) -> tuple[Any, Any]:
-    """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process."""
+def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, index: int,
+              run: str) -> tuple[Any, Any]:
+    """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process
+    and run (``run`` in the key: a long-lived worker must not keep a data file's old
+    contents into the next run)."""
     from rich.console import Console
 
     from . import pipeline
@@ -75,7 +77,7 @@ def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str,
 
 
 def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
-                     index: int, group: int) -> Any:
+                     index: int, group: int, run: str = "") -> Any:
     """Group ``group`` of the chunked task ``index``, solved on this worker (quietly)."""
     import numpy as np
     from rich.console import Console
@@ -83,7 +85,7 @@ def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
     from .tasks import invert
     from .tasks.invert import chunks
 
-    task, prep = _prepared(file, source, overrides, backend, index)
+    task, prep = _prepared(file, source, overrides, backend, index, run)
     rows = chunks.groups(task, prep.observed)[group]
     quiet = Console(file=io.StringIO(), markup=False, highlight=False)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # as run_task
@@ -123,8 +125,9 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
 
         def groups(task: Any, n: int, index: int = index) -> list[Any]:
             parts = [client.submit(_group_on_worker, module.file, module.source, overrides,
-                                   backend, index, k, key=f"lbdsl-chunk-{index}-{k}-{run}",
-                                   retries=RETRIES, pure=False) for k in range(n)]
+                                   backend, index, k, run,
+                                   key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
+                                   pure=False) for k in range(n)]
             return _gather(client, parts)
 
         ctx.chunks = groups

@@ -50,6 +50,11 @@ def test_chunks_give_the_whole_batch_to_tolerance(tmp_path):
     assert parts.report["objective"] == pytest.approx(whole.report["objective"], rel=1e-8)
     assert np.array_equal(parts.arrays["f"], whole.arrays["f"])   # the same data, drawn once
     assert "checkpoint" not in parts.report                       # groups keep no state
+    groups = parts.report["chunks"]
+    assert [g["rows"] for g in groups] == [[0, 3], [3, 6], [6, 7]]
+    assert max(g["iterations"] for g in groups) == parts.report["iterations"]
+    assert sum(g["objective"] for g in groups) == pytest.approx(parts.report["objective"],
+                                                                rel=1e-12)
 
 
 def test_a_chunk_as_large_as_the_batch_is_one_solve(tmp_path):

@@ -124,11 +124,10 @@ def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice])
     from . import chunks
 
     n = prep.observed.batch[0]
-    sizes = [r.stop - r.start for r in rows]
     if ctx.chunks is not None:
         ctx.console.print(f"  chunk: {n} rows in {len(rows)} groups of up to {task.chunk}, on "
                           "the Dask workers", highlight=False)
-        return chunks.merge(ctx.chunks(task, len(rows)), sizes)
+        return chunks.merge(ctx.chunks(task, len(rows)), rows)
     solved = []
     for k, group in enumerate(rows):
         ctx.console.print(f"  chunk {k + 1}/{len(rows)}: rows {group.start}–{group.stop - 1} "
@@ -138,7 +137,7 @@ def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice])
             break
     for group in rows[len(solved):]:
         solved.append(chunks.unsolved(solved[0], group))
-    return chunks.merge(solved, sizes)
+    return chunks.merge(solved, rows)
 
 
 def _replay(folder: Path, fingerprint: dict[str, Any], ctx: RunContext) -> Any:

@@ -13,7 +13,8 @@ groups' results are then stacked back into one (:func:`merge`) in row order:
   of the rows'); ``residual``: the largest; the history: that of the group that took the most
   iterations (the convergence plot shows the slowest group);
 * the time: the sum of the groups' solve times (the work, wherever it ran);
-* no solver state is kept: ``--resume`` solves a chunked task again.
+* no solver state is kept: ``--resume`` solves a chunked task again;
+* the report's ``chunks`` lists each group's rows, iterations, stop reason, objective and time.
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ def merge_results(results: list[SolveResult], rows: list[int]) -> SolveResult:
         solver=results[0].solver, state=None)
 
 
-def merge(solved: list[Any], rows: list[int]) -> Any:
-    """The :class:`~.solve.Solved` of every group as one, for the task's folder."""
+def merge(solved: list[Any], groups: list[slice]) -> Any:
+    """The :class:`~.solve.Solved` of every group as one, for the task's folder (with how each
+    group ended, for the report's ``chunks``)."""
     first = solved[0]
+    rows = [g.stop - g.start for g in groups]
 
     def merged(attr: str) -> SolveResult | None:
         values = [getattr(s, attr) for s in solved]
@@ -97,7 +100,10 @@ def merge(solved: list[Any], rows: list[int]) -> Any:
         baseline_time_s=total("baseline_time_s"), start=merged("start"),
         start_time_s=total("start_time_s"), solves=[], resumed_from=None,
         stop_requested=any(s.stop_requested for s in solved),
-        complete=all(s.complete for s in solved))
+        complete=all(s.complete for s in solved),
+        groups=[{"rows": [g.start, g.stop], "iterations": int(s.result.iterations),
+                 "stop_reason": s.result.stop_reason, "objective": float(s.result.objective),
+                 "time_s": float(s.time_s)} for g, s in zip(groups, solved)])
 
 
 def unsolved(template: Any, rows: slice) -> Any:

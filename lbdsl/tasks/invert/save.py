@@ -86,6 +86,7 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
         "alpha": solved.alpha,
         "alpha_rule": solved.rule,
         "resumed_from": solved.resumed_from,
+        **({"chunks": solved.groups} if solved.groups is not None else {}),
         "weights": lw.effective_weights(task, solved.alpha),
         "fidelity": task.fidelity,
         "lambda": float(task.lam),

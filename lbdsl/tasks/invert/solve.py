@@ -68,6 +68,7 @@ class Solved:
     refine_settings: Any = None
     solves: list[tuple[float, SolveResult]] = dataclasses.field(default_factory=list)
     resumed_from: dict[str, Any] | None = None   # what a --resume took from the checkpoint
+    groups: list[dict[str, Any]] | None = None   # chunk = K: how each group of rows ended
     stop_requested: bool = False   # Ctrl-C during this task: the run stops after it
     complete: bool = True          # every solve the task needs was made to its end
 
