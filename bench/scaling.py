@@ -7,7 +7,10 @@ processes (one thread each), all in this process.  Printed and written as JSON: 
 (the pickled arguments and the pickled result: each worker reads the spec itself).  Every
 parallel run's arrays are compared with the serial run's (bit for bit).
 
-    OPENBLAS_NUM_THREADS=1 python bench/scaling.py [--tasks 8] [--out bench/scaling.json]
+``--chunks K``: instead, one task with a batch of ``--tasks`` right-hand sides (the same
+perceptron, random 32×32 truths) and ``chunk = K``, so that each group of K rows is a future.
+
+    OPENBLAS_NUM_THREADS=1 python bench/scaling.py [--tasks 8] [--chunks K] [--out FILE]
 """
 
 from __future__ import annotations
@@ -49,18 +52,38 @@ invert p {{
 """
 
 
+BATCH = """
+invert p {{
+    truth = load("batch.npy")
+    data = forward(truth) + gaussian(relative = 0.01, seed = 1)
+    regulariser = 0.01 * tv
+    solver = pdhg(max_iter = 3000, tol = 1e-7)
+    chunk = {chunk}
+    figures = false
+}}
+"""
+
+
 def main() -> None:
     from dask.distributed import Client, LocalCluster
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--chunks", type=int, default=None,
+                        help="one batch task of --tasks rows in groups of this many")
     parser.add_argument("--out", default="bench/scaling.json")
     args = parser.parse_args()
-    text = NET + "".join(TASK.format(seed=k) for k in range(1, args.tasks + 1))
     tmp = Path(tempfile.mkdtemp(prefix="lbdsl-dask-"))
+    if args.chunks:
+        rng = np.random.default_rng(0)
+        np.save(tmp / "batch.npy", rng.uniform(0.0, 1.0, (args.tasks, 32, 32)))
+        text = NET + BATCH.format(chunk=args.chunks)
+    else:
+        text = NET + "".join(TASK.format(seed=k) for k in range(1, args.tasks + 1))
     spec_file = tmp / "tasks.lbn"
     spec_file.write_text(text)
-    out: dict = {"machine": platform.platform(), "cpus": os.cpu_count(), "tasks": args.tasks}
+    out: dict = {"machine": platform.platform(), "cpus": os.cpu_count(), "tasks": args.tasks,
+                 "chunk": args.chunks}
     began = time.perf_counter()
     serial = lbdsl.load(spec_file).solve(out=tmp / "serial", verbose=False)
     out["serial_s"] = time.perf_counter() - began
@@ -80,11 +103,19 @@ def main() -> None:
         print(f"{workers} worker(s): {row['solve_s']:.2f} s solving (+{row['start_s']:.2f} s to "
               f"start the cluster), speed-up {row['speedup_solve']:.2f}, bit-identical {same}",
               flush=True)
-    sent = len(pickle.dumps((str(spec_file), text, (), "numpy", 0, tmp / "x", False)))
-    back = float(np.mean([len(pickle.dumps(r)) for r in serial]))
-    out["bytes_per_task"] = {"to_worker": sent, "from_worker": back}
-    print(f"per task: {sent} B to the worker (the spec's path and text), {back / 1e3:.0f} kB back "
-          "(the result: arrays and report); the weights never travel", flush=True)
+    if args.chunks:
+        from lbdsl.distributed import _group_on_worker
+
+        sent = len(pickle.dumps((str(spec_file), text, (), "numpy", 0, 0)))
+        back = len(pickle.dumps(_group_on_worker(str(spec_file), text, (), "numpy", 0, 0)))
+        unit = "group"
+    else:
+        sent = len(pickle.dumps((str(spec_file), text, (), "numpy", 0, tmp / "x", False)))
+        back = float(np.mean([len(pickle.dumps(r)) for r in serial]))
+        unit = "task"
+    out[f"bytes_per_{unit}"] = {"to_worker": sent, "from_worker": back}
+    print(f"per {unit}: {sent} B to the worker (the spec's path and text), {back / 1e3:.0f} kB "
+          "back (the result); the weights never travel", flush=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
 
