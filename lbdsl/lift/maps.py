@@ -9,8 +9,8 @@ every variable flattened row-major.
 
 Each map asks its operator (:mod:`lbdsl.ops`) for the gradient in its matrix or kernel
 (``weight_grad``) and the trace of the Gram matrix behind its Jacobian in the parameter
-(``gram_trace``) or its largest eigenvalue (``gram_norm``), and maps them back to the parameter's shape: the transpose for ``W.T @ x``,
-a row for a 1-D ``W``.  ``weight_map(affine)`` picks the class by the IR's affine kind
+(``gram_trace``) or its largest eigenvalue (``gram_norm``), and maps them back to the
+parameter's shape: the transpose for ``W.T @ x``, a row for a 1-D ``W``.  ``weight_map(affine)`` picks the class by the IR's affine kind
 (:data:`MAPS`); a new layer type is one class here and one entry there.
 """
 

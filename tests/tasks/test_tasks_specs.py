@@ -23,6 +23,9 @@ NEEDS = {
                             for k in range(1, 21) for p in "Wb"}},
     "seed5_decode.lbn": {"../lbdsl-out/seed5/train-ae/weights.npz":
                          {"W1": (32, 64), "b1": (32,), "W2": (64, 32), "b2": (64,)}},
+    "seed5_conv_decode.lbn": {"../lbdsl-out/seed5-conv/train-cae/weights.npz":
+                              {"z1_W": (8, 1, 3, 3), "z1_b": (8,), "z2_W": (16, 8, 3, 3),
+                               "z2_b": (16,), "c_W": (300, 784), "c_b": (300,)}},
 }
 
 #: What each spec holds: task kinds in order.
@@ -35,6 +38,8 @@ KINDS = {
     "seed4_sparse_dae_784.lbn": ["train"] * 6,
     "seed5_train_autoencoder.lbn": ["train"],
     "seed5_decode.lbn": ["invert"],
+    "seed5_conv_autoencoder.lbn": ["train"],
+    "seed5_conv_decode.lbn": ["invert"],
     "residual_tied_1.lbn": ["check"],
     "residual_tied_2.lbn": ["check"],
     "residual_tied_5.lbn": ["check"],
@@ -91,8 +96,9 @@ def test_the_seed_parameters_are_the_documented_ones():
     assert all(t.regulariser.term("tv").weight == 0.015 for t in perceptron)
     shallow, = build_tasks(parse_file(SPECS / "seed2_shallow.lbn"))
     assert (shallow.alpha.value, shallow.solver.name) == (1e-4, "lifted")
-    decode, = build_tasks(parse_file(SPECS / "seed5_decode.lbn"))
-    assert decode.alpha.value == 9e-3 and decode.regulariser.term("tv") is not None
+    for name in ("seed5_decode.lbn", "seed5_conv_decode.lbn"):
+        decode, = build_tasks(parse_file(SPECS / name))
+        assert decode.alpha.value == 9e-3 and decode.regulariser.term("tv") is not None
     dae = build_tasks(parse_file(SPECS / "seed4_sparse_dae.lbn"))
     assert [(t.loss, t.data.n) for t in dae] == [("bregman", 300), ("bregman", 1000),
                                                 ("mse", 300), ("mse", 1000)]
