@@ -17,10 +17,15 @@ of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future: the worker prepare
 serial loop does (:func:`lbdsl.tasks.invert.solve_group`); this process merges the groups and
 writes the folder.  Again the serial run's arrays, bit for bit.
 
+Ctrl-C (or SIGTERM, SIGHUP) on the submitting side sets the run's stop ``Event`` on the
+scheduler; each task's solver asks it at its checks (at most every half second:
+:func:`lbdsl.tasks.progress.remote_stop`), so the running tasks stop as in a serial run — last
+iterate or last complete epoch written, resumable with ``--resume`` — and a task that starts
+after it returns without running.  A second Ctrl-C cancels what is left.
+
 What does not happen here (yet): data-parallel training, progress bars from the workers (they
 run quietly; a chunked task prints its groups as they are submitted, the summary table is
-printed when all are done), Ctrl-C reaching a running worker (it cancels the futures not yet
-finished).
+printed when all are done).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import LbdslError
 
@@ -41,19 +46,49 @@ __all__ = ["run_tasks", "cluster", "RETRIES"]
 RETRIES = 2
 
 
+def _stop_event(run: str, client: Any = None) -> Any:
+    """The Dask ``Event`` a Ctrl-C on the submitting machine sets for run ``run``."""
+    from dask.distributed import Event
+
+    return Event(f"lbdsl-stop-{run}", client=client)
+
+
+@contextlib.contextmanager
+def _stoppable(run: str) -> Iterator[None]:
+    """On a worker: the solvers of this thread stop at their next check once the run's stop
+    event is set (as after a Ctrl-C in a serial run: the last iterate written, resumable)."""
+    from .tasks.progress import remote_stop
+
+    if not run:
+        yield
+        return
+    event = _stop_event(run)
+    with remote_stop(event.is_set):
+        yield
+
+
+def _stopped_before(run: str) -> bool:
+    """Whether the run was stopped before this task started (it is then not run)."""
+    return bool(run) and _stop_event(run).is_set()
+
+
 def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str, index: int,
-               folder: Any, resume: bool) -> Any:
-    """Task ``index`` of the spec, run on this worker (quietly)."""
+               folder: Any, resume: bool, run: str = "") -> Any:
+    """Task ``index`` of the spec, run on this worker (quietly); None when the run was stopped
+    before it started."""
     from rich.console import Console
 
     from . import pipeline
     from .backend import namespace
 
+    if _stopped_before(run):
+        return None
     program = (pipeline.load(file, overrides) if Path(file).is_file()
                else pipeline.loads(source, overrides, file=file))
     quiet = Console(file=io.StringIO(), markup=False, highlight=False)
     ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, resume)
-    return pipeline.run_task(ctx, program.tasks[index], folder)
+    with _stoppable(run):
+        return pipeline.run_task(ctx, program.tasks[index], folder)
 
 
 @functools.lru_cache(maxsize=4)
@@ -85,34 +120,67 @@ def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
     from .tasks import invert
     from .tasks.invert import chunks
 
+    if _stopped_before(run):
+        return None
     task, prep = _prepared(file, source, overrides, backend, index, run)
     rows = chunks.groups(task, prep.observed)[group]
     quiet = Console(file=io.StringIO(), markup=False, highlight=False)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # as run_task
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
         return invert.solve_group(task, prep, rows, quiet)
 
 
-def _gather(client: Any, futures: list[Any]) -> list[Any]:
-    try:
-        return client.gather(futures)
-    except KeyboardInterrupt:
-        client.cancel(futures)
-        raise
+class _Stop:
+    """A run's Ctrl-C on the submitting side: the first one sets the run's stop event — the
+    running tasks stop at their next check and send back their last iterate, those not
+    started yet return at once without running (None) —; a second one cancels everything."""
+
+    def __init__(self, client: Any, run: str, console: Any) -> None:
+        self.client, self.run, self.console = client, run, console
+        self.requested = False
+        self.abandoned = False
+
+    def request(self) -> None:
+        """The first Ctrl-C: set the stop event, say what happens now."""
+        self.requested = True
+        _stop_event(self.run, self.client).set()
+        self.console.print("  stopping: the running tasks stop at their next check and write "
+                           "their last iterate, the others are not run (Ctrl-C again abandons "
+                           "them)", highlight=False)
+
+    def gather(self, futures: list[Any]) -> list[Any]:
+        """The results of ``futures`` (None for a task a stop kept from starting)."""
+        try:
+            return self.client.gather(futures)
+        except KeyboardInterrupt:
+            if self.requested:
+                self._abandon(futures)
+        self.request()
+        try:
+            return self.client.gather(futures)
+        except KeyboardInterrupt:
+            self._abandon(futures)
+
+    def _abandon(self, futures: list[Any]) -> NoReturn:
+        self.abandoned = True
+        self.client.cancel(futures)
+        raise KeyboardInterrupt
 
 
 def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
               overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
     """Every task of ``program`` as a future on ``client`` — a chunked ``invert`` task here,
-    its groups as futures —; the results in spec order."""
+    its groups as futures —; the results in spec order (after a Ctrl-C: of the tasks that
+    ran, as in a serial run)."""
     from . import pipeline
     from .backend import namespace
 
     module = program.module
     run = uuid.uuid4().hex
+    stop = _Stop(client, run, console)
     chunked = [i for i, t in enumerate(program.tasks)
                if t.kind == "invert" and getattr(t, "chunk", None) is not None]
     futures = {index: client.submit(_on_worker, module.file, module.source, overrides, backend,
-                                    index, folders.get(index), resume,
+                                    index, folders.get(index), resume, run,
                                     key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
                                     pure=False)
                for index in range(len(program.tasks)) if index not in chunked}
@@ -120,6 +188,8 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
                   f"{len(client.scheduler_info()['workers'])} Dask worker(s)", highlight=False)
     local: dict[int, Any] = {}
     for index in chunked:
+        if stop.requested:
+            break
         ctx = pipeline.context(program, namespace(backend), backend, overrides, console, errors,
                                resume)
 
@@ -128,22 +198,27 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
                                    backend, index, k, run,
                                    key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k in range(n)]
-            return _gather(client, parts)
+            return stop.gather(parts)           # None: a group a stop kept from starting
 
         ctx.chunks = groups
         try:
             local[index] = pipeline.run_task(ctx, program.tasks[index], folders.get(index))
         except KeyboardInterrupt:
-            client.cancel(list(futures.values()))
-            raise
-    gathered = dict(zip(futures, _gather(client, list(futures.values()))))
-    results = [local[i] if i in local else gathered[i] for i in range(len(program.tasks))]
+            if stop.abandoned:
+                client.cancel(list(futures.values()))
+                raise
+            if not stop.requested:          # a Ctrl-C while this process prepared the task
+                stop.request()
+            # stopped before any of its groups ran: not run, as a serial run leaves it
+    gathered = dict(zip(futures, stop.gather(list(futures.values()))))
+    results = [r for r in (local.get(i, gathered.get(i)) for i in range(len(program.tasks)))
+               if r is not None]
     for result in results:
         where = f" -> {result.path}" if result.path else ""
         (errors if result.error else console).print(
             f"  {result.label}: {result.status}{where}"
             + (f": {result.error}" if result.error else ""), highlight=False)
-    return list(results)
+    return results
 
 
 @contextlib.contextmanager

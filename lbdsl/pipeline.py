@@ -171,6 +171,9 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
 
         results = run_tasks(client, program, folders, backend, tuple(overrides), resume, console,
                             errors)
+        stopped = [r for r in results if r.status == "interrupted"]
+        if stopped:
+            _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside)
         if any(r.kind != "check" for r in results):
             _print_wide(console, lambda width: summary_table(results, width))
         return results
@@ -179,15 +182,22 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
         result = run_task(ctx, task, folders.get(index))
         results.append(result)
         if result.status == "interrupted":
-            last = "last complete epoch" if result.kind == "train" else "last iterate"
-            again = resume_command(program.module.file, out, overrides, backend, allow_outside)
-            errors.print(f"interrupted: {result.label} stopped early; its {last} is in "
-                         f"{result.path}; the remaining tasks were not run; to go on, run "
-                         f"(from {_cwd_text()}): {again}")
+            _say_interrupted(errors, [result], program, out, overrides, backend, allow_outside)
             break
     if any(r.kind != "check" for r in results):
         _print_wide(console, lambda width: summary_table(results, width))
     return results
+
+
+def _say_interrupted(errors: Any, stopped: list[Any], program: Program, out: Any,
+                     overrides: Any, backend: str, allow_outside: bool) -> None:
+    """The one line after a stopped run: what stopped, where its state is, how to go on."""
+    what = "; ".join(f"{r.label} stopped early, its "
+                     f"{'last complete epoch' if r.kind == 'train' else 'last iterate'} is in "
+                     f"{r.path}" for r in stopped)
+    again = resume_command(program.module.file, out, overrides, backend, allow_outside)
+    errors.print(f"interrupted: {what}; the remaining tasks were not run; to go on, run "
+                 f"(from {_cwd_text()}): {again}")
 
 
 def context(program: Program, xp: Any, backend: str, overrides: tuple[str, ...] | list[str],

@@ -208,3 +208,41 @@ invert tiny {
         iterations = max(iterations, alone.report["iterations"])
     assert iterations == report["iterations"]
     assert report["objective"] == pytest.approx(objective, rel=1e-12)
+
+
+def test_a_ctrl_c_stops_the_running_workers_and_resume_finishes_as_serial(tmp_path):
+    """SIGINT to the submitting process while two tasks run on the workers: both stop at their
+    next check (the stop event), write their last iterate and a checkpoint that says the run
+    was not complete, and come back ``interrupted``; the tasks not started are not run."""
+    path = _write_spec(tmp_path / "slow.lbn", 100000)        # would run for minutes
+    slow = "pdhg(max_iter = 100000, tol = 1e-300)"
+    path.write_text(path.read_text().replace("pdhg(max_iter = 100000)", slow)
+                    .replace("pdhg(max_iter = 400)", slow))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        def executing(dask_worker) -> int:  # noqa: ANN001 - Dask passes its worker
+            return dask_worker.state.executing_count
+
+        def interrupt_once_two_run() -> None:
+            tick = threading.Event()
+            for _ in range(1200):                    # the workers say what they execute
+                if sum(client.run(executing).values()) >= 2:
+                    tick.wait(3.0)                    # both past loading the spec
+                    break
+                tick.wait(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        killer = threading.Thread(target=interrupt_once_two_run)
+        killer.start()
+        started = time.monotonic()
+        results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
+        killer.join()
+        assert time.monotonic() - started < 120             # stopped, not run to the end
+    assert [r.status for r in results] == ["interrupted", "interrupted"]
+    assert [r.path.name for r in results] == ["invert-tiny", "invert-tiny-2"]
+    assert not (tmp_path / "dask" / "invert-tiny-3").exists()
+    for r in results:
+        assert (r.path / "checkpoint.npz").exists() and 0 < r.report["iterations"] < 100000
+        assert r.report["stop_reason"] == "interrupted"
+        assert r.report["checkpoint"]["complete"] is False

@@ -16,15 +16,18 @@ outside a solve too, and installs Ctrl-C's handler even where the process inheri
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
+import time
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
 from rich.console import Console
 
-__all__ = ["Progress", "InterruptGuard", "format_metrics", "install_stop_handlers", "restore_handlers", "Stopped",
+__all__ = ["Progress", "InterruptGuard", "remote_stop", "REMOTE_POLL_S", "format_metrics", "install_stop_handlers", "restore_handlers", "Stopped",
            "STOP_SIGNALS", "last_signal", "stop_status"]
 
 _SHOWN = (("objective", "objective", "{:.6g}"), ("residual", "residual", "{:.3g}"),
@@ -138,14 +141,38 @@ def restore_handlers(previous: dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
+#: How often (seconds) a guard asks the stop sources of :func:`remote_stop` (each ask may be a
+#: round trip to a scheduler).
+REMOTE_POLL_S = 0.5
+
+_sources = threading.local()   # per thread: a Dask worker runs each task in a thread of its own
+
+
+@contextlib.contextmanager
+def remote_stop(source: Callable[[], bool]) -> Iterator[None]:
+    """While active, every :class:`InterruptGuard` of this thread also stops when ``source()``
+    says so — how a Ctrl-C on the machine that submitted a Dask run reaches the solvers running
+    on the workers (a signal cannot: they run in worker threads)."""
+    stack = getattr(_sources, "stack", None)
+    if stack is None:
+        stack = _sources.stack = []
+    stack.append(source)
+    try:
+        yield
+    finally:
+        stack.remove(source)
+
+
 class InterruptGuard:
     """While active (main thread only), the first stop signal (SIGINT, SIGTERM, SIGHUP) sets
     :attr:`requested` instead of raising; :meth:`check` raises ``KeyboardInterrupt`` where it
-    is safe (inside the monitor).  A second one raises at once."""
+    is safe (inside the monitor).  A second one raises at once.  :meth:`check` also asks the
+    thread's :func:`remote_stop` sources, at most every :data:`REMOTE_POLL_S` seconds."""
 
     def __init__(self) -> None:
         self.requested = False
         self._previous: dict[int, Any] = {}
+        self._asked = -math.inf
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         last_signal[:] = [signum]
@@ -163,8 +190,17 @@ class InterruptGuard:
         return self
 
     def check(self) -> None:
+        if not self.requested:
+            self._ask_remote()
         if self.requested:
             raise KeyboardInterrupt
+
+    def _ask_remote(self) -> None:
+        sources = getattr(_sources, "stack", None)
+        now = time.monotonic()
+        if sources and now - self._asked >= REMOTE_POLL_S:
+            self._asked = now
+            self.requested = any(source() for source in sources)
 
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():

@@ -120,23 +120,29 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
 
 def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice]) -> Any:
     """Every group of rows solved — on the workers of ``ctx.chunks``, or here one after the
-    other (a Ctrl-C leaves the groups not reached as NaN rows, ``interrupted``) — and merged."""
+    other — and merged; a Ctrl-C leaves the groups it kept from starting as NaN rows
+    (``interrupted``)."""
     from . import chunks
 
     n = prep.observed.batch[0]
     if ctx.chunks is not None:
         ctx.console.print(f"  chunk: {n} rows in {len(rows)} groups of up to {task.chunk}, on "
                           "the Dask workers", highlight=False)
-        return chunks.merge(ctx.chunks(task, len(rows)), rows)
-    solved = []
-    for k, group in enumerate(rows):
-        ctx.console.print(f"  chunk {k + 1}/{len(rows)}: rows {group.start}–{group.stop - 1} "
-                          f"of {n}", highlight=False)
-        solved.append(solve_group(task, prep, group, ctx.console))
-        if solved[-1].stop_requested:
-            break
-    for group in rows[len(solved):]:
-        solved.append(chunks.unsolved(solved[0], group))
+        solved = list(ctx.chunks(task, len(rows)))
+    else:
+        solved = []
+        for k, group in enumerate(rows):
+            ctx.console.print(f"  chunk {k + 1}/{len(rows)}: rows {group.start}–"
+                              f"{group.stop - 1} of {n}", highlight=False)
+            solved.append(solve_group(task, prep, group, ctx.console))
+            if solved[-1].stop_requested:
+                break
+        solved += [None] * (len(rows) - len(solved))
+    done = next((s for s in solved if s is not None), None)
+    if done is None:                  # stopped before any group started
+        raise KeyboardInterrupt
+    solved = [s if s is not None else chunks.unsolved(done, group)
+              for s, group in zip(solved, rows)]
     return chunks.merge(solved, rows)
 
 
