@@ -2,7 +2,7 @@
 same folders and the same arrays as the serial run, bit for bit — also when every worker is
 killed mid-run, and on a real ``dask scheduler`` + ``dask worker`` pair on localhost.  The
 fourth task is a batch of 16 right-hand sides in groups of ``chunk = 5``, the groups futures of
-their own."""
+their own; the fifth a small lifted training."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ network tiny {
     param  b : 32    = normal(std = 1, seed = 1)
     h = relu(W @ u + b)
     output h
+}
+network ae {
+    input  u : 8x8
+    h = relu(dense(u, 16))
+    y = dense(h, 64)
+    output y
 }
 """
 TASKS = """
@@ -64,13 +70,20 @@ invert tiny {
     chunk = 5
     figures = false
 }
+train ae {
+    data      = digits(n = 60, noise = 0.1, seed = 0)
+    loss      = bregman
+    optimizer = implicit_sgd(epochs = 3, batch = 20, inner = 2)
+    figures   = false
+}
 """
-FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3", "invert-tiny-4")
+FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3", "invert-tiny-4", "train-ae")
 TIMING = ("time_s", "time_s_total", "seconds")
 
 
 def _arrays(folder: Path) -> dict[str, np.ndarray]:
-    with np.load(folder / "result.npz") as npz:
+    file = "weights.npz" if folder.name.startswith("train-") else "result.npz"
+    with np.load(folder / file) as npz:
         return {k: np.array(npz[k]) for k in npz.files}
 
 
@@ -81,7 +94,10 @@ def _same_as_serial(serial: Path, other: Path) -> None:
         for key in a:
             assert np.array_equal(a[key], b[key]), (name, key)
         ra, rb = (json.loads((d / name / "report.json").read_text()) for d in (serial, other))
-        assert ra["objective"] == rb["objective"] and ra["iterations"] == rb["iterations"]
+        if name.startswith("train-"):        # the trained weights above, the history here
+            assert ra["history"] == rb["history"] and ra["epochs"] == rb["epochs"]
+        else:
+            assert ra["objective"] == rb["objective"] and ra["iterations"] == rb["iterations"]
 
 
 def _write_spec(path: Path, max_iter: int) -> Path:
@@ -136,7 +152,7 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
         assert running and all(k.startswith(("lbdsl-task-", "lbdsl-chunk-"))
                                for k in running)                         # killed mid-task
         assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes
-    assert [r.status for r in results] == ["ok"] * 4
+    assert [r.status for r in results] == ["ok"] * 5
     _same_as_serial(tmp_path / "serial", tmp_path / "dask")
     assert not list((tmp_path / "dask").rglob("*.tmp*"))     # nothing half-written
 
