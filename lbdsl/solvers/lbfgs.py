@@ -31,7 +31,8 @@ along the projected path ``P(x + t d)``.
 default start ``u = 0``, ``eps`` from a given ``x0``, which is taken to be near a solution and
 which a coarse ε would wash out; ``eps_start = eps`` turns it off) and is divided by
 ``eps_factor`` each time the stage is solved to ``stage_tol`` (gradient relative to the
-start's) or stalls (above), down to ``eps``; the memory is dropped at each change (the curvature changes with ε).
+start's), stops moving (its change at a check below ``tol``) or stalls (above), down to
+``eps``; the memory is dropped at each change (the curvature changes with ε).
 Large ε makes TV nearly quadratic, which the quasi-Newton model fits, and the early iterations
 then move the whole image instead of crawling along the kinks of ``|∇u|``; on seed experiment 1
 from ``u = 0`` it reached an objective 15× lower than a single ε in the same time
@@ -279,11 +280,16 @@ class QuasiNewton:
                 "misfit": self.misfit.misfit(self.x), "evaluations": float(self.evaluations)}
 
     def check(self, k: int) -> dict[str, float]:
-        """The change averaged over the window since the last check."""
+        """The change averaged over the window since the last check; a coarse ε stage whose
+        change fell to the run's ``tol`` has stopped moving (at a kink of the network its
+        gradient need not reach ``stage_tol``): on to the next ε."""
         self.change = norm(self.x - self.x_check) / ((k - self.k_check)
                                                      * max(norm(self.x_check), 1e-12))
         self.x_check, self.k_check = self.x, k
-        return self.metrics()
+        metrics = self.metrics()
+        if self.eps > self.settings.eps and self.change <= self.settings.stopping.tol:
+            self._next_eps()
+        return metrics
 
 
 def solve(problem: InverseProblem, settings: LBFGSSettings | None = None, *,

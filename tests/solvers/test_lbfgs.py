@@ -255,3 +255,22 @@ def test_a_coarse_stage_that_stalls_goes_on_to_the_final_eps(monkeypatch) -> Non
     eps = res.history.metrics["eps"]
     assert eps[-1] == pytest.approx(1e-3) and max(eps) <= 0.01 + 1e-15
     assert res.objective == pytest.approx(_objective_here(host(res.u), None), rel=1e-12)
+
+
+def test_a_coarse_stage_that_stopped_moving_goes_on_to_the_next_eps() -> None:
+    """At a check where the mean relative change fell to ``tol`` during a coarse stage, the
+    next ε (``eps_factor`` smaller) begins; at the final ε nothing changes."""
+    from lbdsl.solvers.lbfgs import QuasiNewton
+
+    problem = _relu_problem()
+    settings = _settings(max_iter=400, tol=1e-6, eps=1e-3)
+    it = QuasiNewton(problem, settings, np.zeros(3))
+    assert it.eps == pytest.approx(0.1)            # the default start: 100·eps
+    it.step()
+    it.check(1)                                    # it moved: the stage goes on
+    assert it.eps == pytest.approx(0.1)
+    it.check(2)                                    # no step since: change 0 ≤ tol
+    assert it.eps == pytest.approx(0.01) and it.pairs == ()
+    it.eps = 1e-3
+    it.check(3)
+    assert it.eps == pytest.approx(1e-3)
