@@ -15,7 +15,7 @@ convolutional autoencoder on 28×28 MNIST digits by inverting its encoder with T
      steps;
    * lbdsl's own quadratic-fidelity solve of the same problem as PyTorch's (``--set
      fidelity=l2 --set regulariser=tv``: lbfgs, no box, clipped to [0, 1] the same way; with
-     the box its projected steps take ~15× longer here, see docs/performance.md).
+     the box its projected steps take several times longer here, docs/performance.md).
    PSNR and SSIM against the digit (peak: its max − min), the quadratic objective above at
    each result (clipped to the box, so every method is scored on one function), wall time.
 4. ``OUT/decode_conv_autoencoder.json`` and ``OUT/decode_conv_autoencoder.png`` (rows: digit,
