@@ -200,7 +200,10 @@ class InterruptGuard:
         now = time.monotonic()
         if sources and now - self._asked >= REMOTE_POLL_S:
             self._asked = now
-            self.requested = any(source() for source in sources)
+            try:
+                self.requested = any(source() for source in sources)
+            except Exception:  # noqa: BLE001 - a lost scheduler must not end the solve
+                pass
 
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():

@@ -17,13 +17,13 @@ Derivation of the updates.  ``B_Ψ(y, z) = Φ(y) + Φ*(z) − ⟨y, z⟩`` with 
 
 * **Θ_l = (A_l, b_l)**, given z: ``(1/N) Σ_n Φ*(A u_n + b) − ⟨z_n^l, A u_n + b⟩`` has gradient
   ``(1/|S|) Σ_n (σ(pre_n) − z_n^l) u_nᵀ`` (and the row sum for b) — no σ' — and a Lipschitz
-  constant ``L_Θ = λ_max G`` plus the bias's count (:meth:`~lbdsl.lift.network.LiftedLayer.weight_lipschitz`).
+  constant ``L_Θ = λ_max G`` plus the bias's count
+  (:meth:`~lbdsl.lift.network.LiftedLayer.weight_lipschitz`).
   A residual's ``V_l`` enters through ``u``: every layer ``k`` reading a block of the *chain*
   of ``l`` (the block ``l`` writes and the residual sums built on it, each ``… + s_l V_l z_l``)
   contributes ``s_l (A_kᵀ r_k) z_lᵀ``, ``r_k = σ_k(pre_k) − z_k``, with Lipschitz constant
   ``Σ_k ‖A_k‖² · λ_max(Σ_n z_n^l z_n^lᵀ)/|S|``.  The implicit-SGD anchor ``(1/2τ)‖Θ − Θ^k‖²``
-  is handled
-  exactly: one step is ``Θ⁺ = (L_Θ Θ − ∇ + Θ^k/τ) / (L_Θ + 1/τ)``.
+  is handled exactly: one step is ``Θ⁺ = (L_Θ Θ − ∇ + Θ^k/τ) / (L_Θ + 1/τ)``.
 * **a hidden z = z_l**, given Θ and the other states: its own term contributes
   ``Φ_l(z) − ⟨z, pre_l⟩``; each reader ``k`` of its chain ``Φ_k*(pre_k) − ⟨z_k, pre_k⟩`` with
   ``∂pre_k/∂z = A_k D_l`` (``D_l = I``, or ``s_l V_l``), gradient ``D_lᵀ Σ_k A_kᵀ r_k``,
