@@ -23,9 +23,9 @@ scheduler; each task's solver asks it at its checks (at most every half second:
 iterate or last complete epoch written, resumable with ``--resume`` — and a task that starts
 after it returns without running.  A second Ctrl-C cancels what is left.
 
-What does not happen here (yet): data-parallel training, progress bars from the workers (they
-run quietly; a chunked task prints its groups as they are submitted, the summary table is
-printed when all are done).
+Progress: a line as each future finishes (``[k/n] invert net (line L): done``, or ``group k of
+n``); the solvers on the workers run quietly.  Not here (yet): data-parallel training, live
+progress from inside a worker's solve.
 """
 
 from __future__ import annotations
@@ -147,10 +147,11 @@ class _Stop:
                            "their last iterate, the others are not run (Ctrl-C again abandons "
                            "them)", highlight=False)
 
-    def gather(self, futures: list[Any]) -> list[Any]:
-        """The results of ``futures`` (None for a task a stop kept from starting)."""
+    def gather(self, futures: list[Any], names: dict[str, str] | None = None) -> list[Any]:
+        """The results of ``futures`` (None for a task a stop kept from starting), a line as
+        each one finishes (its name from ``names``, by key)."""
         try:
-            return self.client.gather(futures)
+            return self._wait(futures, names or {})
         except KeyboardInterrupt:
             if self.requested:
                 self._abandon(futures)
@@ -160,10 +161,25 @@ class _Stop:
         except KeyboardInterrupt:
             self._abandon(futures)
 
+    def _wait(self, futures: list[Any], names: dict[str, str]) -> list[Any]:
+        from dask.distributed import as_completed
+
+        for k, future in enumerate(as_completed(futures), start=1):
+            what = names.get(future.key, future.key)
+            self.console.print(f"  [{k}/{len(futures)}] {what}: "
+                               f"{'done' if future.status == 'finished' else future.status}",
+                               highlight=False)
+        return self.client.gather(futures)
+
     def _abandon(self, futures: list[Any]) -> NoReturn:
         self.abandoned = True
         self.client.cancel(futures)
         raise KeyboardInterrupt
+
+
+def _label(task: Any) -> str:
+    line = task.span.line if task.span is not None else None
+    return f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
 
 
 def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
@@ -198,7 +214,8 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
                                    backend, index, k, run,
                                    key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k in range(n)]
-            return stop.gather(parts)           # None: a group a stop kept from starting
+            names = {p.key: f"group {k + 1} of {n}" for k, p in enumerate(parts)}
+            return stop.gather(parts, names)    # None: a group a stop kept from starting
 
         ctx.chunks = groups
         try:
@@ -210,7 +227,8 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
             if not stop.requested:          # a Ctrl-C while this process prepared the task
                 stop.request()
             # stopped before any of its groups ran: not run, as a serial run leaves it
-    gathered = dict(zip(futures, stop.gather(list(futures.values()))))
+    names = {f.key: _label(program.tasks[i]) for i, f in futures.items()}
+    gathered = dict(zip(futures, stop.gather(list(futures.values()), names)))
     results = [r for r in (local.get(i, gathered.get(i)) for i in range(len(program.tasks)))
                if r is not None]
     for result in results:

@@ -120,9 +120,13 @@ def serial(spec_file, tmp_path_factory) -> Path:
     return out
 
 
-def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial, tmp_path):
+def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial, tmp_path,
+                                                              capsys):
+    capsys.readouterr()
     assert main(["solve", str(spec_file), "--out", str(tmp_path), "--workers", "2"]) == 0
     _same_as_serial(serial, tmp_path)
+    out = capsys.readouterr().out      # a line as each future finishes
+    assert out.count("of 4: done") == 4 and "/4] train ae (line" in out
 
 
 def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
