@@ -12,7 +12,9 @@ left half-written or twice.  The workers must see the spec's files at the same p
 ``LocalCluster``, or a shared file system).
 
 An ``invert`` task with ``chunk = K`` is run by this process instead, and each of its groups
-of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future: the worker prepares the task
+of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future (likewise each point of an
+``alpha = sweep(...)`` whose solver has ``warm_start = false``, by
+:func:`lbdsl.tasks.invert.solve.sweep_point`): the worker prepares the task
 (data, lifted problem — once per worker process, cached) and solves its group exactly as the
 serial loop does (:func:`lbdsl.tasks.invert.solve_group`); this process merges the groups and
 writes the folder.  Again the serial run's arrays, bit for bit.
@@ -129,6 +131,31 @@ def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
         return invert.solve_group(task, prep, rows, quiet)
 
 
+def _point_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
+                     index: int, alpha: float, run: str = "") -> Any:
+    """The sweep point ``alpha`` of task ``index``, solved on this worker (quietly)."""
+    import numpy as np
+    from rich.console import Console
+
+    from .tasks.invert import solve
+
+    if _stopped_before(run):
+        return None
+    task, prep = _prepared(file, source, overrides, backend, index, run)
+    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
+        return solve.sweep_point(task, prep.lp, prep.f_solver, alpha, quiet)
+
+
+def _here(task: Any) -> bool:
+    """Whether ``task`` runs in the calling process, its parts as futures: a ``chunk`` task
+    (groups of rows) or a sweep without warm starts (its points)."""
+    from .tasks.invert.solve import independent_points
+
+    return task.kind == "invert" and (getattr(task, "chunk", None) is not None
+                                      or independent_points(task) is not None)
+
+
 class _Stop:
     """A run's Ctrl-C on the submitting side: the first one sets the run's stop event — the
     running tasks stop at their next check and send back their last iterate, those not
@@ -193,8 +220,7 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
     module = program.module
     run = uuid.uuid4().hex
     stop = _Stop(client, run, console)
-    chunked = [i for i, t in enumerate(program.tasks)
-               if t.kind == "invert" and getattr(t, "chunk", None) is not None]
+    chunked = [i for i, t in enumerate(program.tasks) if _here(t)]
     futures = {index: client.submit(_on_worker, module.file, module.source, overrides, backend,
                                     index, folders.get(index), resume, run,
                                     key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
@@ -217,7 +243,15 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
             names = {p.key: f"group {k + 1} of {n}" for k, p in enumerate(parts)}
             return stop.gather(parts, names)    # None: a group a stop kept from starting
 
-        ctx.chunks = groups
+        def points(task: Any, alphas: list[float], index: int = index) -> list[Any]:
+            parts = [client.submit(_point_on_worker, module.file, module.source, overrides,
+                                   backend, index, a, run,
+                                   key=f"lbdsl-alpha-{index}-{k}-{run}", retries=RETRIES,
+                                   pure=False) for k, a in enumerate(alphas)]
+            names = {p.key: f"α = {a:.3g}" for p, a in zip(parts, alphas)}
+            return stop.gather(parts, names)
+
+        ctx.chunks, ctx.sweep = groups, points
         try:
             local[index] = pipeline.run_task(ctx, program.tasks[index], folders.get(index))
         except KeyboardInterrupt:

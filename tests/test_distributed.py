@@ -2,7 +2,8 @@
 same folders and the same arrays as the serial run, bit for bit — also when every worker is
 killed mid-run, and on a real ``dask scheduler`` + ``dask worker`` pair on localhost.  The
 fourth task is a batch of 16 right-hand sides in groups of ``chunk = 5``, the groups futures of
-their own; the fifth a small lifted training."""
+their own; the fifth a sweep without warm starts, its points futures; the sixth a small
+lifted training."""
 
 from __future__ import annotations
 
@@ -70,6 +71,14 @@ invert tiny {
     chunk = 5
     figures = false
 }
+invert tiny {
+    truth = image("camera", size = 8x8)
+    data = forward(truth) + gaussian(sigma = 0.05, seed = 8)
+    regulariser = tv
+    alpha = sweep(1e-3, 1, n = 4, delta = auto)
+    solver = pdhg(max_iter = MAXITER, warm_start = false)
+    figures = false
+}
 train ae {
     data      = digits(n = 60, noise = 0.1, seed = 0)
     loss      = bregman
@@ -77,7 +86,8 @@ train ae {
     figures   = false
 }
 """
-FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3", "invert-tiny-4", "train-ae")
+FOLDERS = ("invert-tiny", "invert-tiny-2", "invert-tiny-3", "invert-tiny-4", "invert-tiny-5",
+           "train-ae")
 TIMING = ("time_s", "time_s_total", "seconds")
 
 
@@ -127,6 +137,7 @@ def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial,
     _same_as_serial(serial, tmp_path)
     out = capsys.readouterr().out      # a line as each future finishes
     assert out.count("of 4: done") == 4 and "/4] train ae (line" in out
+    assert out.count("/4] α = ") == 4
 
 
 def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
@@ -153,10 +164,10 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
         killer.start()
         results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
         killer.join()
-        assert running and all(k.startswith(("lbdsl-task-", "lbdsl-chunk-"))
+        assert running and all(k.startswith(("lbdsl-task-", "lbdsl-chunk-", "lbdsl-alpha-"))
                                for k in running)                         # killed mid-task
         assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes
-    assert [r.status for r in results] == ["ok"] * 5
+    assert [r.status for r in results] == ["ok"] * 6
     _same_as_serial(tmp_path / "serial", tmp_path / "dask")
     assert not list((tmp_path / "dask").rglob("*.tmp*"))     # nothing half-written
 

@@ -39,6 +39,7 @@ class RunContext:
     resume: bool = False
     weights: Any = None
     chunks: Any = None
+    sweep: Any = None
     certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
 
     @property

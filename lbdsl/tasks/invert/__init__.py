@@ -9,7 +9,8 @@
     :mod:`.figures`)
 
 :func:`prepare` (data, lift, projection) and :func:`solve_group` are what a Dask worker runs
-for one group of a ``chunk`` task.
+for one group of a ``chunk`` task; :func:`.solve.sweep_point` for one point of a sweep
+without warm starts.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         solved = _solve_groups(ctx, task, prep, rows)
     else:
         replay = _replay(folder, fingerprint, ctx) if ctx.resume else None
-        solved = solve.run(task, prep.lp, f_solver, f_raw, observed, console, replay)
+        points = ((lambda alphas: ctx.sweep(task, alphas)) if ctx.sweep is not None
+                  else None)
+        solved = solve.run(task, prep.lp, f_solver, f_raw, observed, console, replay, points)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, ctx.backend,
                           ctx.file, ctx.source, ctx.overrides, fingerprint)
     result = write_invert(folder, record)

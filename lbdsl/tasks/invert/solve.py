@@ -115,15 +115,19 @@ def _delta(rule: AlphaRule, observed: Observed) -> float | None:
 
 
 def run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
-        observed: Observed, console: Console, replay: Stored | None = None) -> Solved:
+        observed: Observed, console: Console, replay: Stored | None = None,
+        points: Callable[[list[float]], list[SolveResult]] | None = None) -> Solved:
     """Solve ``task`` on ``lp`` from the data ``f_solver`` (projected) / ``f_raw`` (as given),
-    taking the solves ``replay`` holds from it (``--resume``).
+    taking the solves ``replay`` holds from it (``--resume``).  ``points``: where the points
+    of a sweep without warm starts are solved (Dask workers, each by :func:`sweep_point`; the
+    rule then takes them as if solved here).
 
     A first Ctrl-C during the solves stops the running solver at its next check (its last
     iterate comes back with ``stop_reason = "interrupted"``) and skips the remaining solves.
     """
     with InterruptGuard() as guard:
-        return _run(task, lp, f_solver, f_raw, observed, console, guard, replay or Stored())
+        return _run(task, lp, f_solver, f_raw, observed, console, guard, replay or Stored(),
+                    points)
 
 
 def _call(solve: Callable[..., SolveResult], problem: InverseProblem, settings: Any,
@@ -228,8 +232,36 @@ class _Replay:
                 "baseline": self.baseline_taken, "baseline_iteration": self.baseline_resumed_at}
 
 
+def independent_points(task: InvertTask) -> list[float] | None:
+    """The α of a sweep whose points do not depend on each other (``warm_start = false``),
+    largest first as the sweep solves them; None for any other rule."""
+    from ...solvers.alpha import sweep_grid
+
+    rule = task.alpha
+    if not isinstance(rule, SweepAlpha) or lw.warm_start(task.solver):
+        return None
+    return sorted(sweep_grid(rule.lo, rule.hi, rule.n), reverse=True)
+
+
+def sweep_point(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, alpha: float,
+                console: Console) -> SolveResult:
+    """One point of a sweep without warm starts: the solve at ``alpha`` from the start, as the
+    sweep makes it here (a Ctrl-C, or the run's stop event on a worker, ends it at a check)."""
+    name, _ = lw.choose_solver(task, lp)
+    solve, settings = _solver(name, task.solver)
+    problem = lw.lower(task, lp, f_solver, 1.0)
+    with InterruptGuard() as guard, Progress(console, f"{name} α={alpha:.3g}",
+                                             _max_iter(settings, task.solver.max_iter)) as bar:
+        def monitor(iteration: int, metrics: dict[str, float]) -> None:
+            bar(iteration, metrics)
+            guard.check()
+        return _call(solve, lw.at_alpha(problem, task, alpha), settings, None,
+                     x0=_start(name, None), monitor=monitor)
+
+
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
-         observed: Observed, console: Console, guard: InterruptGuard, stored: Stored) -> Solved:
+         observed: Observed, console: Console, guard: InterruptGuard, stored: Stored,
+         points: Callable[[list[float]], list[SolveResult]] | None = None) -> Solved:
     name, reason = lw.choose_solver(task, lp)
     solve, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
@@ -240,8 +272,27 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     shape = (*observed.batch, *problem.input_shape)
     replay = _Replay(stored, task.solver.max_iter, _check_every(settings), shape)
     done: list[tuple[float, SolveResult]] = []
+    grid = independent_points(task) if points is not None and not stored.solves else None
+    solved_elsewhere: dict[float, SolveResult] = {}
+    if grid is not None:
+        console.print(f"  sweep: {len(grid)} points without warm starts, on the Dask workers",
+                      highlight=False)
+        results = points(grid)
+        # after a stop, points that did not start are None: the sweep ends before the first
+        reached = next((k for k, r in enumerate(results) if r is None), len(results))
+        if reached == 0:
+            raise KeyboardInterrupt            # stopped before any point ran: not run
+        if reached < len(results):
+            guard.requested = True
+        solved_elsewhere = dict(zip(grid[:reached], results[:reached]))
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
+        if alpha in solved_elsewhere:           # a point a worker solved, from the start
+            result = solved_elsewhere.pop(alpha)
+            done.append((alpha, result))
+            if result.stop_reason == "interrupted":
+                guard.requested = True
+            return result
         if guard.requested and done:
             raise _RuleStopped
         label = label or f"{name} α={alpha:.3g}"
