@@ -182,6 +182,9 @@ class _Stop:
         except KeyboardInterrupt:
             if self.requested:
                 self._abandon(futures)
+        except Exception:
+            self.client.cancel(futures)       # one failed: its siblings are not needed
+            raise
         self.request()
         try:
             return self.client.gather(futures)

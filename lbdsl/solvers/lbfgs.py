@@ -287,7 +287,8 @@ class QuasiNewton:
                                                      * max(norm(self.x_check), 1e-12))
         self.x_check, self.k_check = self.x, k
         metrics = self.metrics()
-        if self.eps > self.settings.eps and self.change <= self.settings.stopping.tol:
+        tol = self.settings.stopping.tol
+        if tol is not None and self.eps > self.settings.eps and self.change <= tol:
             self._next_eps()
         return metrics
 

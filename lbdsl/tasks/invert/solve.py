@@ -125,9 +125,16 @@ def run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nda
     A first Ctrl-C during the solves stops the running solver at its next check (its last
     iterate comes back with ``stop_reason = "interrupted"``) and skips the remaining solves.
     """
+    stored = replay or Stored()
+    prefetched = None
+    grid = independent_points(task) if points is not None and not stored.solves else None
+    if grid is not None:
+        # outside the guard: a Ctrl-C while the workers solve must reach the Dask stop
+        console.print(f"  sweep: {len(grid)} points without warm starts, on the Dask workers",
+                      highlight=False)
+        prefetched = (grid, points(grid))
     with InterruptGuard() as guard:
-        return _run(task, lp, f_solver, f_raw, observed, console, guard, replay or Stored(),
-                    points)
+        return _run(task, lp, f_solver, f_raw, observed, console, guard, stored, prefetched)
 
 
 def _call(solve: Callable[..., SolveResult], problem: InverseProblem, settings: Any,
@@ -261,7 +268,7 @@ def sweep_point(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, alpha
 
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
          observed: Observed, console: Console, guard: InterruptGuard, stored: Stored,
-         points: Callable[[list[float]], list[SolveResult]] | None = None) -> Solved:
+         prefetched: tuple[list[float], list[Any]] | None = None) -> Solved:
     name, reason = lw.choose_solver(task, lp)
     solve, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
@@ -272,19 +279,19 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     shape = (*observed.batch, *problem.input_shape)
     replay = _Replay(stored, task.solver.max_iter, _check_every(settings), shape)
     done: list[tuple[float, SolveResult]] = []
-    grid = independent_points(task) if points is not None and not stored.solves else None
     solved_elsewhere: dict[float, SolveResult] = {}
-    if grid is not None:
-        console.print(f"  sweep: {len(grid)} points without warm starts, on the Dask workers",
-                      highlight=False)
-        results = points(grid)
-        # after a stop, points that did not start are None: the sweep ends before the first
+    if prefetched is not None:
+        grid, results = prefetched
+        # after a stop the sweep ends as a serial one would: at the first point that did not
+        # start (None), or just after the first one interrupted
         reached = next((k for k, r in enumerate(results) if r is None), len(results))
-        if reached == 0:
+        cut = next((k + 1 for k, r in enumerate(results[:reached])
+                    if r.stop_reason == "interrupted"), reached)
+        if cut == 0:
             raise KeyboardInterrupt            # stopped before any point ran: not run
-        if reached < len(results):
+        if cut < len(results):
             guard.requested = True
-        solved_elsewhere = dict(zip(grid[:reached], results[:reached]))
+        solved_elsewhere = dict(zip(grid[:cut], results[:cut]))
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
         if alpha in solved_elsewhere:           # a point a worker solved, from the start
