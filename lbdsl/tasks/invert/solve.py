@@ -266,6 +266,24 @@ def sweep_point(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, alpha
                      x0=_start(name, None), monitor=monitor)
 
 
+def _points_taken(prefetched: tuple[list[float], list[Any]] | None,
+                  guard: InterruptGuard) -> dict[float, SolveResult]:
+    """The sweep points the workers solved, by α, that the rule may use: after a stop the
+    sweep ends as a serial one would — at the first point that did not start (None), or just
+    after the first one interrupted (``guard`` then says so)."""
+    if prefetched is None:
+        return {}
+    grid, results = prefetched
+    reached = next((k for k, r in enumerate(results) if r is None), len(results))
+    cut = next((k + 1 for k, r in enumerate(results[:reached])
+                if r.stop_reason == "interrupted"), reached)
+    if cut == 0:
+        raise KeyboardInterrupt            # stopped before any point ran: not run
+    if cut < len(results):
+        guard.requested = True
+    return dict(zip(grid[:cut], results[:cut]))
+
+
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
          observed: Observed, console: Console, guard: InterruptGuard, stored: Stored,
          prefetched: tuple[list[float], list[Any]] | None = None) -> Solved:
@@ -279,19 +297,7 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     shape = (*observed.batch, *problem.input_shape)
     replay = _Replay(stored, task.solver.max_iter, _check_every(settings), shape)
     done: list[tuple[float, SolveResult]] = []
-    solved_elsewhere: dict[float, SolveResult] = {}
-    if prefetched is not None:
-        grid, results = prefetched
-        # after a stop the sweep ends as a serial one would: at the first point that did not
-        # start (None), or just after the first one interrupted
-        reached = next((k for k, r in enumerate(results) if r is None), len(results))
-        cut = next((k + 1 for k, r in enumerate(results[:reached])
-                    if r.stop_reason == "interrupted"), reached)
-        if cut == 0:
-            raise KeyboardInterrupt            # stopped before any point ran: not run
-        if cut < len(results):
-            guard.requested = True
-        solved_elsewhere = dict(zip(grid[:cut], results[:cut]))
+    solved_elsewhere = _points_taken(prefetched, guard)
 
     def solve_at(alpha: float, x0: Any = None, label: str | None = None) -> SolveResult:
         if alpha in solved_elsewhere:           # a point a worker solved, from the start
