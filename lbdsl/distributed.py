@@ -26,8 +26,12 @@ iterate or last complete epoch written, resumable with ``--resume`` — and a ta
 after it returns without running.  A second Ctrl-C cancels what is left.
 
 Progress: a line as each future finishes (``[k/n] invert net (line L): done``, or ``group k of
-n``); the solvers on the workers run quietly.  Not here (yet): data-parallel training, live
+n``); the solvers on the workers run quietly.  Not here (yet): live
 progress from inside a worker's solve.
+
+A ``train`` task with ``shards = K`` runs here too, its K shards of samples and lifted states on
+the workers (:mod:`lbdsl.distributed_shards`); its epochs, checkpoints and Ctrl-C are those of
+a serial run.
 """
 
 from __future__ import annotations
@@ -149,9 +153,12 @@ def _point_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
 
 def _here(task: Any) -> bool:
     """Whether ``task`` runs in the calling process, its parts as futures: a ``chunk`` task
-    (groups of rows) or a sweep without warm starts (its points)."""
+    (groups of rows), a sweep without warm starts (its points), or a ``train`` task with
+    ``shards`` (data-parallel: :mod:`lbdsl.distributed_shards`)."""
     from .tasks.invert.solve import independent_points
 
+    if task.kind == "train":
+        return getattr(task, "shards", None) is not None
     return task.kind == "invert" and (getattr(task, "chunk", None) is not None
                                       or independent_points(task) is not None)
 
@@ -254,7 +261,12 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
             names = {p.key: f"α = {a:.3g}" for p, a in zip(parts, alphas)}
             return stop.gather(parts, names)
 
-        ctx.chunks, ctx.sweep = groups, points
+        def shards(k: int) -> Any:
+            from .distributed_shards import DaskPool
+
+            return DaskPool.factory(client, k, backend)
+
+        ctx.chunks, ctx.sweep, ctx.shards = groups, points, shards
         try:
             local[index] = pipeline.run_task(ctx, program.tasks[index], folders.get(index))
         except KeyboardInterrupt:

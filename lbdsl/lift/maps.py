@@ -74,6 +74,10 @@ class WeightMap:
         """``λ_max G`` for the same ``G``: the Lipschitz constant of ``∇_θ Σ_n φ(A_θ x_n)``."""
         return self.operator(params).gram_norm(self._rows(x, self.in_shape))
 
+    def gram_rows(self, params: Params, x: Any) -> Any:
+        """The rows (patches) ``P`` of the input with ``PᵀP = G``."""
+        return self.operator(params).gram_rows(self._rows(x, self.in_shape))
+
     def _rows(self, x: Any, shape: Shape) -> Any:
         return x
 

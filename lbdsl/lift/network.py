@@ -141,14 +141,15 @@ class LiftedLayer:
             gb = xp.sum(xp.reshape(rows, (rows.shape[0], b.shape[0], -1)), axis=(0, 2))
         grads[self.bias] = _add(grads.get(self.bias), gb)
 
-    def weight_lipschitz(self, params: Params, u_in: Any, gram: float | None = None) -> float:
+    def weight_lipschitz(self, params: Params, u_in: Any, gram: float | None = None,
+                         rows: int | None = None) -> float:
         """A Lipschitz constant of ``∇_θ (1/B) Σ_n φ(A_θ u_n + b)`` for any ``φ`` with a
         1-Lipschitz gradient: ``(λ_max G + B·k)/B`` where ``(1/B) Σ_n J_nᵀ J_n = G ⊗ I`` for the
         Jacobians of ``θ ↦ A_θ u_n`` (``G = Σ_n u_n u_nᵀ``, patches for conv2d) and the bias adds
         ``k`` = the output positions each bias entry enters (``‖[U 1]‖² ≤ ‖U‖² + ‖1‖²``, at most
         twice the joint Jacobian's ``λ_max``).  ``gram``: an upper bound of ``λ_max G`` known
-        already (else it is computed)."""
-        rows = int(np.prod(u_in.shape[:-1]))
+        already (else it is computed); ``rows``: ``B`` (default: ``u_in``'s rows)."""
+        rows = int(np.prod(u_in.shape[:-1])) if rows is None else rows
         total = self.A.gram_norm(params, u_in) if gram is None else gram
         if self.bias is not None:
             total += rows * (self.z_size // int(np.prod(params[self.bias].shape)))

@@ -158,13 +158,18 @@ class Conv2d:
         """``λ_max`` of the patch Gram matrix ``Σ_{n, y, w} p p ᵀ`` (``p`` the ``C_in·k_h·k_w``
         entries one output pixel reads) for ``x (N, C_in, H, W)``: the Lipschitz constant of
         ``∇_K Σ φ(A_K x)``, as :meth:`Dense.gram_norm` is for a matrix."""
+        return gram_lambda_max(self.gram_rows(x))
+
+    def gram_rows(self, x: Any) -> Any:
+        """The patch matrix ``P (N·H_out·W_out, C_in·k_h·k_w)``, one row per output pixel, whose
+        ``PᵀP`` is the patch Gram matrix."""
         xp = array_namespace(x)
         padded = self._padded(x, x.shape[1])
         n, c = x.shape[0], x.shape[1]
         _, ho, wo = self.shape_out
         taps = [xp.reshape(padded[:, rows, cols, :], (n * ho * wo, c))
                 for _, _, rows, cols in self._windows()]
-        return gram_lambda_max(xp.concat(taps, axis=1))
+        return xp.concat(taps, axis=1)
 
     def astype(self, dtype: Any) -> "Conv2d":
         """The same operator with its kernel stored in ``dtype``."""

@@ -63,6 +63,10 @@ class Dense:
         up to ``rank G`` times smaller than ``trace G``."""
         return gram_lambda_max(x)
 
+    def gram_rows(self, x: Any) -> Any:
+        """The rows ``P`` whose ``PᵀP`` is ``G`` (here ``x`` itself)."""
+        return x
+
     @property
     def T(self) -> "Dense":  # noqa: N802 - the mathematical name a spec writes (``W.T @ x``)
         """The operator ``Wᵀ`` (a view of the same storage where the backend allows it)."""

@@ -12,7 +12,7 @@ from array_api_compat import array_namespace
 from ..backend import asarray
 from .base import LinearOperator
 
-__all__ = ["operator_norm", "gram_lambda_max", "GRAM_EIG_LIMIT"]
+__all__ = ["operator_norm", "gram_lambda_max", "gram_factor", "GRAM_EIG_LIMIT"]
 
 #: the largest side of the Gram matrix :func:`gram_lambda_max` diagonalises (2048³ flops ≈ 1 s)
 GRAM_EIG_LIMIT = 2048
@@ -60,3 +60,14 @@ def gram_lambda_max(rows: Any) -> float:
     t = xp.matrix_transpose(rows)
     gram = xp.matmul(rows, t) if m <= n else xp.matmul(t, rows)
     return max(float(xp.linalg.eigvalsh(gram)[-1]), 0.0)
+
+
+def gram_factor(rows: Any) -> Any:
+    """``R (min(m, n), n)`` with ``RᵀR = XᵀX`` for ``X (m, n)``: the triangular factor of
+    ``X = QR``.  Factors of row blocks stack to a factor of the stacked rows
+    (``Σ_p R_pᵀR_p = Σ_p X_pᵀX_p``), so :func:`gram_lambda_max` of the stack is ``λ_max`` of the
+    whole Gram matrix, while no row of ``X`` is sent — only a rotation of at most ``n`` of them."""
+    xp = array_namespace(rows)
+    if rows.shape[0] == 0:
+        return rows
+    return xp.linalg.qr(rows, mode="reduced")[1]

@@ -40,6 +40,7 @@ class RunContext:
     weights: Any = None
     chunks: Any = None
     sweep: Any = None
+    shards: Any = None      # a train task's data-parallel pool: shards(K)(trainer) → a pool
     certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
 
     @property

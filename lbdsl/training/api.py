@@ -48,6 +48,7 @@ from ..solvers.driver import run
 from .epochs import BackpropMethod, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
 from .optim import make_update
+from .shards import ShardedEpochs
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import resolve_penalties
 
@@ -189,7 +190,8 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
           loss: str | None = None, xp: Any = None, dtype: Any = "float64", seed: int = 0,
           monitor: Monitor | None = None, penalties: Any = None, validate: Validate | None = None,
           initial: dict[str, Any] | None = None, resume: TrainState | None = None,
-          checkpoint: Callable[[TrainState], None] | None = None) -> TrainResult:
+          checkpoint: Callable[[TrainState], None] | None = None,
+          shards: Callable[[LiftedTrainer], Any] | None = None) -> TrainResult:
     """Train ``net`` on ``inputs`` → ``targets`` (one sample per leading index).
 
     ``settings`` is a task's optimizer (``ImplicitSGD``, ``SGD`` or ``Adam``; default
@@ -199,8 +201,10 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     ``dtype`` ``"float64"``/``"float32"`` or a dtype of ``xp``; ``initial`` overrides starting
     values by parameter name.  ``resume`` continues from a :class:`TrainState` (of a run with the
     same data, settings and seed; ``settings.epochs`` is the total to reach), ``checkpoint``
-    receives one at the end of every epoch.  See the module docstring for the history and stop
-    reasons.
+    receives one at the end of every epoch.  ``shards(trainer)`` (lifted training) returns a
+    pool of shards (:mod:`.shards`: :class:`~.shards.LocalPool`, or a Dask cluster's) that keep
+    the samples and their states: data-parallel training, the serial steps up to rounding.
+    See the module docstring for the history and stop reasons.
     """
     loss, settings = _resolve(settings, loss)
     xp = xp or namespace("numpy")
@@ -219,8 +223,14 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
         _resumed_params(rt, resume, xp, dtype)       # the same parameters, or one line
     data = Samples(x, y, method.start(params, x) if resume is None else {},
                    np.arange(x.shape[0]))
-    epochs = Epochs(method, data, params, seed, max(1, min(int(settings.batch), x.shape[0])),
-                    validate, xp, dtype)
+    batch = max(1, min(int(settings.batch), x.shape[0]))
+    if shards is None:
+        epochs = Epochs(method, data, params, seed, batch, validate, xp, dtype)
+    elif method.roles is None:
+        raise SolveError("data-parallel shards are for lifted training (loss = bregman)")
+    else:
+        epochs = ShardedEpochs(method, data, params, seed, batch, validate, xp, dtype,
+                               shards(method.trainer))
 
     def snapshot(k: int, history: History) -> TrainState:
         return TrainState(epoch=k, history=history.copy(), **epochs.state())
@@ -228,19 +238,24 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     after = None if checkpoint is None else (lambda k, h: checkpoint(snapshot(k, h)))
     start = None if resume is None else {"iteration": vars(resume), "k": resume.epoch,
                                          "history": resume.history}
-    out = run(epochs, Stopping(max_iter=int(settings.epochs), tol=None, check_every=1),
-              monitor, start, unit="epoch", record_start=True, catch_interrupts=True,
-              after_check=after)
-    roles = method.roles
-    states = None if roles is None else epochs.data.states_in_sample_order(
-        xp, {roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
+    try:
+        out = run(epochs, Stopping(max_iter=int(settings.epochs), tol=None, check_every=1),
+                  monitor, start, unit="epoch", record_start=True, catch_interrupts=True,
+                  after_check=after)
+        roles = method.roles
+        states = None if roles is None else epochs.sample_states(
+            {roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
+        last = snapshot(out.iterations, out.history)
+    finally:
+        if isinstance(epochs, ShardedEpochs):
+            epochs.pool.close()
     note = f"{moved} target entries moved into the domain of the output's activation"
     return TrainResult(params=epochs.params, history=out.history, stop_reason=out.reason,
                        epochs=out.iterations, method="lifted" if roles else "backprop",
                        optimizer=settings.name, lifted_states=states,
                        message=out.message if out.reason == "diverged" else (note if moved
                                                                              else ""),
-                       projected_targets=moved, state=snapshot(out.iterations, out.history))
+                       projected_targets=moved, state=last)
 
 
 def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, RegulariserSum],
@@ -251,10 +266,17 @@ def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, Regular
     update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
     if loss != "bregman":
         return BackpropMethod(rt, _blocks_of(rt, pens), update), y, 0
-    roles = LiftedRoles.of(rt)
-    y_dom = rt.layers[roles.pinned].psi.project_domain(y)
+    trainer = lifted_trainer(rt, pens, xp, dtype)
+    y_dom = rt.layers[trainer.roles.pinned].psi.project_domain(y)
     moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
-    trainer = LiftedTrainer(roles, _layers_of(roles, pens), xp, dtype)
     if update is not None:
         return LiftedMethod(trainer, update), y_dom, moved
     return LiftedMethod(trainer, None, float(settings.tau), int(settings.inner)), y_dom, moved
+
+
+def lifted_trainer(rt: LiftedNetwork, pens: dict[str, RegulariserSum], xp: Any, dtype: Any,
+                   ) -> LiftedTrainer:
+    """The lifted trainer of ``rt`` with the penalties by variable (``SolveError`` in one line
+    for a network that cannot be trained lifted)."""
+    roles = LiftedRoles.of(rt)
+    return LiftedTrainer(roles, _layers_of(roles, pens), xp, dtype)

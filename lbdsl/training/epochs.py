@@ -166,6 +166,10 @@ class Epochs:
     def finite(self) -> bool:
         return all(is_finite(a) for a in (*self.params.values(), *self.data.states.values()))
 
+    def sample_states(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+        """Every hidden state's rows in sample order, as ``(N, *shapes[k])``."""
+        return self.data.states_in_sample_order(self.xp, shapes)
+
     def check(self, k: int) -> dict[str, float]:
         out = self.method.metrics(self.params, self.data)
         if self.validate is not None:
@@ -183,15 +187,13 @@ class Epochs:
         against this run's data)."""
         xp, dtype = self.xp, self.dtype
         n = self.data.x.shape[0]
-        order = np.asarray(state["order"], dtype=np.int64)
-        if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
-            raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
+        order = checked_order(state, n)
         self.params = {k: asarray(xp, v, dtype=dtype) for k, v in state["params"].items()}
         if not np.array_equal(order, self.data.order):
             base = self.data.in_order(xp, np.argsort(self.data.order))
             self.data = base.in_order(xp, order)
         self.data = Samples(self.data.x, self.data.y, self._states(state["states"], n), order)
-        self.method.load_state(_on(xp, state["optimizer"], dtype), state["norms"])
+        self.method.load_state(on_backend(xp, state["optimizer"], dtype), state["norms"])
         self.rng.bit_generator.state = state["rng"]
 
     def _states(self, states: dict[str, Any], n: int) -> dict[str, Any]:
@@ -213,10 +215,18 @@ class Epochs:
         return out
 
 
-def _on(xp: Any, value: Any, dtype: Any) -> Any:
+def checked_order(state: dict[str, Any], n: int) -> np.ndarray:
+    """A state's row order, checked to be a permutation of this run's ``n`` samples."""
+    order = np.asarray(state["order"], dtype=np.int64)
+    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        raise SolveError(f"the checkpoint is for {order.size} training samples, not {n}")
+    return order
+
+
+def on_backend(xp: Any, value: Any, dtype: Any) -> Any:
     """Nested dicts of arrays (a state read back from a file) as arrays of ``xp``."""
     if isinstance(value, dict):
-        return {k: _on(xp, v, dtype) for k, v in value.items()}
+        return {k: on_backend(xp, v, dtype) for k, v in value.items()}
     if isinstance(value, (int, float)):
         return value
     return asarray(xp, value, dtype=dtype)

@@ -67,7 +67,8 @@ from ..ops.norm import gram_lambda_max
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import prox_phi_penalised, prox_psi_penalised
 
-__all__ = ["LiftedRoles", "Batch", "LiftedTrainer", "state_key", "output_layer"]
+__all__ = ["LiftedRoles", "Batch", "LiftedTrainer", "state_key", "output_layer", "anchored_step",
+           "metrics_of"]
 
 _TINY = 1e-12
 #: power iterations for the first estimate of each ‖A_k‖² (later ones are warm-started)
@@ -142,6 +143,20 @@ class Batch:
 
     z: list[Any]
     u: list[Any]
+
+
+def anchored_step(params: Params, anchor: Params, grads: Params, lips: dict[str, float],
+                  inv_tau: float) -> Params:
+    """One proximal-gradient step on ``E_S(Θ) + (1/2τ)‖Θ − Θ^k‖²`` per parameter:
+    ``Θ⁺ = Θ − (∇ + (Θ − Θ^k)/τ) / (L_Θ + 1/τ)`` (``params is anchor``: no anchor pull)."""
+    out = dict(params)
+    for name, g in grads.items():
+        step = 1.0 / (lips[name] + inv_tau)
+        if params is anchor:             # first iteration: Θ = Θ^k, no anchor pull
+            out[name] = params[name] - step * g
+        else:
+            out[name] = params[name] - step * (g + inv_tau * (params[name] - anchor[name]))
+    return out
 
 
 class LiftedTrainer:
@@ -253,14 +268,16 @@ class LiftedTrainer:
         return cache
 
     def theta_gradient(self, params: Params, b: Batch, cache: dict[int, Any] | None = None,
-                       lipschitz: bool = True) -> tuple[Params, dict[str, float]]:
+                       lipschitz: bool = True, scale: float | None = None,
+                       ) -> tuple[Params, dict[str, float]]:
         """``∇_Θ`` of the batch objective and each parameter's Lipschitz constant (the sum over
         the maps that use it of their ``λ_max G`` plus the bias's count; 0 without
-        ``lipschitz``, for an explicit optimizer that does not use them)."""
+        ``lipschitz``, for an explicit optimizer that does not use them).  ``scale`` is
+        ``1/|S|`` (default: ``b``'s rows; a shard of a batch passes the whole batch's)."""
         cache = cache or {}
         grads: Params = {}
         lips: dict[str, float] = {}
-        scale = 1.0 / float(b.u[0].shape[0])
+        scale = 1.0 / float(b.u[0].shape[0]) if scale is None else scale
         for layer in self.net.layers:
             u_in = b.u[layer.input_block]
             pre = cache.get(layer.index)
@@ -320,14 +337,7 @@ class LiftedTrainer:
         for _ in range(inner):
             cache = self.sweep(params, b)
             grads, lips = self.theta_gradient(params, b, cache)
-            current, params = params, dict(params)
-            for name, g in grads.items():
-                step = 1.0 / (lips[name] + inv_tau)
-                if current is anchor:             # first iteration: Θ = Θ^k, no anchor pull
-                    params[name] = current[name] - step * g
-                else:
-                    params[name] = current[name] - step * (g + inv_tau * (current[name]
-                                                                          - anchor[name]))
+            params = anchored_step(params, anchor, grads, lips, inv_tau)
             b.u = self._substitute(params, b.u[0], b.z)
         self.refresh_norms(params)
         return params
@@ -347,6 +357,12 @@ class LiftedTrainer:
         """The lifted objective ``E`` (mean over the rows) and the lifted residual
         ``(Σ_l ‖σ_l(pre_l) − z_l‖²)^½ / (Σ_l ‖z_l‖²)^½`` over the hidden states; computed
         ``chunk`` rows at a time (small temporaries are much faster than full-size ones)."""
+        return metrics_of(x.shape[0], *self.totals(params, x, y, states, chunk))
+
+    def totals(self, params: Params, x: Any, y: Any, states: dict[str, Any],
+               chunk: int = 256) -> tuple[float, float, float]:
+        """``(Σ E_n, Σ_l ‖σ_l(pre_l) − z_l‖², Σ_l ‖z_l‖²)`` over the rows: sums, so that the
+        shards of a data set add up to the whole (:func:`metrics_of`)."""
         n = x.shape[0]
         total = num = den = 0.0
         for start in range(0, n, chunk):
@@ -355,8 +371,7 @@ class LiftedTrainer:
                               {k: s[start:stop, ...] for k, s in states.items()})
             t, a, c = self._sums(params, part)
             total, num, den = total + t, num + a, den + c
-        residual = math.sqrt(num) / max(math.sqrt(den), _TINY) if num else 0.0
-        return {"objective": total / n, "residual": residual}
+        return total, num, den
 
     def _sums(self, params: Params, b: Batch) -> tuple[float, float, float]:
         xp = self.xp
@@ -372,3 +387,9 @@ class LiftedTrainer:
         for l, pen in self.penalties.items():
             total += float(xp.sum(pen.row_values(b.z[l])))
         return total, num, den
+
+
+def metrics_of(n: int, total: float, num: float, den: float) -> dict[str, float]:
+    """The objective (mean over ``n`` rows) and lifted residual from :meth:`LiftedTrainer.totals`."""
+    residual = math.sqrt(num) / max(math.sqrt(den), _TINY) if num else 0.0
+    return {"objective": total / n, "residual": residual}

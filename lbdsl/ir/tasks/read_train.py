@@ -168,10 +168,15 @@ def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> m.Optimizer:
     return cls(**b.values, spans=MappingProxyType(dict(b.spans)), span=expr.span)
 
 
+def _read_shards(expr: tree.Expr, what: str, ctx: Context) -> int:
+    return r.integer(expr, what, 1)
+
+
 TRAIN = Schema(
     kind="train",
     readers={"data": read_train_data, "validation": read_train_data, "loss": read_loss,
-             "penalty": read_penalty, "optimizer": read_optimizer, **SHARED_READERS},
+             "penalty": read_penalty, "optimizer": read_optimizer, "shards": _read_shards,
+             **SHARED_READERS},
     required=("data",),
     hints={
         "epochs": "`epochs` is an option of the optimizer: optimizer = implicit_sgd(epochs = 10)",
@@ -197,6 +202,10 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
                                    "Bregman loss, but `loss = mse` asks for backpropagation",
                                    "use optimizer = sgd(...) or adam(...) with loss = mse, "
                                    "or loss = bregman"))
+    if "shards" in v and loss == "mse":
+        problems.append(Diagnostic(spans["shards"], "`shards` splits lifted training's samples "
+                                   "and states over Dask workers, but `loss = mse` is "
+                                   "backpropagation", "use loss = bregman, or drop shards"))
     if problems or "data" not in v:
         return None
     if optimizer is None:   # the default follows the loss

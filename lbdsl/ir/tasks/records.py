@@ -411,7 +411,8 @@ class TrainTask(SolvingTask):
     """``train NET { ... }``: fit NET's parameters to input/target pairs (math.md §5).
 
     ``optimizer`` defaults to ``implicit_sgd()`` for ``loss = bregman`` and ``adam()`` for
-    ``loss = mse``.
+    ``loss = mse``.  ``shards = K`` (lifted training): with a Dask cluster, the samples and their
+    states split into K shards kept on the workers (data-parallel); serially, no effect.
     """
 
     kind: ClassVar[str] = "train"
@@ -421,6 +422,7 @@ class TrainTask(SolvingTask):
     loss: Literal["bregman", "mse"] = "bregman"
     penalty: PenaltyTerms = field(default_factory=PenaltyTerms)
     optimizer: Optimizer = field(default_factory=ImplicitSGD)
+    shards: int | None = None     # data-parallel shards on a Dask cluster (None: one process)
 
 
 # --- check -----------------------------------------------------------------------------------

@@ -53,7 +53,12 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         console.print(f"  no checkpoint in {folder}: starting from epoch 0")
     console.print(f"  training: {fit.method_label(task)}, {data.n} samples"
                   + (f", validation {validation.n}" if validation is not None else ""))
-    trained = fit.run(task, net, data, validation, ctx.xp, console, path, fingerprint, start)
+    pool = None
+    if task.shards is not None and ctx.shards is not None:
+        pool = ctx.shards(task.shards)
+        console.print(f"  data-parallel: {task.shards} shards on the Dask workers")
+    trained = fit.run(task, net, data, validation, ctx.xp, console, path, fingerprint, start,
+                      shards=pool)
     record = TrainRecord(task, net, cert, data, validation, trained, ctx.backend, ctx.file,
                          ctx.source, ctx.overrides)
     result = write_train(folder, record)

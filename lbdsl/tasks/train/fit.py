@@ -113,9 +113,10 @@ def method_label(task: TrainTask) -> str:
 
 def run(task: TrainTask, net: NetworkIR, data: Pairs, validation: Pairs | None, xp: Any,
         console: Console, checkpoint_path: Path, fingerprint: dict[str, Any],
-        resume: tuple[TrainState, float] | None = None) -> Trained:
+        resume: tuple[TrainState, float] | None = None, shards: Any = None) -> Trained:
     """Train ``net`` on ``data`` as ``task`` says, writing ``checkpoint_path`` after every
-    epoch; ``resume`` is a checkpoint's state and the training time it records."""
+    epoch; ``resume`` is a checkpoint's state and the training time it records; ``shards``:
+    a pool of data-parallel shards (:func:`lbdsl.training.train`)."""
     dtype = float_dtype(xp, task.dtype)
     validate = validator(net, validation, xp, dtype) if validation is not None else None
     state, before = resume if resume is not None else (None, 0.0)
@@ -134,7 +135,8 @@ def run(task: TrainTask, net: NetworkIR, data: Pairs, validation: Pairs | None, 
 
         result = train(net, data.inputs, data.targets, task.optimizer, loss=task.loss, xp=xp,
                        dtype=dtype, seed=task.seed, monitor=monitor, penalties=task.penalty,
-                       validate=validate, resume=state, checkpoint=save)
+                       validate=validate, resume=state, checkpoint=save,
+                       shards=shards)
     elapsed = time.perf_counter() - start
     last = result.state
     if last is not None and (not written or written[-1] != last.epoch):

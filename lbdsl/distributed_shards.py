@@ -1,0 +1,213 @@
+"""The shards of data-parallel lifted training (:mod:`lbdsl.training.shards`) on the workers of
+a Dask cluster: ``train(..., shards=DaskPool.factory(client, K))``, or a ``train`` task with
+``shards = K`` under ``lbdsl solve --workers N`` / ``--scheduler ADDRESS``.
+
+Each shard is an object in its worker's memory (``_HELD``, by run and index), built once from
+the network (its IR: a few kB), the penalties and its rows, states included; every call after
+that is a small task pinned to that worker (``workers=[address]``, no other worker allowed), its
+broadcast arguments (Θ, once per call) scattered to the shards' workers only.  So a shard's
+rows and states stay where they are.  A worker that dies takes its shards with it: the pool
+sees its address leave the scheduler (or a call fail), raises
+:class:`~lbdsl.training.shards.ShardsLost`, and the epoch runs again from its start with
+those shards rebuilt on the workers that are left (the nanny's replacement included) — nothing
+lost, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .training.shards import Shard, ShardsLost
+
+__all__ = ["DaskPool", "TrainerRecipe"]
+
+#: the shards this worker process holds, by ``run/index``
+_HELD: dict[str, Shard] = {}
+
+#: how often (seconds) a pending call checks that its workers are still there
+_POLL = 0.5
+
+
+@dataclass(frozen=True)
+class TrainerRecipe:
+    """What a worker needs to build the run's :class:`~lbdsl.training.lifted.LiftedTrainer`:
+    the network's IR, the penalties by variable, the backend and dtype names."""
+
+    net: Any
+    penalties: dict[str, Any]
+    backend: str
+    dtype: str
+
+    def build(self) -> Any:
+        from .backend import float_dtype, namespace
+        from .lift.network import lifted_network
+        from .training.api import lifted_trainer
+
+        xp = namespace(self.backend)
+        dtype = float_dtype(xp, self.dtype)
+        return lifted_trainer(lifted_network(self.net, xp, dtype, params={}), self.penalties,
+                              xp, dtype)
+
+
+def _open(key: str, recipe: TrainerRecipe, ids: Any, x: Any, y: Any, states: Any) -> int:
+    _HELD[key] = Shard(recipe.build(), ids, x, y, states)
+    return int(np.asarray(ids).size)
+
+
+def _call(key: str, name: str, args: tuple[Any, ...], extra: tuple[Any, ...]) -> Any:
+    from .backend import to_numpy
+
+    shard = _HELD.get(key)
+    if shard is None:            # this worker never held it: a replacement
+        raise LookupError(f"shard {key} is not on this worker")
+    out = getattr(shard, name)(*args, *extra)
+    return _host(out, to_numpy)
+
+
+def _host(value: Any, to_numpy: Callable[[Any], Any]) -> Any:
+    """``value`` with its arrays as NumPy (a CuPy worker's results travel as host arrays)."""
+    if isinstance(value, dict):
+        return {k: _host(v, to_numpy) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host(v, to_numpy) for v in value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return to_numpy(value)
+    return value
+
+
+def _close(prefix: str) -> int:
+    gone = [k for k in _HELD if k.startswith(prefix)]
+    for k in gone:
+        del _HELD[k]
+    return len(gone)
+
+
+class DaskPool:
+    """The shards on the workers of ``client`` (round robin over the workers at the start)."""
+
+    def __init__(self, client: Any, shards: int, recipe: TrainerRecipe) -> None:
+        self.client, self.shards, self.recipe = client, shards, recipe
+        self.run = uuid.uuid4().hex
+        self.where: list[str | None] = [None] * shards
+        #: bytes sent to the shards and back, by what (measured from the NumPy payloads)
+        self.sent: dict[str, int] = {}
+        #: the shards each ``open`` built (the first: all; later ones: rebuilt after a loss)
+        self.opened: list[list[int]] = []
+
+    @classmethod
+    def factory(cls, client: Any, shards: int, backend: str = "numpy",
+                ) -> Callable[[Any], "DaskPool"]:
+        """``train(..., shards=DaskPool.factory(client, K))`` (the workers on ``backend``)."""
+        def make(trainer: Any) -> DaskPool:
+            return cls(client, shards, recipe_of(trainer, backend))
+        return make
+
+    def _workers(self) -> list[str]:
+        return sorted(self.client.scheduler_info()["workers"])
+
+    def open(self, ids: list[np.ndarray], x: Any, y: Any, states: list[dict[str, Any]],
+             only: Sequence[int] | None = None) -> None:
+        from .backend import to_numpy
+
+        which = list(range(self.shards)) if only is None else list(only)
+        self.opened.append(which)
+        workers = self._workers()
+        if not workers:
+            raise ShardsLost(which, "the cluster has no worker")
+        futures = []
+        for j, p in enumerate(which):
+            addr = workers[(p if only is None else j) % len(workers)]
+            self.where[p] = addr
+            payload = (np.asarray(ids[p]), to_numpy(x[p]), to_numpy(y[p]),
+                       {k: to_numpy(v) for k, v in states[p].items()})
+            self._count("open", payload)
+            futures.append(self.client.submit(_open, self._key(p), self.recipe, *payload,
+                                              workers=[addr], allow_other_workers=False,
+                                              pure=False, key=f"lbdsl-shard-open-{p}-{uuid.uuid4().hex}"))
+        self._wait(futures, which)
+
+    def map(self, name: str, *args: Any, each: Sequence[Any] | None = None) -> list[Any]:
+        from .backend import to_numpy
+
+        args = _host(args, to_numpy)
+        live = set(self._workers())
+        lost = [p for p, a in enumerate(self.where) if a not in live]
+        if lost:
+            raise ShardsLost(lost, "their worker left the cluster")
+        self._count(name, args, len(self.where))
+        shared = (self.client.scatter(args, workers=sorted(set(self.where)), broadcast=True,
+                                      hash=False) if _big(args) else args)
+        futures = []
+        for p, addr in enumerate(self.where):
+            extra = () if each is None else (_host(each[p], to_numpy),)
+            if extra:
+                self._count(name, extra)
+            futures.append(self.client.submit(_call, self._key(p), name, shared, extra,
+                                              workers=[addr], allow_other_workers=False,
+                                              pure=False, key=f"lbdsl-shard-{name}-{p}-{uuid.uuid4().hex}"))
+        out = self._wait(futures, range(self.shards))
+        self._count(f"{name} (back)", out)
+        return out
+
+    def _wait(self, futures: list[Any], which: Sequence[int]) -> list[Any]:
+        """The results, or :class:`ShardsLost` once a shard's worker is gone."""
+        from dask.distributed import wait
+        from distributed import KilledWorker
+
+        which = list(which)
+        try:
+            while True:
+                try:
+                    wait(futures, timeout=_POLL)
+                    break
+                except TimeoutError:       # still running: are their workers still there?
+                    pass
+                live = set(self._workers())
+                lost = [p for p, f in zip(which, futures)
+                        if not f.done() and self.where[p] not in live]
+                if lost:
+                    raise ShardsLost(lost, "their worker left the cluster")
+            lost = [p for p, f in zip(which, futures) if f.status == "error"
+                    and isinstance(f.exception(), (LookupError, KilledWorker))]
+            if lost:
+                raise ShardsLost(lost, "their worker died")
+            return self.client.gather(futures)
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        """Drop this run's shards on every worker (quietly when the cluster is gone)."""
+        try:
+            self.client.run(_close, f"{self.run}/")
+        except Exception:                      # noqa: BLE001 - closing must not mask an error
+            pass
+
+    def _key(self, p: int) -> str:
+        return f"{self.run}/{p}"
+
+    def _count(self, what: str, value: Any, copies: int = 1) -> None:
+        self.sent[what] = self.sent.get(what, 0) + copies * _nbytes(value)
+
+
+def recipe_of(trainer: Any, backend: str = "numpy") -> TrainerRecipe:
+    """The recipe of a driver-side trainer (its network's IR, penalties, dtype) on ``backend``."""
+    pens = {trainer.roles.keys[l]: pen for l, pen in trainer.penalties.items()}
+    dtype = "float32" if "float32" in str(trainer.dtype) else "float64"
+    return TrainerRecipe(trainer.net.network, pens, backend, dtype)
+
+
+def _big(args: Any) -> bool:
+    return _nbytes(args) > 64 * 1024
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return int(getattr(value, "nbytes", 8))
