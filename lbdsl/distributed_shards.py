@@ -54,7 +54,8 @@ class TrainerRecipe:
                               xp, dtype)
 
 
-def _open(key: str, recipe: TrainerRecipe, ids: Any, x: Any, y: Any, states: Any) -> int:
+def _open(key: str, recipe: TrainerRecipe, payload: tuple[Any, Any, Any, Any]) -> int:
+    ids, x, y, states = payload
     _HELD[key] = Shard(recipe.build(), ids, x, y, states)
     return int(np.asarray(ids).size)
 
@@ -117,8 +118,12 @@ class DaskPool:
         which = list(range(self.shards)) if only is None else list(only)
         self.opened.append(which)
         workers = self._workers()
-        if not workers:
-            raise ShardsLost(which, "the cluster has no worker")
+        if not workers:           # all of them died: wait for the nannies' replacements
+            try:
+                self.client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                raise ShardsLost(which, "the cluster has no worker") from None
+            workers = self._workers()
         futures = []
         for j, p in enumerate(which):
             addr = workers[(p if only is None else j) % len(workers)]
@@ -126,9 +131,10 @@ class DaskPool:
             payload = (np.asarray(ids[p]), to_numpy(x[p]), to_numpy(y[p]),
                        {k: to_numpy(v) for k, v in states[p].items()})
             self._count("open", payload)
-            futures.append(self.client.submit(_open, self._key(p), self.recipe, *payload,
+            sent = self.client.scatter([payload], workers=[addr], hash=False)[0]  # not in graph
+            futures.append(self.client.submit(_open, self._key(p), self.recipe, sent,
                                               workers=[addr], allow_other_workers=False,
-                                              pure=False, key=f"lbdsl-shard-open-{p}-{uuid.uuid4().hex}"))
+                                              pure=False, key=_task_key("open", p)))
         self._wait(futures, which)
 
     def map(self, name: str, *args: Any, each: Sequence[Any] | None = None) -> list[Any]:
@@ -149,7 +155,7 @@ class DaskPool:
                 self._count(name, extra)
             futures.append(self.client.submit(_call, self._key(p), name, shared, extra,
                                               workers=[addr], allow_other_workers=False,
-                                              pure=False, key=f"lbdsl-shard-{name}-{p}-{uuid.uuid4().hex}"))
+                                              pure=False, key=_task_key(name, p)))
         out = self._wait(futures, range(self.shards))
         self._count(f"{name} (back)", out)
         return out
@@ -199,6 +205,10 @@ def recipe_of(trainer: Any, backend: str = "numpy") -> TrainerRecipe:
     pens = {trainer.roles.keys[l]: pen for l, pen in trainer.penalties.items()}
     dtype = "float32" if "float32" in str(trainer.dtype) else "float64"
     return TrainerRecipe(trainer.net.network, pens, backend, dtype)
+
+
+def _task_key(name: str, p: int) -> str:
+    return f"lbdsl-shard-{name}-{p}-{uuid.uuid4().hex}"
 
 
 def _big(args: Any) -> bool:

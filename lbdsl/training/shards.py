@@ -212,16 +212,20 @@ class ShardedEpochs(Epochs):
     # -- the epoch -----------------------------------------------------------------------------
     def step(self) -> None:
         start = self._start if self._start is not None else self.state()
+        lost: set[int] = set()
         for attempt in range(RETRIES + 1):
             try:
+                if lost:        # back to the epoch's start, the lost shards built again
+                    self.restore(start, rebuild=sorted(lost))
+                    lost = set()
                 self._fresh = False
                 self._epoch()
                 return
-            except ShardsLost as lost:
+            except ShardsLost as exc:
+                lost |= set(exc.lost)
                 if attempt == RETRIES:
-                    raise SolveError(f"data-parallel training: {lost}, {RETRIES} times; "
+                    raise SolveError(f"data-parallel training: {exc}, {RETRIES + 1} times; "
                                      "giving up") from None
-                self.restore(start, rebuild=lost.lost)
 
     def _epoch(self) -> None:
         n = self.data.x.shape[0]
