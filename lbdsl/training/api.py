@@ -247,8 +247,7 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
             {roles.keys[l]: roles.state_shape(l) for l in roles.hidden})
         last = snapshot(out.iterations, out.history)
     finally:
-        if isinstance(epochs, ShardedEpochs):
-            epochs.pool.close()
+        epochs.close()
     note = f"{moved} target entries moved into the domain of the output's activation"
     return TrainResult(params=epochs.params, history=out.history, stop_reason=out.reason,
                        epochs=out.iterations, method="lifted" if roles else "backprop",

@@ -166,6 +166,9 @@ class Epochs:
     def finite(self) -> bool:
         return all(is_finite(a) for a in (*self.params.values(), *self.data.states.values()))
 
+    def close(self) -> None:
+        """Release what the epochs hold outside this process (here: nothing)."""
+
     def sample_states(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
         """Every hidden state's rows in sample order, as ``(N, *shapes[k])``."""
         return self.data.states_in_sample_order(self.xp, shapes)

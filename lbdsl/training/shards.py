@@ -284,6 +284,10 @@ class ShardedEpochs(Epochs):
                 lips[name] = lips.get(name, 0.0) + readers * gram / rows
         return lips
 
+    def close(self) -> None:
+        """Drop the shards (on their workers)."""
+        self.pool.close()
+
     # -- checks and state ----------------------------------------------------------------------
     def finite(self) -> bool:
         return (all(is_finite(a) for a in self.params.values())

@@ -327,27 +327,9 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         return result
 
     start = time.perf_counter()
-    cut_short = False
-    if isinstance(rule, FixedAlpha):
-        result = solve_at(rule.value, label=name)
-        alpha, info = float(rule.value), {"rule": "fixed", "value": float(rule.value)}
-    else:
-        try:
-            alpha, result, info = _choose_alpha(rule, task, problem, observed, solve_at)
-        except _RuleStopped:
-            cut_short = True
-            alpha, result = done[-1]
-            info = {"rule": type(rule).__name__.removesuffix("Alpha").lower(),
-                    "tried": [{"alpha": a} for a, _ in done],
-                    "note": "interrupted before the rule had chosen: its last solve"}
+    alpha, result, info, cut_short = _alpha_stage(task, problem, observed, solve_at, done, name,
+                                                  console)
     unfinished = any(r.stop_reason == "interrupted" for _, r in done)
-    if not isinstance(rule, FixedAlpha):
-        if unfinished and not cut_short:
-            info["note"] = ("interrupted: the rule's last decision rests on a solve that did "
-                            "not finish")
-        console.print(f"  alpha: {alpha:.6g} ({info.get('rule', 'rule')}, "
-                      f"{len(info.get('tried', [])) or 1} solve(s))"
-                      + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
     elapsed = time.perf_counter() - start + (stored.time_s if replay.taken else 0.0)
     refine = None
     if task.fidelity == "hybrid" and not guard.requested and not unfinished and not cut_short:
@@ -361,12 +343,43 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
         _run_baseline(task, lp, f_raw, alpha, console, guard, solved, replay)
     solved.resumed_from = replay.report()
     solved.stop_requested = guard.requested
-    solved.complete = not cut_short and not unfinished and (
-        not task.baseline or (solved.baseline is not None
-                              and solved.baseline.stop_reason != "interrupted")) and (
-        task.fidelity != "hybrid" or (solved.start is not None
-                                      and solved.result.stop_reason != "interrupted"))
+    solved.complete = not cut_short and not unfinished and _stages_finished(task, solved)
     return solved
+
+
+def _alpha_stage(task: InvertTask, problem: Any, observed: Observed,
+                 solve_at: Callable[..., SolveResult], done: list[tuple[float, SolveResult]],
+                 name: str, console: Console) -> tuple[float, SolveResult, dict[str, Any], bool]:
+    """``(α, result, info, cut_short)``: the fixed α's solve, or the rule's choice (cut short by
+    a stop: its last solve), said in one line."""
+    rule = task.alpha
+    if isinstance(rule, FixedAlpha):
+        result = solve_at(rule.value, label=name)
+        return float(rule.value), result, {"rule": "fixed", "value": float(rule.value)}, False
+    cut_short = False
+    try:
+        alpha, result, info = _choose_alpha(rule, task, problem, observed, solve_at)
+    except _RuleStopped:
+        cut_short = True
+        alpha, result = done[-1]
+        info = {"rule": type(rule).__name__.removesuffix("Alpha").lower(),
+                "tried": [{"alpha": a} for a, _ in done],
+                "note": "interrupted before the rule had chosen: its last solve"}
+    if not cut_short and any(r.stop_reason == "interrupted" for _, r in done):
+        info["note"] = "interrupted: the rule's last decision rests on a solve that did not finish"
+    console.print(f"  alpha: {alpha:.6g} ({info.get('rule', 'rule')}, "
+                  f"{len(info.get('tried', [])) or 1} solve(s))"
+                  + (f"; {info['note']}" if info.get("note") else ""), highlight=False)
+    return alpha, result, info, cut_short
+
+
+def _stages_finished(task: InvertTask, solved: Solved) -> bool:
+    """Whether the baseline and the hybrid's second stage, where asked for, ran to their end."""
+    baseline = not task.baseline or (solved.baseline is not None
+                                     and solved.baseline.stop_reason != "interrupted")
+    hybrid = task.fidelity != "hybrid" or (solved.start is not None
+                                           and solved.result.stop_reason != "interrupted")
+    return baseline and hybrid
 
 
 def _refine(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
