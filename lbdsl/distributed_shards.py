@@ -6,7 +6,8 @@ Each shard is an object in its worker's memory (``_HELD``, by run and index), bu
 the network (its IR: a few kB), the penalties and its rows, states included; every call after
 that is a small task pinned to that worker (``workers=[address]``, no other worker allowed), its
 broadcast arguments (Θ, once per call) scattered to the shards' workers only.  So a shard's
-rows and states stay where they are.  A worker that dies takes its shards with it: the pool
+rows and states stay where they are.  A round's parts are reduced by a tree of tasks on the
+workers (:meth:`DaskPool.reduce`), not here: this process receives one ``∇_Θ`` per round.  A worker that dies takes its shards with it: the pool
 sees its address leave the scheduler (or a call fail), raises
 :class:`~lbdsl.training.shards.ShardsLost`, and the epoch runs again from its start with
 those shards rebuilt on the workers that are left (the nanny's replacement included) — nothing
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .training.shards import Shard, ShardsLost
+from .training.shards import Part, Shard, ShardsLost, combine, finish, reduce_tree
 
 __all__ = ["DaskPool", "TrainerRecipe"]
 
@@ -95,7 +96,8 @@ class DaskPool:
         self.client, self.shards, self.recipe = client, shards, recipe
         self.run = uuid.uuid4().hex
         self.where: list[str | None] = [None] * shards
-        #: bytes sent to the shards and back, by what (measured from the NumPy payloads)
+        #: bytes this process sent to the shards and received back, by what (measured from
+        #: the NumPy payloads; what the workers move among themselves is not in it)
         self.sent: dict[str, int] = {}
         #: the shards each ``open`` built (the first: all; later ones: rebuilt after a loss)
         self.opened: list[list[int]] = []
@@ -135,9 +137,30 @@ class DaskPool:
             futures.append(self.client.submit(_open, self._key(p), self.recipe, sent,
                                               workers=[addr], allow_other_workers=False,
                                               pure=False, key=_task_key("open", p)))
-        self._wait(futures, which)
+        self._wait(futures, futures, which)
 
     def map(self, name: str, *args: Any, each: Sequence[Any] | None = None) -> list[Any]:
+        futures = self._submit(name, args, each)
+        out = self._wait(futures, futures)
+        self._count(f"{name} (back)", out)
+        return out
+
+    def reduce(self, name: str, *args: Any) -> Part | None:
+        """``name`` on every shard, the parts reduced by a tree of tasks on the workers
+        (:func:`~lbdsl.training.shards.reduce_tree`; each node placed by Dask where its inputs
+        are) and finished there: one reduced part comes back, whatever the number of shards."""
+        futures = self._submit(name, args, None)
+        root = reduce_tree(futures, lambda a, b: self.client.submit(
+            combine, a, b, pure=False, key=_task_key("combine")))
+        final = self.client.submit(finish, root, pure=False, key=_task_key("finish"))
+        out = self._wait(futures, [final])[0]
+        self._count(f"{name} (back)", out)
+        return out
+
+    def _submit(self, name: str, args: tuple[Any, ...], each: Sequence[Any] | None,
+                ) -> list[Any]:
+        """``name`` called on every shard as a task pinned to its worker (``args`` scattered once
+        to those workers when large, ``each[p]`` to shard ``p`` alone)."""
         from .backend import to_numpy
 
         args = _host(args, to_numpy)
@@ -145,9 +168,13 @@ class DaskPool:
         lost = [p for p, a in enumerate(self.where) if a not in live]
         if lost:
             raise ShardsLost(lost, "their worker left the cluster")
-        self._count(name, args, len(self.where))
-        shared = (self.client.scatter(args, workers=sorted(set(self.where)), broadcast=True,
-                                      hash=False) if _big(args) else args)
+        if _big(args):       # one copy from here; Dask replicates it among the workers (a tree)
+            self._count(name, args)
+            shared = self.client.scatter(args, workers=sorted(set(self.where)), broadcast=True,
+                                         hash=False)
+        else:                # small: inside each shard's task
+            self._count(name, args, len(self.where))
+            shared = args
         futures = []
         for p, addr in enumerate(self.where):
             extra = () if each is None else (_host(each[p], to_numpy),)
@@ -156,35 +183,38 @@ class DaskPool:
             futures.append(self.client.submit(_call, self._key(p), name, shared, extra,
                                               workers=[addr], allow_other_workers=False,
                                               pure=False, key=_task_key(name, p)))
-        out = self._wait(futures, range(self.shards))
-        self._count(f"{name} (back)", out)
-        return out
+        return futures
 
-    def _wait(self, futures: list[Any], which: Sequence[int]) -> list[Any]:
-        """The results, or :class:`ShardsLost` once a shard's worker is gone."""
+    def _wait(self, calls: list[Any], results: list[Any],
+              which: Sequence[int] | None = None) -> list[Any]:
+        """The values of ``results`` (the shards' ``calls`` or tasks that depend on them), or
+        :class:`ShardsLost` once a shard's worker is gone — also after its call finished, since
+        its part dies with it before a tree has read it."""
         from dask.distributed import wait
         from distributed import KilledWorker
 
-        which = list(which)
+        which = list(range(len(calls)) if which is None else which)
         try:
             while True:
                 try:
-                    wait(futures, timeout=_POLL)
+                    wait(results, timeout=_POLL)
                     break
                 except TimeoutError:       # still running: are their workers still there?
                     pass
                 live = set(self._workers())
-                lost = [p for p, f in zip(which, futures)
-                        if not f.done() and self.where[p] not in live]
+                lost = [p for p in which if self.where[p] not in live]
                 if lost:
                     raise ShardsLost(lost, "their worker left the cluster")
-            lost = [p for p, f in zip(which, futures) if f.status == "error"
+            lost = [p for p, f in zip(which, calls) if f.status == "error"
                     and isinstance(f.exception(), (LookupError, KilledWorker))]
+            if not lost and any(f.status == "error" for f in results):
+                live = set(self._workers())
+                lost = [p for p in which if self.where[p] not in live]
             if lost:
                 raise ShardsLost(lost, "their worker died")
-            return self.client.gather(futures)
+            return self.client.gather(results)
         finally:
-            self.client.cancel([f for f in futures if not f.done()])
+            self.client.cancel([f for f in [*calls, *results] if not f.done()])
 
     def close(self) -> None:
         """Drop this run's shards on every worker (quietly when the cluster is gone)."""
@@ -207,8 +237,8 @@ def recipe_of(trainer: Any, backend: str = "numpy") -> TrainerRecipe:
     return TrainerRecipe(trainer.net.network, pens, backend, dtype)
 
 
-def _task_key(name: str, p: int) -> str:
-    return f"lbdsl-shard-{name}-{p}-{uuid.uuid4().hex}"
+def _task_key(name: str, p: int | None = None) -> str:
+    return f"lbdsl-shard-{name}-{'' if p is None else f'{p}-'}{uuid.uuid4().hex}"
 
 
 def _big(args: Any) -> bool:

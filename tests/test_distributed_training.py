@@ -123,6 +123,78 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_epoch_run_again():
     assert len(opened) == 2 and opened[0] == [0, 1, 2, 3] and len(opened[1]) == 2
 
 
+def test_a_worker_killed_inside_a_round_is_replaced_and_the_epoch_run_again():
+    """The kill lands inside a shard's state sweep (its 7th ``round``: epoch 1, batch 2), while
+    the other worker's parts wait in the reduction tree — not between epochs."""
+    rng = np.random.default_rng(2)
+    from spec_helpers import build_net
+    net = build_net("""network m { input u : 5
+        h = relu(dense(u, 8))  y = dense(h, 5) output y }""")
+    x = rng.random((48, 5))
+    settings = ImplicitSGD(epochs=3, batch=12, inner=2)
+    reference = train(net, x, x, settings, seed=7)
+
+    def arm(calls: int) -> None:               # on the worker: die inside the calls-th round
+        import os as os_
+        import signal as signal_
+
+        from lbdsl.training.shards import Shard
+        original, count = Shard.round, [0]
+
+        def round_(self, *args):
+            count[0] += 1
+            if count[0] == calls:
+                os_.kill(os_.getpid(), signal_.SIGKILL)
+            return original(self, *args)
+        Shard.round = round_
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        victim = sorted(client.scheduler_info()["workers"])[0]   # shards 0 and 2 (round robin)
+        client.run(arm, 7, workers=[victim])
+        pools: list[DaskPool] = []
+        got = train(net, x, x, settings, seed=7,
+                    shards=lambda t: pools.append(DaskPool.factory(client, 4)(t)) or pools[-1])
+        assert victim not in client.scheduler_info()["workers"]
+    assert got.stop_reason == "max_iter" and got.epochs == 3
+    for key in reference.params:
+        np.testing.assert_allclose(got.params[key], reference.params[key], rtol=0, atol=1e-10)
+    for key in reference.lifted_states:
+        np.testing.assert_allclose(got.lifted_states[key], reference.lifted_states[key],
+                                   rtol=0, atol=1e-10)
+    assert got.history.iteration == reference.history.iteration      # no epoch twice
+    assert pools[0].opened == [[0, 1, 2, 3], [0, 2]]                  # the victim's shards
+
+
+def test_a_large_theta_leaves_this_process_once_per_round():
+    """Θ over 64 kB is scattered once and Dask copies it to the other shards' workers."""
+    rng = np.random.default_rng(3)
+    from spec_helpers import build_net
+    net = build_net("""network m { input u : 100
+        h = relu(dense(u, 60))  y = dense(h, 100) output y }""")
+    x = rng.random((40, 100))
+    settings = ImplicitSGD(epochs=1, batch=20, inner=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        moved = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
+        pools: list[DaskPool] = []
+        got = train(net, x, x, settings, seed=0,
+                    shards=lambda t: pools.append(DaskPool.factory(client, 2)(t)) or pools[-1])
+        moved = sum(b - moved[w] for w, b in
+                    client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
+                    .items())
+    theta = (100 * 60 + 60 + 60 * 100 + 100) * 8
+    rounds = 2
+    assert rounds * theta <= pools[0].sent["round"] <= rounds * (theta + 1024)
+    # between the workers: Θ to the second shard's worker and a ∇ part to the reducing one
+    assert moved >= 2 * rounds * theta
+    reference = train(net, x, x, settings, seed=0)
+    for key in reference.params:
+        np.testing.assert_allclose(got.params[key], reference.params[key], rtol=0, atol=1e-10)
+
+
 def test_what_travels_per_batch_is_theta_and_its_gradient_not_the_rows():
     rng = np.random.default_rng(1)
     from spec_helpers import build_net
@@ -133,14 +205,20 @@ def test_what_travels_per_batch_is_theta_and_its_gradient_not_the_rows():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
+        moved = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
         pools: list[DaskPool] = []
         train(net, x, x, settings, seed=0,
               shards=lambda t: pools.append(DaskPool.factory(client, 2)(t)) or pools[-1])
+        moved = {w: b - moved[w] for w, b in
+                 client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total).items()}
     sent = pools[0].sent
     theta = (30 * 40 + 40 + 40 * 30 + 30) * 8
     batches = 2 * 4
-    # Θ to both shards per round, ∇ parts back (+ Gram factors ≤ 25×30 and 25×40 per shard)
-    assert sent["round"] >= 2 * batches * theta
-    assert sent["round (back)"] <= batches * 2 * (theta + (25 * 30 + 25 * 40) * 8 + 2048)
+    # Θ (< 64 kB: inside each task) to both shards per round; one reduced ∇ back (and a few
+    # numbers), not one per shard
+    assert 2 * batches * theta <= sent["round"] <= 2 * batches * (theta + 1024)
+    assert batches * theta <= sent["round (back)"] <= batches * (theta + 1024)
+    # the other shard's part (∇ + Gram factors ≤ 25×30, 25×40) went to the reducing worker
+    assert sum(moved.values()) >= batches * theta
     # the rows and states went out once, at the start; came back once per epoch (checkpoint)
     assert sent["open"] < x.nbytes * 2 + 200 * 40 * 8 + 4096

@@ -15,15 +15,22 @@ Why it decomposes (``S`` a batch, ``S_p`` its rows held by shard ``p``):
   rounding).  Later inner sweeps of the batch use the serial bound ``(‖P(u_ref)‖₂ +
   ‖P(u − u_ref)‖_F)²``, whose ``‖·‖_F²`` is again a sum of per-shard scalars.
 
+The shards' parts are reduced pairwise (:func:`reduce_tree` with :func:`combine`: ``∇`` parts
+and traces added, two Gram factors stacked and factored again, so that a combined part is the
+size of one) and the root turned into scalars (:func:`finish`: ``λ_max`` of each factor): on
+Dask the tree runs on the workers, and this process receives one ``∇_Θ`` and a few numbers per
+round, however many shards there are.
+
 So the run takes the serial run's steps, with the same batches (the one generator here draws
 every epoch's order), up to the order of floating-point sums: within 1e-10 of it in float64
-(tested).  What travels per batch and inner sweep: Θ to every shard, ``∇_Θ`` parts and Gram
-factors back; per epoch the new row order (``n`` integers) and, at the epoch's check, the
-states once (for the checkpoint — a :class:`~lbdsl.training.TrainState` holds them, so that a
-run resumes, serially or not, as today).  The rows and states never travel within an epoch.
+(tested).  What travels per batch and inner sweep: Θ to every shard; ``∇_Θ`` parts and Gram
+factors up the tree (``K − 1`` parts between workers), one reduced part back; per epoch the
+new row order (``n`` integers) and, at the epoch's check, the states once (for the checkpoint —
+a :class:`~lbdsl.training.TrainState` holds them, so that a run resumes, serially or not, as
+today).  The rows and states never travel within an epoch.
 
-A *pool* runs a :class:`Shard` method on every shard (:class:`LocalPool` here; the Dask one in
-:mod:`lbdsl.distributed_shards`); a pool that lost shards (a dead worker) raises
+A *pool* runs a :class:`Shard` method on every shard, and reduces the results of ``round``
+(:class:`LocalPool` here; the Dask one in :mod:`lbdsl.distributed_shards`); a pool that lost shards (a dead worker) raises
 :class:`ShardsLost`, and the epoch is run again from its start on the shards rebuilt.
 """
 
@@ -31,9 +38,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from ..backend import asarray
 from ..errors import SolveError
@@ -43,9 +51,13 @@ from .backprop import mse_objective
 from .epochs import Epochs, LiftedMethod, Samples, checked_order, on_backend
 from .lifted import LiftedTrainer, anchored_step, metrics_of
 
-__all__ = ["Shard", "Pool", "LocalPool", "ShardsLost", "ShardedEpochs", "split", "RETRIES"]
+__all__ = ["Shard", "Pool", "LocalPool", "ShardsLost", "ShardedEpochs", "split", "RETRIES",
+           "combine", "finish", "reduce_tree"]
 
 Params = dict[str, Any]
+#: one shard's part of a round (:meth:`Shard.round`), or several combined (:func:`combine`)
+Part = dict[str, Any]
+T = TypeVar("T")
 
 #: how many times an epoch is run again after a pool lost shards
 RETRIES = 2
@@ -160,6 +172,10 @@ class Pool(Protocol):
 
     def map(self, name: str, *args: Any, each: Sequence[Any] | None = None) -> list[Any]: ...
 
+    def reduce(self, name: str, *args: Any) -> Part | None:
+        """``finish(reduce_tree(map(name, *args), combine))``, wherever the shards are."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -178,6 +194,9 @@ class LocalPool:
     def map(self, name: str, *args: Any, each: Sequence[Any] | None = None) -> list[Any]:
         return [getattr(s, name)(*args, *(() if each is None else (each[p],)))
                 for p, s in enumerate(self._shards)]
+
+    def reduce(self, name: str, *args: Any) -> Part | None:
+        return finish(reduce_tree(self.map(name, *args), combine))
 
     def close(self) -> None:
         self._shards = [None] * self.shards
@@ -246,31 +265,32 @@ class ShardedEpochs(Epochs):
         rounds = m.inner if implicit else 1
         anchor, sigma = params, {}
         for i in range(rounds):
-            parts = [p for p in self.pool.map("round", start, stop, i == 0, i == rounds - 1,
-                                              params, dict(t._normsq), implicit)
-                     if p is not None]
-            grads = _sum([p["grads"] for p in parts])
+            part = self.pool.reduce("round", start, stop, i == 0, i == rounds - 1, params,
+                                    dict(t._normsq), implicit)
+            if part is None:
+                raise SolveError(f"data-parallel training: no shard holds rows {start}..{stop - 1}")
             if implicit:
-                lips = self._lipschitz(params, parts, stop - start, sigma)
-                params = anchored_step(params, anchor, grads, lips, 1.0 / m.tau)
+                lips = self._lipschitz(params, part, stop - start, sigma)
+                params = anchored_step(params, anchor, part["grads"], lips, 1.0 / m.tau)
             else:
-                params = m.update(params, grads)
+                params = m.update(params, part["grads"])
         t.refresh_norms(params)
         return params
 
-    def _lipschitz(self, params: Params, parts: list[dict[str, Any]], rows: int,
+    def _lipschitz(self, params: Params, part: Part, rows: int,
                    sigma: dict[int, float]) -> dict[str, float]:
-        """The serial Θ-step's constants (:meth:`LiftedTrainer.theta_gradient`) from the shards'
-        Gram factors (first sweep of the batch: ``σ = ‖P(u)‖₂``) or traces (later sweeps)."""
-        xp, t = self.xp, self.method.trainer
+        """The serial Θ-step's constants (:meth:`LiftedTrainer.theta_gradient`) from the reduced
+        part: ``λ_max`` of the stacked Gram factors (first sweep of the batch: ``σ = ‖P(u)‖₂``)
+        or the summed traces (later sweeps: ``(σ + ‖P(u − u_ref)‖_F)²``)."""
+        t = self.method.trainer
         lips: dict[str, float] = {}
         for layer in t.net.layers:
             k = layer.index
             if k not in sigma:
-                lam = gram_lambda_max(xp.concat([p["gram"][k] for p in parts], axis=0))
-                sigma[k] = math.sqrt(lam)
+                sigma[k] = math.sqrt(part["lam"][k])
+                lam = part["lam"][k]
             else:
-                lam = (sigma[k] + math.sqrt(sum(p["trace"][k] for p in parts))) ** 2
+                lam = (sigma[k] + math.sqrt(part["trace"][k])) ** 2
             lip = layer.weight_lipschitz(params, None, lam, rows=rows)
             for name in (layer.A.weight, layer.bias):
                 if name is not None:
@@ -279,9 +299,8 @@ class ShardedEpochs(Epochs):
             layer = t.net.layers[l]
             if layer.V is not None and t.roles.readers[l]:
                 readers = sum(t._normsq[str(k)] for k in t.roles.readers[l])
-                gram = gram_lambda_max(xp.concat([p["resid"][l] for p in parts], axis=0))
                 name = layer.V.weight
-                lips[name] = lips.get(name, 0.0) + readers * gram / rows
+                lips[name] = lips.get(name, 0.0) + readers * part["resid"][l] / rows
         return lips
 
     def close(self) -> None:
@@ -347,6 +366,51 @@ class ShardedEpochs(Epochs):
                                            for k, s in by_sample.items()} for t in take])
         self.pool.map("order", order)
         self._start, self._fresh = dict(state), True
+
+
+def reduce_tree(parts: Sequence[T], pair: Callable[[T, T], T]) -> T:
+    """``parts`` reduced pairwise, level by level — ``((p₀ p₁)(p₂ p₃))…`` —, so each node takes two
+    parts, never ``K``, and the depth is ``⌈log₂ K⌉``.  The same tree whatever ``pair`` does (add
+    here, submit a Dask task there): the same sums in the same order."""
+    level = list(parts)
+    if not level:
+        raise ValueError("reduce_tree of no parts")
+    while len(level) > 1:
+        paired = [pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = paired + level[len(level) - len(level) % 2:]
+    return level[0]
+
+
+def combine(a: Part | None, b: Part | None) -> Part | None:
+    """Two round parts as one (None: a shard without rows in the batch): ``∇`` parts and traces
+    added; Gram factors stacked and factored again, ``[R_a; R_b] = QR`` so that ``RᵀR = R_aᵀR_a +
+    R_bᵀR_b``, at most ``d × d`` — a combined part is the size of one part."""
+    if a is None or b is None:
+        return b if a is None else a
+    return {"grads": _sum([a["grads"], b["grads"]]),
+            "gram": _stacked(a["gram"], b["gram"]),
+            "trace": {k: a["trace"].get(k, 0.0) + b["trace"].get(k, 0.0)
+                      for k in sorted(a["trace"].keys() | b["trace"].keys())},
+            "resid": _stacked(a["resid"], b["resid"])}
+
+
+def finish(part: Part | None) -> Part | None:
+    """The root of the tree with its factors as numbers: ``grads``, ``trace`` and, by layer,
+    ``lam = λ_max(RᵀR)`` of the inputs' factor and ``resid`` of the residual states' factor."""
+    if part is None:
+        return None
+    return {"grads": part["grads"], "trace": part["trace"],
+            "lam": {k: gram_lambda_max(r) for k, r in part["gram"].items()},
+            "resid": {k: gram_lambda_max(r) for k, r in part["resid"].items()}}
+
+
+def _stacked(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:
+    out = {}
+    for k in sorted(a.keys() | b.keys()):
+        both = [f for f in (a.get(k), b.get(k)) if f is not None]
+        out[k] = (both[0] if len(both) == 1 else
+                  gram_factor(array_namespace(both[0]).concat(both, axis=0)))
+    return out
 
 
 def _sum(parts: list[Params]) -> Params:

@@ -14,7 +14,7 @@ from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD
 from lbdsl.ops.norm import gram_factor, gram_lambda_max
 from lbdsl.training import state_penalty, train
 from lbdsl.training.lifted import LiftedTrainer
-from lbdsl.training.shards import LocalPool, split
+from lbdsl.training.shards import LocalPool, combine, finish, reduce_tree, split
 from test_train_residual import NETS
 from train_helpers import build_net
 
@@ -96,6 +96,44 @@ def test_stacked_gram_factors_give_the_whole_batchs_lambda_max():
     np.testing.assert_allclose(stacked.T @ stacked, rows.T @ rows, atol=1e-12)
     assert gram_lambda_max(stacked) == pytest.approx(np.linalg.eigvalsh(rows.T @ rows)[-1],
                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("k, tree", [(1, "0"), (2, "(0 1)"), (3, "((0 1) 2)"),
+                                     (5, "(((0 1) (2 3)) 4)"), (6, "(((0 1) (2 3)) (4 5))")])
+def test_the_reduction_tree_pairs_neighbours_level_by_level(k, tree):
+    nodes: list[str] = []
+
+    def pair(a: str, b: str) -> str:
+        nodes.append(f"({a} {b})")
+        return nodes[-1]
+
+    assert reduce_tree([str(i) for i in range(k)], pair) == tree
+    assert len(nodes) == k - 1                         # K − 1 nodes, each of two parts
+    with pytest.raises(ValueError):
+        reduce_tree([], pair)
+
+
+def test_combined_parts_are_the_whole_batchs_gradient_gram_and_trace():
+    rng = np.random.default_rng(4)
+    rows = {0: rng.standard_normal((13, 4)), 1: rng.standard_normal((13, 9))}
+    cuts = [0, 2, 3, 8, 13]                            # parts of 2, 1, 5 and 5 rows
+    grads = [{"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(3)} for _ in cuts[1:]]
+    parts = [{"grads": g, "gram": {k: gram_factor(r[a:b]) for k, r in rows.items()},
+              "trace": {0: float(a)}, "resid": {1: gram_factor(rows[1][a:b])}}
+             for g, a, b in zip(grads, cuts, cuts[1:])]
+    whole = finish(reduce_tree([parts[0], None, *parts[1:], None], combine))
+    for name in ("W", "b"):
+        np.testing.assert_allclose(whole["grads"][name], sum(g[name] for g in grads),
+                                   rtol=1e-14)
+    for k, r in rows.items():                          # λ_max of the stacked rows' Gram
+        assert whole["lam"][k] == pytest.approx(np.linalg.eigvalsh(r.T @ r)[-1], rel=1e-12)
+    assert whole["resid"][1] == pytest.approx(np.linalg.eigvalsh(rows[1].T @ rows[1])[-1],
+                                              rel=1e-12)
+    assert whole["trace"] == {0: float(sum(cuts[:-1]))}
+    # a combined factor stays at most d × d, whatever it sums
+    big = combine(parts[2], parts[3])
+    assert big["gram"][0].shape == (4, 4) and big["gram"][1].shape == (9, 9)
+    assert combine(None, None) is None and finish(None) is None
 
 
 def test_bad_shard_counts_and_backprop_are_refused():
