@@ -25,9 +25,11 @@ scheduler; each task's solver asks it at its checks (at most every half second:
 iterate or last complete epoch written, resumable with ``--resume`` — and a task that starts
 after it returns without running.  A second Ctrl-C cancels what is left.
 
-Progress: a line as each future finishes (``[k/n] invert net (line L): done``, or ``group k of
-n``); the solvers on the workers run quietly.  Not here (yet): live
-progress from inside a worker's solve.
+Progress: what a solve on a worker prints (plain lines, as to a log file: no progress bar)
+comes to this process as it is printed, through Dask's events on a topic of the run's own, each
+line prefixed with what it belongs to (``[invert net (line L)] pdhg: iteration 40/400 ...``, or
+``[group k of n] ...``), and a line as each future finishes (``[k/n] invert net (line L):
+done``) — always after that future's lines (:class:`_Lines` says why).
 
 A ``train`` task with ``shards = K`` runs here too, its K shards of samples and lifted states on
 the workers (:mod:`lbdsl.distributed_shards`); its epochs, checkpoints and Ctrl-C are those of
@@ -40,9 +42,11 @@ import contextlib
 import functools
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
+
+from rich.console import Console
 
 from .errors import LbdslError
 
@@ -78,12 +82,74 @@ def _stopped_before(run: str) -> bool:
     return bool(run) and _stop_event(run).is_set()
 
 
+def _topic(run: str) -> str:
+    """The Dask event topic that carries run ``run``'s lines from the workers to the caller."""
+    return f"lbdsl-lines-{run}"
+
+
+class _Forward:
+    """A write-only text file that hands each complete line written to it to ``send`` (the
+    worker's console writes here); a partial line waits for the rest.  A ``send`` that fails
+    is ignored: a lost scheduler must not end a solve (as the stop poll in
+    :mod:`lbdsl.tasks.progress` does)."""
+
+    def __init__(self, send: Callable[[str], None]) -> None:
+        self.send = send
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        """Buffer ``text``; send each line it completes (blank lines are not sent)."""
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                try:
+                    self.send(line.rstrip())
+                except Exception:  # noqa: BLE001 - see the class's docstring
+                    pass
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to do: a line is sent when it is complete, and rich ends each print with
+        one."""
+
+    def isatty(self) -> bool:
+        """False: what is written here is read later, elsewhere, as plain lines."""
+        return False
+
+
+class _Plain(Console):
+    """The console of a solve on a worker: plain lines, no task heading (the caller prefixes
+    each forwarded line with what it belongs to)."""
+
+    def rule(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing: the task's heading would only repeat the prefix of its lines."""
+
+
+def _worker_console(run: str = "", label: str = "") -> Console:
+    """A plain (never interactive: a progress bar cannot be forwarded) console for a solve
+    on a worker; on a Dask worker with a ``run``, each line it prints goes to the caller as an
+    event of the run's topic, with ``label`` (what it belongs to); elsewhere it discards
+    them."""
+    file: Any = io.StringIO()
+    if run:
+        try:
+            from distributed import get_worker
+
+            worker = get_worker()
+        except (ImportError, ValueError):         # not on a worker: nobody to tell
+            pass
+        else:
+            file = _Forward(lambda line: worker.log_event(_topic(run), [label, line]))
+    # a terminal-like environment (FORCE_COLOR, a notebook) must not turn on the bar or colours
+    return _Plain(file=file, markup=False, highlight=False, soft_wrap=True,
+                  force_terminal=False, force_jupyter=False, force_interactive=False,
+                  color_system=None)
+
+
 def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str, index: int,
                folder: Any, resume: bool, run: str = "") -> Any:
-    """Task ``index`` of the spec, run on this worker (quietly); None when the run was stopped
-    before it started."""
-    from rich.console import Console
-
+    """Task ``index`` of the spec, run on this worker (its lines forwarded to the caller); None
+    when the run was stopped before it started."""
     from . import pipeline
     from .backend import namespace
 
@@ -91,10 +157,12 @@ def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
         return None
     program = (pipeline.load(file, overrides) if Path(file).is_file()
                else pipeline.loads(source, overrides, file=file))
-    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
-    ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, resume)
+    task = program.tasks[index]
+    # its errors come back in its result, which the caller prints: not forwarded, not twice
+    ctx = pipeline.context(program, namespace(backend), backend, overrides,
+                           _worker_console(run, _label(task)), _worker_console(), resume)
     with _stoppable(run):
-        return pipeline.run_task(ctx, program.tasks[index], folder)
+        return pipeline.run_task(ctx, task, folder)
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,15 +171,14 @@ def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, 
     """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process
     and run (``run`` in the key: a long-lived worker must not keep a data file's old
     contents into the next run)."""
-    from rich.console import Console
-
     from . import pipeline
     from .backend import namespace
     from .tasks import invert
 
     program = (pipeline.load(file, overrides) if Path(file).is_file()
                else pipeline.loads(source, overrides, file=file))
-    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    # quiet: the caller prepared the same task itself and printed what this would print
+    quiet = _worker_console()
     ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, False)
     task = program.tasks[index]
     return task, invert.prepare(ctx, task)
@@ -119,9 +186,9 @@ def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, 
 
 def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
                      index: int, group: int, run: str = "") -> Any:
-    """Group ``group`` of the chunked task ``index``, solved on this worker (quietly)."""
+    """Group ``group`` of the chunked task ``index``, solved on this worker (its lines
+    forwarded to the caller)."""
     import numpy as np
-    from rich.console import Console
 
     from .tasks import invert
     from .tasks.invert import chunks
@@ -129,26 +196,26 @@ def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
     if _stopped_before(run):
         return None
     task, prep = _prepared(file, source, overrides, backend, index, run)
-    rows = chunks.groups(task, prep.observed)[group]
-    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    groups = chunks.groups(task, prep.observed)
+    console = _worker_console(run, _group_name(group, len(groups)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
-        return invert.solve_group(task, prep, rows, quiet)
+        return invert.solve_group(task, prep, groups[group], console)
 
 
 def _point_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
                      index: int, alpha: float, run: str = "") -> Any:
-    """The sweep point ``alpha`` of task ``index``, solved on this worker (quietly)."""
+    """The sweep point ``alpha`` of task ``index``, solved on this worker (its lines forwarded
+    to the caller)."""
     import numpy as np
-    from rich.console import Console
 
     from .tasks.invert import solve
 
     if _stopped_before(run):
         return None
     task, prep = _prepared(file, source, overrides, backend, index, run)
-    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    console = _worker_console(run, _point_name(alpha))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
-        return solve.sweep_point(task, prep.lp, prep.f_solver, alpha, quiet)
+        return solve.sweep_point(task, prep.lp, prep.f_solver, alpha, console)
 
 
 def _here(task: Any) -> bool:
@@ -215,20 +282,82 @@ class _Stop:
 
 
 def _label(task: Any) -> str:
+    """What a task's lines and its ``done`` line are prefixed with: ``invert net (line L)``."""
     line = task.span.line if task.span is not None else None
     return f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
+
+
+def _group_name(group: int, n: int) -> str:
+    """What the lines of group ``group`` (from 0) of a chunked task are prefixed with."""
+    return f"group {group + 1} of {n}"
+
+
+def _point_name(alpha: float) -> str:
+    """What the lines of a sweep point solved on a worker are prefixed with."""
+    return f"α = {alpha:.3g}"
+
+
+class _Lines:
+    """The caller's side of the lines the workers' solves print (:func:`_worker_console`): while
+    active, each one is printed here as it comes, ``  [what] line``.
+
+    Each comes as an event of the run's topic through the scheduler, on the client's event loop
+    thread, before the result of the task that printed it: a worker sends its events and its
+    task's results down one ordered stream, the scheduler passes both on down the client's one
+    stream, and the client handles that stream's messages in order, calling this handler before
+    it marks the future finished.  So a task's lines are all here (and printed) before its
+    ``done`` line, and nothing needs waiting for at the end."""
+
+    def __init__(self, client: Any, run: str, console: Any) -> None:
+        self.client, self.topic, self.console = client, _topic(run), console
+        self.active = False
+
+    def __enter__(self) -> "_Lines":
+        # before the first submit: the subscription goes down the same stream, so it is in
+        # place on the scheduler before any task can print
+        self.client.subscribe_topic(self.topic, self)
+        self.active = True
+        return self
+
+    def __call__(self, event: tuple[float, Any]) -> None:
+        if not self.active:    # one in flight as the run ended (an abandoned task's)
+            return
+        _, (what, line) = event
+        self.console.print(f"  [{what}] {line.strip()}", markup=False, highlight=False,
+                           soft_wrap=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+        with contextlib.suppress(Exception):   # a closed client: nothing left to unsubscribe
+            self.client.unsubscribe_topic(self.topic)
 
 
 def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
               overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
     """Every task of ``program`` as a future on ``client`` — a chunked ``invert`` task here,
     its groups as futures —; the results in spec order (after a Ctrl-C: of the tasks that
-    ran, as in a serial run)."""
+    ran, as in a serial run).  The lines the workers' solves print are printed here as they
+    come, each prefixed with what it belongs to."""
+    run = uuid.uuid4().hex
+    with _Lines(client, run, console):
+        results = _submit_and_gather(client, program, folders, backend, overrides, resume,
+                                     console, errors, run)
+    for result in results:
+        where = f" -> {result.path}" if result.path else ""
+        (errors if result.error else console).print(
+            f"  {result.label}: {result.status}{where}"
+            + (f": {result.error}" if result.error else ""), highlight=False)
+    return results
+
+
+def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backend: str,
+                       overrides: tuple[str, ...], resume: bool, console: Any, errors: Any,
+                       run: str) -> list[Any]:
+    """The body of :func:`run_tasks`: the tasks' results, in spec order, of run ``run``."""
     from . import pipeline
     from .backend import namespace
 
     module = program.module
-    run = uuid.uuid4().hex
     stop = _Stop(client, run, console)
     chunked = [i for i, t in enumerate(program.tasks) if _here(t)]
     futures = {index: client.submit(_on_worker, module.file, module.source, overrides, backend,
@@ -250,7 +379,7 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
                                    backend, index, k, run,
                                    key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k in range(n)]
-            names = {p.key: f"group {k + 1} of {n}" for k, p in enumerate(parts)}
+            names = {p.key: _group_name(k, n) for k, p in enumerate(parts)}
             return stop.gather(parts, names)    # None: a group a stop kept from starting
 
         def points(task: Any, alphas: list[float], index: int = index) -> list[Any]:
@@ -258,7 +387,7 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
                                    backend, index, a, run,
                                    key=f"lbdsl-alpha-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k, a in enumerate(alphas)]
-            names = {p.key: f"α = {a:.3g}" for p, a in zip(parts, alphas)}
+            names = {p.key: _point_name(a) for p, a in zip(parts, alphas)}
             return stop.gather(parts, names)
 
         def shards(k: int) -> Any:
@@ -278,14 +407,8 @@ def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
             # stopped before any of its groups ran: not run, as a serial run leaves it
     names = {f.key: _label(program.tasks[i]) for i, f in futures.items()}
     gathered = dict(zip(futures, stop.gather(list(futures.values()), names)))
-    results = [r for r in (local.get(i, gathered.get(i)) for i in range(len(program.tasks)))
-               if r is not None]
-    for result in results:
-        where = f" -> {result.path}" if result.path else ""
-        (errors if result.error else console).print(
-            f"  {result.label}: {result.status}{where}"
-            + (f": {result.error}" if result.error else ""), highlight=False)
-    return results
+    return [r for r in (local.get(i, gathered.get(i)) for i in range(len(program.tasks)))
+            if r is not None]
 
 
 @contextlib.contextmanager
