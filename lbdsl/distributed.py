@@ -404,11 +404,22 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
                 raise
             if not stop.requested:          # a Ctrl-C while this process prepared the task
                 stop.request()
-            # stopped before any of its groups ran: not run, as a serial run leaves it
+            # stopped before any of its groups or points ran: not started (below)
     names = {f.key: _label(program.tasks[i]) for i, f in futures.items()}
     gathered = dict(zip(futures, stop.gather(list(futures.values()), names)))
-    return [r for r in (local.get(i, gathered.get(i)) for i in range(len(program.tasks)))
-            if r is not None]
+    results = [local.get(i, gathered.get(i)) for i in range(len(program.tasks))]
+    if stop.requested:      # the run was stopped: a task it kept from starting says so (exit 130)
+        results = [_not_started(program.tasks[i]) if r is None else r
+                   for i, r in enumerate(results)]
+    return [r for r in results if r is not None]
+
+
+def _not_started(task: Any) -> Any:
+    """The result of a task a stop kept from starting: ``interrupted``, nothing written."""
+    from .tasks.result import TaskResult
+
+    return TaskResult(task.kind, task.network, task.span.line if task.span else None,
+                      "interrupted", report={"stop_reason": "not started"})
 
 
 @contextlib.contextmanager
