@@ -150,9 +150,14 @@ class DaskPool:
         (:func:`~lbdsl.training.shards.reduce_tree`; each node placed by Dask where its inputs
         are) and finished there: one reduced part comes back, whatever the number of shards."""
         futures = self._submit(name, args, None)
-        root = reduce_tree(futures, lambda a, b: self.client.submit(
-            combine, a, b, pure=False, key=_task_key("combine")))
-        final = self.client.submit(finish, root, pure=False, key=_task_key("finish"))
+        left = iter(range(len(futures) - 1, 0, -1))     # pairs still to make; the root is last
+
+        def pair(a: Any, b: Any) -> Any:                 # the root finishes too: one hop less
+            node = combine if next(left) > 1 else _combined_and_finished
+            return self.client.submit(node, a, b, pure=False, key=_task_key("combine"))
+
+        final = (reduce_tree(futures, pair) if len(futures) > 1 else
+                 self.client.submit(finish, futures[0], pure=False, key=_task_key("finish")))
         out = self._wait(futures, [final])[0]
         self._count(f"{name} (back)", out)
         return out
@@ -228,6 +233,10 @@ class DaskPool:
 
     def _count(self, what: str, value: Any, copies: int = 1) -> None:
         self.sent[what] = self.sent.get(what, 0) + copies * _nbytes(value)
+
+
+def _combined_and_finished(a: Part | None, b: Part | None) -> Part | None:
+    return finish(combine(a, b))
 
 
 def recipe_of(trainer: Any, backend: str = "numpy") -> TrainerRecipe:

@@ -16,8 +16,8 @@ Why it decomposes (``S`` a batch, ``S_p`` its rows held by shard ``p``):
   ‖P(u − u_ref)‖_F)²``, whose ``‖·‖_F²`` is again a sum of per-shard scalars.
 
 The shards' parts are reduced pairwise (:func:`reduce_tree` with :func:`combine`: ``∇`` parts
-and traces added, two Gram factors stacked and factored again, so that a combined part is the
-size of one) and the root turned into scalars (:func:`finish`: ``λ_max`` of each factor): on
+and traces added, two Gram factors stacked — and factored again once taller than wide, so
+that a factor stays at most ``d × d``) and the root turned into scalars (:func:`finish`: ``λ_max`` of each factor): on
 Dask the tree runs on the workers, and this process receives one ``∇_Θ`` and a few numbers per
 round, however many shards there are.
 
@@ -383,8 +383,9 @@ def reduce_tree(parts: Sequence[T], pair: Callable[[T, T], T]) -> T:
 
 def combine(a: Part | None, b: Part | None) -> Part | None:
     """Two round parts as one (None: a shard without rows in the batch): ``∇`` parts and traces
-    added; Gram factors stacked and factored again, ``[R_a; R_b] = QR`` so that ``RᵀR = R_aᵀR_a +
-    R_bᵀR_b``, at most ``d × d`` — a combined part is the size of one part."""
+    added; Gram factors stacked, ``RᵀR = R_aᵀR_a + R_bᵀR_b`` for ``R = [R_a; R_b]``, and factored
+    again (``[R_a; R_b] = QR``) once the stack is taller than wide — so a factor never exceeds
+    ``d × d``, however many parts it sums."""
     if a is None or b is None:
         return b if a is None else a
     return {"grads": _sum([a["grads"], b["grads"]]),
@@ -405,11 +406,14 @@ def finish(part: Part | None) -> Part | None:
 
 
 def _stacked(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:
+    """The factors of ``a`` and ``b`` stacked by key; factored again only where the stack has
+    more rows than columns (a QR costs ``O(m d²)``: where it would not shrink the part, it is
+    not worth its time)."""
     out = {}
     for k in sorted(a.keys() | b.keys()):
         both = [f for f in (a.get(k), b.get(k)) if f is not None]
-        out[k] = (both[0] if len(both) == 1 else
-                  gram_factor(array_namespace(both[0]).concat(both, axis=0)))
+        stack = both[0] if len(both) == 1 else array_namespace(both[0]).concat(both, axis=0)
+        out[k] = gram_factor(stack) if stack.shape[0] > stack.shape[1] else stack
     return out
 
 

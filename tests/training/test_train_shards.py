@@ -130,9 +130,12 @@ def test_combined_parts_are_the_whole_batchs_gradient_gram_and_trace():
     assert whole["resid"][1] == pytest.approx(np.linalg.eigvalsh(rows[1].T @ rows[1])[-1],
                                               rel=1e-12)
     assert whole["trace"] == {0: float(sum(cuts[:-1]))}
-    # a combined factor stays at most d × d, whatever it sums
-    big = combine(parts[2], parts[3])
+    # a combined factor stays at most d × d, whatever it sums; below that, the stacked factors
+    big, small = combine(parts[2], parts[3]), combine(parts[0], parts[1])
     assert big["gram"][0].shape == (4, 4) and big["gram"][1].shape == (9, 9)
+    assert small["gram"][1].shape == (3, 9)
+    np.testing.assert_array_equal(small["gram"][1], np.concatenate(
+        [parts[0]["gram"][1], parts[1]["gram"][1]]))
     assert combine(None, None) is None and finish(None) is None
 
 
