@@ -7,8 +7,9 @@ the network (its IR: a few kB), the penalties and its rows, states included; eve
 that is a small task pinned to that worker (``workers=[address]``, no other worker allowed), its
 broadcast arguments (Θ, once per call) scattered to the shards' workers only.  So a shard's
 rows and states stay where they are.  A round's parts are reduced by a tree of tasks on the
-workers (:meth:`DaskPool.reduce`), not here: this process receives one ``∇_Θ`` per round.  A worker that dies takes its shards with it: the pool
-sees its address leave the scheduler (or a call fail), raises
+workers (:meth:`DaskPool.reduce`), not here: this process receives one ``∇_Θ`` per round.
+A worker that dies takes its shards with it: the pool sees its address leave the scheduler
+(or a call fail), raises
 :class:`~lbdsl.training.shards.ShardsLost`, and the epoch runs again from its start with
 those shards rebuilt on the workers that are left (the nanny's replacement included) — nothing
 lost, nothing counted twice.

@@ -17,21 +17,23 @@ Why it decomposes (``S`` a batch, ``S_p`` its rows held by shard ``p``):
 
 The shards' parts are reduced pairwise (:func:`reduce_tree` with :func:`combine`: ``∇`` parts
 and traces added, two Gram factors stacked — and factored again once taller than wide, so
-that a factor stays at most ``d × d``) and the root turned into scalars (:func:`finish`: ``λ_max`` of each factor): on
-Dask the tree runs on the workers, and this process receives one ``∇_Θ`` and a few numbers per
-round, however many shards there are.
+that a factor stays at most ``d × d``) and the root turned into numbers (:func:`finish`:
+``λ_max`` of each factor): on Dask the tree runs on the workers, and this process receives one
+``∇_Θ`` and a few numbers per round, however many shards there are.
 
 So the run takes the serial run's steps, with the same batches (the one generator here draws
 every epoch's order), up to the order of floating-point sums: within 1e-10 of it in float64
-(tested).  What travels per batch and inner sweep: Θ to every shard; ``∇_Θ`` parts and Gram
-factors up the tree (``K − 1`` parts between workers), one reduced part back; per epoch the
-new row order (``n`` integers) and, at the epoch's check, the states once (for the checkpoint —
-a :class:`~lbdsl.training.TrainState` holds them, so that a run resumes, serially or not, as
-today).  The rows and states never travel within an epoch.
+(tested).  What travels per batch and inner sweep: Θ to every shard (once from here, copied
+among the workers when large); ``∇_Θ`` parts and Gram factors up the tree (``K − 1`` parts
+between workers), one reduced part back; per epoch the new row order (``n`` integers) and, at
+the epoch's check, the states once (for the checkpoint — a :class:`~lbdsl.training.TrainState`
+holds them, so that a run resumes, serially or not, as today).  The rows and states never
+travel within an epoch.
 
 A *pool* runs a :class:`Shard` method on every shard, and reduces the results of ``round``
-(:class:`LocalPool` here; the Dask one in :mod:`lbdsl.distributed_shards`); a pool that lost shards (a dead worker) raises
-:class:`ShardsLost`, and the epoch is run again from its start on the shards rebuilt.
+(:class:`LocalPool` here; the Dask one in :mod:`lbdsl.distributed_shards`); a pool that lost
+shards (a dead worker) raises :class:`ShardsLost`, and the epoch is run again from its start on
+the shards rebuilt.
 """
 
 from __future__ import annotations
