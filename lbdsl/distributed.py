@@ -26,8 +26,8 @@ iterate or last complete epoch written, resumable with ``--resume`` — and a ta
 after it returns without running.  A second Ctrl-C cancels what is left.
 
 Progress: what a solve on a worker prints (plain lines, as to a log file: no progress bar)
-comes to this process as it is printed, through Dask's events on a topic of the run's own, each
-line prefixed with what it belongs to (``[invert net (line L)] pdhg: iteration 40/400 ...``, or
+comes to this process as it is printed, as Dask events (:data:`TOPIC`, each naming its run),
+each line prefixed with what it belongs to (``[invert net (line L)] pdhg: iteration 40/400 ...``, or
 ``[group k of n] ...``), and a line as each future finishes (``[k/n] invert net (line L):
 done``) — always after that future's lines (:class:`_Lines` says why).
 
@@ -82,9 +82,10 @@ def _stopped_before(run: str) -> bool:
     return bool(run) and _stop_event(run).is_set()
 
 
-def _topic(run: str) -> str:
-    """The Dask event topic that carries run ``run``'s lines from the workers to the caller."""
-    return f"lbdsl-lines-{run}"
+#: The Dask event topic that carries the solvers' lines from the workers to the callers: one
+#: for every run (each event names its run), so that a long-lived scheduler keeps one bounded
+#: log of them and a client one handler, however many runs it served.
+TOPIC = "lbdsl-lines"
 
 
 class _Forward:
@@ -139,7 +140,7 @@ def _worker_console(run: str = "", label: str = "") -> Console:
         except (ImportError, ValueError):         # not on a worker: nobody to tell
             pass
         else:
-            file = _Forward(lambda line: worker.log_event(_topic(run), [label, line]))
+            file = _Forward(lambda line: worker.log_event(TOPIC, [run, label, line]))
     # a terminal-like environment (FORCE_COLOR, a notebook) must not turn on the bar or colours
     return _Plain(file=file, markup=False, highlight=False, soft_wrap=True,
                   force_terminal=False, force_jupyter=False, force_interactive=False,
@@ -301,7 +302,8 @@ class _Lines:
     """The caller's side of the lines the workers' solves print (:func:`_worker_console`): while
     active, each one is printed here as it comes, ``  [what] line``.
 
-    Each comes as an event of the run's topic through the scheduler, on the client's event loop
+    Each comes as an event of :data:`TOPIC` (naming its run: another run's are not printed)
+    through the scheduler, on the client's event loop
     thread, before the result of the task that printed it: a worker sends its events and its
     task's results down one ordered stream, the scheduler passes both on down the client's one
     stream, and the client handles that stream's messages in order, calling this handler before
@@ -309,27 +311,28 @@ class _Lines:
     ``done`` line, and nothing needs waiting for at the end."""
 
     def __init__(self, client: Any, run: str, console: Any) -> None:
-        self.client, self.topic, self.console = client, _topic(run), console
+        self.client, self.run, self.console = client, run, console
         self.active = False
 
     def __enter__(self) -> "_Lines":
         # before the first submit: the subscription goes down the same stream, so it is in
         # place on the scheduler before any task can print
-        self.client.subscribe_topic(self.topic, self)
+        self.client.subscribe_topic(TOPIC, self)
         self.active = True
         return self
 
     def __call__(self, event: tuple[float, Any]) -> None:
-        if not self.active:    # one in flight as the run ended (an abandoned task's)
+        """Print one forwarded line, ``(time, [run, what, line])``, if it is of this run."""
+        _, (run, what, line) = event
+        if not self.active or run != self.run:   # one in flight as the run ended, or another's
             return
-        _, (what, line) = event
         self.console.print(f"  [{what}] {line.strip()}", markup=False, highlight=False,
                            soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
         self.active = False
         with contextlib.suppress(Exception):   # a closed client: nothing left to unsubscribe
-            self.client.unsubscribe_topic(self.topic)
+            self.client.unsubscribe_topic(TOPIC)
 
 
 def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,

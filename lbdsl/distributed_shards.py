@@ -18,7 +18,8 @@ lost, nothing counted twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -62,12 +63,17 @@ def _open(key: str, recipe: TrainerRecipe, payload: tuple[Any, Any, Any, Any]) -
     return int(np.asarray(ids).size)
 
 
+class ShardNotHeld(LookupError):
+    """A call reached a worker that does not hold its shard (a replacement of a dead one) —
+    its own class, so that a ``KeyError`` inside a shard's work is not taken for a loss."""
+
+
 def _call(key: str, name: str, args: tuple[Any, ...], extra: tuple[Any, ...]) -> Any:
     from .backend import to_numpy
 
     shard = _HELD.get(key)
     if shard is None:            # this worker never held it: a replacement
-        raise LookupError(f"shard {key} is not on this worker")
+        raise ShardNotHeld(f"shard {key} is not on this worker")
     out = getattr(shard, name)(*args, *extra)
     return _host(out, to_numpy)
 
@@ -151,14 +157,14 @@ class DaskPool:
         (:func:`~lbdsl.training.shards.reduce_tree`; each node placed by Dask where its inputs
         are) and finished there: one reduced part comes back, whatever the number of shards."""
         futures = self._submit(name, args, None)
-        left = iter(range(len(futures) - 1, 0, -1))     # pairs still to make; the root is last
 
-        def pair(a: Any, b: Any) -> Any:                 # the root finishes too: one hop less
-            node = combine if next(left) > 1 else _combined_and_finished
-            return self.client.submit(node, a, b, pure=False, key=_task_key("combine"))
+        def task(node: Callable[..., Any]) -> Callable[..., Any]:
+            return lambda *parts: self.client.submit(node, *parts, pure=False,
+                                                     key=_task_key(node.__name__))
 
-        final = (reduce_tree(futures, pair) if len(futures) > 1 else
-                 self.client.submit(finish, futures[0], pure=False, key=_task_key("finish")))
+        # the root finishes too (one hop less); a single shard's part is finished alone
+        final = (reduce_tree(futures, task(combine), root=task(_combined_and_finished))
+                 if len(futures) > 1 else task(finish)(futures[0]))
         out = self._wait(futures, [final])[0]
         self._count(f"{name} (back)", out)
         return out
@@ -170,14 +176,15 @@ class DaskPool:
         from .backend import to_numpy
 
         args = _host(args, to_numpy)
-        live = set(self._workers())
-        lost = [p for p, a in enumerate(self.where) if a not in live]
-        if lost:
-            raise ShardsLost(lost, "their worker left the cluster")
+        self._check(range(self.shards))
         if _big(args):       # one copy from here; Dask replicates it among the workers (a tree)
             self._count(name, args)
-            shared = self.client.scatter(args, workers=sorted(set(self.where)), broadcast=True,
-                                         hash=False)
+            try:
+                shared = self.client.scatter(args, workers=sorted(set(self.where)),
+                                             broadcast=True, hash=False)
+            except (KeyError, OSError, TimeoutError):  # a worker left during the scatter?
+                self._check(range(self.shards))
+                raise
         else:                # small: inside each shard's task
             self._count(name, args, len(self.where))
             shared = args
@@ -206,21 +213,27 @@ class DaskPool:
                     wait(results, timeout=_POLL)
                     break
                 except TimeoutError:       # still running: are their workers still there?
-                    pass
-                live = set(self._workers())
-                lost = [p for p in which if self.where[p] not in live]
-                if lost:
-                    raise ShardsLost(lost, "their worker left the cluster")
+                    self._check(which)
+                except CancelledError:     # an input lost with its worker (Θ's only copy, say)
+                    self._check(which)
+                    raise
             lost = [p for p, f in zip(which, calls) if f.status == "error"
-                    and isinstance(f.exception(), (LookupError, KilledWorker))]
-            if not lost and any(f.status == "error" for f in results):
-                live = set(self._workers())
-                lost = [p for p in which if self.where[p] not in live]
+                    and isinstance(f.exception(), (ShardNotHeld, KilledWorker))]
             if lost:
                 raise ShardsLost(lost, "their worker died")
+            # an input lost with its worker errs or cancels its tasks
+            if any(f.status in ("error", "cancelled") for f in results):
+                self._check(which)
             return self.client.gather(results)
         finally:
             self.client.cancel([f for f in [*calls, *results] if not f.done()])
+
+    def _check(self, which: Iterable[int]) -> None:
+        """:class:`ShardsLost` if the worker of a shard in ``which`` has left the cluster."""
+        live = set(self._workers())
+        lost = [p for p in which if self.where[p] not in live]
+        if lost:
+            raise ShardsLost(lost, "their worker left the cluster")
 
     def close(self) -> None:
         """Drop this run's shards on every worker (quietly when the cluster is gone)."""
@@ -237,6 +250,7 @@ class DaskPool:
 
 
 def _combined_and_finished(a: Part | None, b: Part | None) -> Part | None:
+    """The root of the tree: ``finish(combine(a, b))`` in one task."""
     return finish(combine(a, b))
 
 

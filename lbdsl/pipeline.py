@@ -192,10 +192,11 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
 def _say_interrupted(errors: Any, stopped: list[Any], program: Program, out: Any,
                      overrides: Any, backend: str, allow_outside: bool) -> None:
     """The one line after a stopped run: what stopped, where its state is, how to go on."""
-    what = "; ".join(f"{r.label} stopped early, its "
+    what = "; ".join(f"{r.label} was not started"
+                     if r.report.get("stop_reason") == "not started" else
+                     f"{r.label} stopped early, its "
                      f"{'last complete epoch' if r.kind == 'train' else 'last iterate'} is in "
-                     f"{r.path}" if r.path is not None else f"{r.label} was not started"
-                     for r in stopped)
+                     f"{r.path}" for r in stopped)
     again = resume_command(program.module.file, out, overrides, backend, allow_outside)
     errors.print(f"interrupted: {what}; the remaining tasks were not run; to go on, run "
                  f"(from {_cwd_text()}): {again}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lbdsl.cli import main
-from lbdsl.distributed import _Forward, _worker_console
+from lbdsl.distributed import _Forward, _Lines, _worker_console
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -54,6 +54,21 @@ def test_a_failing_send_does_not_end_the_solve():
         raise OSError("the scheduler is gone")
 
     assert _Forward(lost).write("a line\nand another\n") == len("a line\nand another\n")
+
+
+def test_the_caller_prints_its_own_runs_lines_only_while_the_run_lasts():
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    lines = _Lines(None, "run-a", Console(file=out, markup=False, highlight=False))
+    lines.active = True                           # as __enter__ leaves it (no client here)
+    lines((0.0, ["run-a", "group 1 of 2", "pdhg: iteration 10/40  [x]"]))
+    lines((0.0, ["run-b", "group 1 of 2", "another run's line"]))
+    lines.active = False                          # as __exit__ leaves it
+    lines((0.0, ["run-a", "group 2 of 2", "one in flight as the run ended"]))
+    assert out.getvalue() == "  [group 1 of 2] pdhg: iteration 10/40  [x]\n"
 
 
 def test_outside_a_worker_the_console_discards_its_lines():

@@ -198,6 +198,7 @@ class LocalPool:
                 for p, s in enumerate(self._shards)]
 
     def reduce(self, name: str, *args: Any) -> Part | None:
+        """``finish`` of the tree of ``combine`` over the shards' results, here."""
         return finish(reduce_tree(self.map(name, *args), combine))
 
     def close(self) -> None:
@@ -269,8 +270,7 @@ class ShardedEpochs(Epochs):
         for i in range(rounds):
             part = self.pool.reduce("round", start, stop, i == 0, i == rounds - 1, params,
                                     dict(t._normsq), implicit)
-            if part is None:
-                raise SolveError(f"data-parallel training: no shard holds rows {start}..{stop - 1}")
+            assert part is not None, "a batch's rows are in some shard"
             if implicit:
                 lips = self._lipschitz(params, part, stop - start, sigma)
                 params = anchored_step(params, anchor, part["grads"], lips, 1.0 / m.tau)
@@ -289,8 +289,8 @@ class ShardedEpochs(Epochs):
         for layer in t.net.layers:
             k = layer.index
             if k not in sigma:
-                sigma[k] = math.sqrt(part["lam"][k])
                 lam = part["lam"][k]
+                sigma[k] = math.sqrt(lam)
             else:
                 lam = (sigma[k] + math.sqrt(part["trace"][k])) ** 2
             lip = layer.weight_lipschitz(params, None, lam, rows=rows)
@@ -302,7 +302,7 @@ class ShardedEpochs(Epochs):
             if layer.V is not None and t.roles.readers[l]:
                 readers = sum(t._normsq[str(k)] for k in t.roles.readers[l])
                 name = layer.V.weight
-                lips[name] = lips.get(name, 0.0) + readers * part["resid"][l] / rows
+                lips[name] = lips.get(name, 0.0) + readers * part["resid_lam"][l] / rows
         return lips
 
     def close(self) -> None:
@@ -370,17 +370,19 @@ class ShardedEpochs(Epochs):
         self._start, self._fresh = dict(state), True
 
 
-def reduce_tree(parts: Sequence[T], pair: Callable[[T, T], T]) -> T:
+def reduce_tree(parts: Sequence[T], pair: Callable[[T, T], T],
+                root: Callable[[T, T], T] | None = None) -> T:
     """``parts`` reduced pairwise, level by level — ``((p₀ p₁)(p₂ p₃))…`` —, so each node takes two
-    parts, never ``K``, and the depth is ``⌈log₂ K⌉``.  The same tree whatever ``pair`` does (add
-    here, submit a Dask task there): the same sums in the same order."""
+    parts, never ``K``, and the depth is ``⌈log₂ K⌉``; ``root`` (default ``pair``) makes the last
+    node.  The same tree whatever ``pair`` does (add here, submit a Dask task there): the same
+    sums in the same order."""
     level = list(parts)
     if not level:
         raise ValueError("reduce_tree of no parts")
-    while len(level) > 1:
+    while len(level) > 2:
         paired = [pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         level = paired + level[len(level) - len(level) % 2:]
-    return level[0]
+    return level[0] if len(level) == 1 else (root or pair)(level[0], level[1])
 
 
 def combine(a: Part | None, b: Part | None) -> Part | None:
@@ -399,12 +401,12 @@ def combine(a: Part | None, b: Part | None) -> Part | None:
 
 def finish(part: Part | None) -> Part | None:
     """The root of the tree with its factors as numbers: ``grads``, ``trace`` and, by layer,
-    ``lam = λ_max(RᵀR)`` of the inputs' factor and ``resid`` of the residual states' factor."""
+    ``lam = λ_max(RᵀR)`` of the inputs' factor and ``resid_lam`` of the residual states'."""
     if part is None:
         return None
     return {"grads": part["grads"], "trace": part["trace"],
             "lam": {k: gram_lambda_max(r) for k, r in part["gram"].items()},
-            "resid": {k: gram_lambda_max(r) for k, r in part["resid"].items()}}
+            "resid_lam": {k: gram_lambda_max(r) for k, r in part["resid"].items()}}
 
 
 def _stacked(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:

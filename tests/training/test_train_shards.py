@@ -98,8 +98,8 @@ def test_stacked_gram_factors_give_the_whole_batchs_lambda_max():
                                                      rel=1e-12)
 
 
-@pytest.mark.parametrize("k, tree", [(1, "0"), (2, "(0 1)"), (3, "((0 1) 2)"),
-                                     (5, "(((0 1) (2 3)) 4)"), (6, "(((0 1) (2 3)) (4 5))")])
+@pytest.mark.parametrize("k, tree", [(1, "0"), (2, "[0 1]"), (3, "[(0 1) 2]"),
+                                     (5, "[((0 1) (2 3)) 4]"), (6, "[((0 1) (2 3)) (4 5)]")])
 def test_the_reduction_tree_pairs_neighbours_level_by_level(k, tree):
     nodes: list[str] = []
 
@@ -107,8 +107,14 @@ def test_the_reduction_tree_pairs_neighbours_level_by_level(k, tree):
         nodes.append(f"({a} {b})")
         return nodes[-1]
 
-    assert reduce_tree([str(i) for i in range(k)], pair) == tree
+    def root(a: str, b: str) -> str:
+        nodes.append(f"[{a} {b}]")
+        return nodes[-1]
+
+    parts = [str(i) for i in range(k)]
+    assert reduce_tree(parts, pair, root=root) == tree
     assert len(nodes) == k - 1                         # K − 1 nodes, each of two parts
+    assert reduce_tree(parts, pair) == tree.replace("[", "(").replace("]", ")")
     with pytest.raises(ValueError):
         reduce_tree([], pair)
 
@@ -127,7 +133,7 @@ def test_combined_parts_are_the_whole_batchs_gradient_gram_and_trace():
                                    rtol=1e-14)
     for k, r in rows.items():                          # λ_max of the stacked rows' Gram
         assert whole["lam"][k] == pytest.approx(np.linalg.eigvalsh(r.T @ r)[-1], rel=1e-12)
-    assert whole["resid"][1] == pytest.approx(np.linalg.eigvalsh(rows[1].T @ rows[1])[-1],
+    assert whole["resid_lam"][1] == pytest.approx(np.linalg.eigvalsh(rows[1].T @ rows[1])[-1],
                                               rel=1e-12)
     assert whole["trace"] == {0: float(sum(cuts[:-1]))}
     # a combined factor stays at most d × d, whatever it sums; below that, the stacked factors
