@@ -170,6 +170,28 @@ def test_a_worker_killed_inside_a_round_is_replaced_and_the_epoch_run_again(work
     assert pools[0].opened == [[0, 1, 2, 3], victims]                 # the victim's shards
 
 
+def _on_two_workers(net, x, settings, shards: int = 2):
+    """``train(net, x, x, ...)`` with ``shards`` shards on a 2-worker ``LocalCluster``: the
+    result, the pool's count of what this process sent and received (by call), and the bytes
+    the workers sent one another — Dask's counter of what they sent, less what came back here
+    (the scheduler gathers that from them too)."""
+    def sent_so_far(client) -> int:  # noqa: ANN001
+        return sum(client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
+                   .values())
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        before = sent_so_far(client)
+        pools: list[DaskPool] = []
+        got = train(net, x, x, settings, seed=0,
+                    shards=lambda t: pools.append(DaskPool.factory(client, shards)(t))
+                    or pools[-1])
+        moved = sent_so_far(client) - before
+    sent = pools[0].sent
+    return got, sent, moved - sum(v for k, v in sent.items() if k.endswith("(back)"))
+
+
 def test_a_large_theta_leaves_this_process_once_per_round():
     """Θ over 64 kB is scattered once and Dask copies it to the other shards' workers."""
     rng = np.random.default_rng(3)
@@ -178,24 +200,12 @@ def test_a_large_theta_leaves_this_process_once_per_round():
         h = relu(dense(u, 60))  y = dense(h, 100) output y }""")
     x = rng.random((40, 100))
     settings = ImplicitSGD(epochs=1, batch=20, inner=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        moved = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
-        pools: list[DaskPool] = []
-        got = train(net, x, x, settings, seed=0,
-                    shards=lambda t: pools.append(DaskPool.factory(client, 2)(t)) or pools[-1])
-        moved = sum(b - moved[w] for w, b in
-                    client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
-                    .items())
+    got, sent, between = _on_two_workers(net, x, settings)
     theta = (100 * 60 + 60 + 60 * 100 + 100) * 8
     rounds = 2
-    sent = pools[0].sent
     assert rounds * theta <= sent["round"] <= rounds * (theta + 1024)
-    # between the workers (what they sent less what came back here): Θ to the second shard's
-    # worker and a ∇ part to the reducing one
-    back = sum(v for k, v in sent.items() if k.endswith("(back)"))
-    assert moved - back >= 2 * rounds * theta
+    # between the workers: Θ to the second shard's worker and a ∇ part to the reducing one
+    assert between >= 2 * rounds * theta
     reference = train(net, x, x, settings, seed=0)
     for key in reference.params:
         np.testing.assert_allclose(got.params[key], reference.params[key], rtol=0, atol=1e-10)
@@ -208,26 +218,14 @@ def test_what_travels_per_batch_is_theta_and_its_gradient_not_the_rows():
         h = relu(dense(u, 40))  y = dense(h, 30) output y }""")
     x = rng.random((200, 30))
     settings = ImplicitSGD(epochs=2, batch=50, inner=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        moved = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
-        pools: list[DaskPool] = []
-        train(net, x, x, settings, seed=0,
-              shards=lambda t: pools.append(DaskPool.factory(client, 2)(t)) or pools[-1])
-        moved = {w: b - moved[w] for w, b in
-                 client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total).items()}
-    sent = pools[0].sent
+    _, sent, between = _on_two_workers(net, x, settings)
     theta = (30 * 40 + 40 + 40 * 30 + 30) * 8
     batches = 2 * 4
     # Θ (< 64 kB: inside each task) to both shards per round; one reduced ∇ back (and a few
     # numbers), not one per shard
     assert 2 * batches * theta <= sent["round"] <= 2 * batches * (theta + 1024)
     assert batches * theta <= sent["round (back)"] <= batches * (theta + 1024)
-    # the other shard's part (∇ + Gram factors ≤ 25×30, 25×40) went to the reducing worker:
-    # what the workers sent (Dask's counter), less what came back here (the scheduler gathers
-    # it from them too)
-    back = sum(v for k, v in sent.items() if k.endswith("(back)"))
-    assert sum(moved.values()) - back >= batches * theta
+    # the other shard's part (∇ + Gram factors ≤ 25×30, 25×40) went to the reducing worker
+    assert between >= batches * theta
     # the rows and states went out once, at the start; came back once per epoch (checkpoint)
     assert sent["open"] < x.nbytes * 2 + 200 * 40 * 8 + 4096
