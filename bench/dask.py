@@ -16,8 +16,8 @@ and result), per epoch for ``train`` — sent by this process and received back,
 (measured from the payloads), and moved between the workers (Dask's counter of what the
 workers sent, less what this process received: the broadcast of Θ and the reduction tree).
 
-    OPENBLAS_NUM_THREADS=1 python bench/dask.py tasks [--tasks 6]
-    OPENBLAS_NUM_THREADS=1 python bench/dask.py chunks [--rows 16] [--chunk 4]
+    OPENBLAS_NUM_THREADS=1 python bench/dask.py tasks [--tasks 6] [--lines-cost]
+    OPENBLAS_NUM_THREADS=1 python bench/dask.py chunks [--rows 16] [--chunk 4] [--lines-cost]
     OPENBLAS_NUM_THREADS=1 python bench/dask.py train [--spec S] [--epochs 2] [--n 1000]
         [--shards 2] [--batch B] [--dtype float32]
 """
@@ -50,6 +50,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import lbdsl  # noqa: E402
+from lbdsl.distributed import TOPIC  # noqa: E402
 
 ROOT = _HERE.parent
 
@@ -102,6 +103,14 @@ def _moved(client: Any) -> int:
                .values())
 
 
+def _lines_not_sent() -> None:
+    """On a worker: its solves' lines are dropped instead of sent to the caller (``--lines-cost``
+    compares), the rest of the run unchanged."""
+    from lbdsl.distributed import _Forward
+
+    _Forward.write = lambda self, text: len(text)
+
+
 # -- tasks and chunks: lbdsl solve --workers --------------------------------------------------
 def _spec(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
     if args.mode == "chunks":
@@ -124,20 +133,26 @@ def solve_runs(args: argparse.Namespace) -> dict[str, Any]:
     serial_s = time.perf_counter() - began
     out: dict[str, Any] = {"serial_s": serial_s, "runs": []}
     print(f"serial: {serial_s:.2f} s", flush=True)
-    for workers in (1, 2):
+    runs = [(1, True), (2, True)] + ([(1, False)] if args.lines_cost else [])
+    for workers, lines in runs:
         with _client(workers) as (client, start_s):
+            if not lines:
+                client.run(_lines_not_sent)
+            events = len(client.get_events(TOPIC))
             t0 = time.perf_counter()
-            results = lbdsl.load(spec).solve(out=tmp / f"w{workers}", verbose=False,
-                                             client=client)
+            results = lbdsl.load(spec).solve(out=tmp / f"w{workers}{'' if lines else 'q'}",
+                                             verbose=False, client=client)
             solve_s = time.perf_counter() - t0
+            events = len(client.get_events(TOPIC)) - events
         same = all(np.array_equal(a.u, b.u) for a, b in zip(serial, results, strict=True))
-        row = {"workers": workers, "solve_s": solve_s, "start_s": start_s,
-               "speedup": serial_s / solve_s, "ours_over_serial": solve_s / serial_s,
-               "bit_identical": same}
+        row = {"workers": workers, "lines_sent": lines, "lines": events, "solve_s": solve_s,
+               "start_s": start_s, "speedup": serial_s / solve_s,
+               "ours_over_serial": solve_s / serial_s, "bit_identical": same}
         out["runs"].append(row)
-        print(f"{workers} worker(s): {solve_s:.2f} s solving (+{start_s:.2f} s to start the "
-              f"cluster), speed-up {row['speedup']:.2f}, ours ÷ serial "
-              f"{row['ours_over_serial']:.2f}, bit-identical {same}", flush=True)
+        print(f"{workers} worker(s){'' if lines else ', lines not sent'}: {solve_s:.2f} s "
+              f"solving (+{start_s:.2f} s to start the cluster), speed-up {row['speedup']:.2f}, "
+              f"ours ÷ serial {row['ours_over_serial']:.2f}, bit-identical {same}, "
+              f"{events} line(s) forwarded", flush=True)
     if args.mode == "chunks":
         from lbdsl.distributed import _group_on_worker
 
@@ -231,6 +246,9 @@ def main() -> None:
     chunks = sub.add_parser("chunks", help="one batch of right-hand sides in groups")
     chunks.add_argument("--rows", type=int, default=16)
     chunks.add_argument("--chunk", type=int, default=4)
+    for p in (tasks, chunks):
+        p.add_argument("--lines-cost", action="store_true",
+                       help="also 1 worker with the solvers' lines not sent (what it costs)")
     fit = sub.add_parser("train", help="data-parallel lifted training (shards)")
     fit.add_argument("--spec", default=str(ROOT / "specs" / "seed4_sparse_dae_784.lbn"))
     fit.add_argument("--epochs", type=int, default=2)
