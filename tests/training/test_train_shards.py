@@ -159,3 +159,16 @@ train m { data = digits(n = 10) loss = mse optimizer = adam(epochs = 1) shards =
     with pytest.raises(SpecError, match="`shards` must be an integer >= 1"):
         lbdsl.loads(task.replace("loss = mse optimizer = adam(epochs = 1) shards = 2",
                                  "shards = 0"))
+
+
+def test_shards_without_a_cluster_say_they_have_no_effect(tmp_path, capsys):
+    """A serial run of a task with ``shards`` trains all samples here (the same steps) and
+    says that the setting needs a cluster, instead of ignoring it silently."""
+    spec = """network m { input u : 8x8  h = relu(dense(u, 4))  y = dense(h, 64) output y }
+train m { data = digits(n = 10) loss = bregman optimizer = implicit_sgd(epochs = 1, batch = 5)
+          shards = 2 figures = false }"""
+    (result,) = lbdsl.loads(spec).solve(out=tmp_path, verbose=True)
+    assert result.status == "ok"
+    out = capsys.readouterr().out
+    assert "note: shards = 2 splits the samples over Dask workers; without --workers / " \
+           "--scheduler it has no effect" in out
