@@ -23,7 +23,7 @@ __all__ = ["main"]
 _EXAMPLES = {
     "check": "example:\n  lbdsl check specs/residual_tied_20.lbn\n  lbdsl check specs/residual_tied_20.lbn --json --rho 200",
     "show": "example:\n  lbdsl show specs/perceptron.lbn\n  lbdsl show specs/residual_tied_5.lbn --lifted\n  lbdsl show specs/perceptron.lbn --dot graph.dot",
-    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=2 --backend numpy   # alpha scales 0.015 * tv\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40",
+    "solve": "example:\n  lbdsl solve specs/perceptron.lbn --out results/\n  lbdsl solve specs/perceptron.lbn --set alpha=2 --backend numpy   # alpha scales 0.015 * tv\n  lbdsl solve specs/perceptron.lbn --out results/ --resume   # after a Ctrl-C\n  lbdsl solve specs/dae.lbn --out results/ --resume --set optimizer.epochs=40\n  lbdsl solve specs/perceptron.lbn --workers 2   # its tasks on 2 local Dask workers",
     "init": "example:\n  lbdsl init mynet        # writes mynet.lbn, a commented starter spec",
     "import": "example:\n  lbdsl import encoder.onnx --out models/   # models/encoder.lbn + .npz\n  lbdsl check models/encoder.lbn",
     "export": "example:\n  lbdsl export specs/perceptron.lbn --out perceptron.onnx\n  lbdsl export specs/dae.lbn --weights results/train-dae/weights.npz --out dae.onnx",
@@ -35,6 +35,7 @@ _FIRST_SESSION = """examples (a first session):
   lbdsl init mynet             # writes mynet.lbn, a commented starter spec
   lbdsl check mynet.lbn        # is its lifted problem convex? (exit status 3 if not)
   lbdsl solve mynet.lbn        # results, report.json and figures in ./lbdsl-out/mynet/
+  lbdsl solve mynet.lbn --workers 2   # the same on 2 Dask workers (pip install 'lbdsl[dask]')
   lbdsl COMMAND --help         # each command's options, with examples"""
 
 
@@ -52,6 +53,18 @@ def _weight(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     if not lo <= value <= hi:
         raise argparse.ArgumentTypeError(f"must lie from {lo:g} to {hi:g}, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    """A number of workers: an integer ≥ 1; argparse reports anything else with exit status
+    2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 
@@ -88,12 +101,19 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="override a task setting (repeatable)")
     solve.add_argument("--out", help="output directory (default: the task's save, else "
                                      "./lbdsl-out/<spec name>/)")
-    solve.add_argument("--workers", type=int, metavar="N",
-                       help="run the tasks on a local Dask cluster of N processes (the same "
-                            "results as a serial run)")
-    solve.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the tasks on the Dask cluster at ADDRESS (tcp://host:8786); "
-                            "the workers must see the spec's files at the same paths")
+    dask = solve.add_argument_group(
+        "on a Dask cluster (pip install 'lbdsl[dask]'; one of the two)",
+        "  Each task is a future; so are a `chunk = K` task's row groups and the points of an\n"
+        "  `alpha = sweep(...)` with `warm_start = false`; a train task's `shards = K` keep\n"
+        "  their samples and states on the workers. The results are a serial run's (bit for\n"
+        "  bit; sharded training to 1e-10). See docs/scaling.md.")
+    where = dask.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_count, metavar="N",
+                       help="start a local cluster of N worker processes for this run")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use the running cluster at ADDRESS (tcp://host:8786, from `dask "
+                            "scheduler`); its workers must see the spec's files and the "
+                            "output folder at the same absolute paths")
     solve.add_argument("--allow-outside", action="store_true",
                        help="let a spec's `save` write outside the output root (--out, else "
                             "the working directory)")
@@ -214,8 +234,6 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                                  overrides=args.overrides, resume=args.resume,
                                  allow_outside=args.allow_outside)
         return exit_status(results)
-    if args.workers is not None and args.scheduler is not None:
-        raise LbdslError("give --workers or --scheduler, not both")
     from .distributed import cluster
 
     with cluster(args.workers, args.scheduler) as client:

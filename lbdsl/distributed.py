@@ -8,8 +8,10 @@ spec given as a string), runs the task exactly as the serial loop does
 run, bit for bit: a task is deterministic given its spec, seed and folder.  A worker that dies
 mid-task is replaced by the nanny and the task re-runs from the start (``retries``); its files
 are written atomically and its folder lock is released with the dead process, so nothing is
-left half-written or twice.  The workers must see the spec's files at the same paths (a
-``LocalCluster``, or a shared file system).
+left half-written or twice.  The workers must see the spec's files and the output folder at
+the same paths (a ``LocalCluster``, or a shared file system): they are given them absolute, as
+this process sees them (a worker started in another directory would take a relative path
+elsewhere), and the reports of a distributed run name the spec by its absolute path.
 
 An ``invert`` task with ``chunk = K`` is run by this process instead, and each of its groups
 of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future (likewise each point of an
@@ -39,8 +41,10 @@ a serial run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,7 +54,7 @@ from rich.console import Console
 
 from .errors import LbdslError
 
-__all__ = ["run_tasks", "cluster", "RETRIES"]
+__all__ = ["run_tasks", "cluster", "cluster_options", "RETRIES"]
 
 #: How many times a task whose worker died is started again.
 RETRIES = 2
@@ -278,8 +282,31 @@ class _Stop:
 
     def _abandon(self, futures: list[Any]) -> NoReturn:
         self.abandoned = True
+        _quiet_cancelled_gathers(self.client)
         self.client.cancel(futures)
         raise KeyboardInterrupt
+
+
+def _quiet_cancelled_gathers(client: Any) -> None:
+    """Drop what the client's event loop would print of the gather a second Ctrl-C left
+    waiting: once its futures are cancelled, each of its inner waits ends in Dask's
+    ``AllExit`` that nobody retrieves, and asyncio prints each with a traceback ("Task
+    exception was never retrieved") — noise after a stop the user asked for.  The handler
+    stays with the client's loop: an unretrieved ``AllExit`` is never more than that."""
+    from distributed.client import AllExit
+
+    loop = client.loop.asyncio_loop
+    previous = loop.get_exception_handler()
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), AllExit):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _label(task: Any) -> str:
@@ -361,10 +388,11 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
     from .backend import namespace
 
     module = program.module
+    file = _absolute(module.file)
     stop = _Stop(client, run, console)
     chunked = [i for i, t in enumerate(program.tasks) if _here(t)]
-    futures = {index: client.submit(_on_worker, module.file, module.source, overrides, backend,
-                                    index, folders.get(index), resume, run,
+    futures = {index: client.submit(_on_worker, file, module.source, overrides, backend,
+                                    index, _absolute(folders.get(index)), resume, run,
                                     key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
                                     pure=False)
                for index in range(len(program.tasks)) if index not in chunked}
@@ -376,9 +404,10 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
             break
         ctx = pipeline.context(program, namespace(backend), backend, overrides, console, errors,
                                resume)
+        ctx.file = file         # as the workers name it: every report of the run says the same
 
         def groups(task: Any, n: int, index: int = index) -> list[Any]:
-            parts = [client.submit(_group_on_worker, module.file, module.source, overrides,
+            parts = [client.submit(_group_on_worker, file, module.source, overrides,
                                    backend, index, k, run,
                                    key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k in range(n)]
@@ -386,7 +415,7 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
             return stop.gather(parts, names)    # None: a group a stop kept from starting
 
         def points(task: Any, alphas: list[float], index: int = index) -> list[Any]:
-            parts = [client.submit(_point_on_worker, module.file, module.source, overrides,
+            parts = [client.submit(_point_on_worker, file, module.source, overrides,
                                    backend, index, a, run,
                                    key=f"lbdsl-alpha-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k, a in enumerate(alphas)]
@@ -409,12 +438,32 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
                 stop.request()
             # stopped before any of its groups or points ran: not started (below)
     names = {f.key: _label(program.tasks[i]) for i, f in futures.items()}
-    gathered = dict(zip(futures, stop.gather(list(futures.values()), names)))
+    gathered = {i: _in_callers_folder(r, folders.get(i))
+                for i, r in zip(futures, stop.gather(list(futures.values()), names))}
     results = [local.get(i, gathered.get(i)) for i in range(len(program.tasks))]
     if stop.requested:      # the run was stopped: a task it kept from starting says so (exit 130)
         results = [_not_started(program.tasks[i]) if r is None else r
                    for i, r in enumerate(results)]
     return [r for r in results if r is not None]
+
+
+def _absolute(path: Any) -> Any:
+    """``path`` as the workers must take it: absolute, as seen from this process's working
+    directory (a worker started elsewhere would resolve a relative path against its own);
+    the built-in demo's ``<demo>``, None or an error as they are."""
+    if isinstance(path, Path):
+        return path.absolute()
+    if isinstance(path, str) and path and not path.startswith("<"):
+        return str(Path(path).absolute())
+    return path
+
+
+def _in_callers_folder(result: Any, folder: Any) -> Any:
+    """A worker's result with its folder named as this process names it (the worker was
+    given it absolute): the summary and the messages say what a serial run says."""
+    if result is None or result.path is None or not isinstance(folder, Path):
+        return result
+    return dataclasses.replace(result, path=folder)
 
 
 def _not_started(task: Any) -> Any:
@@ -445,6 +494,19 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
         return
     if workers is None or workers < 1:
         raise LbdslError(f"--workers must be an integer >= 1, got {workers!r}")
+    # the scheduler's web server on a free local port (its default, 8787, may be taken: a
+    # warning), and only the cluster's errors printed: lbdsl says what happens itself
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local, Client(local) as client:
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as local, \
+            Client(local) as client:
         yield client
+
+
+def cluster_options(client: Any) -> list[str]:
+    """The ``lbdsl solve`` options that run on the cluster of ``client`` again: ``--workers N``
+    for a ``LocalCluster`` (a new one of as many workers), else ``--scheduler ADDRESS``."""
+    from dask.distributed import LocalCluster
+
+    if isinstance(getattr(client, "cluster", None), LocalCluster):
+        return ["--workers", str(len(client.cluster.workers))]
+    return ["--scheduler", str(client.scheduler.address)]

@@ -9,6 +9,7 @@ Python API call these and nothing deeper.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -169,11 +170,14 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     if client is not None:
         from .distributed import run_tasks
 
+        from .distributed import cluster_options
+
         results = run_tasks(client, program, folders, backend, tuple(overrides), resume, console,
                             errors)
         stopped = [r for r in results if r.status == "interrupted"]
-        if stopped:
-            _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside)
+        if stopped:     # every task is in the results: those not started say so themselves
+            _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside,
+                             cluster_options(client))
         if any(r.kind != "check" for r in results):
             _print_wide(console, lambda width: summary_table(results, width))
         return results
@@ -190,16 +194,20 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
 
 
 def _say_interrupted(errors: Any, stopped: list[Any], program: Program, out: Any,
-                     overrides: Any, backend: str, allow_outside: bool) -> None:
-    """The one line after a stopped run: what stopped, where its state is, how to go on."""
+                     overrides: Any, backend: str, allow_outside: bool,
+                     cluster: list[str] | None = None) -> None:
+    """The one line after a stopped run: what stopped, where its state is, how to go on
+    (``cluster``: the options of the Dask cluster it ran on, where every task is in
+    ``stopped`` or finished; None: a serial run, the tasks after the stopped one not run)."""
     what = "; ".join(f"{r.label} was not started"
                      if r.report.get("stop_reason") == "not started" else
                      f"{r.label} stopped early, its "
                      f"{'last complete epoch' if r.kind == 'train' else 'last iterate'} is in "
                      f"{r.path}" for r in stopped)
-    again = resume_command(program.module.file, out, overrides, backend, allow_outside)
-    errors.print(f"interrupted: {what}; the remaining tasks were not run; to go on, run "
-                 f"(from {_cwd_text()}): {again}")
+    rest = "" if cluster is not None else "; the remaining tasks were not run"
+    again = resume_command(program.module.file, out, overrides, backend, allow_outside,
+                           cluster or ())
+    errors.print(f"interrupted: {what}{rest}; to go on, run (from {_cwd_text()}): {again}")
 
 
 def context(program: Program, xp: Any, backend: str, overrides: tuple[str, ...] | list[str],
@@ -221,9 +229,10 @@ def run_task(ctx: Any, task: Any, folder: Path | SpecError | None) -> Any:
 
 
 def resume_command(file: str, out: str | Path | None, overrides: tuple[str, ...] | list[str],
-                   backend: str, allow_outside: bool = False) -> str:
-    """The command line that goes on with a run: its spec, ``--out``, every ``--set`` and the
-    backend, with ``--resume`` (quoted for a POSIX shell)."""
+                   backend: str, allow_outside: bool = False,
+                   cluster: Sequence[str] = ()) -> str:
+    """The command line that goes on with a run: its spec, ``--out``, every ``--set``, the
+    backend and the Dask ``cluster`` options, with ``--resume`` (quoted for a POSIX shell)."""
     import shlex
 
     words = ["lbdsl", "solve"] + ([] if file.startswith("<") else [file])
@@ -232,7 +241,7 @@ def resume_command(file: str, out: str | Path | None, overrides: tuple[str, ...]
         words += ["--set", text]
     words += ["--backend", backend] if backend != "numpy" else []
     words += ["--allow-outside"] if allow_outside else []
-    return shlex.join(words + ["--resume"])
+    return shlex.join(words + list(cluster) + ["--resume"])
 
 
 def _cwd_text() -> str:

@@ -8,7 +8,9 @@ bit — the order of its sums differs)."""
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,8 @@ import pytest
 
 import lbdsl
 from lbdsl.cli import main
+from lbdsl.distributed import cluster
+from lbdsl.errors import LbdslError
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -147,6 +152,11 @@ def test_a_local_cluster_gives_the_serial_folders_bit_for_bit(spec_file, serial,
     assert out.count("of 4: done") == 4 and "/3] invert tiny (line" in out
     assert "data-parallel: 2 shards on the Dask workers" in out
     assert out.count("/4] α = ") == 4
+    # the sweep whose points the workers solved counts the time waited for them (it said
+    # 0.004 s for a sweep of 0.3 s); a loose bound: the two runs' speeds differ
+    times = [json.loads((d / "invert-tiny-5" / "report.json").read_text())["time_s"]
+             for d in (serial, tmp_path)]
+    assert times[1] >= 0.25 * times[0], times
 
 
 def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
@@ -182,7 +192,11 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
     assert not list((tmp_path / "dask").rglob("*.tmp*"))     # nothing half-written
 
 
-def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path):
+def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path, monkeypatch):
+    """``dask scheduler`` + ``dask worker`` started by hand, the worker in another directory
+    than the caller, which names the spec and ``--out`` relative to its own: the workers are
+    given them absolute (else the worker read its own ``four.lbn``, or none, and wrote into
+    its directory)."""
     dask = shutil.which("dask", path=str(Path(sys.executable).parent))
     if dask is None:
         pytest.skip("the dask command is not installed")
@@ -198,12 +212,17 @@ def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path):
                 break
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
+        elsewhere = tmp_path / "worker"
+        elsewhere.mkdir()
+        (elsewhere / spec_file.name).write_text(NET)     # a spec of the same name, no tasks
         worker = subprocess.Popen([dask, "worker", "--scheduler-file", str(sched_file),
                                    "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
-                                  **common)
-        assert main(["solve", str(spec_file), "--out", str(tmp_path / "o"),
-                     "--scheduler", address]) == 0
-        _same_as_serial(serial, tmp_path / "o")
+                                  cwd=elsewhere, **common)
+        monkeypatch.chdir(spec_file.parent)
+        out = f"o-{tmp_path.name}"
+        assert main(["solve", spec_file.name, "--out", out, "--scheduler", address]) == 0
+        _same_as_serial(serial, spec_file.parent / out)
+        assert sorted(p.name for p in elsewhere.iterdir()) == [spec_file.name]
     finally:
         for proc in (worker, scheduler):
             if proc is not None:
@@ -211,11 +230,23 @@ def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path):
                 proc.wait(timeout=30)
 
 
-def test_bad_cluster_options_are_one_line(spec_file, capsys):
-    assert main(["solve", str(spec_file), "--workers", "0"]) == 1
-    assert "--workers must be an integer >= 1" in capsys.readouterr().err
-    assert main(["solve", str(spec_file), "--workers", "1", "--scheduler", "tcp://x:1"]) == 1
-    assert "not both" in capsys.readouterr().err
+@pytest.mark.parametrize(("options", "says"), [
+    (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+    (["--workers", "-1"], "argument --workers: must be at least 1, got -1"),
+    (["--workers", "two"], "argument --workers: invalid int value: 'two'"),
+    (["--workers", "1", "--scheduler", "tcp://x:1"], "not allowed with argument --workers"),
+])
+def test_a_mistaken_cluster_option_is_a_usage_error(spec_file, capsys, options, says):
+    with pytest.raises(SystemExit) as exit_:
+        main(["solve", str(spec_file), *options])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
+def test_a_cluster_that_cannot_be_reached_is_one_line(spec_file, capsys):
+    with pytest.raises(LbdslError, match="--workers must be an integer >= 1"), cluster(0):
+        pass                                   # (the command line refuses 0 before: above)
     for address in ("tcp://127.0.0.1:9", "notanaddress"):
         assert main(["solve", str(spec_file), "--scheduler", address]) == 1
         err = capsys.readouterr().err
@@ -251,34 +282,77 @@ invert tiny {
     assert report["objective"] == pytest.approx(objective, rel=1e-12)
 
 
+def _slow_spec(tmp_path: Path) -> Path:
+    """The spec with its first two tasks on PDHG with an unreachable tolerance (L-BFGS may end
+    "stalled" at machine precision): they only stop when interrupted (or after an hour)."""
+    path = _write_spec(tmp_path / "slow.lbn", 100000)
+    slow = "pdhg(max_iter = 10000000, tol = 1e-300)"
+    lbfgs = "fidelity = l2\n    solver = lbfgs(max_iter = 100000)"
+    path.write_text(path.read_text().replace(lbfgs, f"solver = {slow}")
+                    .replace("pdhg(max_iter = 400)", slow))
+    return path
+
+
+def _when_two_run(client, then: Callable[[], None]) -> threading.Thread:  # noqa: ANN001
+    """A thread that calls ``then`` once both workers execute a task (and have had 3 s to
+    get past loading the spec)."""
+    def executing(dask_worker) -> int:  # noqa: ANN001 - Dask passes its worker
+        return dask_worker.state.executing_count
+
+    def wait_then() -> None:
+        tick = threading.Event()
+        for _ in range(1200):
+            if sum(client.run(executing).values()) >= 2:
+                tick.wait(3.0)
+                break
+            tick.wait(0.05)
+        then()
+
+    thread = threading.Thread(target=wait_then)
+    thread.start()
+    return thread
+
+
+def test_a_second_ctrl_c_abandons_the_tasks_without_asyncio_noise(tmp_path, monkeypatch,
+                                                                  caplog):
+    """The second Ctrl-C cancels the futures while a gather waits on them; Dask's gather then
+    leaves one unretrieved ``AllExit`` per future, which asyncio would print with a traceback
+    each ("Task exception was never retrieved"): the run ends in a plain KeyboardInterrupt
+    (the command line's "interrupted", exit 130) and nothing else."""
+    from lbdsl import distributed as lbdsl_distributed
+
+    # the first Ctrl-C does not reach the tasks, so that the second one finds them running
+    monkeypatch.setattr(lbdsl_distributed._Stop, "request",
+                        lambda self: setattr(self, "requested", True))
+    path = _slow_spec(tmp_path)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        def interrupt_twice() -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            threading.Event().wait(1.0)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        killer = _when_two_run(client, interrupt_twice)
+        with caplog.at_level(logging.ERROR, logger="asyncio"), \
+                pytest.raises(KeyboardInterrupt):
+            lbdsl.load(path).solve(out=tmp_path / "o", verbose=False, client=client)
+        killer.join()
+        gc.collect()                         # the gather's inner tasks, done and let go of
+        threading.Event().wait(0.5)
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
 def test_a_ctrl_c_stops_the_running_workers_and_keeps_the_rest_from_starting(tmp_path):
     """SIGINT to the submitting process while two tasks run on the workers: both stop at their
     next check (the stop event), write their last iterate and a checkpoint that says the run
     was not complete, and come back ``interrupted``; the tasks not started are not run."""
-    path = _write_spec(tmp_path / "slow.lbn", 100000)
-    # both running tasks on PDHG with an unreachable tolerance: they can only stop by the
-    # interrupt (L-BFGS may end "stalled" at machine precision before the SIGINT comes)
-    slow = "pdhg(max_iter = 10000000, tol = 1e-300)"         # would run for an hour
-    lbfgs = "fidelity = l2\n    solver = lbfgs(max_iter = 100000)"
-    path.write_text(path.read_text().replace(lbfgs, f"solver = {slow}")
-                    .replace("pdhg(max_iter = 400)", slow))
+    path = _slow_spec(tmp_path)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        def executing(dask_worker) -> int:  # noqa: ANN001 - Dask passes its worker
-            return dask_worker.state.executing_count
-
-        def interrupt_once_two_run() -> None:
-            tick = threading.Event()
-            for _ in range(1200):                    # the workers say what they execute
-                if sum(client.run(executing).values()) >= 2:
-                    tick.wait(3.0)                    # both past loading the spec
-                    break
-                tick.wait(0.05)
-            os.kill(os.getpid(), signal.SIGINT)
-
-        killer = threading.Thread(target=interrupt_once_two_run)
-        killer.start()
+        killer = _when_two_run(client, lambda: os.kill(os.getpid(), signal.SIGINT))
         started = time.monotonic()
         results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
         killer.join()

@@ -171,6 +171,9 @@ def test_a_ctrl_c_in_a_sweep_on_the_workers_ends_it_as_serially_and_resume_finis
     assert status == 130, err
     assert "stopping: the running tasks stop at their next check" in out
     assert "interrupted: invert tiny" in err and "Traceback" not in err
+    # how to go on names the cluster too; every task is accounted for, none merely "not run"
+    assert f"--out {tmp_path / 'dask'} --workers 2 --resume" in err
+    assert "the remaining tasks were not run" not in err
 
     # the points: those solving at the SIGINT stopped early, the others were not run at all
     assert len(sent_back) == 1
@@ -273,4 +276,5 @@ def test_a_ctrl_c_before_any_point_starts_exits_130_and_says_the_task_was_not_st
     assert status == 130
     err = capsys.readouterr().err
     assert "invert tiny (line 9) was not started" in err and "Traceback" not in err
+    assert f"--scheduler {cluster.scheduler_address} --resume" in err
     assert not (tmp_path / "out" / FOLDER).exists()

@@ -126,15 +126,18 @@ def run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nda
     iterate comes back with ``stop_reason = "interrupted"``) and skips the remaining solves.
     """
     stored = replay or Stored()
-    prefetched = None
+    prefetched, elsewhere_s = None, 0.0
     grid = independent_points(task) if points is not None and not stored.solves else None
     if grid is not None:
         # outside the guard: a Ctrl-C while the workers solve must reach the Dask stop
         console.print(f"  sweep: {len(grid)} points without warm starts, on the Dask workers",
                       highlight=False)
+        began = time.perf_counter()
         prefetched = (grid, points(grid))
+        elsewhere_s = time.perf_counter() - began
     with InterruptGuard() as guard:
-        return _run(task, lp, f_solver, f_raw, observed, console, guard, stored, prefetched)
+        return _run(task, lp, f_solver, f_raw, observed, console, guard, stored, prefetched,
+                    elsewhere_s)
 
 
 def _call(solve: Callable[..., SolveResult], problem: InverseProblem, settings: Any,
@@ -286,7 +289,8 @@ def _points_taken(prefetched: tuple[list[float], list[Any]] | None,
 
 def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.ndarray,
          observed: Observed, console: Console, guard: InterruptGuard, stored: Stored,
-         prefetched: tuple[list[float], list[Any]] | None = None) -> Solved:
+         prefetched: tuple[list[float], list[Any]] | None = None,
+         elsewhere_s: float = 0.0) -> Solved:
     name, reason = lw.choose_solver(task, lp)
     solve, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
@@ -330,7 +334,9 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
     alpha, result, info, cut_short = _alpha_stage(task, problem, observed, solve_at, done, name,
                                                   console)
     unfinished = any(r.stop_reason == "interrupted" for _, r in done)
-    elapsed = time.perf_counter() - start + (stored.time_s if replay.taken else 0.0)
+    # the points solved on the workers: the seconds this process waited for them
+    elapsed = (time.perf_counter() - start + elsewhere_s
+               + (stored.time_s if replay.taken else 0.0))
     refine = None
     if task.fidelity == "hybrid" and not guard.requested and not unfinished and not cut_short:
         refine = _refine(task, lp, f_raw, alpha, result, console, guard, replay, done)
