@@ -236,10 +236,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         return exit_status(results)
     from .distributed import cluster
 
+    again = (["--workers", str(args.workers)] if args.workers is not None
+             else ["--scheduler", args.scheduler])
     with cluster(args.workers, args.scheduler) as client:
         results = pipeline.solve(program, backend=args.backend, out=args.out,
                                  overrides=args.overrides, resume=args.resume,
-                                 allow_outside=args.allow_outside, client=client)
+                                 allow_outside=args.allow_outside, client=client,
+                                 cluster=again)
     return exit_status(results)
 
 

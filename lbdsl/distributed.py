@@ -1,17 +1,18 @@
 """The tasks of a spec as futures on a Dask cluster (``lbdsl solve --workers N`` /
 ``--scheduler ADDRESS``, ``spec.solve(client=...)``).
 
-Each task is one future: a worker loads the spec again (from its file, or from the text of a
-spec given as a string), runs the task exactly as the serial loop does
-(:func:`lbdsl.pipeline.run_task`) into the folder the serial run would use, and sends back its
-:class:`~lbdsl.tasks.result.TaskResult`.  So the folders and the numbers are those of a serial
-run, bit for bit: a task is deterministic given its spec, seed and folder.  A worker that dies
-mid-task is replaced by the nanny and the task re-runs from the start (``retries``); its files
-are written atomically and its folder lock is released with the dead process, so nothing is
-left half-written or twice.  The workers must see the spec's files and the output folder at
-the same paths (a ``LocalCluster``, or a shared file system): they are given them absolute, as
-this process sees them (a worker started in another directory would take a relative path
-elsewhere), and the reports of a distributed run name the spec by its absolute path.
+Each task is one future: a worker builds the spec again from the text this process read
+(never from the file again: it may have changed since), runs the task exactly as the serial
+loop does (:func:`lbdsl.pipeline.run_task`) into the folder the serial run would use, and sends
+back its :class:`~lbdsl.tasks.result.TaskResult`.  So the folders and the numbers are those of
+a serial run, bit for bit: a task is deterministic given its spec, seed and folder.  A worker
+that dies mid-task is replaced by the nanny and the task re-runs from the start
+(``retries``); its files are written atomically and its folder lock is released with the dead
+process, so nothing is left half-written or twice.  The workers must see the spec's data files
+and the output folder at the same absolute paths (a ``LocalCluster``, or a shared file
+system): a worker resolves the spec's relative names from this process's working directory
+(:func:`lbdsl.paths.working_directory`; it may have been started elsewhere), so its reports
+and messages name the spec as a serial run does, and it writes into the folder made absolute.
 
 An ``invert`` task with ``chunk = K`` is run by this process instead, and each of its groups
 of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future (likewise each point of an
@@ -44,7 +45,6 @@ import contextlib
 import dataclasses
 import functools
 import io
-import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,8 +53,9 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from .errors import LbdslError
+from .paths import cwd, working_directory
 
-__all__ = ["run_tasks", "cluster", "cluster_options", "RETRIES"]
+__all__ = ["run_tasks", "cluster", "RETRIES"]
 
 #: How many times a task whose worker died is started again.
 RETRIES = 2
@@ -151,8 +152,19 @@ def _worker_console(run: str = "", label: str = "") -> Console:
                   color_system=None)
 
 
-def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str, index: int,
-               folder: Any, resume: bool, run: str = "") -> Any:
+def _program(spec: tuple[str, str, str], overrides: tuple[str, ...]) -> Any:
+    """The spec ``(file, text, working directory)`` as the caller read it: from its text (the
+    file may have changed since, or be another file under that name here), under its name, and
+    — while :func:`lbdsl.paths.working_directory` holds the caller's directory — with its
+    relative paths where the caller found them."""
+    from . import pipeline
+
+    file, source, _ = spec
+    return pipeline.loads(source, overrides, file=file)
+
+
+def _on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
+               index: int, folder: Any, resume: bool, run: str = "") -> Any:
     """Task ``index`` of the spec, run on this worker (its lines forwarded to the caller); None
     when the run was stopped before it started."""
     from . import pipeline
@@ -160,18 +172,18 @@ def _on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
 
     if _stopped_before(run):
         return None
-    program = (pipeline.load(file, overrides) if Path(file).is_file()
-               else pipeline.loads(source, overrides, file=file))
-    task = program.tasks[index]
-    # its errors come back in its result, which the caller prints: not forwarded, not twice
-    ctx = pipeline.context(program, namespace(backend), backend, overrides,
-                           _worker_console(run, _label(task)), _worker_console(), resume)
-    with _stoppable(run):
-        return pipeline.run_task(ctx, task, folder)
+    with working_directory(spec[2]):
+        program = _program(spec, overrides)
+        task = program.tasks[index]
+        # its errors come back in its result, which the caller prints: not forwarded, not twice
+        ctx = pipeline.context(program, namespace(backend), backend, overrides,
+                               _worker_console(run, _label(task)), _worker_console(), resume)
+        with _stoppable(run):
+            return pipeline.run_task(ctx, task, folder)
 
 
 @functools.lru_cache(maxsize=4)
-def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, index: int,
+def _prepared(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str, index: int,
               run: str) -> tuple[Any, Any]:
     """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process
     and run (``run`` in the key: a long-lived worker must not keep a data file's old
@@ -180,8 +192,7 @@ def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, 
     from .backend import namespace
     from .tasks import invert
 
-    program = (pipeline.load(file, overrides) if Path(file).is_file()
-               else pipeline.loads(source, overrides, file=file))
+    program = _program(spec, overrides)
     # quiet: the caller prepared the same task itself and printed what this would print
     quiet = _worker_console()
     ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, False)
@@ -189,7 +200,7 @@ def _prepared(file: str, source: str, overrides: tuple[str, ...], backend: str, 
     return task, invert.prepare(ctx, task)
 
 
-def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
+def _group_on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
                      index: int, group: int, run: str = "") -> Any:
     """Group ``group`` of the chunked task ``index``, solved on this worker (its lines
     forwarded to the caller)."""
@@ -200,14 +211,15 @@ def _group_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
 
     if _stopped_before(run):
         return None
-    task, prep = _prepared(file, source, overrides, backend, index, run)
+    with working_directory(spec[2]):
+        task, prep = _prepared(spec, overrides, backend, index, run)
     groups = chunks.groups(task, prep.observed)
     console = _worker_console(run, _group_name(group, len(groups)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
         return invert.solve_group(task, prep, groups[group], console)
 
 
-def _point_on_worker(file: str, source: str, overrides: tuple[str, ...], backend: str,
+def _point_on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
                      index: int, alpha: float, run: str = "") -> Any:
     """The sweep point ``alpha`` of task ``index``, solved on this worker (its lines forwarded
     to the caller)."""
@@ -217,7 +229,8 @@ def _point_on_worker(file: str, source: str, overrides: tuple[str, ...], backend
 
     if _stopped_before(run):
         return None
-    task, prep = _prepared(file, source, overrides, backend, index, run)
+    with working_directory(spec[2]):
+        task, prep = _prepared(spec, overrides, backend, index, run)
     console = _worker_console(run, _point_name(alpha))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
         return solve.sweep_point(task, prep.lp, prep.f_solver, alpha, console)
@@ -387,12 +400,11 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
     from . import pipeline
     from .backend import namespace
 
-    module = program.module
-    file = _absolute(module.file)
+    spec = (program.module.file, program.module.source, str(cwd().absolute()))
     stop = _Stop(client, run, console)
     chunked = [i for i, t in enumerate(program.tasks) if _here(t)]
-    futures = {index: client.submit(_on_worker, file, module.source, overrides, backend,
-                                    index, _absolute(folders.get(index)), resume, run,
+    futures = {index: client.submit(_on_worker, spec, overrides, backend, index,
+                                    _absolute(folders.get(index)), resume, run,
                                     key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
                                     pure=False)
                for index in range(len(program.tasks)) if index not in chunked}
@@ -404,19 +416,16 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
             break
         ctx = pipeline.context(program, namespace(backend), backend, overrides, console, errors,
                                resume)
-        ctx.file = file         # as the workers name it: every report of the run says the same
 
         def groups(task: Any, n: int, index: int = index) -> list[Any]:
-            parts = [client.submit(_group_on_worker, file, module.source, overrides,
-                                   backend, index, k, run,
+            parts = [client.submit(_group_on_worker, spec, overrides, backend, index, k, run,
                                    key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k in range(n)]
             names = {p.key: _group_name(k, n) for k, p in enumerate(parts)}
             return stop.gather(parts, names)    # None: a group a stop kept from starting
 
         def points(task: Any, alphas: list[float], index: int = index) -> list[Any]:
-            parts = [client.submit(_point_on_worker, file, module.source, overrides,
-                                   backend, index, a, run,
+            parts = [client.submit(_point_on_worker, spec, overrides, backend, index, a, run,
                                    key=f"lbdsl-alpha-{index}-{k}-{run}", retries=RETRIES,
                                    pure=False) for k, a in enumerate(alphas)]
             names = {p.key: _point_name(a) for p, a in zip(parts, alphas)}
@@ -447,20 +456,16 @@ def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backe
     return [r for r in results if r is not None]
 
 
-def _absolute(path: Any) -> Any:
-    """``path`` as the workers must take it: absolute, as seen from this process's working
-    directory (a worker started elsewhere would resolve a relative path against its own);
-    the built-in demo's ``<demo>``, None or an error as they are."""
-    if isinstance(path, Path):
-        return path.absolute()
-    if isinstance(path, str) and path and not path.startswith("<"):
-        return str(Path(path).absolute())
-    return path
+def _absolute(folder: Any) -> Any:
+    """A task's folder as the worker writes it: absolute, from this process's working
+    directory (writing, a worker takes a relative path from its own); None or a
+    ``SpecError`` (the task reports it) as they are."""
+    return cwd() / folder if isinstance(folder, Path) else folder
 
 
 def _in_callers_folder(result: Any, folder: Any) -> Any:
     """A worker's result with its folder named as this process names it (the worker was
-    given it absolute): the summary and the messages say what a serial run says."""
+    given it absolute): the summary and the go-on line say what a serial run says."""
     if result is None or result.path is None or not isinstance(folder, Path):
         return result
     return dataclasses.replace(result, path=folder)
@@ -494,19 +499,10 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
         return
     if workers is None or workers < 1:
         raise LbdslError(f"--workers must be an integer >= 1, got {workers!r}")
-    # the scheduler's web server on a free local port (its default, 8787, may be taken: a
-    # warning), and only the cluster's errors printed: lbdsl says what happens itself
+    # no dashboard, and the scheduler's web server on a free local port (its default, 8787,
+    # may be taken by another cluster: a warning on every run)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as local, \
+                      dashboard_address="127.0.0.1:0",
+                      scheduler_kwargs={"dashboard": False}) as local, \
             Client(local) as client:
         yield client
-
-
-def cluster_options(client: Any) -> list[str]:
-    """The ``lbdsl solve`` options that run on the cluster of ``client`` again: ``--workers N``
-    for a ``LocalCluster`` (a new one of as many workers), else ``--scheduler ADDRESS``."""
-    from dask.distributed import LocalCluster
-
-    if isinstance(getattr(client, "cluster", None), LocalCluster):
-        return ["--workers", str(len(client.cluster.workers))]
-    return ["--scheduler", str(client.scheduler.address)]

@@ -130,7 +130,7 @@ def show(program: Program, lifted: bool = False) -> str:
 def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
           overrides: tuple[str, ...] | list[str] = (), console: Any = None,
           errors: Any = None, resume: bool = False, allow_outside: bool = False,
-          client: Any = None) -> list[Any]:
+          client: Any = None, cluster: Sequence[str] = ()) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
     Each task kind is a package of :mod:`lbdsl.tasks` (``invert``, ``train``, ``check``) whose
@@ -140,7 +140,9 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     reported in one line (a spec error with its caret) and the others still run; a Ctrl-C
     during a solve writes that task's last iterate (a training's last complete epoch) and stops
     the run.  With a Dask ``client`` the tasks run as futures on its workers
-    (:mod:`lbdsl.distributed`), into the same folders, with the same results.
+    (:mod:`lbdsl.distributed`), into the same folders, with the same results; ``cluster``:
+    the command-line options that reach it again (``--workers N``), for the line that says how
+    to go on after a Ctrl-C.
     """
     from rich.console import Console
 
@@ -170,14 +172,12 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     if client is not None:
         from .distributed import run_tasks
 
-        from .distributed import cluster_options
-
         results = run_tasks(client, program, folders, backend, tuple(overrides), resume, console,
                             errors)
         stopped = [r for r in results if r.status == "interrupted"]
         if stopped:     # every task is in the results: those not started say so themselves
             _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside,
-                             cluster_options(client))
+                             list(cluster))
         if any(r.kind != "check" for r in results):
             _print_wide(console, lambda width: summary_table(results, width))
         return results
@@ -205,8 +205,13 @@ def _say_interrupted(errors: Any, stopped: list[Any], program: Program, out: Any
                      f"{'last complete epoch' if r.kind == 'train' else 'last iterate'} is in "
                      f"{r.path}" for r in stopped)
     rest = "" if cluster is not None else "; the remaining tasks were not run"
-    again = resume_command(program.module.file, out, overrides, backend, allow_outside,
-                           cluster or ())
+    file = program.module.file
+    if file.startswith("<") and file != DEMO:      # a spec given as text: no command reruns it
+        to = f" into {out}" if out is not None else ""
+        errors.print(f"interrupted: {what}{rest}; to go on, solve the same spec text{to} "
+                     "with the same overrides and resume=True")
+        return
+    again = resume_command(file, out, overrides, backend, allow_outside, cluster or ())
     errors.print(f"interrupted: {what}{rest}; to go on, run (from {_cwd_text()}): {again}")
 
 

@@ -207,11 +207,13 @@ def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path, m
                                  **common)
     worker = None
     try:
+        address = None
         for _ in range(300):
-            if sched_file.exists() and sched_file.read_text().strip():
+            try:
+                address = json.loads(sched_file.read_text())["address"]
                 break
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):   # not there yet, or half written
+                time.sleep(0.1)
         elsewhere = tmp_path / "worker"
         elsewhere.mkdir()
         (elsewhere / spec_file.name).write_text(NET)     # a spec of the same name, no tasks
@@ -222,6 +224,13 @@ def test_a_real_scheduler_and_worker_on_localhost(spec_file, serial, tmp_path, m
         out = f"o-{tmp_path.name}"
         assert main(["solve", spec_file.name, "--out", out, "--scheduler", address]) == 0
         _same_as_serial(serial, spec_file.parent / out)
+        report = json.loads((spec_file.parent / out / "invert-tiny" / "report.json").read_text())
+        assert report["spec"]["file"] == spec_file.name          # as written, as serially
+        # a spec given as text: its `load("batch.npy")` is relative to the caller's directory
+        with distributed.Client(address) as client:
+            lbdsl.loads(spec_file.read_text()).solve(out=f"{out}-text", verbose=False,
+                                                     client=client)
+        _same_as_serial(serial, spec_file.parent / f"{out}-text")
         assert sorted(p.name for p in elsewhere.iterdir()) == [spec_file.name]
     finally:
         for proc in (worker, scheduler):
@@ -244,9 +253,12 @@ def test_a_mistaken_cluster_option_is_a_usage_error(spec_file, capsys, options, 
     assert says in err and "Traceback" not in err
 
 
-def test_a_cluster_that_cannot_be_reached_is_one_line(spec_file, capsys):
+def test_a_local_cluster_of_no_workers_is_refused():
     with pytest.raises(LbdslError, match="--workers must be an integer >= 1"), cluster(0):
         pass                                   # (the command line refuses 0 before: above)
+
+
+def test_a_cluster_that_cannot_be_reached_is_one_line(spec_file, capsys):
     for address in ("tcp://127.0.0.1:9", "notanaddress"):
         assert main(["solve", str(spec_file), "--scheduler", address]) == 1
         err = capsys.readouterr().err

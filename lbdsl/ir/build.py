@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import Diagnostic, SourceSpan, SpecError
+from ..paths import spec_dir
 from ..syntax import tree
 from . import params as init
 from .affine import AFFINE_FORMS, CREATING, AffineForms, PlannedParam, span_line
@@ -637,7 +638,7 @@ def build_module(module: tree.Module, *, max_param_bytes: int = init.MAX_PARAM_B
     whose network failed is still checked, without the network).  If that module cannot be
     imported, the task syntax trees are kept as they are.
     """
-    file_dir = _file_dir(module.file)
+    file_dir = spec_dir(module.file)
     diags: list[Diagnostic] = []
     networks: dict[str, NetworkIR] = {}
     first: dict[str, tree.Network] = {}
@@ -686,12 +687,6 @@ def _unknown_networks(module: tree.Module, names: list[str]) -> list[Diagnostic]
             found.append(Diagnostic(task.network.span, f"`{task.kind}` names network "
                                     f"`{target}`, which is not defined in this file", hint))
     return found
-
-
-def _file_dir(file: str) -> Path:
-    if not file or file.startswith("<"):
-        return Path.cwd()
-    return Path(file).resolve().parent
 
 
 def _task_api() -> tuple[Any, Any] | None:

@@ -6,14 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..paths import spec_dir
+
 __all__ = ["RunContext", "spec_dir"]
-
-
-def spec_dir(file: str) -> Path:
-    """The folder every path in a spec is relative to (the working directory for the demo)."""
-    if not file or file.startswith("<"):
-        return Path.cwd()
-    return Path(file).resolve().parent
 
 
 @dataclass

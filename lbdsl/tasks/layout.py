@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SolveError, SpecError
+from ..paths import spec_dir
 
 __all__ = ["DEMO_STEM", "base_dir", "sanitise", "Allocator", "check_inside", "locked",
            "LOCK_FILE"]
@@ -52,8 +53,7 @@ def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
         return Path(out)
     demo = not spec_file or spec_file.startswith("<")
     if save is not None:
-        here = Path.cwd() if demo else Path(spec_file).resolve().parent
-        target = here / save
+        target = spec_dir(spec_file or "") / save
         root = Path.cwd().resolve()
         resolved = target.resolve()
         if not allow_outside and not resolved.is_relative_to(root):

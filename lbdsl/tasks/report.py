@@ -20,6 +20,7 @@ import numpy as np
 from .. import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
+from ..paths import spec_file
 from ..errors import span_text
 from ..solvers.base import SolveResult
 
@@ -135,7 +136,7 @@ def versions() -> dict[str, str]:
 
 def spec_sha256(file: str, source: str) -> str:
     """sha256 of the spec file's bytes (of its text for the built-in demo)."""
-    path = Path(file) if file and not file.startswith("<") else None
+    path = spec_file(file)
     try:
         data = path.read_bytes() if path is not None else source.encode("utf-8")
     except OSError:

@@ -77,6 +77,22 @@ def test_keyboard_interrupt_from_the_monitor_is_an_interrupted_result(
     assert results[0].report["iterations"] == 30
 
 
+def test_an_interrupted_spec_given_as_text_says_how_to_go_on_in_python(
+        standins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No command reruns a spec given as text (`lbdsl solve --resume` would solve the built-in
+    demo): the line says to solve the same text again with resume=True."""
+    import lbdsl.tasks.invert.lower as lower
+
+    monkeypatch.setitem(lower.SOLVERS, "pdhg", SigintAt("pdhg", at=20))
+    results = lbdsl.loads(TWO_TASKS).solve(out=tmp_path / "o")
+    assert [r.status for r in results] == ["interrupted"]
+    err = capsys.readouterr().err
+    assert (f"to go on, solve the same spec text into {tmp_path / 'o'} with the same "
+            "overrides and resume=True") in err
+    assert "lbdsl solve" not in err
+
+
 def test_a_not_certified_network_is_warned_about_but_solved(
         standins, write_spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_spec("""

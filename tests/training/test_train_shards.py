@@ -171,4 +171,4 @@ train m { data = digits(n = 10) loss = bregman optimizer = implicit_sgd(epochs =
     assert result.status == "ok"
     out = capsys.readouterr().out
     assert "note: shards = 2 splits the samples over Dask workers; without --workers / " \
-           "--scheduler it has no effect" in out
+           "--scheduler (client= in Python) it has no effect" in out

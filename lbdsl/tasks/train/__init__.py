@@ -59,7 +59,7 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         console.print(f"  data-parallel: {task.shards} shards on the Dask workers")
     elif task.shards is not None:   # a serial run: the same steps, all samples here
         console.print(f"  note: shards = {task.shards} splits the samples over Dask workers; "
-                      "without --workers / --scheduler it has no effect")
+                      "without --workers / --scheduler (client= in Python) it has no effect")
     trained = fit.run(task, net, data, validation, ctx.xp, console, path, fingerprint, start,
                       shards=pool)
     record = TrainRecord(task, net, cert, data, validation, trained, ctx.backend, ctx.file,
