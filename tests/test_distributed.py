@@ -28,18 +28,11 @@ import lbdsl
 from lbdsl.cli import main
 from lbdsl.distributed import cluster
 from lbdsl.errors import LbdslError
+from spec_helpers import TINY_NET
 
 distributed = pytest.importorskip("dask.distributed")
 
-NET = """
-network tiny {
-    input  u : 8x8
-    param  W : 32x64 = normal(std = 1, seed = 0)
-    param  b : 32    = normal(std = 1, seed = 1)
-    h = relu(W @ u + b)
-    output h
-}
-network ae {
+NET = TINY_NET + """network ae {
     input  u : 8x8
     h = relu(dense(u, 16))
     y = dense(h, 64)

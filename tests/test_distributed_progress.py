@@ -8,18 +8,11 @@ import pytest
 
 from lbdsl.cli import main
 from lbdsl.distributed import _Forward, _Lines, _worker_console
+from spec_helpers import TINY_NET
 
 distributed = pytest.importorskip("dask.distributed")
 
-SPEC = """
-network tiny {
-    input  u : 8x8
-    param  W : 32x64 = normal(std = 1, seed = 0)
-    param  b : 32    = normal(std = 1, seed = 1)
-    h = relu(W @ u + b)
-    output h
-}
-invert tiny {
+SPEC = TINY_NET + """invert tiny {
     truth = image("shepp_logan", size = 8x8)
     data = forward(truth) + gaussian(sigma = 0.05, seed = 3)
     regulariser = 0.01 * tv

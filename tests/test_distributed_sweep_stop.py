@@ -26,6 +26,7 @@ from lbdsl.tasks import progress
 from lbdsl.tasks.invert import checkpoint as sc
 from lbdsl.tasks.invert import solve as invert_solve
 from lbdsl.tasks.layout import LOCK_FILE
+from spec_helpers import TINY_NET
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -33,15 +34,7 @@ distributed = pytest.importorskip("dask.distributed")
 #: Ctrl-C sent once the points solve lands while they run; the whole sweep, serially, ~11 s.
 MAX_ITER = 5000
 N = 6
-SPEC = """
-network tiny {
-    input  u : 8x8
-    param  W : 32x64 = normal(std = 1, seed = 0)
-    param  b : 32    = normal(std = 1, seed = 1)
-    h = relu(W @ u + b)
-    output h
-}
-invert tiny {
+SPEC = TINY_NET + """invert tiny {
     truth       = image("camera", size = 8x8)
     data        = forward(truth) + gaussian(sigma = 0.05, seed = 8)
     regulariser = tv

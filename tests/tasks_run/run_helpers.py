@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-#: An 8×8 → 32 ReLU perceptron: the smallest network with an image input.
-TINY_NET = """
-network tiny {
-    input  u : 8x8
-    param  W : 32x64 = normal(std = 1, seed = 0)
-    param  b : 32    = normal(std = 1, seed = 1)
-    h = relu(W @ u + b)
-    output h
-}
-"""
+from spec_helpers import TINY_NET
 
 TINY_INVERT = TINY_NET + """
 invert tiny {

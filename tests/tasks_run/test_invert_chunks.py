@@ -13,16 +13,9 @@ import pytest
 
 import lbdsl
 import lbdsl.tasks.invert as invert
+from run_helpers import TINY_NET
 
-SPEC = """
-network tiny {
-    input  u : 8x8
-    param  W : 32x64 = normal(std = 1, seed = 0)
-    param  b : 32    = normal(std = 1, seed = 1)
-    h = relu(W @ u + b)
-    output h
-}
-invert tiny {
+SPEC = TINY_NET + """invert tiny {
     truth = load("batch.npy")
     data = forward(truth) + gaussian(sigma = 0.05, seed = 3)
     regulariser = 0.01 * tv
