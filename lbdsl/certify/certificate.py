@@ -16,16 +16,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir.tasks.records import WEIGHT_RANGE
 from ..ir.nodes import NetworkIR
 from ..lift.compact import LiftedProblem, lift
 from ..lift.network import lifted_network
 from ..lift.structure import structure
 from .fixes import Fix, round_up, search
 from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
+from .weights import WEIGHT_RANGE
 from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix
 
-__all__ = ["Culprit", "Certificate", "Fix", "certify", "certify_network", "RHO_GRID"]
+__all__ = ["Culprit", "Certificate", "Fix", "certify", "certify_network", "RHO_GRID",
+           "WEIGHT_RANGE"]
 
 #: ρ values scanned by the numeric route when the spec gives none.
 RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
@@ -145,7 +146,7 @@ def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None,
     """The certificate of ``E^ρ_Ψ + (μ/2)‖u_0‖²`` for ``lp`` at λ and ρ (ρ None: the set of ρ
     where it holds), ``μ = modulus`` the strong convexity of the inversion's regulariser on the
     input (``α·w`` for ``w * l2sq``); ``ValueError`` for λ or ρ outside
-    :data:`~lbdsl.ir.tasks.records.WEIGHT_RANGE`."""
+    :data:`~lbdsl.certify.weights.WEIGHT_RANGE`."""
     _check_weights(lam, rho, modulus)
     shape = structure(lp)
     if shape.has("single_layer"):

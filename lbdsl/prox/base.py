@@ -113,6 +113,11 @@ class Psi(ABC):
     #: limit and B_Ψ(f, ·) has no minimiser for f on it: tanh, sigmoid, softmax)
     interior_data: ClassVar[bool] = False
 
+    @property
+    def l1_weight(self) -> float:
+        """``θ ≥ 0`` where ``Ψ = θ‖·‖₁`` (an ``l1`` penalty on the state then adds to θ), else 0."""
+        return 0.0
+
     def params(self) -> dict[str, float]:
         """The parameters, for display (``{"a": 0.01}`` for ``leaky_relu``)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -178,6 +178,10 @@ class SoftThreshold(ElementwisePsi):
     theta: float = 0.5
     name: ClassVar[str] = "soft"
 
+    @property
+    def l1_weight(self) -> float:
+        return self.theta
+
     def __post_init__(self) -> None:
         theta = float(self.theta)
         if not (math.isfinite(theta) and theta >= 0.0):

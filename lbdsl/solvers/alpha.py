@@ -53,13 +53,47 @@ from ..errors import SolveError
 from .base import SolveResult
 from .problems import InverseProblem
 
-__all__ = ["AlphaChoice", "fixed", "apriori", "apriori_alpha", "source_element",
-           "apriori_from_dual", "discrepancy", "sweep_grid", "lcurve_corner", "sweep",
-           "residual_norm_of", "penalty_of", "quadratic_only", "choose"]
+__all__ = ["AlphaChoice", "Apriori", "Discrepancy", "Sweep", "Rule", "fixed", "apriori",
+           "apriori_alpha", "source_element", "apriori_from_dual", "discrepancy",
+           "sweep_grid", "lcurve_corner", "sweep", "residual_norm_of", "penalty_of",
+           "quadratic_only", "choose"]
 
 Solve = Callable[[float, Any], SolveResult]
 ResidualNorm = Callable[[SolveResult], float]
 Measure = Callable[[SolveResult], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Apriori:
+    """``α = scale·δ``, or ``√2·δ/‖v†‖`` when ``scale`` is None (module docstring)."""
+
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """The largest α of ``α₀, α₀q, α₀q², …`` (at most ``max_tries``) with
+    ``‖N(u_α) − f^δ‖ ≤ τδ``."""
+
+    tau: float = 1.1
+    alpha0: float = 1.0
+    q: float = 0.5
+    max_tries: int = 30
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``n`` values of α from ``hi`` down to ``lo`` (geometric), one picked by the discrepancy
+    principle (``τ``; δ known) or at the L-curve's corner (``pick``)."""
+
+    lo: float
+    hi: float
+    n: int = 12
+    pick: str = "auto"
+    tau: float = 1.1
+
+
+Rule = Apriori | Discrepancy | Sweep
 
 
 @dataclass
@@ -122,6 +156,8 @@ def source_element(problem: InverseProblem, truth: Any) -> tuple[Any, float]:
     """
     from .pdhg.problem import single_layer
 
+    if problem.fidelity != "bregman" or not problem.structure.has("single_layer"):
+        raise SolveError("the source element v† is defined for a single-layer Bregman problem")
     prob = single_layer(problem)
     xp = prob.xp
     xi = _subgradient(problem, truth)
@@ -344,32 +380,27 @@ def quadratic_only(problem: InverseProblem) -> bool:
     """Whether ``J`` is ``l2sq`` alone (2-homogeneous: the L-curve then takes ``(2J)^½``, so
     that both of its axes are norms, as in Hansen's ``(‖Ax − b‖, ‖x‖)``)."""
     reg = problem.regulariser
-    return bool(reg.l2sq) and reg.tv is None and not reg.l1 and reg.other is None
+    return bool(reg.quadratic_weight) and not reg.form.names("gradient", "separable", "prox")
 
 
-def choose(rule: Any, problem: InverseProblem, delta: float | None,
+def choose(rule: Rule, problem: InverseProblem, delta: float | None,
            solve_at: Callable[..., SolveResult], *, warm_start: bool = True,
            truth: Any = None, quality: Measure | None = None,
            ) -> tuple[float, SolveResult, dict[str, Any]]:
-    """Apply a task's α rule (``AprioriAlpha`` / ``DiscrepancyAlpha`` / ``SweepAlpha`` of the
-    IR).
+    """Apply the α rule ``rule`` with noise norm ``delta`` (None only for a sweep without one).
 
-    ``problem`` is the task's problem at α = 1 (used for ``N`` and ``f``, for ``J`` and for
-    ``v†``); ``solve_at(alpha, x0)`` solves at α; ``x0`` is the previous ``SolveResult`` for
-    ``pdhg`` and its ``u`` for any other solver (None without ``warm_start``); ``quality``
-    (a sweep's PSNR/SSIM against the truth) adds to each row of a sweep's table.  Returns
-    ``(α, result, JSON-able info)``; ``delta`` is None only for a sweep without one.
+    ``problem`` is the problem at α = 1 (used for ``N`` and ``f``, for ``J`` and for ``v†``);
+    ``solve_at(alpha, x0)`` solves at α from ``x0``, the previous :class:`SolveResult` (None
+    without ``warm_start``: the caller gives its solver the warm start that solver takes);
+    ``quality`` (a sweep's PSNR/SSIM against the truth) adds to each row of a sweep's table.
+    Returns ``(α, result, JSON-able info)``.
     """
     residual_norm = residual_norm_of(problem)
 
     def solve(alpha: float, x0: SolveResult | None) -> SolveResult:
-        if x0 is None or not warm_start:
-            return solve_at(alpha, None)
-        # pdhg warm-starts from a whole result (iterate, dual, penalties); the other solvers
-        # take the iterate
-        return solve_at(alpha, x0 if x0.solver.startswith("pdhg") else x0.u)
+        return solve_at(alpha, x0 if warm_start else None)
 
-    if hasattr(rule, "pick"):  # sweep
+    if isinstance(rule, Sweep):
         penalty, squared = penalty_of(problem), quadratic_only(problem)
 
         def measure(result: SolveResult) -> dict[str, Any]:
@@ -380,31 +411,39 @@ def choose(rule: Any, problem: InverseProblem, delta: float | None,
 
         choice = sweep(sweep_grid(rule.lo, rule.hi, rule.n), solve, measure, delta=delta,
                        tau=rule.tau, pick=rule.pick, warm_start=warm_start)
-    elif hasattr(rule, "tau"):  # discrepancy
+    elif isinstance(rule, Discrepancy):
         choice = discrepancy(delta, rule.tau, solve, residual_norm, alpha0=rule.alpha0,
                              q=rule.q, max_tries=rule.max_tries, warm_start=warm_start)
-    elif getattr(rule, "scale", None) is not None:
+    elif rule.scale is not None:
         alpha = _positive("scale", rule.scale) * _positive("delta", delta)
         choice = AlphaChoice(alpha, solve(alpha, None), [], "apriori",
                              {"delta": float(delta), "scale": float(rule.scale)})
-    elif truth is not None and problem.structure.has("single_layer"):
+    else:
+        choice = _apriori_from_source(problem, delta, solve, residual_norm, truth, warm_start)
+    choice.info.setdefault("residual", residual_norm(choice.result))
+    return choice.alpha, choice.result, choice.to_json()
+
+
+def _apriori_from_source(problem: InverseProblem, delta: float, solve: Solve,
+                         residual_norm: ResidualNorm, truth: Any,
+                         warm_start: bool) -> AlphaChoice:
+    """The a-priori rule with ``‖v†‖`` from the truth where it is known and the problem has
+    one layer, else from the dual of the solution (module docstring)."""
+    v = None
+    if truth is not None and problem.structure.has("single_layer"):
         try:
             v, misfit = source_element(problem, truth)
         except SolveError:
             v = None
-        if v is None:
-            choice = apriori_from_dual(delta, solve, residual_norm, warm_start=warm_start)
-        else:
-            xp = array_namespace(v)
-            v_norm = float(xp.linalg.vector_norm(xp.reshape(v, (-1,))))
-            if not v_norm > 0:
-                raise SolveError("apriori: the source element v† computed from the truth is "
-                                 "zero (J has no subgradient direction the network sees); "
-                                 "give alpha = apriori(delta = …, scale = c) or a number")
-            choice = apriori(delta, solve, v_norm=v_norm)
-            choice.info.update(v_source="truth: least squares Wᵀv = ξ ∈ ∂J(u†)",
-                               source_misfit=misfit)
-    else:
-        choice = apriori_from_dual(delta, solve, residual_norm, warm_start=warm_start)
-    choice.info.setdefault("residual", residual_norm(choice.result))
-    return choice.alpha, choice.result, choice.to_json()
+    if v is None:
+        return apriori_from_dual(delta, solve, residual_norm, warm_start=warm_start)
+    xp = array_namespace(v)
+    v_norm = float(xp.linalg.vector_norm(xp.reshape(v, (-1,))))
+    if not v_norm > 0:
+        raise SolveError("apriori: the source element v† computed from the truth is "
+                         "zero (J has no subgradient direction the network sees); "
+                         "give alpha = apriori(delta = …, scale = c) or a number")
+    choice = apriori(delta, solve, v_norm=v_norm)
+    choice.info.update(v_source="truth: least squares Wᵀv = ξ ∈ ∂J(u†)",
+                       source_misfit=misfit)
+    return choice

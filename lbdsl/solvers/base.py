@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 from array_api_compat import array_namespace
 
+from ..options import option
+
 __all__ = ["Stopping", "SolveResult", "Monitor", "History", "is_finite", "relative_change"]
 
 StopReason = Literal["tol", "max_iter", "diverged", "interrupted", "stalled"]
@@ -37,9 +39,9 @@ Monitor = Callable[[int, dict[str, float]], None]
 class Stopping:
     """The stopping rule shared by all solvers."""
 
-    max_iter: int = 5000
-    tol: float | None = 1e-6
-    check_every: int = 10
+    max_iter: int = option("count", 5000, doc="iterations at most")
+    tol: float | None = option("positive", 1e-6, doc="the relative change to stop at")
+    check_every: int = option("count", 10, doc="iterations between checks")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_iter, int) and self.max_iter >= 0):

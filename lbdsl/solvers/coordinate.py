@@ -60,10 +60,11 @@ from ..lift.structure import structure
 from .base import Monitor, SolveResult, Stopping, is_finite
 from .driver import Diverged
 from .driver import run as drive
+from .info import SolverInfo
 from .proximal import batch_of, initial_input
 from .problems import InverseProblem
 
-__all__ = ["CoordinateSettings", "ShallowSum", "shallow_structure", "solve"]
+__all__ = ["CoordinateSettings", "ShallowSum", "shallow_structure", "solve", "SOLVER"]
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,9 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
     settings = settings or CoordinateSettings()
     stopping = settings.stopping
     lp = problem.lifted
-    problem.require("coordinate")
+    SOLVER.require(problem)
     net = shallow_structure(lp)
-    alpha = problem.regulariser.l2sq      # J = (α/2)|u|², the one regulariser it takes
+    alpha = problem.regulariser.quadratic_weight   # J = (α/2)|u|², the one regulariser it takes
     xp = lp.xp
     f = asarray(xp, problem.f, lp.dtype)
     batch = batch_of(f, lp)
@@ -256,3 +257,9 @@ def solve(problem: InverseProblem, settings: CoordinateSettings | None = None, *
                        lifted={"u": u_full, "z": z},
                        message=out.message if out.reason == "diverged" else "",
                        solver="coordinate", state=out.state)
+
+
+SOLVER = SolverInfo(
+    "coordinate", solve, CoordinateSettings, fidelities=frozenset({"bregman"}),
+    regulariser="quadratic", needs={"bregman": "shallow_sum"}, auto=frozenset({"bregman"}),
+    why="shallow sum with l2sq")

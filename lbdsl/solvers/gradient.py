@@ -28,20 +28,22 @@ from typing import Any
 import numpy as np
 
 from ..backend import asarray
+from ..options import option
 from .base import Monitor, SolveResult
 from .fista import norm
+from .info import SolverInfo
 from .misfit import Misfit
 from .proximal import APGSettings, ProximalForm, initial_input
 from .problems import InverseProblem
 
-__all__ = ["GradientSettings", "solve"]
+__all__ = ["GradientSettings", "solve", "SOLVER"]
 
 
 @dataclass(frozen=True)
 class GradientSettings(APGSettings):
     """``lr``: first step (default from a secant estimate); the rest: :class:`APGSettings`."""
 
-    lr: float | None = None
+    lr: float | None = option("positive", None, doc="the first step")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -86,6 +88,7 @@ def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,
     """Solve the smooth-fidelity problem (module docstring) from ``x0`` (default 0), or go on
     from the ``state`` of an interrupted result (``resume``)."""
     settings = settings or GradientSettings()
+    SOLVER.require(problem)
     run = _Baseline(problem, settings)
     u_start = initial_input(problem, None if resume else x0, run.batch)
     # resuming, L comes from the state: the secant estimate would cost two gradients
@@ -98,3 +101,9 @@ def solve(problem: InverseProblem, settings: GradientSettings | None = None, *,
         lifted={"u": run.lp.forward(out.x), "lipschitz": out.lipschitz,
                 "inner_iterations": run.reg.inner_iterations},
         message=out.message, solver="gradient", state=out.state)
+
+
+SOLVER = SolverInfo(
+    "gradient", solve, GradientSettings, fidelities=frozenset({"bregman", "l2"}),
+    regulariser="proximable", needs={"bregman": "single_layer"}, auto=frozenset({"l2"}),
+    why="quadratic fidelity")

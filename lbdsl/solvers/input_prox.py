@@ -1,13 +1,14 @@
 """``prox_{τJ}`` of the regulariser on the network input, for proximal-gradient solvers.
 
 ``J`` is the problem's :class:`~lbdsl.prox.regularisers.composite.RegulariserSum`
-``a·TV + b‖·‖₁ + (c/2)‖·‖² + χ_{[lo, hi]}`` (or one term of another kind, by its own prox).
-``prox_{τJ}`` of the *sum*, not a sum of proxes: the sum folds ``l2sq`` and gives the separable
-part's closed form; what is left here is TV, whose prox is iterative:
+``a·TV + φ + (c/2)‖·‖² + χ_{[lo, hi]}`` (TV: its gradient term; φ its separable term, e.g.
+``b‖·‖₁``), or one term reached only through its own prox (with the quadratic).  ``prox_{τJ}``
+of the *sum*, not a sum of proxes: the sum folds the quadratic and gives the separable part's
+closed form; what is left here is the gradient term, whose prox is iterative:
 
 - TV alone: its own dual solver (:meth:`TV.prox_with_dual`), warm-started from the previous dual;
-- TV with ``l1`` or a box: the same dual projected gradient (FGP, Beck & Teboulle 2009) with the
-  inner minimiser ``u(q) = prox_{s·k}(v + div q)``, ``k = b‖·‖₁ + χ_{[lo,hi]}``.  From
+- TV with a separable part: the same dual projected gradient (FGP, Beck & Teboulle 2009) with
+  the inner minimiser ``u(q) = prox_{s·k}(v + div q)``, ``k = φ + χ_{[lo,hi]}``.  From
   ``s·a·TV(u) = max_{‖q_i‖ ≤ s·a} ⟨q, ∇u⟩`` the dual function ``D(q) = min_u ½‖u − v‖² + s·k(u)
   + ⟨q, ∇u⟩`` has gradient ``∇u(q)``, Lipschitz with constant ``‖∇‖²`` (``prox`` is
   1-Lipschitz), so ``q ← P(q + ∇u(q)/‖∇‖²)``.  Primal and dual are evaluated at the same
@@ -27,8 +28,7 @@ from typing import Any
 from array_api_compat import array_namespace, device
 
 from ..errors import SolveError
-from ..prox.regularisers.composite import RegulariserSum
-from ..prox.regularisers.mixed_norm import project_balls
+from ..prox.regularisers.composite import CAPABILITIES, RegulariserSum
 from .problems import InverseProblem
 
 __all__ = ["InputProx"]
@@ -48,11 +48,9 @@ class InputProx:
     @classmethod
     def from_problem(cls, problem: InverseProblem) -> "InputProx":
         reg = problem.regulariser
-        if reg.other is not None and reg.kinds != {reg.other[0].name} | (
-                {"l2sq"} if reg.l2sq else set()):
-            names = ", ".join(sorted(reg.kinds))
-            raise SolveError(f"cannot combine the regulariser(s) {names} in one proximal step "
-                             "(supported: tv, l1, l2sq, nonneg, box, or one other term alone)")
+        reason = CAPABILITIES["proximable"](reg.form)
+        if reason is not None:
+            raise SolveError(reason)
         return cls(reg)
 
     @property
@@ -82,7 +80,7 @@ class InputProx:
         little needs, and gets, an accurate prox, and an early one does not pay for it.
         """
         reg = self.reg
-        if tol is None and reg.tv is not None:
+        if tol is None and reg.gradient_term is not None:
             tol = 1e-2
             if self._last is not None and self._last.shape == v.shape:
                 xp = array_namespace(v)
@@ -92,16 +90,18 @@ class InputProx:
             self._last = v
         tol = 1e-4 if tol is None else tol
         v, tau = reg.fold(v, tau)
-        if reg.other is not None:
-            other, weight = reg.other
-            return self._flat(other.prox(reg.image(v), tau * weight), v)
-        if reg.tv is None:
+        if reg.prox_term is not None:
+            other, weight = reg.prox_term
+            return self._flat(other.prox(reg.image(v) if other.needs_shape else v,
+                                         tau * weight), v)
+        if reg.gradient_term is None:
             return reg.prox_folded(v, tau)
-        c = tau * reg.tv_weight
+        tv, weight = reg.gradient_term
+        c = tau * weight
         image = reg.image(v)
-        if not reg.l1 and not reg.has_box:
-            res = reg.tv.prox_with_dual(image, c, tol=tol, max_iter=self.inner_max_iter,
-                                        p0=self._dual)
+        if reg.separable_term is None and not reg.has_box:
+            res = tv.prox_with_dual(image, c, tol=tol, max_iter=self.inner_max_iter,
+                                    p0=self._dual)
             self._dual = res.p
             self.inner_iterations += res.iterations
             return self._flat(res.u, v)
@@ -111,10 +111,9 @@ class InputProx:
     def _tv_separable(self, v: Any, c: float, s: float, tol: float) -> tuple[Any, Any]:
         """``prox`` of ``c·TV + s·k`` by FGP on TV's dual (module docstring); ``(u, q/c)``."""
         reg = self.reg
-        assert reg.tv is not None
         xp = array_namespace(v)
-        grad = reg.tv.operator
-        axis = -len(self.shape) - 1
+        grad = reg.gradient
+        assert grad is not None
         step = 1.0 / grad.norm_squared_bound
         inner = lambda q: reg.prox_folded(v + grad.divergence(q), s)  # noqa: E731
         if self._dual is None or tuple(self._dual.shape[:v.ndim - len(self.shape)]) != \
@@ -122,7 +121,7 @@ class InputProx:
             q = xp.zeros((*v.shape[:v.ndim - len(self.shape)], *grad.shape_out),
                          dtype=v.dtype, device=device(v))
         else:
-            q = c * project_balls(xp.astype(self._dual, v.dtype), 1.0, axis)
+            q = c * reg.project_dual(xp.astype(self._dual, v.dtype), 1.0)
         scale = max(float(xp.linalg.vector_norm(xp.reshape(v, (-1,)))), 1e-30)
         eps = float(xp.finfo(v.dtype).eps)
         floor = 4.0 * len(self.shape) * eps * c * math.prod(v.shape) * \
@@ -130,7 +129,7 @@ class InputProx:
         target = max(0.5 * (tol * scale) ** 2, floor)
         r, t = q, 1.0
         for k in range(1, self.inner_max_iter + 1):
-            q_next = project_balls(r + step * grad.forward(inner(r)), c, axis)
+            q_next = reg.project_dual(r + step * grad.forward(inner(r)), c)
             if float(xp.sum((r - q_next) * (q_next - q))) > 0:
                 r, t = q_next, 1.0
             else:
@@ -141,6 +140,7 @@ class InputProx:
             self.inner_iterations += 1
             if k % 5 == 0:
                 g = grad.forward(inner(q))
+                axis = -len(self.shape) - 1
                 gap = float(xp.sum(c * xp.linalg.vector_norm(g, axis=axis)
                                    - xp.sum(g * q, axis=axis)))
                 if gap <= target:

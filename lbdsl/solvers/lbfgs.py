@@ -53,16 +53,18 @@ from typing import Any
 
 from ..backend import asarray
 from ..errors import SolveError
+from ..options import option
 from .base import Monitor, SolveResult, Stopping, is_finite
 from .driver import Diverged, Stalled
 from .driver import run as drive
 from .fista import norm, vdot
+from .info import SolverInfo
 from .line_search import Found, Trial, backtracking, strong_wolfe
 from .misfit import Misfit
 from .problems import InverseProblem
 from .proximal import batch_of, initial_input
 
-__all__ = ["LBFGSSettings", "QuasiNewton", "solve"]
+__all__ = ["LBFGSSettings", "QuasiNewton", "solve", "SOLVER"]
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,11 @@ class LBFGSSettings:
     ``eps_factor`` per stage solved to ``stage_tol``."""
 
     stopping: Stopping = field(default_factory=Stopping)
-    memory: int = 20
-    eps: float = 1e-3
-    eps_start: float | None = None
-    eps_factor: float = 10.0
-    stage_tol: float = 1e-3
+    memory: int = option("count", 20, doc="pairs kept")
+    eps: float = option("positive", 1e-3, doc="the final smoothing")
+    eps_start: float | None = option("positive", None, doc="the first smoothing")
+    eps_factor: float = option("positive", 10.0, doc="the smoothing's divisor per stage")
+    stage_tol: float = option("positive", 1e-3, doc="the tolerance of a stage")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.memory, int) and self.memory >= 1):
@@ -108,7 +110,7 @@ class QuasiNewton:
 
     def __init__(self, problem: InverseProblem, settings: LBFGSSettings, x0: Any,
                  warm: bool = False) -> None:
-        problem.require("lbfgs")
+        SOLVER.require(problem)
         lp = problem.lifted
         self.xp, self.settings = lp.xp, settings
         self.f = asarray(lp.xp, problem.f, lp.dtype)
@@ -314,3 +316,9 @@ def solve(problem: InverseProblem, settings: LBFGSSettings | None = None, *,
         lifted={"u": lp.forward(it.x), "evaluations": it.evaluations, "eps": it.eps},
         message=out.message if out.reason in ("diverged", "stalled") else "",
         solver="lbfgs", state=out.state)
+
+
+SOLVER = SolverInfo(
+    "lbfgs", solve, LBFGSSettings, fidelities=frozenset({"bregman", "l2"}),
+    regulariser="smoothable", needs={"bregman": "single_layer"}, auto=frozenset({"l2"}),
+    why="quadratic fidelity, quasi-Newton")

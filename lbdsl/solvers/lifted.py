@@ -55,12 +55,14 @@ from ..errors import SolveError
 from ..lift.network import Substitution
 from ..ops.compose import Composed
 from ..ops.norm import operator_norm
+from ..options import option
 from .base import Monitor, SolveResult
 from .fista import norm
+from .info import SolverInfo
 from .proximal import APGSettings, ProximalForm, initial_input
 from .problems import InverseProblem
 
-__all__ = ["LiftedSettings", "solve"]
+__all__ = ["LiftedSettings", "solve", "SOLVER"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class LiftedSettings(APGSettings):
     """``tau``: the first step (default ``1/L`` from power iteration, ``power_iterations``
     products); the rest: :class:`~.proximal.APGSettings`."""
 
-    tau: float | None = None
+    tau: float | None = option("positive", None, doc="the first step")
     power_iterations: int = 50
 
     def __post_init__(self) -> None:
@@ -218,6 +220,7 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
     """Solve the lifted problem (module docstring); ``x0`` warm-starts, ``monitor`` observes,
     ``resume`` goes on from the ``state`` of an interrupted result."""
     settings = settings or LiftedSettings()
+    SOLVER.require(problem)
     run = _Lifted(problem, settings)
     x_start = run.start(None if resume else x0)
     lipschitz = float(resume["iteration"]["L"]) if resume else run.lipschitz()
@@ -232,3 +235,8 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
         lifted={"u": run.T.forward(out.x), "z": z, "lipschitz": out.lipschitz,
                 "inner_iterations": run.reg.inner_iterations},
         message=out.message, solver="lifted", state=out.state)
+
+
+SOLVER = SolverInfo(
+    "lifted", solve, LiftedSettings, fidelities=frozenset({"bregman"}), regulariser="proximable",
+    auto=frozenset({"bregman"}), why="deep network, Bregman fidelity")

@@ -6,17 +6,16 @@ with ``N`` a network in compact form (``K u``, ``M u = V prox_Ψ(W u + b)``) and
 ``F`` either the lifted Bregman energy ``E^ρ_Ψ`` (``fidelity = "bregman"``; for one layer simply
 ``B_Ψ(f, W u + b)``) or the quadratic misfit ``½‖N(u_0) − f‖²`` (``"l2"``, the baseline).
 A solver takes what it needs from here and refuses, with a one-line reason, a problem it
-cannot handle (:meth:`InverseProblem.require`, from the table of :mod:`lbdsl.ir.tasks.solver_table`:
-``pdhg`` one layer, ``coordinate`` a shallow sum with ``l2sq``, …).
+cannot handle (its :class:`~lbdsl.solvers.info.SolverInfo`: ``pdhg`` one layer, ``coordinate``
+a shallow sum with ``l2sq``, …).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import SolveError
-from ..ir.tasks.solver_table import AUTO, SOLVERS
 from ..lift.compact import LiftedProblem
 from ..lift.structure import Structure, structure
 from ..prox.regularisers.base import Regulariser
@@ -63,24 +62,8 @@ class InverseProblem:
         """The network's structure (single layer, shallow sum, …)."""
         return structure(self.lifted)
 
-    def require(self, solver: str) -> None:
-        """Refuse, in one line (``SolveError``), a problem ``solver`` does not accept
-        (:mod:`lbdsl.ir.tasks.solver_table`), naming the solver ``auto`` would use instead."""
-        form = (self.fidelity, self.regulariser.kinds, self.structure)
-        reason = SOLVERS[solver].refuses(*form)
-        if reason is None:
-            return
-        takers = [name for name in AUTO[self.fidelity] if SOLVERS[name].refuses(*form) is None]
-        raise SolveError(reason + (f"; use the `{takers[0]}` solver" if takers else ""))
-
-    @property
+    @functools.cached_property
     def regulariser(self) -> RegulariserSum:
         """``Σ α_i J_i + Σ_j χ_{C_j}`` normalised once (``SolveError`` if it cannot be)."""
         items = [(t.reg, t.weight) for t in self.terms] + [(c, 1.0) for c in self.constraints]
         return RegulariserSum.of(items, tuple(int(n) for n in self.input_shape))
-
-    def regulariser_value(self, u0: Any) -> float:
-        """``Σ α_i J_i(u_0)`` (+∞ outside a constraint)."""
-        x = self.xp.reshape(u0, self.input_shape)
-        total = sum(float(t.weight * t.reg.value(x)) for t in self.terms)
-        return total + sum(float(c.value(x)) for c in self.constraints)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from ..backend import asarray
 from ..errors import SolveError
+from ..options import option
 from ..lift.compact import LiftedProblem
 from .base import Monitor, Stopping
 from .fista import APGOptions, APGResult, Composite, minimise
@@ -56,8 +57,9 @@ class APGSettings:
     sequence; a number in ``[0, 1)``: a constant extrapolation)."""
 
     stopping: Stopping = field(default_factory=Stopping)
-    backtracking: bool = True
-    momentum: float | None = None
+    backtracking: bool = option("boolean", True, doc="adapt the step from the first")
+    momentum: float | None = option("unit", None, doc="a constant extrapolation (FISTA's "
+                                    "sequence when not given)")
 
     def __post_init__(self) -> None:
         if self.momentum is not None and not 0.0 <= self.momentum < 1.0:
@@ -84,7 +86,6 @@ class ProximalForm:
         p = self.problem
         self.lp = lp = p.lifted
         self.xp = lp.xp
-        p.require(self.name)
         self.f = asarray(self.xp, p.f, lp.dtype)
         self.batch = batch_of(self.f, lp)
         self.reg = InputProx.from_problem(p)

@@ -1,23 +1,18 @@
 """Penalties on hidden states (``penalty = 0.01 * l1(z3) + 1e-4 * l2sq(z1)``) and the prox
-that the lifted state update needs: ``prox_{μ(Φ + R)}`` for ``R = a‖·‖₁ + (c/2)‖·‖²``.
+that the lifted state update needs: ``prox_{μ(Φ + R)}`` for a penalty ``R = Σ_k w_k R_k``.
 
 The lifted x-update of a state with activation Ψ minimises (math.md §5, derived in
 :mod:`.lifted`) ``Φ(x) + R(x) + (smooth in x)``, so its proximal step is ``prox_{μ(Φ + R)}``.
 With ``Φ = ½‖·‖² + Ψ``::
 
     prox_{μ(Φ + R)}(v) = prox_{κ(Ψ + R)}(v / (1 + μ)),          κ = μ / (1 + μ)
-    prox_{κ(Ψ + (c/2)‖·‖² + a‖·‖₁)}(w) = prox_{κ'(Ψ + a‖·‖₁)}(w / (1 + κc)),   κ' = κ/(1 + κc)
+    prox_{κ(Ψ + (c/2)‖·‖² + w·φ)}(x) = prox_{κ'(Ψ + w·φ)}(x / (1 + κc)),   κ' = κ/(1 + κc)
 
-and for a separable Ψ (derived; tested against brute force): on ``u > 0`` the l1 term is the
-linear ``a·u``, on ``u < 0`` it is ``−a·u``, so with ``p = prox_{κΨ}(w − κa)`` and
-``m = prox_{κΨ}(w + κa)`` (``p ≤ m`` since proxes are monotone)::
-
-    prox_{κ(Ψ + a|·|)}(w) = p if p > 0;  m if m < 0;  0 otherwise  = max(p, 0) + min(m, 0)
-
-(when neither holds, ``p ≤ 0 ≤ m`` puts 0 in the domain and satisfies the optimality condition).
-For soft-thresholding, ``θ|·| + a|·| = (θ + a)|·|`` (one threshold).  For softmax the state
-lies on the simplex, where ``‖x‖₁ = 1`` is constant: the l1 term changes the objective by ``a``
-and the prox not at all.
+(the quadratic folds, :meth:`~lbdsl.prox.regularisers.composite.RegulariserSum.fold`) and
+``prox_{κ'(Ψ + w·φ)}`` is the penalty term's own knowledge
+(:meth:`~lbdsl.prox.regularisers.base.Regulariser.prox_with_psi`: for ``l1`` a shift of Ψ's
+prox each way).  The terms a penalty may hold are the registered regularisers that say
+``penalises_states``: at most one besides the quadratic.
 """
 
 from __future__ import annotations
@@ -25,39 +20,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from array_api_compat import array_namespace
-
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR
-from ..prox.piecewise import SoftThreshold
 from ..prox.regularisers.composite import RegulariserSum
-from ..prox.regularisers.l1 import L1
-from ..prox.regularisers.l2sq import L2Squared
+from ..prox.regularisers.registry import REGULARISERS
 
-__all__ = ["state_penalty", "resolve_penalties", "prox_psi_penalised", "prox_phi_penalised"]
+__all__ = ["state_penalty", "resolve_penalties", "prox_psi_penalised", "prox_phi_penalised",
+           "penalty_names"]
 
 
-def state_penalty(l1: float = 0.0, l2sq: float = 0.0) -> RegulariserSum:
-    """``R(x) = l1·‖x‖₁ + l2sq·½‖x‖²`` on one state, per sample (weights ≥ 0): a
+def penalty_names() -> tuple[str, ...]:
+    """The regulariser names a state penalty may use (those of the registry that say
+    ``penalises_states``)."""
+    return tuple(name for name, cls in REGULARISERS.items() if cls.penalises_states)
+
+
+def state_penalty(**weights: float) -> RegulariserSum:
+    """``R(x) = Σ_k w_k R_k(x)`` on one state, per sample, from ``name = weight`` (weights
+    ≥ 0; each name a registered regulariser that ``penalises_states``): a
     :class:`~lbdsl.prox.regularisers.composite.RegulariserSum` (``row_values`` per sample,
-    ``subgradient`` for backpropagation — ``sign(0) = 0``)."""
-    return RegulariserSum.of([(L1(), l1), (L2Squared(), l2sq)], ())
+    ``subgradient`` for backpropagation — ``sign(0) = 0`` for ``l1``)."""
+    for name in weights:
+        if name not in REGULARISERS or not REGULARISERS[name].penalises_states:
+            raise SolveError(f"unknown state penalty `{name}` "
+                             f"({', '.join(penalty_names())})")
+    pen = RegulariserSum.of([(REGULARISERS[name](), w) for name, w in weights.items()], ())
+    if len(pen.form.names("separable", "gradient", "prox")) > 1:
+        names = pen.form.names("separable", "gradient", "prox")
+        raise SolveError(f"a state penalty takes at most one of {', '.join(names)} (besides "
+                         "l2sq): their sum has no prox with the activation's")
+    return pen
 
 
 def prox_psi_penalised(psi: Any, w: Any, kappa: float, pen: RegulariserSum | None) -> Any:
     """``prox_{κ(Ψ + R)}(w)`` (module docstring)."""
-    if pen is not None:
-        w, kappa = pen.fold(w, kappa)
-    if pen is None or not pen.l1 or not psi.elementwise:
+    if pen is None:
         return psi.prox_scaled(w, kappa)
-    if isinstance(psi, SoftThreshold) and psi.theta > 0:     # θ|·| + a|·| = (θ + a)|·|
-        return psi.prox_scaled(w, kappa * (psi.theta + pen.l1) / psi.theta)
-    xp = array_namespace(w)
-    shift = kappa * pen.l1
-    p = psi.prox_scaled(w - shift, kappa)
-    m = psi.prox_scaled(w + shift, kappa)
-    # p ≤ m, so "p if p > 0, m if m < 0, else 0" is max(p, 0) + min(m, 0)
-    return xp.maximum(p, 0.0) + xp.minimum(m, 0.0)
+    w, kappa = pen.fold(w, kappa)
+    term = pen.separable_term
+    if term is None:
+        return psi.prox_scaled(w, kappa)
+    return term[0].prox_with_psi(psi, w, kappa, term[1])
 
 
 def prox_phi_penalised(psi: Any, v: Any, mu: float, pen: RegulariserSum | None) -> Any:
@@ -91,8 +94,6 @@ def resolve_penalties(net: NetworkIR, penalties: Any) -> dict[str, RegulariserSu
     else:
         weights: dict[str, dict[str, float]] = {}
         for term in getattr(penalties, "terms", penalties):
-            if term.name not in ("l1", "l2sq"):
-                raise SolveError(f"unknown state penalty `{term.name}` (l1 or l2sq)")
             if not float(term.weight) > 0.0:
                 raise SolveError(f"a penalty weight must be positive, got {term.weight!r}")
             vid = _variable_id(net, term.variable, term.variable_id)

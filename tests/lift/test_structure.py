@@ -1,12 +1,14 @@
-"""The structural analysis of a lifted network, and the solver table that reads it."""
+"""The structural analysis of a lifted network, and the solver registry that reads it."""
 
 from __future__ import annotations
 
 import pytest
 
-from lbdsl.ir.tasks.solver_table import AUTO, SOLVERS, choose
 from lbdsl.lift.compact import lift
 from lbdsl.lift.structure import structure
+from lbdsl.prox.regularisers.composite import RegulariserForm
+from lbdsl.prox.regularisers.registry import REGULARISERS
+from lbdsl.solvers.registry import SOLVERS, candidates, choose
 from spec_helpers import build_net
 
 NETS = {
@@ -45,18 +47,19 @@ def test_each_property_holds_exactly_where_it_should_and_says_why_not(name):
 ])
 def test_auto_takes_the_first_solver_of_the_table_that_accepts(name, fidelity, kinds, expected):
     s = structure(lift(build_net(NETS[name])))
-    picked, why = choose(fidelity, frozenset(kinds), s)
+    form = RegulariserForm.of(REGULARISERS[k] for k in kinds)
+    picked, why = choose(fidelity, form, s)
     assert picked == expected and why.startswith("auto: ")
-    for earlier in AUTO[fidelity][:AUTO[fidelity].index(expected)]:
-        assert SOLVERS[earlier].refuses(fidelity, frozenset(kinds), s) is not None
+    order = candidates(fidelity)
+    for earlier in order[:order.index(expected)]:
+        assert SOLVERS[earlier].refuses(fidelity, form, s) is not None
 
 
-def test_every_solver_in_the_table_has_its_module_and_settings():
+def test_every_registered_solver_declares_a_solve_and_a_settings_dataclass():
     import dataclasses
-    import importlib
 
-    for spec in SOLVERS.values():
-        module = importlib.import_module(spec.module)
-        assert callable(module.solve)
-        fields = {f.name for f in dataclasses.fields(getattr(module, spec.settings))}
-        assert {a.name for a in spec.options} <= fields | {"warm_start"}, spec.name
+    for name, info in SOLVERS.items():
+        assert info.name == name and callable(info.solve)
+        fields = {f.name for f in dataclasses.fields(info.settings)}
+        assert "stopping" in fields, name          # every solver stops by the one rule
+        info.settings()                            # its defaults are valid settings

@@ -1,10 +1,11 @@
 """The regulariser sum (``RegulariserSum``) against its terms and independent oracles.
 
-- normalisation: weights of one kind add, ``Weighted`` wrappers unwrap, boxes intersect,
-  ``nonneg`` is ``[0, ∞)``; what cannot be normalised is refused in one line;
+- normalisation: weights of equal terms add, ``Weighted`` wrappers unwrap, intervals intersect,
+  ``nonneg`` is ``[0, ∞)``; what cannot be normalised is refused in one line, and so is a
+  combination a solver's step cannot take (the capabilities);
 - ``value`` / ``row_values`` equal the sum of the terms' own values;
 - the prox of the separable part against CVXPY (the l2sq fold and the box composition),
-  with scalar and per-entry steps; ``project_tv_dual`` against Moreau's identity for
+  with scalar and per-entry steps; ``project_dual`` against Moreau's identity for
   ``a‖·‖_{2,1}``;
 - the subgradient satisfies the subgradient inequality ``J(w) ≥ J(u) + ⟨ξ, w − u⟩``;
 - the smoothed value against one written out here, its bound ``0 ≤ J_ε − J ≤ ε(a + b)n``, and
@@ -21,7 +22,7 @@ import pytest
 
 from lbdsl.errors import SolveError
 from lbdsl.prox.regularisers import TV, L1, Box, L2Squared, MixedNorm21, NonNeg, Weighted
-from lbdsl.prox.regularisers.composite import RegulariserSum
+from lbdsl.prox.regularisers.composite import CAPABILITIES, RegulariserSum
 
 SHAPE = (4, 5)
 
@@ -33,11 +34,13 @@ def _sum(*items):
 def test_normalisation_adds_unwraps_and_intersects():
     reg = _sum((Weighted(L1(), 2.0), 0.5), (L1(), 0.25), (L2Squared(), 3.0), (NonNeg(), 1.0),
                (Box(-1.0, 0.5), 1.0), (TV(SHAPE), 0.1), (Weighted(TV(SHAPE), 2.0), 0.1))
-    assert (reg.l1, reg.l2sq, reg.lo, reg.hi) == (1.25, 3.0, 0.0, 0.5)
-    assert reg.tv_weight == pytest.approx(0.3)
-    assert reg.kinds == {"tv", "l1", "l2sq", "box"} and reg.separable
+    weights = {r.name: w for r, w in reg.terms if not r.indicator}
+    assert (weights["l1"], weights["l2sq"], reg.lo, reg.hi) == (1.25, 3.0, 0.0, 0.5)
+    assert weights["tv"] == pytest.approx(0.3) and reg.quadratic_weight == 3.0
+    assert [r.name for r, _ in reg.terms] == ["tv", "l1", "l2sq", "nonneg", "box"]
+    assert reg.names == {"tv", "l1", "l2sq", "nonneg", "box"} and reg.has_separable_part
     assert reg.describe() == "0.3·tv + 1.25·l1 + 3·l2sq + box(0, 0.5)"
-    assert _sum((L1(), 0.0)).kinds == frozenset()
+    assert _sum((L1(), 0.0)).names == frozenset()
 
 
 @pytest.mark.parametrize("items, message", [
@@ -45,13 +48,33 @@ def test_normalisation_adds_unwraps_and_intersects():
     (((L1(), math.inf),), "must be finite and >= 0"),
     (((Box(0.0, 1.0), 1.0), (Box(2.0, 3.0), 1.0)), "constraints on the input are empty"),
     (((TV((3, 3)), 1.0),), "tv acts on shape"),
-    (((MixedNorm21(axis=-1), 1.0), (Weighted(MixedNorm21(axis=-2), 1.0), 1.0)),
-     "cannot combine"),
+    (((TV((4, 5)), 1.0), (TV((5, 4)), 1.0)), "act on different shapes"),
 ])
 def test_what_cannot_be_normalised_is_refused_in_one_line(items, message):
     with pytest.raises(SolveError, match=message) as err:
         RegulariserSum.of(items, SHAPE)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("items, capability, message", [
+    (((MixedNorm21(axis=-1), 1.0), (Weighted(MixedNorm21(axis=-2), 1.0), 1.0)), "proximable",
+     "cannot combine `l21` with `l21`"),
+    (((MixedNorm21(axis=-1), 1.0), (L1(), 1.0)), "proximable", "cannot combine `l21` with"),
+    (((MixedNorm21(axis=-1), 1.0), (L2Squared(), 1.0)), "proximable", None),
+    (((MixedNorm21(axis=-1), 1.0),), "primal_dual", "only through a prox of its own"),
+    (((TV(SHAPE), 1.0), (L1(), 1.0), (Box(0, 1), 1.0)), "primal_dual", None),
+    (((TV(SHAPE), 1.0), (MixedNorm21(axis=-1), 1.0)), "smoothable", "`l21` has no smoothing"),
+    (((L2Squared(), 1.0), (Box(0, 1), 1.0)), "quadratic", "`box` is not ½‖u‖²"),
+])
+def test_a_combination_a_step_cannot_take_is_refused_by_the_capability(items, capability,
+                                                                        message):
+    """The sum holds any terms; what a solver's step cannot take together is its capability's
+    refusal, in one line."""
+    reason = CAPABILITIES[capability](RegulariserSum.of(items, SHAPE).form)
+    if message is None:
+        assert reason is None
+    else:
+        assert reason is not None and message in reason and "\n" not in reason
 
 
 def test_values_are_the_sum_of_the_terms():
@@ -90,13 +113,13 @@ def test_the_separable_prox_is_the_argmin(l1, l2sq, lo, hi, array_step):
     np.testing.assert_allclose(reg.prox_separable(v, s), u.value, atol=1e-7)
 
 
-def test_project_tv_dual_is_the_conjugate_prox_of_the_weighted_mixed_norm():
+def test_project_dual_is_the_conjugate_prox_of_the_weighted_mixed_norm():
     """``prox_{σ(a‖·‖_{2,1})*}`` by Moreau's identity, for several σ: one projection."""
     reg = _sum((TV(SHAPE), 0.4))
     p = np.random.default_rng(2).normal(size=(3, 2, *SHAPE))
     outer = Weighted(MixedNorm21(axis=-3), 0.4)
     for sigma in (0.1, 1.0, 7.0):
-        np.testing.assert_allclose(reg.project_tv_dual(p), outer.conj_prox(p, sigma),
+        np.testing.assert_allclose(reg.project_dual(p), outer.conj_prox(p, sigma),
                                    atol=1e-12)
 
 

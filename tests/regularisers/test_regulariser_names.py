@@ -8,6 +8,7 @@ import pytest
 
 from lbdsl.prox.regularisers import (REGULARISERS, TV, L1, Box, L2Squared, NonNeg, Regulariser,
                                      closest_regulariser, make_regulariser)
+from lbdsl.prox.regularisers.registry import regulariser_params
 
 
 def test_names_and_types():
@@ -27,7 +28,8 @@ def test_parameters_positional_keyword_and_shape():
     assert make_regulariser("box", lo=-1, hi=2, shape=(3,)) == Box(-1.0, 2.0)
     assert make_regulariser("box", 0, math.inf) == Box(0.0, math.inf)
     assert make_regulariser("l1", shape=(7,)) == L1()  # shape is accepted and ignored
-    assert REGULARISERS["box"].params == ("lo", "hi")
+    assert regulariser_params(REGULARISERS["box"]) == ("lo", "hi")
+    assert regulariser_params(REGULARISERS["tv"]) == ()       # its shape is not a parameter
 
 
 @pytest.mark.parametrize("call, message", [

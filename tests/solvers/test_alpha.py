@@ -10,7 +10,6 @@ subgradient it builds against the subgradient inequality.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -119,15 +118,14 @@ def test_apriori_with_a_known_source_element():
         return pdhg(inverse_problem(lp, f, shape, l2sq=alpha),
                     PDHGSettings(Stopping(max_iter=5000, tol=1e-8)))
 
-    rule = SimpleNamespace(delta=delta, scale=None)
+    rule = rules.Apriori()
     alpha, result, info = rules.choose(rule, problem, delta, solve_at, truth=truth)
     assert alpha == pytest.approx(math.sqrt(2) * delta / np.linalg.norm(v0), rel=1e-10)
     assert seen == [alpha]
     assert info["rule"] == "apriori" and info["source_misfit"] < 1e-10
     assert info["v_norm"] == pytest.approx(np.linalg.norm(v0), rel=1e-10)
     # a given scale bypasses v†
-    alpha2, _, info2 = rules.choose(SimpleNamespace(delta=delta, scale=3.0), problem, delta,
-                                    solve_at)
+    alpha2, _, info2 = rules.choose(rules.Apriori(scale=3.0), problem, delta, solve_at)
     assert alpha2 == pytest.approx(3.0 * delta) and info2["scale"] == 3.0
 
 
@@ -163,7 +161,7 @@ def test_discrepancy_through_pdhg_and_the_task_glue():
         starts.append(x0)
         return pdhg(inverse_problem(lp, f, shape, tv=alpha), settings, x0=x0)
 
-    rule = SimpleNamespace(delta=delta, tau=1.2, alpha0=8.0, q=0.5, max_tries=20)
+    rule = rules.Discrepancy(tau=1.2, alpha0=8.0, q=0.5, max_tries=20)
     alpha, result, info = rules.choose(rule, problem, delta, solve_at)
     residual = rules.residual_norm_of(problem)
     assert info["satisfied"]
@@ -187,7 +185,12 @@ def test_residual_norm_on_a_strict_backend():
     assert rules.residual_norm_of(problem)(result) == pytest.approx(expected, rel=1e-12)
 
 
-def test_the_glue_gives_other_solvers_the_iterate_not_the_result():
+def test_the_rules_hand_the_previous_result_and_each_solver_takes_its_own_warm_start():
+    """The rules pass the previous :class:`SolveResult` (None without warm starts); each solver
+    declares the start it takes from it — pdhg the whole result (iterate, dual, penalties),
+    the others its iterate."""
+    from lbdsl.solvers.registry import SOLVERS
+
     starts = []
 
     def solve_at(alpha, x0=None, label=None):
@@ -198,10 +201,14 @@ def test_the_glue_gives_other_solvers_the_iterate_not_the_result():
     shape = (2, 2)
     lp = lifted_single_layer(np.eye(4), np.zeros(4), "identity", shape)
     problem = inverse_problem(lp, F, shape, l2sq=1.0)
-    rule = SimpleNamespace(delta=0.3, tau=1.1, alpha0=4.0, q=0.5, max_tries=10)
+    rule = rules.Discrepancy(tau=1.1, alpha0=4.0, q=0.5, max_tries=10)
     rules.choose(rule, problem, 0.3, solve_at)
     assert starts[0] is None
-    assert all(isinstance(s, np.ndarray) for s in starts[1:]) and len(starts) > 2
+    assert all(isinstance(s, SolveResult) for s in starts[1:]) and len(starts) > 2
+    previous = starts[1]
+    assert SOLVERS["pdhg"].warm_start(previous) is previous
+    for name in ("gradient", "lifted", "lbfgs", "coordinate"):
+        assert SOLVERS[name].warm_start(previous) is previous.u
     starts.clear()
     rules.choose(rule, problem, 0.3, solve_at, warm_start=False)
     assert all(s is None for s in starts)

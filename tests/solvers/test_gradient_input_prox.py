@@ -91,7 +91,7 @@ def test_the_box_value_is_infinite_outside_and_zero_regulariser_is_the_identity(
     g = _g((), (Box(0.0, 1.0),))
     assert g.value(np.full(25, 2.0)) == math.inf and g.value(np.full(25, 0.5)) == 0.0
     zero = _g(())
-    assert zero.reg.kinds == frozenset() and zero.reg.describe() == "0"
+    assert zero.reg.names == frozenset() and zero.reg.describe() == "0"
     v = np.arange(25.0)
     assert np.array_equal(host(zero.prox(v, 3.0)), v)
 

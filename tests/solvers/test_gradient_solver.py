@@ -28,6 +28,7 @@ from lbdsl.solvers import lifted
 from lbdsl.lift.network import activation_vjp
 from lbdsl.solvers.base import Stopping
 from lbdsl.solvers.gradient import GradientSettings, solve
+from lbdsl.solvers.registry import require
 from lbdsl.solvers.problems import InverseProblem, Term
 
 from lifted_zoo import host, lifted as lift_zoo, output_of
@@ -160,8 +161,11 @@ def test_the_objective_never_increases_on_a_nonconvex_network(name: str) -> None
 
 def test_gradient_refuses_the_lifted_problem_of_a_deep_network() -> None:
     lp = lift_zoo("ff3_mixed")
-    with pytest.raises(SolveError, match="lifted"):
-        solve(InverseProblem(lp, np.zeros((1, 4))))
+    problem = InverseProblem(lp, np.zeros((1, 4)))
+    with pytest.raises(SolveError, match="`gradient`: .*single layer"):
+        solve(problem)
+    with pytest.raises(SolveError, match="; use the `lifted` solver"):
+        require("gradient", problem)          # the registry names who takes it
 
 
 def test_a_far_too_long_fixed_step_diverges_and_interrupt_stops(recwarn: Any) -> None:

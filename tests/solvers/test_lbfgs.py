@@ -27,6 +27,7 @@ from lbdsl.prox.regularisers.tv import TV
 from lbdsl.solvers.base import Stopping
 from lbdsl.solvers.lbfgs import LBFGSSettings, solve
 from lbdsl.solvers.line_search import Trial, backtracking, cubic_step, strong_wolfe
+from lbdsl.solvers.registry import require
 from lbdsl.solvers.problems import InverseProblem, Term
 from lifted_zoo import host, lifted as lift_zoo, output_of
 
@@ -203,8 +204,10 @@ def test_at_an_exact_minimiser_it_stops_at_the_first_check() -> None:
 
 def test_refusals_name_the_solver_that_takes_the_problem() -> None:
     lp = lift_zoo("ff3_mixed")
-    with pytest.raises(SolveError, match="`lbfgs`: .*; use the `lifted` solver"):
+    with pytest.raises(SolveError, match="`lbfgs`: "):
         solve(InverseProblem(lp, np.zeros(4)))
+    with pytest.raises(SolveError, match="`lbfgs`: .*; use the `lifted` solver"):
+        require("lbfgs", InverseProblem(lp, np.zeros(4)))
     with pytest.raises(SolveError, match="entries"):
         solve(InverseProblem(lp, np.zeros(5), fidelity="l2"))
 

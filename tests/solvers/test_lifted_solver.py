@@ -28,6 +28,7 @@ from lbdsl.prox.regularisers.tv import TV
 from lbdsl.solvers.base import Stopping
 from lbdsl.lift.network import Substitution
 from lbdsl.solvers.lifted import LiftedSettings, _Lifted, solve
+from lbdsl.solvers.registry import require
 from lbdsl.solvers.problems import InverseProblem, Term
 
 from lifted_zoo import host, lifted, output_of
@@ -250,8 +251,10 @@ def test_refusals_are_one_line_reasons() -> None:
     f = np.zeros((1, 2))
     with pytest.raises(SolveError, match="plain"):
         solve(InverseProblem(lp, f, lam=math.inf))
-    with pytest.raises(SolveError, match="use the `lbfgs` solver"):
+    with pytest.raises(SolveError, match="`fidelity = l2` asks for the quadratic problem$"):
         solve(InverseProblem(lp, f, fidelity="l2"))
+    with pytest.raises(SolveError, match="use the `lbfgs` solver"):
+        require("lifted", InverseProblem(lp, f, fidelity="l2"))
     with pytest.raises(SolveError, match="entries"):
         solve(InverseProblem(lp, np.zeros((1, 5))))
 

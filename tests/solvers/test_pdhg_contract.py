@@ -16,6 +16,7 @@ from lbdsl.errors import SolveError
 from lbdsl.prox.piecewise import ReLU
 from lbdsl.prox.regularisers import MixedNorm21
 from lbdsl.solvers.base import SolveResult, Stopping
+from lbdsl.solvers.registry import require
 from lbdsl.solvers.pdhg import PDHGSettings, StepSizeError, pdhg
 from lbdsl.solvers.pdhg.condat_vu import lipschitz
 from lbdsl.solvers.pdhg.problem import single_layer
@@ -76,12 +77,18 @@ def test_settings_refuse_bad_values(kwargs):
 
 def test_refuses_the_quadratic_fidelity_and_foreign_regularisers():
     problem = _problem()
+    quadratic = InverseProblem(problem.lifted, problem.f, problem.terms, fidelity="l2")
+    with pytest.raises(SolveError, match="`fidelity = l2` asks for the quadratic problem$"):
+        pdhg(quadratic)
     with pytest.raises(SolveError, match="`fidelity = l2` asks for the quadratic problem; use "
                                          "the `lbfgs` solver"):
-        pdhg(InverseProblem(problem.lifted, problem.f, problem.terms, fidelity="l2"))
+        require("pdhg", quadratic)            # the registry names who takes it
+    foreign = InverseProblem(problem.lifted, problem.f, (Term(1.0, MixedNorm21(axis=-1)),))
+    with pytest.raises(SolveError, match="handles only tv, l1, l2sq, nonneg and box, not `l21`$"):
+        pdhg(foreign)
     with pytest.raises(SolveError, match="handles only tv, l1, l2sq, nonneg and box, not `l21`; "
                                          "use the `lifted` solver"):
-        pdhg(InverseProblem(problem.lifted, problem.f, (Term(1.0, MixedNorm21(axis=-1)),)))
+        require("pdhg", foreign)
 
 
 def test_refuses_a_deeper_network():

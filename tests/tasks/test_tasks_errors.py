@@ -120,7 +120,7 @@ CATALOGUE = [
      "a regulariser weight must be a positive number, got `-0.1`", ""),
     ("invert", T + "regulariser = 2 * nonneg", E, 19, "`nonneg` is a constraint", "without `2 *`"),
     ("invert", T + "regulariser = box(1, 0)", E, 19, "`box` needs lo < hi", ""),
-    ("invert", T + "regulariser = box", E, 19, "`box` needs its bounds", ""),
+    ("invert", T + "regulariser = box", E, 19, "`box` needs its parameters: box(lo, hi)", "e.g. box(0, 1)"),
     ("invert", T + "regulariser = tv + 0.5 * tv", E, 24, "`tv` appears twice", ""),
     ("invert", T + "regulariser = l1(z1)", E, 19, "takes no arguments", "penalties on hidden"),
     # combinations that make no sense

@@ -119,12 +119,16 @@ def test_regulariser_helpers_and_spelling():
     assert (reg.terms[0].span.line, reg.terms[0].span.column) == (FIRST + 2, 19)
 
 
-def test_regulariser_names_match_the_registry():
-    from lbdsl.ir.tasks import REGULARISER_NAMES
-    from lbdsl.prox.regularisers import REGULARISERS
-    assert set(REGULARISER_NAMES) == set(REGULARISERS)
-    for term in invert("regulariser = tv + l1 + l2sq + box(0, 1)").regulariser.terms:
-        REGULARISERS[term.name](**term.args, shape=(8, 8))  # the args fit the constructors
+def test_every_registered_regulariser_is_read_by_its_name():
+    """The reader knows the regularisers only through the registry: each registered name
+    reads, with its parameters (``box``'s from its example), and builds."""
+    from lbdsl.prox.regularisers import REGULARISERS, make_regulariser
+
+    written = " + ".join(cls.example or name for name, cls in REGULARISERS.items())
+    terms = invert(f"regulariser = {written}").regulariser.terms
+    assert [t.name for t in terms] == list(REGULARISERS)
+    for term in terms:
+        make_regulariser(term.name, **term.args, shape=(8, 8))  # the args fit the constructors
 
 
 @pytest.mark.parametrize("text, expected", [

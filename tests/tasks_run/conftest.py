@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from run_standin import StandIn
 
-import lbdsl.tasks.invert.lower as lower
+from lbdsl.solvers.registry import SOLVERS
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def standins(monkeypatch: pytest.MonkeyPatch) -> dict[str, StandIn]:
     """Every solver replaced by a recording stand-in."""
     fakes = {name: StandIn(name) for name in ("pdhg", "lifted", "coordinate", "gradient", "lbfgs")}
     for name, fake in fakes.items():
-        monkeypatch.setitem(lower.SOLVERS, name, fake)
+        monkeypatch.setitem(SOLVERS, name, fake.info(SOLVERS[name]))
     return fakes
 
 

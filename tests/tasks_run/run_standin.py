@@ -9,31 +9,36 @@ real.  It records every problem and settings it was given, calls the monitor eve
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from lbdsl.options import option
 from lbdsl.solvers.base import History, SolveResult, Stopping
+from lbdsl.solvers.info import SolverInfo
 
 
 @dataclass(frozen=True)
 class StandInSettings:
     stopping: Stopping = field(default_factory=Stopping)
-    tau: float | None = None
-    sigma: float | None = None
-    lr: float | None = None
-    momentum: float | None = None
+    tau: float | None = option("positive", None)
+    sigma: float | None = option("positive", None)
+    lr: float | None = option("positive", None)
+    momentum: float | None = option("unit", None)
 
 
 @dataclass
 class StandIn:
-    """A registry entry (``.load()``) that records its calls."""
+    """A solver that records its calls; :meth:`info` puts it in a real solver's place."""
 
     name: str
     target: float = 0.5
     calls: list[tuple[Any, Any, Any]] = field(default_factory=list)
 
-    def load(self) -> tuple[Any, type]:
-        return self.solve, StandInSettings
+    def info(self, real: SolverInfo) -> SolverInfo:
+        """The registry entry of the solver ``real`` with this stand-in's solve and settings
+        (what ``real`` accepts, and the warm start it takes, stay its own)."""
+        return dataclasses.replace(real, solve=self.solve, settings=StandInSettings)
 
     def solve(self, problem: Any, settings: StandInSettings, *, x0: Any = None,
               monitor: Any = None) -> SolveResult:

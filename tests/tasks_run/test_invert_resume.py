@@ -7,6 +7,8 @@ with a signal from outside."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -20,7 +22,7 @@ import pytest
 from run_helpers import TINY_NET
 
 from lbdsl.cli import main
-from lbdsl.ir.tasks import solver_table
+from lbdsl.solvers.registry import SOLVERS
 from lbdsl.tasks import progress
 from lbdsl.tasks.invert import checkpoint as sc
 
@@ -51,7 +53,8 @@ def _gradient_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
     """The baseline by `gradient`, which runs every iteration of these tiny problems (`lbfgs`,
     the default, converges on them within 40): what is tested here is the resume machinery,
     which is the same for every solver (each solver's own resume: test_solver_resume.py)."""
-    monkeypatch.setattr(solver_table, "AUTO", {**solver_table.AUTO, "l2": ("gradient",)})
+    lbfgs = SOLVERS["lbfgs"]
+    monkeypatch.setitem(SOLVERS, "lbfgs", dataclasses.replace(lbfgs, auto=frozenset()))
 
 
 FOLDER = "invert-tiny"
@@ -536,7 +539,7 @@ HYBRID = FIXED.replace("baseline    = true", "fidelity    = hybrid")
 def test_hybrid_interrupted_in_its_refinement_resumes_to_the_same_result(
         write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The refinement is the task's second solve: a Ctrl-C there keeps the Bregman solve, and
-    --resume goes on with the refinement from its state (the AUTO patch of this file makes it
+    --resume goes on with the refinement from its state (the auto patch of this file makes it
     `gradient`, which runs all 80 iterations)."""
     spec = write_spec(HYBRID)
     assert _solve(spec, tmp_path / "whole") == 0

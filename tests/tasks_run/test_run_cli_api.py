@@ -46,9 +46,9 @@ class SigintAt(StandIn):
 def test_ctrl_c_writes_the_last_iterate_reports_interrupted_and_exits_130(
         standins, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import lbdsl.tasks.invert.lower as lower
+    from lbdsl.solvers.registry import SOLVERS
 
-    monkeypatch.setitem(lower.SOLVERS, "pdhg", SigintAt("pdhg", at=20))
+    monkeypatch.setitem(SOLVERS, "pdhg", SigintAt("pdhg", at=20).info(SOLVERS["pdhg"]))
     out = tmp_path / "o"
     assert main(["solve", str(write_spec(TWO_TASKS)), "--out", str(out)]) == 130
     folder = out / "invert-tiny"
@@ -82,9 +82,9 @@ def test_an_interrupted_spec_given_as_text_says_how_to_go_on_in_python(
         capsys: pytest.CaptureFixture[str]) -> None:
     """No command reruns a spec given as text (`lbdsl solve --resume` would solve the built-in
     demo): the line says to solve the same text again with resume=True."""
-    import lbdsl.tasks.invert.lower as lower
+    from lbdsl.solvers.registry import SOLVERS
 
-    monkeypatch.setitem(lower.SOLVERS, "pdhg", SigintAt("pdhg", at=20))
+    monkeypatch.setitem(SOLVERS, "pdhg", SigintAt("pdhg", at=20).info(SOLVERS["pdhg"]))
     results = lbdsl.loads(TWO_TASKS).solve(out=tmp_path / "o")
     assert [r.status for r in results] == ["interrupted"]
     err = capsys.readouterr().err

@@ -11,24 +11,12 @@ import pytest
 from run_helpers import TINY_INVERT
 
 from lbdsl.cli import main
-from lbdsl.errors import SolveError
-from lbdsl.tasks.invert import lower
-
-
-def _available(name: str) -> bool:
-    try:
-        lower.SOLVERS[name].load()
-    except SolveError:
-        return False
-    return True
 
 
 def _report(out: Path, folder: str) -> dict:
     return json.loads((out / folder / "report.json").read_text())
 
 
-@pytest.mark.skipif(not (_available("pdhg") and _available("gradient")),
-                    reason="pdhg or gradient not available")
 def test_single_layer_by_pdhg_with_the_gradient_baseline(write_spec, tmp_path: Path) -> None:
     spec = write_spec(TINY_INVERT.replace("pdhg(max_iter = 40)", "pdhg(max_iter = 300)")
                       .replace("sigma = 0.5", "sigma = 0.05")
@@ -43,7 +31,6 @@ def test_single_layer_by_pdhg_with_the_gradient_baseline(write_spec, tmp_path: P
         assert npz["u_baseline"].shape == (8, 8)
 
 
-@pytest.mark.skipif(not _available("coordinate"), reason="coordinate not available")
 def test_shallow_batch_by_coordinate_descent(write_spec, tmp_path: Path) -> None:
     spec = write_spec("""
 network shallow {
@@ -70,7 +57,6 @@ invert shallow {
         assert np.max(np.abs(npz["u"] - npz["truth"])) < 0.2
 
 
-@pytest.mark.skipif(not _available("lifted"), reason="lifted not available")
 def test_tied_residual_network_by_the_lifted_solver(write_spec, tmp_path: Path) -> None:
     spec = write_spec("""
 network res {
@@ -98,7 +84,6 @@ invert res {
     assert report["domain_projection"]["psi"] == "none"
 
 
-@pytest.mark.skipif(not _available("pdhg"), reason="pdhg not available")
 @pytest.mark.parametrize("rule", ["discrepancy(delta = auto, tau = 1.2, max_tries = 8)",
                                   "apriori(delta = auto)"])
 def test_alpha_rules_with_pdhg(write_spec, tmp_path: Path, rule: str) -> None:

@@ -21,7 +21,8 @@ from train_helpers import build_net
 
 ELEMENTWISE = [Identity(), ReLU(), LeakyReLU(0.2), SoftThreshold(0.3), Clip(-0.5, 1.5),
                Clip(0.2, 0.9), Tanh(), Sigmoid()]
-PENALTIES = [state_penalty(l1=0.4), state_penalty(l2sq=0.7), state_penalty(l1=0.25, l2sq=1.5)]
+#: each penalty's weights, written out here for the brute-force oracles
+PENALTIES = [{"l1": 0.4}, {"l2sq": 0.7}, {"l1": 0.25, "l2sq": 1.5}]
 
 
 def _domain(psi) -> tuple[float, float]:
@@ -36,10 +37,12 @@ def _domain(psi) -> tuple[float, float]:
     return -20.0, 20.0
 
 
-def _brute(psi, w: float, kappa: float, pen) -> float:
+def _brute(psi, w: float, kappa: float, weights: dict[str, float]) -> float:
+    a, c = weights.get("l1", 0.0), weights.get("l2sq", 0.0)
+
     def f(u: float) -> float:
         value = float(psi.psi(np.array([u])))
-        return 0.5 * (u - w) ** 2 + kappa * (value + pen.l1 * abs(u) + 0.5 * pen.l2sq * u * u)
+        return 0.5 * (u - w) ** 2 + kappa * (value + a * abs(u) + 0.5 * c * u * u)
 
     lo, hi = _domain(psi)
     res = minimize_scalar(f, bounds=(lo, hi), method="bounded",
@@ -52,19 +55,20 @@ def _brute(psi, w: float, kappa: float, pen) -> float:
 
 
 @pytest.mark.parametrize("psi", ELEMENTWISE, ids=str)
-@pytest.mark.parametrize("pen", PENALTIES, ids=lambda p: f"l1={p.l1},l2sq={p.l2sq}")
-def test_penalised_prox_of_psi_is_the_brute_force_argmin(psi, pen):
+@pytest.mark.parametrize("weights", PENALTIES, ids=str)
+def test_penalised_prox_of_psi_is_the_brute_force_argmin(psi, weights):
     w = np.linspace(-2.5, 2.5, 23)
     kappa = 0.6
-    got = prox_psi_penalised(psi, w, kappa, pen)
-    want = np.array([_brute(psi, float(v), kappa, pen) for v in w])
+    got = prox_psi_penalised(psi, w, kappa, state_penalty(**weights))
+    want = np.array([_brute(psi, float(v), kappa, weights) for v in w])
     np.testing.assert_allclose(got, want, atol=2e-6)
 
 
 @pytest.mark.parametrize("psi", [ReLU(), SoftThreshold(0.3), Tanh()], ids=str)
 def test_penalised_prox_of_phi_is_the_brute_force_argmin(psi):
     """``prox_{μ(Φ + R)}(v)`` with ``Φ = ½‖·‖² + Ψ``: the quadratic folds into the scaling."""
-    pen = state_penalty(l1=0.3, l2sq=0.2)
+    a, c = 0.3, 0.2
+    pen = state_penalty(l1=a, l2sq=c)
     mu = 1.7
     v = np.linspace(-3.0, 3.0, 13)
     got = prox_phi_penalised(psi, v, mu, pen)
@@ -72,7 +76,7 @@ def test_penalised_prox_of_phi_is_the_brute_force_argmin(psi):
     for vi, gi in zip(v, got):
         def f(u, vi=vi):
             phi = 0.5 * u * u + float(psi.psi(np.array([u])))
-            return 0.5 * (u - vi) ** 2 + mu * (phi + pen.l1 * abs(u) + 0.5 * pen.l2sq * u * u)
+            return 0.5 * (u - vi) ** 2 + mu * (phi + a * abs(u) + 0.5 * c * u * u)
         res = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13})
         assert f(gi) <= f(res.x) + 1e-10
 

@@ -9,7 +9,7 @@ The keys, values and defaults are documented for users in ``docs/language.md``.
 """
 
 from .build import SCHEMAS, build_task, build_tasks, check_task_networks, task_network_problems
-from .read_invert import IMAGES, REGULARISER_NAMES, SOLVER_OPTIONS
+from .read_invert import IMAGES, solver_options
 from .records import (
     DEFAULT_MAX_ITER, DEFAULT_RHO, DEFAULT_TOL, SGD, Adam, Alpha, AprioriAlpha, CheckTask,
     DigitsData, DiscrepancyAlpha, FixedAlpha, ForwardData, GaussianNoise, ImageTruth,
@@ -19,13 +19,13 @@ from .records import (
 )
 from .overrides import OVERRIDE_FILE, apply_overrides, apply_overrides_to_module, parse_override
 from .schema import ALIASES, canonical_key
-from .read_train import OPTIMIZERS, PENALTY_NAMES
+from .read_train import OPTIMIZERS
 
 __all__ = [
     "build_task", "build_tasks", "check_task_networks", "task_network_problems",
     "apply_overrides", "apply_overrides_to_module", "parse_override", "OVERRIDE_FILE",
     "SCHEMAS", "ALIASES", "canonical_key",
-    "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "OPTIMIZERS", "PENALTY_NAMES",
+    "IMAGES", "solver_options", "OPTIMIZERS",
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth", "GaussianNoise", "ForwardData",
     "LoadData", "InvertData", "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha",
     "DiscrepancyAlpha", "SweepAlpha", "Alpha", "Solver", "InvertTask", "DigitsData",

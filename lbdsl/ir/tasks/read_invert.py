@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
+from typing import Any
 
 from ...errors import Diagnostic
 from ...syntax import tree
 from . import records as m
 from . import reader as r
 from .schema import SHARED_READERS, Context, Read, Schema, typed_task
-from .solver_table import SOLVER_OPTIONS, SOLVERS, kinds_of
+from ...prox.regularisers.composite import RegulariserForm
+from ...prox.regularisers.registry import REGULARISERS
+from ...solvers.base import Stopping
+from ...solvers.registry import SOLVERS
 
-__all__ = ["INVERT", "IMAGES", "REGULARISER_NAMES", "SOLVER_OPTIONS", "finish_invert"]
+__all__ = ["INVERT", "IMAGES", "finish_invert", "solver_options"]
 
 IMAGES = ("shepp_logan", "camera", "digit", "mnist")
-REGULARISER_NAMES = ("tv", "l1", "l2sq", "nonneg", "box")
 FIDELITIES = ("bregman", "l2", "hybrid")
 _FIDELITY_HINTS = {
     "mse": "the quadratic fidelity ½‖N(u) − f‖² is called `l2`",
@@ -160,31 +163,33 @@ def _weight(expr: tree.Expr | None) -> float:
 
 def _read_term(term: tree.Expr) -> m.RegTerm:
     weight_expr, body = r.split_weight(term)
-    name_node = body.func if isinstance(body, tree.Call) else (
+    name = body.func if isinstance(body, tree.Call) else (
         body.id if isinstance(body, tree.Name) else None)
-    if name_node is None:
-        r.fail(body.span, f"a regulariser term must be one of "
-               f"{', '.join(REGULARISER_NAMES)}, got `{r.show(body)}`",
-               "e.g. regulariser = 0.015 * tv + nonneg")
-    name = name_node
+    if name is None:
+        r.fail(body.span, f"a regulariser term must be one of {', '.join(REGULARISERS)}, got "
+               f"`{r.show(body)}`", "e.g. regulariser = 0.015 * tv + nonneg")
     where = body.func_span if isinstance(body, tree.Call) else body.span
-    if name not in REGULARISER_NAMES:
+    if name not in REGULARISERS:
         r.fail(where, f"unknown regulariser `{name}`",
-               r.suggest(name, REGULARISER_NAMES, noun="regularisers"))
+               r.suggest(name, REGULARISERS, noun="regularisers"))
+    cls = REGULARISERS[name]
+    params = r.option_args(cls, positional=True)
+    example = cls.example or name
     args: dict[str, float] = {}
-    if name == "box":
+    if params:
         if not isinstance(body, tree.Call):
-            r.fail(body.span, "`box` needs its bounds: box(lo, hi)", "e.g. box(0, 1)")
-        b = r.bind(body, (r.Arg("lo", r.number, positional=True),
-                          r.Arg("hi", r.number, positional=True)), example="box(0, 1)")
-        if not b["lo"] < b["hi"]:
-            r.fail(body.span, f"`box` needs lo < hi, got lo = {b['lo']:g}, hi = {b['hi']:g}")
-        args = {"lo": b["lo"], "hi": b["hi"]}
+            r.fail(body.span, f"`{name}` needs its parameters: "
+                   f"{name}({', '.join(p.name for p in params)})", f"e.g. {example}")
+        args = dict(r.bind(body, params, example=example).values)
+        try:
+            cls.build(shape=(1,), **args)      # the parameters' joint conditions (lo < hi)
+        except ValueError as exc:
+            r.fail(body.span, str(exc))
     elif isinstance(body, tree.Call) and (body.args or body.kwargs):
         r.fail(body.span, f"`{name}` in a regulariser takes no arguments: it acts on the "
                "network's input", f"write `{name}`; penalties on hidden states belong to "
                "`train` tasks (penalty = 0.01 * l1(z3))")
-    if weight_expr is not None and name in m.RegTerm.INDICATORS:
+    if weight_expr is not None and cls.indicator:
         r.fail(weight_expr.span, f"`{name}` is a constraint (0 or +∞); a weight does not "
                "change it", f"write `{r.show(body)}` without `{r.show(weight_expr)} *`")
     return m.RegTerm(name=name, weight=_weight(weight_expr),
@@ -281,15 +286,23 @@ def read_alpha(expr: tree.Expr, what: str, ctx: Context) -> m.Alpha:
 
 # --- solver ----------------------------------------------------------------------------------
 
-_COMMON_SOLVER = (r.Arg("max_iter", r.count, m.DEFAULT_MAX_ITER),
-                  r.Arg("tol", r.positive, m.DEFAULT_TOL),
-                  r.Arg("warm_start", r.boolean, None),
-                  r.Arg("check_every", r.count, None))
+#: What every solver takes: the stopping rule's options, and whether the α rules warm-start.
+_COMMON_SOLVER = (*r.option_args(Stopping),
+                  r.Arg("warm_start", r.boolean, None))
+
+
+def solver_options(name: str) -> tuple[r.Arg, ...]:
+    """The options a spec may give the solver ``name`` (``auto``: the common ones): the
+    stopping rule's, ``warm_start``, and those its settings dataclass declares."""
+    extra = () if name == "auto" else r.option_args(SOLVERS[name].settings)
+    return _COMMON_SOLVER + extra
+
+
 def read_solver(expr: tree.Expr, what: str, ctx: Context) -> m.Solver:
     """``pdhg``, ``pdhg(max_iter = 5000, tol = 1e-6, ...)``, likewise the other solvers."""
-    expr = r.named_call(expr, what, SOLVER_OPTIONS, "solver",
+    expr = r.named_call(expr, what, ("auto", *SOLVERS), "solver",
                         "a solver such as pdhg(max_iter = 5000)")
-    b = r.bind(expr, _COMMON_SOLVER + SOLVER_OPTIONS[expr.func],
+    b = r.bind(expr, solver_options(expr.func),
                example=f"{expr.func}(max_iter = 5000, tol = 1e-6)")
     options = {k: v for k, v in b.values.items()
                if k not in ("max_iter", "tol") and k in b.spans}
@@ -401,20 +414,10 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
                                        "norm: delta = 0.05"))
     fidelity = "l2" if v.get("fidelity") == "l2" else "bregman"   # hybrid: its first stage
     solver: m.Solver | None = v.get("solver")
-    spec = SOLVERS.get(solver.name) if solver is not None else None
-    if spec is not None:
-        refused = spec.refuses_fidelity(fidelity)
-        if refused is not None:
-            takers = [s.name for s in SOLVERS.values() if s.refuses_fidelity(fidelity) is None]
-            problems.append(Diagnostic(solver.span, refused, f"solvers for fidelity = "
-                                       f"{fidelity}: {', '.join(takers)}"))
-        for term in regulariser.terms if "regulariser" in v else ():
-            refused = spec.refuses_kinds(kinds_of([term.name]))
-            if refused is not None:
-                takers = [s.name for s in SOLVERS.values()
-                          if s.refuses(fidelity, kinds_of([term.name])) is None]
-                problems.append(Diagnostic(term.span, refused,
-                                           f"solvers that take it: {', '.join(takers)}"))
+    if solver is not None and solver.name in SOLVERS:
+        terms = regulariser.terms if "regulariser" in v else ()
+        problems.extend(_solver_problems(SOLVERS[solver.name], solver, terms, regulariser,
+                                         fidelity))
     if "chunk" in v and alpha is not None and not isinstance(alpha, m.FixedAlpha):
         problems.append(Diagnostic(spans["chunk"], "`chunk` solves the rows of a batch in "
                                    "separate groups, but a parameter-choice rule picks one α "
@@ -423,4 +426,29 @@ def _combination_problems(read: Read, ctx: Context) -> list[Diagnostic]:
         problems.append(Diagnostic(spans["baseline"], "`baseline` adds a run with the quadratic "
                                    "fidelity, but this task already uses `fidelity = l2`",
                                    "drop `baseline`, or use fidelity = bregman"))
+    return problems
+
+
+def _solver_problems(info: Any, solver: m.Solver, terms: tuple[m.RegTerm, ...],
+                     regulariser: m.RegulariserTerms, fidelity: str) -> list[Diagnostic]:
+    """A written solver that cannot take the task's fidelity (``hybrid``: its first stage's),
+    one of its regulariser's terms, or their combination — each where it is written."""
+    problems = []
+    refused = info.refuses_fidelity(fidelity)
+    if refused is not None:
+        takers = [s.name for s in SOLVERS.values() if s.refuses_fidelity(fidelity) is None]
+        problems.append(Diagnostic(solver.span, refused, f"solvers for fidelity = "
+                                   f"{fidelity}: {', '.join(takers)}"))
+    for term in terms:
+        form = RegulariserForm.of([REGULARISERS[term.name]])
+        refused = info.refuses_regulariser(form)
+        if refused is not None:
+            takers = [s.name for s in SOLVERS.values() if s.refuses(fidelity, form) is None]
+            problems.append(Diagnostic(term.span, refused,
+                                       f"solvers that take it: {', '.join(takers)}"))
+    whole = RegulariserForm.of(REGULARISERS[t.name] for t in terms)
+    if not problems and (refused := info.refuses_regulariser(whole)) is not None:
+        takers = [s.name for s in SOLVERS.values() if s.refuses(fidelity, whole) is None]
+        problems.append(Diagnostic(regulariser.span, refused,
+                                   f"solvers that take it: {', '.join(takers) or 'none'}"))
     return problems

@@ -8,13 +8,14 @@ from types import MappingProxyType
 
 from ...errors import Diagnostic
 from ...syntax import tree
+from ...prox.regularisers.registry import REGULARISERS
+from ...training.penalty import penalty_names
 from . import records as m
 from . import reader as r
 from .schema import SHARED_READERS, Context, Read, Schema, typed_task
 
-__all__ = ["TRAIN", "PENALTY_NAMES", "OPTIMIZERS", "finish_train"]
+__all__ = ["TRAIN", "OPTIMIZERS", "finish_train"]
 
-PENALTY_NAMES = ("l1", "l2sq")
 LOSSES = ("bregman", "mse")
 _LOSS_HINTS = {
     "l2": "the quadratic loss is called `mse`",
@@ -88,16 +89,19 @@ def read_loss(expr: tree.Expr, what: str, ctx: Context) -> str:
 
 def _penalty_term(term: tree.Expr, ctx: Context) -> m.PenaltyTerm:
     weight_expr, body = r.split_weight(term)
-    if isinstance(body, tree.Name) and body.id in PENALTY_NAMES:
+    names = penalty_names()
+    if isinstance(body, tree.Name) and body.id in names:
         r.fail(body.span, f"`{body.id}` needs the variable it acts on",
                f"e.g. {body.id}(z3), with z3 a state of network `{ctx.network}`")
     if not isinstance(body, tree.Call):
-        r.fail(body.span, f"a penalty term must be l1(VAR) or l2sq(VAR), got `{r.show(body)}`",
+        forms = " or ".join(f"{n}(VAR)" for n in names)
+        r.fail(body.span, f"a penalty term must be {forms}, got `{r.show(body)}`",
                "e.g. penalty = 0.01 * l1(z3)")
-    if body.func not in PENALTY_NAMES:
-        hint = r.suggest(body.func, PENALTY_NAMES, noun="penalties")
-        if body.func in ("tv", "nonneg", "box"):
-            hint = f"`{body.func}` is a regulariser of `invert` tasks; penalties: l1, l2sq"
+    if body.func not in names:
+        hint = r.suggest(body.func, names, noun="penalties")
+        if body.func in REGULARISERS:
+            hint = (f"`{body.func}` is a regulariser of `invert` tasks; penalties: "
+                    f"{', '.join(names)}")
         r.fail(body.func_span, f"unknown penalty `{body.func}`", hint)
     if body.kwargs:
         r.fail(body.kwargs[0].span, f"`{body.func}` takes only the variable it acts on")

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ...errors import Diagnostic, SourceSpan
+from ...options import options
 from ...syntax import tree
 from ..params import literal_number
 
 __all__ = [
     "Invalid", "fail", "show", "suggest", "number", "positive", "nonnegative", "integer",
     "string", "choice", "boolean", "shape", "numeric_value", "Arg", "REQUIRED", "bind",
-    "terms_of_sum", "sum_terms", "split_weight", "named_call",
+    "terms_of_sum", "sum_terms", "split_weight", "named_call", "DOMAIN_READERS", "option_args",
 ]
 
 
@@ -370,3 +371,21 @@ def count(expr: tree.Expr, what: str) -> int:
 def unit(expr: tree.Expr, what: str) -> float:
     """A number in [0, 1) (momentum, Adam's betas)."""
     return bounded(expr, what, lambda v: 0 <= v < 1, f"satisfy 0 <= {what.strip('`')} < 1")
+
+
+#: The reader of each option domain (:mod:`lbdsl.options`).
+DOMAIN_READERS: Mapping[str, Callable[[tree.Expr, str], Any]] = {
+    "number": number, "positive": positive, "nonnegative": nonnegative, "count": count,
+    "unit": unit, "boolean": boolean,
+}
+
+
+def option_args(cls: type, *, positional: bool = False,
+                skip: Iterable[str] = ()) -> tuple[Arg, ...]:
+    """The :class:`Arg` of each option the dataclass ``cls`` declares (:mod:`lbdsl.options`),
+    in field order, each read by its domain's reader; ``positional``: they may be given
+    positionally (a regulariser's parameters)."""
+    left_out = set(skip)
+    return tuple(Arg(o.name, DOMAIN_READERS[o.domain],
+                     REQUIRED if o.required else o.default, positional)
+                 for o in options(cls) if o.name not in left_out)

@@ -15,6 +15,9 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Union
 
 from ...errors import SourceSpan
+from ...certify.weights import WEIGHT_RANGE
+from ...prox.regularisers.registry import REGULARISERS
+from ...solvers.base import Stopping
 
 __all__ = [
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
@@ -116,23 +119,24 @@ InvertData = Union[ForwardData, LoadData]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegTerm:
-    """One term ``weight * name`` of the regulariser; ``args`` holds ``lo``/``hi`` for ``box``.
+    """One term ``weight * name`` of the regulariser, ``name`` a registered regulariser
+    (:data:`~lbdsl.prox.regularisers.registry.REGULARISERS`); ``args`` its parameters
+    (``lo``/``hi`` for ``box``).
 
-    Build it with ``REGULARISERS[term.name](**term.args)`` and scale by ``alpha * term.weight``
-    (indicator terms ``nonneg`` and ``box`` have weight 1 and are not scaled).
+    Build it with ``make_regulariser(term.name, shape=..., **term.args)`` and scale by
+    ``alpha * term.weight`` (constraints such as ``nonneg`` and ``box`` have weight 1 and are
+    not scaled).
     """
 
-    name: Literal["tv", "l1", "l2sq", "nonneg", "box"]
+    name: str
     weight: float = 1.0
     args: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     span: SourceSpan | None = None
 
-    INDICATORS: ClassVar[frozenset[str]] = frozenset({"nonneg", "box"})
-
     @property
     def is_indicator(self) -> bool:
         """True for constraints (``nonneg``, ``box``): 0 on the set, +∞ outside."""
-        return self.name in self.INDICATORS
+        return REGULARISERS[self.name].indicator
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,11 +212,8 @@ Alpha = Union[FixedAlpha, AprioriAlpha, DiscrepancyAlpha, SweepAlpha]
 AlphaRule = Union[AprioriAlpha, DiscrepancyAlpha, SweepAlpha]
 
 DEFAULT_RHO = 1e3
-#: The range of λ and ρ (the weights of the compact form) that the certificate and the solvers
-#: accept: beyond it ``1/ρ`` or ``λ·‖K‖²`` leave what float64 resolves against the O(1) terms.
-WEIGHT_RANGE = (1e-100, 1e100)
-DEFAULT_MAX_ITER = 5000
-DEFAULT_TOL = 1e-6
+DEFAULT_MAX_ITER: int = Stopping().max_iter
+DEFAULT_TOL: float = Stopping().tol  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +225,7 @@ class Solver:
     defaults.  ``spans`` locates every written option, ``max_iter`` and ``tol`` included.
     """
 
-    name: Literal["auto", "pdhg", "lifted", "coordinate", "gradient", "lbfgs"] = "auto"
+    name: str = "auto"          # ``auto`` or a registered solver
     max_iter: int = DEFAULT_MAX_ITER
     tol: float = DEFAULT_TOL
     options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
@@ -348,7 +349,7 @@ class PenaltyTerm:
     is the IR's id for it when the network's IR was known at build time, else None.
     """
 
-    name: Literal["l1", "l2sq"]
+    name: str                   # a registered regulariser that `penalises_states`
     variable: str
     weight: float = 1.0
     variable_id: str | None = None

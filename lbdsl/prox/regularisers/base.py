@@ -1,13 +1,36 @@
-"""The regulariser contract: value, prox, conjugate and conjugate prox (by Moreau's identity)."""
+"""The regulariser contract: what a regulariser *is* (its spec name, parameters and facts) and
+what it computes (value, prox, conjugate and conjugate prox by Moreau's identity, per-row
+values, a subgradient, a smoothing).
+
+A regulariser declares how it folds into a sum ``Σ_i w_i J_i`` (:attr:`Regulariser.fold`, read by
+:class:`~.composite.RegulariserSum` and by the solvers' capabilities):
+
+============  =====================================================================  =========
+fold          what the term is, and how a sum reaches it                             example
+============  =====================================================================  =========
+quadratic     ``½‖u‖²``: folded into any other prox by completing the square         ``l2sq``
+interval      ``χ_{[lo, hi]}`` entrywise: a projection after a separable prox        ``box``
+separable     ``Σ_i φ(u_i)``: its own entrywise prox, then the interval              ``l1``
+gradient      ``h(∇u)`` with ``prox`` of ``h*`` closed: primal–dual solvers reach    ``tv``
+              it through ``∇`` and :meth:`project_dual`, proximal ones by
+              :meth:`prox_with_dual`
+prox          anything else with a prox: alone in a sum (a quadratic folds in)
+============  =====================================================================  =========
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from array_api_compat import array_namespace
 
-__all__ = ["Regulariser", "Weighted", "check_step", "feasibility_tol", "unweighted"]
+__all__ = ["Regulariser", "Weighted", "Fold", "FOLDS", "check_step", "feasibility_tol",
+           "unweighted"]
+
+Fold = Literal["quadratic", "interval", "separable", "gradient", "prox"]
+#: The folds in the order a sum keeps its terms (and adds their values).
+FOLDS: tuple[str, ...] = ("gradient", "separable", "quadratic", "interval", "prox")
 
 
 def check_step(c: Any) -> None:
@@ -43,10 +66,42 @@ class Regulariser:
     for diagonal preconditioning).
     """
 
-    name: str = "regulariser"
+    name: ClassVar[str] = "regulariser"
+    #: one line for ``lbdsl`` listings and docs: the formula
+    summary: ClassVar[str] = ""
+    #: how a spec writes it with its parameters (hints; default: the bare name)
+    example: ClassVar[str] = ""
+    #: how it folds into a sum (module docstring)
+    fold: ClassVar[Fold] = "prox"
+    #: a constraint (0 or +∞): not weighted by α, and a weight on it is refused
+    indicator: ClassVar[bool] = False
+    #: acts on the input in its declared shape (built with ``shape=``; given images, not rows)
+    needs_shape: ClassVar[bool] = False
+    #: may penalise a hidden state in training (it implements :meth:`prox_with_psi`)
+    penalises_states: ClassVar[bool] = False
     #: ``m ≥ 0`` with ``J − (m/2)‖·‖²`` convex (strong convexity; 0: none known) — what the
     #: convexity certificate counts on the input
-    modulus: float = 0.0
+    modulus: ClassVar[float] = 0.0
+
+    @classmethod
+    def build(cls, shape: tuple[int, ...] | None = None, **params: Any) -> "Regulariser":
+        """The regulariser with the spec's ``params`` (its :func:`~lbdsl.options.option`
+        fields) on an input of ``shape`` (used only where :attr:`needs_shape`)."""
+        if cls.needs_shape:
+            if shape is None:
+                raise ValueError(f"`{cls.name}` acts on the input's declared shape: pass shape=")
+            return cls(shape=tuple(shape), **params)  # type: ignore[call-arg]
+        return cls(**params)
+
+    @classmethod
+    def smoothable(cls) -> bool:
+        """Whether :meth:`smoothed` is implemented (quasi-Newton solvers need it)."""
+        return cls._smoothed is not Regulariser._smoothed
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """``(lo, hi)`` of an ``interval`` term."""
+        raise NotImplementedError(f"`{self.name}` is not an interval")
 
     def value(self, u: Any) -> Any:
         """``J(u)``."""
@@ -66,9 +121,47 @@ class Regulariser:
         check_step(c)
         return self._conj_prox(v, c, **options)
 
+    def row_values(self, u: Any) -> Any:
+        """``J`` of each row of ``u (B, n)``: shape ``(B,)`` (rows flat, as a sum holds them)."""
+        return self._row_values(u)
+
+    def subgradient(self, u: Any) -> Any:
+        """``ξ ∈ ∂J(u)`` for rows ``u (B, n)`` (``NotImplementedError`` where none is given)."""
+        return self._subgradient(u)
+
+    def smoothed(self, u: Any, eps: float) -> tuple[Any, Any]:
+        """``(J_ε(u), ∇J_ε(u))`` for rows ``u (B, n)``: a smooth ``J_ε ≥ J`` that tends to ``J``
+        as ``ε → 0`` (``J`` itself where it is smooth) — what quasi-Newton solvers minimise."""
+        return self._smoothed(u, eps)
+
+    def prox_with_psi(self, psi: Any, w: Any, kappa: float, weight: float) -> Any:
+        """``prox_{κ(Ψ + weight·J)}(w)`` for an activation's ``Ψ`` — the state update of lifted
+        training with this penalty on the state (where :attr:`penalises_states`)."""
+        raise NotImplementedError(f"`{self.name}` cannot penalise a hidden state")
+
+    def project_dual(self, p: Any, radius: Any) -> Any:
+        """``gradient`` terms ``J = h∘∇``: ``prox`` of ``(radius·h)*``, the projection of the
+        dual variable ``p`` (of ``∇u``'s shape) — how primal–dual solvers reach ``radius·J``."""
+        raise NotImplementedError(f"`{self.name}` is not a term of the gradient")
+
+    def prox_with_dual(self, v: Any, c: float, *, tol: float, max_iter: int,
+                       p0: Any = None) -> Any:
+        """``gradient`` terms: ``prox_{cJ}(v)`` by an iteration on the dual, warm-started from
+        ``p0``; a result with ``u``, the dual ``p`` (to pass back) and ``iterations``."""
+        raise NotImplementedError(f"`{self.name}` is not a term of the gradient")
+
     # -- what subclasses provide -------------------------------------------------------------
     def _value(self, u: Any) -> Any:
         raise NotImplementedError
+
+    def _row_values(self, u: Any) -> Any:
+        raise NotImplementedError(f"`{self.name}` gives no per-row values")
+
+    def _subgradient(self, u: Any) -> Any:
+        raise NotImplementedError(f"`{self.name}` gives no subgradient")
+
+    def _smoothed(self, u: Any, eps: float) -> tuple[Any, Any]:
+        raise NotImplementedError(f"`{self.name}` has no smoothing for quasi-Newton solvers")
 
     def _prox(self, v: Any, c: Any, **options: Any) -> Any:
         raise NotImplementedError

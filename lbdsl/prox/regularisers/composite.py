@@ -1,52 +1,124 @@
-"""A sum of regularisers, normalised once: what every solver (and training's state penalties)
-reads instead of collapsing ``Σ_i w_i J_i`` by hand.
+"""A sum of regularisers, normalised once, that asks its terms: what every solver (and
+training's state penalties) reads instead of collapsing ``Σ_i w_i J_i`` by hand.
 
-    J = a·TV + b‖·‖₁ + (c/2)‖·‖² + χ_{[lo, hi]}  (+ w·K, one term of any other kind)
+    J = Σ (gradient terms) + Σ (separable terms) + (c/2)‖·‖² + χ_{[lo, hi]} + Σ (prox terms)
 
 :meth:`RegulariserSum.of` takes ``(regulariser, weight)`` pairs — ``Weighted`` wrappers
-unwrapped, weights of one kind added, ``nonneg`` as ``[0, ∞)``, boxes intersected — and refuses
-(``SolveError``) what cannot be normalised: a negative or infinite weight, TV on the wrong
-shape, an empty box.  It gives
+unwrapped, equal terms merged (weights added), zero weights dropped, ``interval`` terms
+intersected into ``[lo, hi]`` — and refuses (``SolveError``) what cannot be normalised: a
+negative or infinite weight, a shaped term on the wrong shape, an empty interval.  The terms
+are kept in the order of their folds (:data:`~.base.FOLDS`), and each computes for itself; the
+sum gives
 
-* ``value`` (summed over everything) and ``row_values`` (per batch row), ``+∞`` outside the box
-  with each indicator's rounding slack;
-* the **l2sq fold** ``prox_{τ(h + (c/2)‖·‖²)}(v) = prox_{sh}(v/(1 + τc))``, ``s = τ/(1 + τc)``
-  (complete the square), :meth:`fold`;
-* the prox of the **separable part** ``g = b‖·‖₁ + (c/2)‖·‖² + χ_{[lo,hi]}``: the fold, then, for
-  a scalar convex φ and an interval I, ``prox_{φ + χ_I} = P_I ∘ prox_φ``:
-  ``clip(soft(v/(1 + sc), s'b), lo, hi)`` (:meth:`prox_separable`; ``s`` may be an array, one
-  step per entry, for diagonal preconditioning);
-* the **conjugate prox** of ``a‖·‖_{2,1}``, the projection onto balls of radius a
-  (:meth:`project_tv_dual`), through which the primal–dual solvers reach TV;
-* a **subgradient** ``ξ ∈ ∂J(u)`` (TV's of least norm on flat parts, ``sign`` for l1) —
-  backpropagation through state penalties and the source condition of the α rules use it;
-* the **smoothed** value and gradient ``J_ε``, ``∇J_ε`` (TV and l1 through ``(|·|² + ε²)^½``)
-  for quasi-Newton solvers (:meth:`smoothed`).
+* ``value`` (summed over everything) and ``row_values`` (per batch row), ``+∞`` outside the
+  interval with each bound's rounding slack;
+* the **quadratic fold** ``prox_{τ(h + (c/2)‖·‖²)}(v) = prox_{sh}(v/(1 + τc))``,
+  ``s = τ/(1 + τc)`` (complete the square), :meth:`fold`;
+* the prox of the **separable part** ``g = φ + (c/2)‖·‖² + χ_{[lo,hi]}`` (``φ`` the separable
+  term): the fold, then, for a scalar convex φ and an interval I, ``prox_{φ + χ_I} = P_I ∘
+  prox_φ`` (:meth:`prox_separable`; ``s`` may be an array, one step per entry, for diagonal
+  preconditioning);
+* the **dual projection** of the gradient term ``a·h(∇u)``, ``prox`` of ``(a·h)*``
+  (:meth:`project_dual`), through which the primal–dual solvers reach TV;
+* a **subgradient** ``ξ ∈ ∂J(u)`` — backpropagation through state penalties and the source
+  condition of the α rules use it;
+* the **smoothed** value and gradient ``J_ε``, ``∇J_ε`` for quasi-Newton solvers
+  (:meth:`smoothed`).
 
-``kinds`` names what is present: a solver says what it accepts by looking at it.  TV's prox,
-iterative and warm-started, is an algorithm and lives with the solvers
-(:class:`lbdsl.solvers.input_prox.InputProx`).
+What a solver can take is a question about the sum's :class:`RegulariserForm` — which terms
+of which fold — answered by :data:`CAPABILITIES`; TV's prox, iterative and warm-started, is an
+algorithm and lives with the solvers (:class:`lbdsl.solvers.input_prox.InputProx`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from array_api_compat import array_namespace
 
 from ...errors import SolveError
 from ...ops.gradient import Gradient
-from .base import Regulariser, feasibility_tol, unweighted
-from .indicators import Box, NonNeg
-from .l1 import L1, soft_threshold
-from .l2sq import L2Squared
-from .mixed_norm import project_balls
-from .tv import TV
+from .base import FOLDS, Regulariser, feasibility_tol, unweighted
 
-__all__ = ["RegulariserSum"]
+__all__ = ["RegulariserSum", "RegulariserForm", "CAPABILITIES"]
+
+Term = tuple[Regulariser, float]
+
+
+@dataclass(frozen=True)
+class RegulariserForm:
+    """What a solver asks of a sum before it exists: its terms, each as ``(name, fold,
+    smoothable)``, in the order of the folds."""
+
+    terms: tuple[tuple[str, str, bool], ...] = ()
+
+    @classmethod
+    def of(cls, classes: Iterable[type[Regulariser]]) -> "RegulariserForm":
+        terms = [(c.name, c.fold, c.smoothable()) for c in classes]
+        return cls(tuple(sorted(terms, key=lambda t: FOLDS.index(t[1]))))
+
+    def names(self, *folds: str) -> tuple[str, ...]:
+        return tuple(name for name, fold, _ in self.terms if fold in folds)
+
+    def alone(self) -> tuple["RegulariserForm", ...]:
+        """Each term as a form of its own."""
+        return tuple(RegulariserForm((t,)) for t in self.terms)
+
+
+def _one_each(form: RegulariserForm, why: str) -> str | None:
+    for fold, what in (("gradient", "gradient terms"), ("separable", "separable terms")):
+        names = form.names(fold)
+        if len(names) > 1:
+            return (f"cannot combine the {what} `{names[0]}` and `{names[1]}` in one {why}: "
+                    "each has a prox of its own, their sum has none")
+    return None
+
+
+def _proximable(form: RegulariserForm) -> str | None:
+    """The prox of the whole sum in one step: at most one gradient and one separable term
+    (with the quadratic and the interval), or one term with a prox of its own (with the
+    quadratic)."""
+    alone = form.names("prox")
+    if alone:
+        others = [n for n in form.names(*FOLDS) if n not in alone and
+                  n not in form.names("quadratic")]
+        if len(alone) > 1 or others:
+            return (f"cannot combine `{alone[0]}` with `{(alone[1:] + tuple(others))[0]}` in "
+                    f"one proximal step: `{alone[0]}` has only a prox of its own")
+        return None
+    return _one_each(form, "proximal step")
+
+
+def _primal_dual(form: RegulariserForm) -> str | None:
+    """Primal–dual splitting: ∇ in the dual, the separable part's prox in the primal."""
+    alone = form.names("prox")
+    if alone:
+        return f"`{alone[0]}` is reached only through a prox of its own"
+    return _one_each(form, "primal–dual step")
+
+
+def _smoothable(form: RegulariserForm) -> str | None:
+    """Quasi-Newton: every term smooth or smoothed, the interval by projection."""
+    rough = [name for name, fold, smooth in form.terms if fold != "interval" and not smooth]
+    return f"`{rough[0]}` has no smoothing" if rough else None
+
+
+def _quadratic(form: RegulariserForm) -> str | None:
+    """Closed-form coordinate steps: ``(c/2)‖u‖²`` alone."""
+    other = [name for name, fold, _ in form.terms if fold != "quadratic"]
+    return f"`{other[0]}` is not ½‖u‖²" if other else None
+
+
+#: What a solver may ask of a regulariser sum: the capability's name → why a form falls short
+#: of it (None: it does not).
+CAPABILITIES: Mapping[str, Callable[[RegulariserForm], str | None]] = MappingProxyType({
+    "proximable": _proximable, "primal_dual": _primal_dual, "smoothable": _smoothable,
+    "quadratic": _quadratic})
 
 
 @dataclass(frozen=True)
@@ -54,81 +126,113 @@ class RegulariserSum:
     """``J`` of the module docstring on arrays whose last axis flattens ``shape``."""
 
     shape: tuple[int, ...]
-    tv: TV | None = None
-    tv_weight: float = 0.0
-    l1: float = 0.0
-    l2sq: float = 0.0
-    lo: float = -math.inf
-    hi: float = math.inf
-    other: tuple[Regulariser, float] | None = None
+    terms: tuple[Term, ...] = ()
 
     @classmethod
     def of(cls, items: Iterable[tuple[Regulariser, float]],
            shape: tuple[int, ...]) -> "RegulariserSum":
         """The sum of ``weight · regulariser`` over ``items`` (module docstring)."""
         shape = tuple(int(n) for n in shape)
-        acc: dict[str, Any] = {"tv": None, "tv_weight": 0.0, "l1": 0.0, "l2sq": 0.0,
-                               "lo": -math.inf, "hi": math.inf}
-        others: list[tuple[Regulariser, float]] = []
+        merged: list[list[Any]] = []
         for reg, weight in items:
             reg, weight = unweighted(reg, float(weight))
-            if isinstance(reg, (NonNeg, Box)):
-                lo, hi = (0.0, math.inf) if isinstance(reg, NonNeg) else (reg.lo, reg.hi)
-                acc["lo"], acc["hi"] = max(acc["lo"], lo), min(acc["hi"], hi)
-                continue
-            if not (math.isfinite(weight) and weight >= 0):
+            if reg.indicator:
+                weight = 1.0
+            elif not (math.isfinite(weight) and weight >= 0):
                 raise SolveError(f"the weight of `{reg.name}` must be finite and >= 0, got "
                                  f"{weight:g}")
-            if weight == 0.0:
+            elif weight == 0.0:
                 continue
-            if isinstance(reg, TV):
-                _check_tv(reg, acc["tv"], shape)
-                acc["tv"], acc["tv_weight"] = reg, acc["tv_weight"] + weight
-            elif isinstance(reg, (L1, L2Squared)):
-                acc[reg.name] += weight
-            else:
-                others.append((reg, weight))
-        if acc["lo"] > acc["hi"]:
-            raise SolveError(f"the constraints on the input are empty (lo = {acc['lo']:g} > "
-                             f"hi = {acc['hi']:g})")
-        if len(others) > 1:
-            names = ", ".join(r.name for r, _ in others)
-            raise SolveError(f"cannot combine the regularisers {names} in one sum (supported "
-                             "with each other: tv, l1, l2sq, nonneg, box)")
-        if acc["tv"] is not None:
-            shape = tuple(acc["tv"].shape)
-        return cls(shape, other=others[0] if others else None, **acc)
+            same = next((m for m in merged if m[0] == reg and not reg.indicator), None)
+            if same is None:
+                merged.append([reg, 0.0 if not reg.indicator else 1.0])
+                same = merged[-1]
+            if not reg.indicator:
+                same[1] += weight
+        terms = tuple(sorted(((r, w) for r, w in merged), key=lambda t: FOLDS.index(t[0].fold)))
+        shape = _common_shape(terms, shape)
+        out = cls(shape, terms)
+        if out.lo > out.hi:
+            raise SolveError(f"the constraints on the input are empty (lo = {out.lo:g} > "
+                             f"hi = {out.hi:g})")
+        return out
 
-    # -- what is present ---------------------------------------------------------------------
+    # -- the terms by fold --------------------------------------------------------------------
+    def _fold(self, *folds: str) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if t[0].fold in folds)
+
+    @functools.cached_property
+    def form(self) -> RegulariserForm:
+        return RegulariserForm.of(type(r) for r, _ in self.terms)
+
+    @functools.cached_property
+    def quadratic_weight(self) -> float:
+        """``c`` of the quadratic term ``(c/2)‖·‖²`` (0: none)."""
+        return sum(w for _, w in self._fold("quadratic"))
+
+    @functools.cached_property
+    def _interval(self) -> tuple[float, float]:
+        lo, hi = -math.inf, math.inf
+        for reg, _ in self._fold("interval"):
+            a, b = reg.interval
+            lo, hi = max(lo, a), min(hi, b)
+        return lo, hi
+
+    @property
+    def lo(self) -> float:
+        return self._interval[0]
+
+    @property
+    def hi(self) -> float:
+        return self._interval[1]
+
     @property
     def has_box(self) -> bool:
         return self.lo > -math.inf or self.hi < math.inf
 
     @property
-    def separable(self) -> bool:
-        """Whether the separable part ``g`` is not identically zero."""
-        return bool(self.l1 or self.l2sq or self.has_box)
+    def separable_term(self) -> Term | None:
+        """The separable term ``(φ, weight)``, if any (``SolveError`` if there are several:
+        their sum has no prox of its own)."""
+        terms = self._fold("separable")
+        if len(terms) > 1:
+            raise SolveError(_one_each(self.form, "proximal step") or "")
+        return terms[0] if terms else None
 
     @property
-    def kinds(self) -> frozenset[str]:
-        """The kinds present: ``tv``, ``l1``, ``l2sq``, ``box`` and the other term's name."""
-        present = {"tv": self.tv is not None, "l1": bool(self.l1), "l2sq": bool(self.l2sq),
-                   "box": self.has_box}
-        names = {k for k, on in present.items() if on}
-        return frozenset(names | ({self.other[0].name} if self.other else set()))
+    def gradient_term(self) -> Term | None:
+        """The term ``a·h(∇u)`` reached through ∇, if any (one at most: one dual variable)."""
+        terms = self._fold("gradient")
+        if len(terms) > 1:
+            raise SolveError(_one_each(self.form, "primal–dual step") or "")
+        return terms[0] if terms else None
+
+    @property
+    def prox_term(self) -> Term | None:
+        """The term reached only through its own prox, if any."""
+        terms = self._fold("prox")
+        return terms[0] if terms else None
+
+    @property
+    def has_separable_part(self) -> bool:
+        """Whether ``g = φ + (c/2)‖·‖² + χ_{[lo,hi]}`` is not identically zero."""
+        return bool(self._fold("separable", "quadratic")) or self.has_box
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The names of the terms present."""
+        return frozenset(r.name for r, _ in self.terms)
 
     @property
     def gradient(self) -> Gradient | None:
-        """``∇`` on the input's shape when TV is present."""
-        return Gradient(self.shape) if self.tv is not None else None
+        """``∇`` on the input's shape when a gradient term is present."""
+        return Gradient(self.shape) if self._fold("gradient") else None
 
     def describe(self) -> str:
-        parts = [f"{w:g}·{name}" for name, w in (("tv", self.tv_weight), ("l1", self.l1),
-                                                 ("l2sq", self.l2sq)) if w]
+        parts = [f"{w:g}·{r.name}" for r, w in self.terms if r.fold != "interval"]
         if self.has_box:
-            parts.append(f"box({self.lo:g}, {self.hi:g})")
-        if self.other is not None:
-            parts.append(f"{self.other[1]:g}·{self.other[0].name}")
+            at = len(self._fold("gradient", "separable", "quadratic"))
+            parts.insert(at, f"box({self.lo:g}, {self.hi:g})")
         return " + ".join(parts) or "0"
 
     # -- values ------------------------------------------------------------------------------
@@ -136,35 +240,29 @@ class RegulariserSum:
         """Flat ``u (..., n)`` in the declared shape."""
         return array_namespace(u).reshape(u, (*u.shape[:-1], *self.shape))
 
+    def _arg(self, reg: Regulariser, u: Any) -> Any:
+        return self.image(u) if reg.needs_shape else u
+
     def value(self, u: Any) -> float:
-        """``J(u)`` summed over batch axes (``+inf`` outside the box, with rounding slack)."""
+        """``J(u)`` summed over batch axes (``+inf`` outside the interval, with rounding
+        slack)."""
         xp = array_namespace(u)
         total = 0.0
-        if self.tv is not None:
-            total += self.tv_weight * float(self.tv.value(self.image(u)))
-        if self.l1:
-            total += self.l1 * float(xp.sum(xp.abs(u)))
-        if self.l2sq:
-            total += 0.5 * self.l2sq * float(xp.sum(u * u))
+        for reg, w in self._fold("gradient", "separable", "quadratic"):
+            total += w * float(reg.value(self._arg(reg, u)))
         if self.has_box and not bool(xp.all(self._inside(u))):
             return math.inf
-        if self.other is not None:
-            reg, weight = self.other
-            total += weight * float(reg.value(self.image(u)))
+        for reg, w in self._fold("prox"):
+            total += w * float(reg.value(self._arg(reg, u)))
         return total
 
     def row_values(self, u: Any) -> Any:
-        """``J`` of each batch row of ``u (B, n)``: shape ``(B,)`` (``other`` excluded)."""
+        """``J`` of each batch row of ``u (B, n)``: shape ``(B,)``."""
         xp = array_namespace(u)
         total = xp.zeros(u.shape[:1], dtype=u.dtype)
-        if self.tv is not None:
-            g = self.gradient.forward(xp.reshape(u, (u.shape[0], *self.shape)))
-            norms = xp.linalg.vector_norm(g, axis=1)
-            total = total + self.tv_weight * xp.sum(xp.reshape(norms, (u.shape[0], -1)), axis=1)
-        if self.l1:
-            total = total + self.l1 * xp.sum(xp.abs(u), axis=-1)
-        if self.l2sq:
-            total = total + 0.5 * self.l2sq * xp.sum(u * u, axis=-1)
+        for reg, w in self.terms:
+            if reg.fold != "interval":
+                total = total + w * reg.row_values(u)
         if self.has_box:
             inside = xp.all(self._inside(u), axis=-1)
             total = xp.where(inside, total, xp.full_like(total, math.inf))
@@ -179,15 +277,17 @@ class RegulariserSum:
 
     # -- proxes ------------------------------------------------------------------------------
     def fold(self, v: Any, tau: Any) -> tuple[Any, Any]:
-        """``(v/(1 + τc), τ/(1 + τc))``: the l2sq term folded into any other prox."""
-        if not self.l2sq:
+        """``(v/(1 + τc), τ/(1 + τc))``: the quadratic term folded into any other prox."""
+        c = self.quadratic_weight
+        if not c:
             return v, tau
-        return v / (1.0 + tau * self.l2sq), tau / (1.0 + tau * self.l2sq)
+        return v / (1.0 + tau * c), tau / (1.0 + tau * c)
 
     def prox_folded(self, v: Any, s: Any) -> Any:
-        """``prox_{s(b‖·‖₁ + χ_{[lo,hi]})}(v) = clip(soft(v, s·b), lo, hi)`` (after the fold)."""
+        """``prox_{s(φ + χ_{[lo,hi]})}(v) = clip(prox_{sφ}(v), lo, hi)`` (after the fold)."""
         xp = array_namespace(v)
-        out = soft_threshold(v, s * self.l1) if self.l1 else v
+        term = self.separable_term
+        out = term[0].prox(v, s * term[1]) if term is not None else v
         if self.has_box:
             out = xp.clip(out, min=None if math.isinf(self.lo) else self.lo,
                           max=None if math.isinf(self.hi) else self.hi)
@@ -197,59 +297,54 @@ class RegulariserSum:
         """``prox_{s·g}(v)`` for the separable part ``g`` (module docstring)."""
         return self.prox_folded(*self.fold(v, s))
 
-    def project_tv_dual(self, p: Any) -> Any:
-        """``prox_{σ(a‖·‖_{2,1})*}(p)``: each ``p_i`` onto the ball of radius ``a`` (every σ)."""
-        return project_balls(p, self.tv_weight, -len(self.shape) - 1)
+    def project_dual(self, p: Any, radius: Any = None) -> Any:
+        """``prox_{σ(a·h)*}(p)`` (every σ) for the gradient term ``a·h(∇u)``: the projection
+        of the dual variable onto its set of ``radius`` (default ``a``)."""
+        reg, a = self.gradient_term  # type: ignore[misc]
+        return reg.project_dual(p, a if radius is None else radius)
 
-    # -- subgradients ------------------------------------------------------------------------
+    def dual_radius(self, divisor: Any) -> Any:
+        """``a / divisor`` for the gradient term's weight ``a`` (an ADMM penalty's radius)."""
+        return self.gradient_term[1] / divisor  # type: ignore[index]
+
+    # -- subgradients and smoothing ------------------------------------------------------------
     def subgradient(self, u: Any) -> Any:
-        """``ξ ∈ ∂(a·TV + b‖·‖₁ + (c/2)‖·‖²)(u)`` for rows ``u (B, n)``: ``a·∇ᵀq`` with
-        ``q = ∇u/‖∇u‖`` where the gradient jumps and ``q = 0`` on flat parts, ``b·sign(u)``
-        (0 at 0), ``c·u``."""
-        xp = array_namespace(u)
-        xi = xp.zeros_like(u)
-        if self.tv is not None:
-            grad = self.gradient
-            g = grad.forward(xp.reshape(u, (u.shape[0], *self.shape)))
-            norms = xp.linalg.vector_norm(g, axis=1, keepdims=True)
-            scale = float(xp.max(xp.abs(u))) if u.shape[1] else 1.0
-            jump = norms > 1e-12 * max(scale, 1.0)
-            q = xp.where(jump, g / xp.where(jump, norms, xp.ones_like(norms)), xp.zeros_like(g))
-            xi = xi + self.tv_weight * xp.reshape(grad.adjoint(q), u.shape)
-        if self.l1:
-            xi = xi + self.l1 * xp.sign(u)
-        if self.l2sq:
-            xi = xi + self.l2sq * u
+        """``ξ ∈ ∂J(u)`` for rows ``u (B, n)``: each term's (the interval's is 0 inside)."""
+        xi = array_namespace(u).zeros_like(u)
+        for reg, w in self.terms:
+            if reg.fold != "interval":
+                xi = xi + w * _asked(reg.subgradient, u)
         return xi
 
-    # -- smoothing ---------------------------------------------------------------------------
     def smoothed(self, u: Any, eps: float) -> tuple[float, Any]:
-        """``(J_ε(u), ∇J_ε(u))`` for rows ``u (B, n)``, the box and ``other`` left out::
-
-            J_ε(u) = a·Σ_i (|∇u|_i² + ε²)^½ + b·Σ_i (u_i² + ε²)^½ + (c/2)‖u‖²
-
-        smooth for ``ε > 0``, with ``0 ≤ J_ε − J ≤ ε·(a + b)·n`` per row (``n`` entries) and
-        ``∇J_ε = a·∇ᵀ(∇u / (|∇u|² + ε²)^½) + b·u / (u² + ε²)^½ + c·u``."""
-        xp = array_namespace(u)
-        value, grad = 0.0, xp.zeros_like(u)
-        if self.tv is not None:
-            op = self.gradient
-            g = op.forward(xp.reshape(u, (u.shape[0], *self.shape)))
-            mag = xp.sqrt(xp.sum(g * g, axis=1, keepdims=True) + eps * eps)
-            value += self.tv_weight * float(xp.sum(mag))
-            grad = grad + self.tv_weight * xp.reshape(op.adjoint(g / mag), u.shape)
-        if self.l1:
-            mag = xp.sqrt(u * u + eps * eps)
-            value += self.l1 * float(xp.sum(mag))
-            grad = grad + self.l1 * (u / mag)
-        if self.l2sq:
-            value += 0.5 * self.l2sq * float(xp.sum(u * u))
-            grad = grad + self.l2sq * u
+        """``(J_ε(u), ∇J_ε(u))`` for rows ``u (B, n)``, each term's smoothing (the interval is
+        left out: quasi-Newton solvers project onto it)."""
+        value, grad = 0.0, array_namespace(u).zeros_like(u)
+        for reg, w in self.terms:
+            if reg.fold != "interval":
+                v, g = _asked(reg.smoothed, u, eps)
+                value += w * float(v)
+                grad = grad + w * g
         return value, grad
 
 
-def _check_tv(reg: TV, seen: TV | None, shape: tuple[int, ...]) -> None:
-    if math.prod(reg.shape) != math.prod(shape):
-        raise SolveError(f"tv acts on shape {reg.shape} but the input has shape {shape}")
-    if seen is not None and tuple(seen.shape) != tuple(reg.shape):
-        raise SolveError("two TV terms on different shapes cannot be combined")
+def _asked(method: Callable[..., Any], *args: Any) -> Any:
+    """A term's answer, or ``SolveError`` in its words where it has none."""
+    try:
+        return method(*args)
+    except NotImplementedError as exc:
+        raise SolveError(str(exc)) from None
+
+
+def _common_shape(terms: tuple[Term, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape the sum sees its rows in: that of its shaped terms (all the same, with the
+    input's number of entries), else the input's."""
+    shaped = [r for r, _ in terms if r.needs_shape]
+    for reg in shaped:
+        if math.prod(reg.shape) != math.prod(shape):  # type: ignore[attr-defined]
+            raise SolveError(f"{reg.name} acts on shape {reg.shape} but the input has shape "  # type: ignore[attr-defined]
+                             f"{shape}")
+        if tuple(reg.shape) != tuple(shaped[0].shape):  # type: ignore[attr-defined]
+            raise SolveError(f"`{shaped[0].name}` and `{reg.name}` act on different shapes and "
+                             "cannot be combined")
+    return tuple(shaped[0].shape) if shaped else shape  # type: ignore[attr-defined]

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from array_api_compat import array_namespace
 
-from .base import Regulariser, feasibility_tol
+from ...options import option
+from .base import Fold, Regulariser, feasibility_tol
 
 __all__ = ["NonNeg", "Box"]
 
@@ -27,6 +28,13 @@ class NonNeg(Regulariser):
     """
 
     name: ClassVar[str] = "nonneg"
+    summary: ClassVar[str] = "indicator of u ≥ 0"
+    fold: ClassVar[Fold] = "interval"
+    indicator: ClassVar[bool] = True
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return 0.0, math.inf
 
     def _value(self, u: Any) -> Any:
         return _indicator(u >= -feasibility_tol(u), u)
@@ -54,15 +62,23 @@ class Box(Regulariser):
     ``√ε·max(1, |bound|)`` (:func:`feasibility_tol`).
     """
 
-    lo: float
-    hi: float
+    lo: float = option("number", doc="the lower bound")
+    hi: float = option("number", doc="the upper bound")
     name: ClassVar[str] = "box"
+    summary: ClassVar[str] = "indicator of lo ≤ u ≤ hi"
+    example: ClassVar[str] = "box(0, 1)"
+    fold: ClassVar[Fold] = "interval"
+    indicator: ClassVar[bool] = True
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return self.lo, self.hi
 
     def __post_init__(self) -> None:
         lo, hi = float(self.lo), float(self.hi)
         if math.isnan(lo) or math.isnan(hi) or lo == math.inf or hi == -math.inf or not lo < hi:
-            raise ValueError(f"box(lo, hi) needs lo < hi with lo < +inf and hi > -inf, "
-                             f"got lo = {lo:g}, hi = {hi:g}")
+            raise ValueError(f"`box` needs lo < hi (with lo < +inf and hi > -inf), got "
+                             f"lo = {lo:g}, hi = {hi:g}")
         object.__setattr__(self, "lo", lo)
         object.__setattr__(self, "hi", hi)
 

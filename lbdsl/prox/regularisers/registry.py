@@ -1,79 +1,65 @@
-"""The regulariser names a spec may use (``0.015 * tv + nonneg``) and how to build them."""
+"""The regularisers a spec may name (``0.015 * tv + nonneg``): the one list of them.
+
+Each entry is a :class:`~.base.Regulariser` class, which declares everything about itself —
+its spec name, its parameters (its :func:`~lbdsl.options.option` fields, read by the spec
+reader with their domains), its facts (``fold``, ``indicator``, ``needs_shape``, ``modulus``,
+``penalises_states``) and its maths.  A new regulariser is its class and one line here, or
+``REGULARISERS.register(MyRegulariser)`` from anywhere.
+"""
 
 from __future__ import annotations
 
-import difflib
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
+from typing import Any
 
+from ...options import DOMAINS, admits, options
+from ...registry import Registry
 from .base import Regulariser
 from .indicators import Box, NonNeg
 from .l1 import L1
 from .l2sq import L2Squared
 from .tv import TV
 
-__all__ = ["RegulariserSpec", "REGULARISERS", "make_regulariser", "closest_regulariser"]
+__all__ = ["REGULARISERS", "make_regulariser", "closest_regulariser", "regulariser_params"]
+
+REGULARISERS: Registry[type[Regulariser]] = Registry(
+    "regulariser", (TV, L1, L2Squared, NonNeg, Box))
 
 
-@dataclass(frozen=True, slots=True)
-class RegulariserSpec:
-    """A registry entry; calling it builds the regulariser: ``REGULARISERS["box"](0, 1)``.
-
-    ``params`` are the spec's parameters in order (positional or keyword).  Every entry also
-    takes ``shape=`` (the declared input shape), which only ``tv`` needs and the others ignore.
-    """
-
-    name: str
-    params: tuple[str, ...]
-    needs_shape: bool
-    build: Callable[..., Regulariser]
-    summary: str
-
-    def __call__(self, *args: float, shape: tuple[int, ...] | None = None,
-                 **kwargs: float) -> Regulariser:
-        if len(args) > len(self.params):
-            raise ValueError(f"`{self.name}` takes {len(self.params)} parameter(s) "
-                             f"({', '.join(self.params) or 'none'}), got {len(args)}")
-        values = dict(zip(self.params, args))
-        for key, value in kwargs.items():
-            if key not in self.params:
-                allowed = ", ".join(self.params) or "none"
-                raise ValueError(f"`{self.name}` has no parameter `{key}` (parameters: {allowed})")
-            if key in values:
-                raise ValueError(f"`{self.name}` got parameter `{key}` twice")
-            values[key] = value
-        missing = [p for p in self.params if p not in values]
-        if missing:
-            raise ValueError(f"`{self.name}` needs parameter(s) {', '.join(missing)}")
-        for key, value in values.items():
-            if not isinstance(value, (int, float)) or math.isnan(value):
-                raise ValueError(f"`{self.name}` needs a number for `{key}`, got {value!r}")
-        if self.needs_shape:
-            if shape is None:
-                raise ValueError(f"`{self.name}` acts on the input's declared shape: pass shape=")
-            return self.build(shape=tuple(shape), **values)
-        return self.build(**values)
-
-
-REGULARISERS: Mapping[str, RegulariserSpec] = MappingProxyType({
-    "tv": RegulariserSpec("tv", (), True, TV,
-                          "isotropic total variation Σ‖(∇u)_i‖₂ on the declared shape"),
-    "l1": RegulariserSpec("l1", (), False, L1, "‖u‖₁"),
-    "l2sq": RegulariserSpec("l2sq", (), False, L2Squared, "½‖u‖² (Tikhonov)"),
-    "nonneg": RegulariserSpec("nonneg", (), False, NonNeg, "indicator of u ≥ 0"),
-    "box": RegulariserSpec("box", ("lo", "hi"), False, Box, "indicator of lo ≤ u ≤ hi"),
-})
+def regulariser_params(cls: type[Regulariser]) -> tuple[str, ...]:
+    """The names of ``cls``'s spec parameters, in order."""
+    return tuple(o.name for o in options(cls))
 
 
 def make_regulariser(name: str, *args: float, shape: tuple[int, ...] | None = None,
                      **kwargs: float) -> Regulariser:
-    """Build the regulariser ``name``; ``KeyError`` if unknown, ``ValueError`` on bad parameters."""
-    return REGULARISERS[name](*args, shape=shape, **kwargs)
+    """Build the regulariser ``name`` from its parameters (positional or keyword); ``shape`` is
+    the declared input shape (used where the regulariser needs it, ignored elsewhere).
+    ``KeyError`` if the name is unknown, ``ValueError`` with a readable reason on bad
+    parameters."""
+    cls = REGULARISERS[name]
+    declared = options(cls)
+    names = [o.name for o in declared]
+    if len(args) > len(names):
+        raise ValueError(f"`{name}` takes {len(names)} parameter(s) "
+                         f"({', '.join(names) or 'none'}), got {len(args)}")
+    values: dict[str, Any] = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise ValueError(f"`{name}` has no parameter `{key}` "
+                             f"(parameters: {', '.join(names) or 'none'})")
+        if key in values:
+            raise ValueError(f"`{name}` got parameter `{key}` twice")
+        values[key] = value
+    missing = [o.name for o in declared if o.required and o.name not in values]
+    if missing:
+        raise ValueError(f"`{name}` needs parameter(s) {', '.join(missing)}")
+    for o in declared:
+        if o.name in values and not admits(o.domain, values[o.name]):
+            raise ValueError(f"`{name}` needs {DOMAINS[o.domain][1]} for `{o.name}`, got "
+                             f"{values[o.name]!r}")
+    return cls.build(shape=shape, **values)
 
 
 def closest_regulariser(name: str) -> str | None:
     """The registered name closest to ``name`` (for "did you mean"), or None."""
-    match = difflib.get_close_matches(name, list(REGULARISERS), n=1, cutoff=0.6)
-    return match[0] if match else None
+    return REGULARISERS.closest(name)

@@ -38,6 +38,7 @@ from ...backend import asarray
 from ...errors import SolveError
 from ..base import Monitor, SolveResult
 from ..driver import run
+from ..info import SolverInfo
 from ..problems import InverseProblem
 from .admm import ADMM
 from .condat_vu import CondatVu
@@ -45,7 +46,7 @@ from .precond import Preconditioned, absolute_operator
 from .problem import SingleLayer, single_layer
 from .settings import VARIANTS, PDHGSettings, StepSizeError, Variant
 
-__all__ = ["pdhg", "solve", "PDHGSettings", "StepSizeError", "Variant", "VARIANTS",
+__all__ = ["pdhg", "solve", "SOLVER", "PDHGSettings", "StepSizeError", "Variant", "VARIANTS",
            "choose_variant"]
 
 
@@ -115,6 +116,7 @@ def pdhg(problem: InverseProblem, settings: PDHGSettings | None = None, *, x0: A
     break the chosen variant's convergence condition, stating the bound.
     """
     settings = settings or PDHGSettings()
+    SOLVER.require(problem)
     prob = single_layer(problem)
     variant = choose_variant(prob, settings)
     if resume is not None:
@@ -177,5 +179,16 @@ def _is_batched_array(v: Any, batch: int) -> bool:
     return v.ndim >= 1 and int(v.shape[0]) == batch
 
 
-#: The name the task runner calls (``module.solve(problem, settings, x0=…, monitor=…)``).
 solve = pdhg
+
+
+def _whole_result(result: SolveResult) -> SolveResult:
+    """pdhg warm-starts from a whole previous result: its iterate, its dual and (for the same
+    variant) its penalties."""
+    return result
+
+
+SOLVER = SolverInfo(
+    "pdhg", pdhg, PDHGSettings, fidelities=frozenset({"bregman"}), regulariser="primal_dual",
+    needs={"bregman": "single_layer"}, auto=frozenset({"bregman"}),
+    why="single layer, Bregman fidelity", warm_start=_whole_result)

@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 from ...backend import asarray
-from ...prox.regularisers.mixed_norm import project_balls
 from ..base import is_finite
 from .driver import PrimalDual
 from .dct import DCT, neumann_eigenvalues
@@ -101,8 +100,8 @@ class ADMM(PrimalDual):
         pen = prob.penalty
         self.grad = pen.gradient
         self.use_tv = self.grad is not None
-        self.use_box = pen.separable or not self.use_tv
-        self.report_z3 = pen.separable
+        self.use_box = pen.has_separable_part or not self.use_tv
+        self.report_z3 = pen.has_separable_part
         n, dtype = prob.n, prob.dtype
         self.shape = pen.shape
         rows = dense_rows(prob)
@@ -228,7 +227,7 @@ class ADMM(PrimalDual):
             r2i = self._img_scale(r2)
             a2 = gamma * self._grad(u) + (1.0 - gamma) * self.z2
             w = a2 + self.y2 / r2i
-            z2 = w - project_balls(w, prob.penalty.tv_weight / r2i, 1)   # w − P_{a/r₂}(w)
+            z2 = w - prob.penalty.project_dual(w, prob.penalty.dual_radius(r2i))   # w − P_{a/r₂}(w)
             self.y2 = self.y2 + r2i * (a2 - z2)
             self.z2 = z2
         if self.use_box:

@@ -109,7 +109,7 @@ class CondatVu(PrimalDual):
         if self.p is not None:
             self.p_prev = self.p
             ascent = self.sigma * self._grad(2.0 * x - self.x)
-            self.p = prob.penalty.project_tv_dual(self.p + ascent)
+            self.p = prob.penalty.project_dual(self.p + ascent)
         self.x_prev, self.x = self.x, x
         self.z = prob.affine(x)
         self.g_prev, self.g = self.g, self._data_gradient(self.z)

@@ -146,7 +146,7 @@ class Preconditioned(PrimalDual):
         y = prob.psi.prox_phi(v, S1) - prob.f
         if self.p is not None:
             self.p_prev = self.p
-            self.p = prob.penalty.project_tv_dual(
+            self.p = prob.penalty.project_dual(
                 self.p + (self.sigma * self.S0_tv) * self._grad(xbar))
         self.x_prev, self.x = self.x, x
         self.Wx_prev, self.Wx = self.Wx, 0.5 * (Wxbar + self.Wx)

@@ -88,8 +88,7 @@ class SingleLayer:
 
 
 def single_layer(problem: InverseProblem) -> SingleLayer:
-    """The pieces of a one-layer Bregman problem; ``SolveError`` with a reason otherwise."""
-    problem.require("pdhg")
+    """The pieces of a one-layer Bregman problem (the caller has checked that it is one)."""
     lp = problem.lifted
     xp = lp.xp
     layer = lp.layers[0]

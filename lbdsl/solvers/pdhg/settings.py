@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ...errors import SolveError
+from ...options import option
 from ..base import Stopping
 
 __all__ = ["PDHGSettings", "StepSizeError", "Variant", "VARIANTS"]
@@ -57,8 +58,8 @@ class PDHGSettings:
 
     stopping: Stopping = field(default_factory=Stopping)
     variant: Variant = "auto"
-    tau: float | None = None
-    sigma: float | None = None
+    tau: float | None = option("positive", None, doc="the primal step")
+    sigma: float | None = option("positive", None, doc="the dual step")
     rho: float | None = None
     adapt: bool | None = None
     adapt_every: int = 10

@@ -13,56 +13,26 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ...backend import asarray, to_numpy
-from ...errors import SolveError, SpecError
+from ...errors import SpecError
 from ...ir.tasks.records import FixedAlpha, InvertTask, Solver
-from ...ir.tasks.solver_table import SOLVERS as SOLVER_SPECS
-from ...ir.tasks.solver_table import choose, kinds_of
 from ...lift.compact import LiftedProblem
 from ...lift.structure import structure
-from ...prox.regularisers import REGULARISERS
+from ...prox.regularisers.composite import RegulariserForm
+from ...prox.regularisers.registry import REGULARISERS, make_regulariser
+from ...solvers import registry as solvers
 from ...solvers.base import Stopping
 from ...solvers.problems import InverseProblem, Term
 
-__all__ = ["SolverEntry", "SOLVERS", "Projection", "project_data", "output_psi", "regularisers",
-           "lower", "at_alpha", "choose_solver", "solver_settings",
-           "warm_start", "effective_weights"]
-
-
-@dataclass(frozen=True)
-class SolverEntry:
-    """Where a solver lives: ``module.solve(problem, settings, *, x0, monitor)`` and its
-    settings dataclass ``module.<settings>``."""
-
-    module: str
-    settings: str
-
-    def load(self) -> tuple[Callable[..., Any], type]:
-        name = self.module.rsplit(".", 1)[-1]
-        missing = SolveError(f"the `{name}` solver is not available in this version of lbdsl")
-        try:
-            mod = importlib.import_module(self.module)
-        except ModuleNotFoundError as exc:
-            if exc.name != self.module:
-                raise
-            raise missing from None
-        solve, settings = getattr(mod, "solve", None), getattr(mod, self.settings, None)
-        if solve is None or settings is None:  # e.g. a package still being written
-            raise missing
-        return solve, settings
-
-
-#: The inversion solvers by spec name, from the one table of :mod:`lbdsl.ir.tasks.solver_table`
-#: (tests replace entries with stand-ins).
-SOLVERS: dict[str, Any] = {name: SolverEntry(spec.module, spec.settings)
-                           for name, spec in SOLVER_SPECS.items()}
+__all__ = ["Projection", "project_data", "output_psi", "regularisers", "regulariser_form",
+           "lower", "at_alpha", "choose_solver", "solver_settings", "warm_start",
+           "effective_weights"]
 
 #: Options consumed by lbdsl itself rather than by a solver's settings.
 _RUNNER_OPTIONS = frozenset({"warm_start"})
@@ -121,7 +91,7 @@ def regularisers(task: InvertTask, input_shape: tuple[int, ...], alpha: float,
     terms: list[Term] = []
     constraints: list[Any] = []
     for t in task.regulariser.terms:
-        reg = REGULARISERS[t.name](shape=tuple(input_shape), **dict(t.args))
+        reg = make_regulariser(t.name, shape=tuple(input_shape), **dict(t.args))
         if t.is_indicator:
             constraints.append(reg)
         elif alpha * t.weight > 0:
@@ -160,44 +130,42 @@ def at_alpha(problem: InverseProblem, task: InvertTask, alpha: float) -> Inverse
 
 # --- the solver ------------------------------------------------------------------------------
 
+def regulariser_form(task: InvertTask) -> RegulariserForm:
+    """What the solvers ask of ``task``'s regulariser, before it is built."""
+    return RegulariserForm.of(REGULARISERS[t.name] for t in task.regulariser.terms)
+
+
 def choose_solver(task: InvertTask, lp: LiftedProblem, fidelity: str | None = None,
                   ) -> tuple[str, str]:
     """``(solver name, why)``; ``solver = auto`` picks from the network and the task."""
     fidelity = fidelity or task.stage_fidelity
     if task.solver.name != "auto" and fidelity == task.stage_fidelity:
         return task.solver.name, "as written in the spec"
-    kinds = kinds_of(t.name for t in task.regulariser.terms)
-    return choose(fidelity, kinds, structure(lp))
+    return solvers.choose(fidelity, regulariser_form(task), structure(lp))
 
 
 def solver_settings(name: str, spec: Solver, settings_cls: type, source_spans: Mapping[str, Any],
                     *, common_only: bool = False) -> Any:
     """``spec``'s ``max_iter``, ``tol`` and options as an instance of ``settings_cls``.
 
-    A dataclass field ``stopping`` receives a :class:`Stopping`; fields called ``max_iter``,
-    ``tol``, ``check_every`` receive those values directly; every other written option must be
-    a field (else a :class:`SpecError` at the option).  ``common_only`` (the baseline run) passes
-    only ``max_iter``, ``tol`` and ``check_every``.
+    The field ``stopping`` receives a :class:`Stopping`; every other written option must be
+    an option of ``settings_cls`` (else a :class:`SpecError` at the option: the spec reader
+    checked it against the solver it names, a ``--set`` may have changed the solver since).
+    ``common_only`` (the baseline run, the refinement) passes only the stopping rule.
     """
     fields = {f.name for f in dataclasses.fields(settings_cls)}
     options = dict(spec.options)
     check_every = options.pop("check_every", None)
-    stop_kwargs: dict[str, Any] = {"max_iter": int(spec.max_iter), "tol": float(spec.tol)}
-    if check_every is not None:
-        stop_kwargs["check_every"] = int(check_every)
-    kwargs: dict[str, Any] = {}
-    if "stopping" in fields:
-        kwargs["stopping"] = Stopping(**stop_kwargs)
-    for key, value in stop_kwargs.items():
-        if key in fields:
-            kwargs[key] = value
+    stopping = Stopping(max_iter=int(spec.max_iter), tol=float(spec.tol),
+                        **({} if check_every is None else {"check_every": int(check_every)}))
+    kwargs: dict[str, Any] = {"stopping": stopping}
     if not common_only:
         for key, value in options.items():
             if key in _RUNNER_OPTIONS:
                 continue
             if key not in fields:
                 known = ["max_iter", "tol", "check_every", "warm_start"] + sorted(
-                    fields - {"stopping", "max_iter", "tol", "check_every"})
+                    fields - {"stopping"})
                 raise SpecError.at(source_spans.get(key, spec.span),
                                    f"the `{name}` solver has no option `{key}`",
                                    f"its options: {', '.join(known)}")

@@ -32,9 +32,12 @@ from rich.console import Console
 
 from ...backend import to_numpy
 from ...errors import LbdslError, SolveError, SpecError
-from ...ir.tasks.records import AlphaRule, FixedAlpha, InvertTask, SweepAlpha
+from ...ir.tasks.records import AlphaRule, DiscrepancyAlpha, FixedAlpha, InvertTask, SweepAlpha
 from ...lift.compact import LiftedProblem
+from ...solvers import alpha as rules
+from ...solvers import registry as solvers
 from ...solvers.base import SolveResult
+from ...solvers.info import SolverInfo
 from ...solvers.problems import InverseProblem
 from .. import checkpoint as ck
 from .. import report as rp
@@ -83,24 +86,26 @@ class Solved:
         return self.stop_requested or not self.complete
 
 
-def _solver(name: str, spec_solver: Any, common_only: bool = False) -> tuple[Callable, Any]:
-    entry = lw.SOLVERS.get(name)
-    if entry is None:  # pragma: no cover - the IR only admits known names
-        raise SolveError(f"unknown solver `{name}`")
-    solve, settings_cls = entry.load()
-    settings = lw.solver_settings(name, spec_solver, settings_cls, spec_solver.spans,
+def _solver(name: str, spec_solver: Any, common_only: bool = False) -> tuple[SolverInfo, Any]:
+    """The solver ``name`` and its settings from the spec's ``solver(...)``."""
+    info = solvers.SOLVERS[name]
+    settings = lw.solver_settings(name, spec_solver, info.settings, spec_solver.spans,
                                   common_only=common_only)
-    return solve, settings
+    return info, settings
 
 
-def _check_every(settings: Any) -> int:
-    stopping = getattr(settings, "stopping", None)
-    return int(getattr(stopping, "check_every", getattr(settings, "check_every", 10)))
-
-
-def _max_iter(settings: Any, fallback: int) -> int:
-    stopping = getattr(settings, "stopping", None)
-    return int(getattr(stopping, "max_iter", getattr(settings, "max_iter", fallback)))
+def _solve(info: SolverInfo, problem: InverseProblem, settings: Any, label: str,
+           console: Console, guard: InterruptGuard, stored: SolveResult | None = None,
+           x0: Any = None) -> SolveResult:
+    """One solve with its progress line, stopped at its next check by a Ctrl-C (``guard``),
+    going on from ``stored``'s state where it has one; ``x0`` a previous result (the solver
+    takes its warm start from it) or a starting input."""
+    start = info.warm_start(x0) if isinstance(x0, SolveResult) else x0
+    with Progress(console, label, settings.stopping.max_iter) as bar:
+        def monitor(iteration: int, metrics: dict[str, float]) -> None:
+            bar(iteration, metrics)
+            guard.check()
+        return _call(info.solve, problem, settings, stored, x0=start, monitor=monitor)
 
 
 def _delta(rule: AlphaRule, observed: Observed) -> float | None:
@@ -245,12 +250,10 @@ class _Replay:
 def independent_points(task: InvertTask) -> list[float] | None:
     """The α of a sweep whose points do not depend on each other (``warm_start = false``),
     largest first as the sweep solves them; None for any other rule."""
-    from ...solvers.alpha import sweep_grid
-
     rule = task.alpha
     if not isinstance(rule, SweepAlpha) or lw.warm_start(task.solver):
         return None
-    return sorted(sweep_grid(rule.lo, rule.hi, rule.n), reverse=True)
+    return sorted(rules.sweep_grid(rule.lo, rule.hi, rule.n), reverse=True)
 
 
 def sweep_point(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, alpha: float,
@@ -258,15 +261,11 @@ def sweep_point(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, alpha
     """One point of a sweep without warm starts: the solve at ``alpha`` from the start, as the
     sweep makes it here (a Ctrl-C, or the run's stop event on a worker, ends it at a check)."""
     name, _ = lw.choose_solver(task, lp)
-    solve, settings = _solver(name, task.solver)
+    info, settings = _solver(name, task.solver)
     problem = lw.lower(task, lp, f_solver, 1.0)
-    with InterruptGuard() as guard, Progress(console, f"{name} α={alpha:.3g}",
-                                             _max_iter(settings, task.solver.max_iter)) as bar:
-        def monitor(iteration: int, metrics: dict[str, float]) -> None:
-            bar(iteration, metrics)
-            guard.check()
-        return _call(solve, lw.at_alpha(problem, task, alpha), settings, None,
-                     x0=_start(name, None), monitor=monitor)
+    with InterruptGuard() as guard:
+        return _solve(info, lw.at_alpha(problem, task, alpha), settings,
+                      f"{name} α={alpha:.3g}", console, guard)
 
 
 def _points_taken(prefetched: tuple[list[float], list[Any]] | None,
@@ -292,14 +291,14 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
          prefetched: tuple[list[float], list[Any]] | None = None,
          elsewhere_s: float = 0.0) -> Solved:
     name, reason = lw.choose_solver(task, lp)
-    solve, settings = _solver(name, task.solver)
+    info, settings = _solver(name, task.solver)
     console.print(f"  solver: {name} ({reason})", highlight=False)
-    total = _max_iter(settings, task.solver.max_iter)
     rule = task.alpha
     alpha0 = rule.value if isinstance(rule, FixedAlpha) else 1.0
     problem = lw.lower(task, lp, f_solver, alpha0)
+    solvers.require(name, problem)
     shape = (*observed.batch, *problem.input_shape)
-    replay = _Replay(stored, task.solver.max_iter, _check_every(settings), shape)
+    replay = _Replay(stored, task.solver.max_iter, settings.stopping.check_every, shape)
     done: list[tuple[float, SolveResult]] = []
     solved_elsewhere = _points_taken(prefetched, guard)
 
@@ -321,12 +320,8 @@ def _run(task: InvertTask, lp: LiftedProblem, f_solver: np.ndarray, f_raw: np.nd
             return kept
         if goes_on:
             label += f", resumed at iteration {replay.resumed_at}"
-        with Progress(console, label, total) as bar:
-            def monitor(iteration: int, metrics: dict[str, float]) -> None:
-                bar(iteration, metrics)
-                guard.check()
-            result = _call(solve, lw.at_alpha(problem, task, alpha), settings, kept,
-                           x0=_start(name, x0), monitor=monitor)
+        result = _solve(info, lw.at_alpha(problem, task, alpha), settings, label, console,
+                        guard, kept, x0)
         done.append((alpha, result))
         return result
 
@@ -394,7 +389,7 @@ def _refine(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float
     """``fidelity = hybrid``'s second stage: the quadratic problem on the raw data at ``alpha``
     from the Bregman solution ``start``; ``(result, solver, settings, seconds)``."""
     name, _ = lw.choose_solver(task, lp, fidelity="l2")
-    solve, settings = _solver(name, task.solver, common_only=True)
+    info, settings = _solver(name, task.solver, common_only=True)
     console.print(f"  refine: quadratic fidelity from the Bregman solution, solver {name}",
                   highlight=False)
     began = time.perf_counter()
@@ -406,26 +401,9 @@ def _refine(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float
         return kept, name, settings, 0.0   # its time is in the checkpoint's total
     problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
     label = f"refine {name}" + (f", resumed at iteration {replay.resumed_at}" if goes_on else "")
-    with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
-        def monitor(iteration: int, metrics: dict[str, float]) -> None:
-            bar(iteration, metrics)
-            guard.check()
-        result = _call(solve, problem, settings, kept, x0=start.u, monitor=monitor)
+    result = _solve(info, problem, settings, label, console, guard, kept, start.u)
     done.append((alpha, result))
     return result, name, settings, time.perf_counter() - began
-
-
-def _start(name: str, x0: Any) -> Any:
-    """A warm start in the form each solver takes: ``pdhg`` reads a whole previous
-    :class:`SolveResult` (iterate and dual), ``lifted`` its lifted variables, the others the
-    input ``u``."""
-    if not isinstance(x0, SolveResult):
-        return x0
-    if name == "pdhg":
-        return x0
-    if name == "lifted" and {"u", "z"} <= set(x0.lifted):
-        return {"u": x0.lifted["u"], "z": x0.lifted["z"]}
-    return x0.u
 
 
 def _choose_alpha(rule: AlphaRule, task: InvertTask, problem: InverseProblem,
@@ -433,13 +411,6 @@ def _choose_alpha(rule: AlphaRule, task: InvertTask, problem: InverseProblem,
                   ) -> tuple[float, SolveResult, dict]:
     """α by the a-priori rule, the discrepancy principle or a sweep of
     :mod:`lbdsl.solvers.alpha`; a sweep's rows get PSNR/SSIM where the truth is known."""
-    try:
-        from ...solvers import alpha as rules
-    except ModuleNotFoundError as exc:
-        if exc.name != "lbdsl.solvers.alpha":
-            raise
-        raise SolveError("parameter-choice rules (apriori, discrepancy, sweep) are not "
-                         "available in this version of lbdsl; give alpha as a number") from None
     delta = _delta(rule, observed)
     warm = lw.warm_start(task.solver)
     quality = None
@@ -449,15 +420,24 @@ def _choose_alpha(rule: AlphaRule, task: InvertTask, problem: InverseProblem,
         def quality(result: SolveResult) -> dict[str, Any]:
             q = rp.quality(observed.truth, to_numpy(result.u), image)
             return {"psnr": q["psnr"], "ssim": q["ssim"]}
-    return rules.choose(rule, problem, delta, solve_at, warm_start=warm,
+    return rules.choose(_rule(rule), problem, delta, solve_at, warm_start=warm,
                         truth=observed.truth, quality=quality)
+
+
+def _rule(rule: AlphaRule) -> rules.Rule:
+    """The spec's α rule as the rules of :mod:`lbdsl.solvers.alpha` take it."""
+    if isinstance(rule, SweepAlpha):
+        return rules.Sweep(rule.lo, rule.hi, rule.n, rule.pick, rule.tau)
+    if isinstance(rule, DiscrepancyAlpha):
+        return rules.Discrepancy(rule.tau, rule.alpha0, rule.q, rule.max_tries)
+    return rules.Apriori(rule.scale)
 
 
 def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha: float,
                   console: Console, guard: InterruptGuard, solved: Solved,
                   replay: _Replay) -> None:
     name, reason = lw.choose_solver(task, lp, fidelity="l2")
-    solve, settings = _solver(name, task.solver, common_only=True)
+    info, settings = _solver(name, task.solver, common_only=True)
     console.print(f"  baseline: quadratic fidelity, solver {name}", highlight=False)
     start = time.perf_counter()
     stored, goes_on = replay.baseline(alpha)
@@ -469,11 +449,7 @@ def _run_baseline(task: InvertTask, lp: LiftedProblem, f_raw: np.ndarray, alpha:
         problem = lw.lower(task, lp, f_raw, alpha, fidelity="l2")
         label = f"baseline {name}" + (f", resumed at iteration {replay.baseline_resumed_at}"
                                       if stored is not None else "")
-        with Progress(console, label, _max_iter(settings, task.solver.max_iter)) as bar:
-            def monitor(iteration: int, metrics: dict[str, float]) -> None:
-                bar(iteration, metrics)
-                guard.check()
-            result = _call(solve, problem, settings, stored, x0=None, monitor=monitor)
+        result = _solve(info, problem, settings, label, console, guard, stored)
     solved.baseline = result
     solved.baseline_settings = settings
     solved.baseline_solver = name
