@@ -14,6 +14,7 @@ __all__ = [
     "span_text",
     "Diagnostic",
     "LbdslError",
+    "ExportRefused",
     "SpecError",
     "SolveError",
     "BackendError",
@@ -140,3 +141,8 @@ class BackendError(LbdslError):
 
 class DataError(LbdslError):
     """A data or weights file that is missing, unreadable, of the wrong shape, or not finite."""
+
+
+class ExportRefused(LbdslError):
+    """A network that an export format cannot express (a layer type or a Ψ that declares no
+    counterpart there): refused in one line, never written as a different model."""

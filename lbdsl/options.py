@@ -41,34 +41,44 @@ DOMAINS: Mapping[str, tuple[Callable[[Any], bool], str]] = MappingProxyType({
 
 @dataclass(frozen=True)
 class Option:
-    """A spec option: its field name, domain, default (``REQUIRED`` when it has none) and
-    what it does, in a few words."""
+    """A spec option: its field name, domain, default (``dataclasses.MISSING`` when it has
+    none), what it does in a few words, and a narrower condition than its domain where it has
+    one (``valid``, stated as ``requirement``: ``"0 < a <= 1"``)."""
 
     name: str
     domain: Domain
     default: Any
     doc: str = ""
+    valid: Callable[[Any], bool] | None = None
+    requirement: str = ""
 
     @property
     def required(self) -> bool:
         return self.default is dataclasses.MISSING
 
+    @property
+    def need(self) -> str:
+        """What a value must be, in words."""
+        return self.requirement or DOMAINS[self.domain][1]
 
-def option(domain: Domain, default: Any = dataclasses.MISSING, *, doc: str = "") -> Any:
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` lies in the domain and meets the condition."""
+        return DOMAINS[self.domain][0](value) and (self.valid is None or bool(self.valid(value)))
+
+
+def option(domain: Domain, default: Any = dataclasses.MISSING, *, doc: str = "",
+           valid: Callable[[Any], bool] | None = None, requirement: str = "") -> Any:
     """A dataclass field that a spec may set (module docstring)."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown option domain {domain!r}")
-    return dataclasses.field(default=default, metadata={"option": (domain, doc)})
+    return dataclasses.field(default=default,
+                             metadata={"option": (domain, doc, valid, requirement)})
 
 
 def options(cls: type) -> tuple[Option, ...]:
     """The options of the dataclass ``cls``, in field order."""
-    out = []
-    for f in dataclasses.fields(cls):
-        if "option" in f.metadata:
-            domain, doc = f.metadata["option"]
-            out.append(Option(f.name, domain, f.default, doc))
-    return tuple(out)
+    return tuple(Option(f.name, f.metadata["option"][0], f.default, *f.metadata["option"][1:])
+                 for f in dataclasses.fields(cls) if "option" in f.metadata)
 
 
 def admits(domain: str, value: Any) -> bool:

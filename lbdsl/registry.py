@@ -24,27 +24,35 @@ class Registry(Mapping[str, T], Generic[T]):
     (``"regulariser"``); ``key`` reads an entry's name (default: its ``name`` attribute)."""
 
     def __init__(self, what: str, entries: tuple[T, ...] = (),
-                 key: Callable[[T], str] = lambda entry: entry.name) -> None:  # type: ignore[attr-defined]
+                 key: Callable[[T], str] = lambda entry: entry.name,  # type: ignore[attr-defined]
+                 aliases: Callable[[T], tuple[str, ...]] = lambda entry: ()) -> None:
         self.what = what
         self._key = key
+        self._aliases = aliases
         self._entries: dict[str, T] = {}
         for entry in entries:
             self.register(entry)
 
     def register(self, entry: T) -> T:
-        """Add ``entry`` under its name (``ValueError`` if the name is taken); returns it, so
-        that it serves as a class decorator."""
-        name = self._key(entry)
-        if not name or not name.isidentifier():
-            raise ValueError(f"a {self.what} needs a name that is an identifier, got {name!r}")
-        if name in self._entries:
-            raise ValueError(f"a {self.what} called `{name}` is registered already")
-        self._entries[name] = entry
+        """Add ``entry`` under its name and its aliases (``ValueError`` if one is taken);
+        returns it, so that it serves as a class decorator."""
+        names = (self._key(entry), *self._aliases(entry))
+        for name in names:
+            if not name or not name.isidentifier():
+                raise ValueError(f"a {self.what} needs a name that is an identifier, got "
+                                 f"{name!r}")
+            if name in self._entries:
+                raise ValueError(f"a {self.what} called `{name}` is registered already")
+        for name in names:
+            self._entries[name] = entry
         return entry
 
     def unregister(self, name: str) -> None:
-        """Remove the entry called ``name`` (``KeyError`` if there is none)."""
-        del self._entries[name]
+        """Remove the entry called ``name``, with its aliases (``KeyError`` if there is
+        none)."""
+        entry = self._entries[name]
+        for alias in (self._key(entry), *self._aliases(entry)):
+            self._entries.pop(alias, None)
 
     @contextlib.contextmanager
     def registered(self, entry: T) -> Iterator[T]:

@@ -1,8 +1,11 @@
 """A network of the language → an ONNX model that onnxruntime (or any ONNX runtime) runs.
 
 Every variable is a tensor ``(N, *shape)`` (``N`` the batch, symbolic).  A layer
-``y = ψ(A x + b)`` becomes ``Flatten → MatMul(Aᵀ) → Add(b) (→ Reshape)`` or ``Conv(K, b)``
-(an ``H×W`` input reshaped to ``1×H×W`` first), then ψ:
+``y = ψ(A x + b)`` becomes its layer type's nodes (:meth:`lbdsl.ir.layers.LayerType.onnx`:
+``Flatten → MatMul(Aᵀ) → Add(b) (→ Reshape)`` for a matrix, ``Conv(K, b)`` for a convolution,
+an ``H×W`` input reshaped to ``1×H×W`` first), then ψ's (:meth:`lbdsl.prox.base.Psi.onnx`);
+a layer type or a Ψ that declares none is refused in one line (``ExportRefused``), never
+exported as something else:
 
 =============================  ===============================================
 ψ                              ONNX
@@ -31,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import LbdslError
-from ..ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
+from ..ir.layers import LAYER_TYPES
+from ..ir.nodes import Layer, NetworkIR, Residual, as_matrix
 from ..outputs import write_bytes_atomic
 
 __all__ = ["build_model", "export_onnx", "OPSET"]
@@ -72,49 +76,6 @@ class _Graph:
                        base)
 
 
-def _affine(g: _Graph, a: Affine, x: str, values: dict[str, np.ndarray], base: str,
-            x_shape: tuple[int, ...]) -> str:
-    if a.kind == "conv2d":
-        # an H×W variable becomes 1×H×W; a C×H×W one is already the image Conv reads
-        image = x if tuple(x_shape) == tuple(a.in_shape) else \
-            g.reshape(x, a.in_shape, f"{base}_image")
-        inputs = [image, g.const(f"{base}_K", values[a.weight])]
-        if a.bias:
-            inputs.append(g.const(f"{base}_c", values[a.bias].reshape(-1)))
-        p = a.padding
-        return g.op("Conv", inputs, f"{base}_conv", strides=[a.stride, a.stride],
-                    pads=[p, p, p, p], kernel_shape=list(a.kernel or ()))
-    matrix = as_matrix(values[a.weight], a.transposed)            # (out, in)
-    flat = x if len(x_shape) == 1 else g.op("Flatten", [x], f"{base}_flat", axis=1)
-    y = g.op("MatMul", [flat, g.const(f"{base}_WT", matrix.T)], f"{base}_matmul")
-    if a.bias:
-        y = g.op("Add", [y, g.const(f"{base}_b", values[a.bias].reshape(-1))], f"{base}_add")
-    return g.reshape(y, a.out_shape, f"{base}_shape") if len(a.out_shape) > 1 else y
-
-
-def _psi(g: _Graph, name: str, params: dict[str, float], z: str, shape: tuple[int, ...],
-         base: str) -> str:
-    if name == "identity":
-        return z
-    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
-    if name in simple:
-        return g.op(simple[name], [z], f"{base}_{name}")
-    if name == "leaky_relu":
-        return g.op("LeakyRelu", [z], f"{base}_{name}", alpha=float(params["a"]))
-    if name == "soft":
-        theta = float(params["theta"])
-        return g.op("Shrink", [z], f"{base}_{name}", lambd=theta, bias=theta)
-    if name in ("clip", "hardtanh"):
-        lo = g.const(f"{base}_lo", np.array(params["lo"]))
-        hi = g.const(f"{base}_hi", np.array(params["hi"]))
-        return g.op("Clip", [z, lo, hi], f"{base}_{name}")
-    if name == "softmax":
-        flat = g.op("Flatten", [z], f"{base}_flat", axis=1)
-        y = g.op("Softmax", [flat], f"{base}_softmax", axis=1)
-        return g.reshape(y, shape, f"{base}_shape") if len(shape) > 1 else y
-    raise LbdslError(f"export: the activation `{name}` has no ONNX counterpart here")
-
-
 def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
                 dtype: str = "float32") -> Any:
     """The ``onnx.ModelProto`` of ``net`` (module docstring), checked by ``onnx.checker``."""
@@ -139,9 +100,10 @@ def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
     tensors = {net.input: "input"}
     for step in net.layers:
         base = step.out.replace("#", "_").replace(".", "_")
-        z = _affine(g, step.affine, tensors[step.affine.input], values, base,
-                    net.variables[step.affine.input].shape)
-        y = _psi(g, step.psi_name, step.psi_params, z, step.affine.out_shape, base)
+        a = step.affine
+        z = LAYER_TYPES[a.kind].onnx(g, a, tensors[a.input], net.variables[a.input].shape,
+                                     values, base)
+        y = step.psi().onnx(g, z, a.out_shape, base)
         if isinstance(step, Residual):
             V = step.sign * as_matrix(values[step.v_weight], step.v_transposed)
             flat = y if len(step.affine.out_shape) == 1 else \

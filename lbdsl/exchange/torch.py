@@ -20,16 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import LbdslError
-from ..ir.nodes import Layer, NetworkIR, as_matrix
+from ..ir.layers import LAYER_TYPES
+from ..ir.nodes import Layer, NetworkIR
 
 __all__ = ["from_torch", "torch_state", "to_torch", "sequential_modules"]
-
-#: The ``torch.nn`` module of each activation, with its arguments from ψ's parameters.
-_MODULES = {"relu": ("ReLU", ()), "tanh": ("Tanh", ()), "sigmoid": ("Sigmoid", ()),
-            "identity": ("Identity", ()), "leaky_relu": ("LeakyReLU", ("a",)),
-            "soft": ("Softshrink", ("theta",)), "clip": ("Hardtanh", ("lo", "hi")),
-            "hardtanh": ("Hardtanh", ("lo", "hi")), "softmax": ("Softmax", ())}
-
 
 def from_torch(module: Any, example_input: Any, out: str | Path = ".",
                name: str = "model") -> tuple[Path, Path]:
@@ -66,43 +60,21 @@ def from_torch(module: Any, example_input: Any, out: str | Path = ".",
 
 
 def sequential_modules(net: NetworkIR) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
-    """``[(torch.nn class name, args, {state key: array})]`` of the ``nn.Sequential`` that
-    computes ``net``: per layer ``Flatten`` where its input is not a vector, ``Linear`` (or
-    ``Conv2d``) and the activation; ``LbdslError`` for a residual layer or a ``W.T``."""
+    """``[(torch.nn class name, args, {option: value, "state": {key: array}})]`` of the
+    ``nn.Sequential`` that computes ``net``: per layer its layer type's modules and its Ψ's
+    (each declares them, :meth:`lbdsl.ir.layers.LayerType.torch`,
+    :meth:`lbdsl.prox.base.Psi.torch`); ``LbdslError`` for a residual layer, which
+    ``nn.Sequential`` cannot express, and ``ExportRefused`` for a layer type or Ψ that has no
+    module."""
+    values = {name: p.value for name, p in net.params.items()}
     mods: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     for step in net.layers:
         if not isinstance(step, Layer):
             raise LbdslError(f"torch_state: `{step.out}` is a residual layer, which "
                              "nn.Sequential cannot express; export to ONNX instead")
         a = step.affine
-        weight = net.params[a.weight].value
-        bias = net.params[a.bias].value.reshape(-1) if a.bias else None
-        if a.kind == "conv2d":
-            c_out, c_in, kh, kw = weight.shape
-            if len(net.variables[a.input].shape) == 2:      # H×W: one channel, (N, 1, H, W)
-                mods.append(("Unflatten", (1, (1, net.variables[a.input].shape[0])), {}))
-            state = {"weight": weight} | ({"bias": bias} if bias is not None else {})
-            mods.append(("Conv2d", (c_in, c_out, (kh, kw)),
-                         {"stride": a.stride, "padding": a.padding, "bias": bias is not None,
-                          "state": state}))
-        else:
-            matrix = as_matrix(weight, a.transposed)
-            if len(a.in_shape) > 1:
-                mods.append(("Flatten", (), {}))
-            state = {"weight": matrix} | ({"bias": bias} if bias is not None else {})
-            mods.append(("Linear", (matrix.shape[1], matrix.shape[0]),
-                         {"bias": bias is not None, "state": state}))
-        cls, keys = _MODULES[step.psi_name]
-        args = tuple(float(step.psi_params[k]) for k in keys)
-        if step.psi_name == "softmax":      # over the whole layer, whatever its shape
-            args = (1,)
-            if len(a.out_shape) > 1:
-                mods.append(("Flatten", (), {}))
-            mods.append((cls, args, {}))
-            if len(a.out_shape) > 1:
-                mods.append(("Unflatten", (1, tuple(a.out_shape)), {}))
-        elif step.psi_name != "identity":
-            mods.append((cls, args, {}))
+        mods += LAYER_TYPES[a.kind].torch(a, net.variables[a.input].shape, values)
+        mods += [(cls, args, {}) for cls, args in step.psi().torch(a.out_shape)]
     return mods
 
 

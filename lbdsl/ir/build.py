@@ -35,19 +35,22 @@ from ..errors import Diagnostic, SourceSpan, SpecError
 from ..paths import spec_dir
 from ..syntax import tree
 from . import params as init
-from .affine import AFFINE_FORMS, CREATING, AffineForms, PlannedParam, span_line
+from .affine import AffineForms, PlannedParam, affine_forms, span_line
 from .graph import build_graph
+from .layers import LAYER_TYPES
 from .nodes import (Layer, ModuleIR, NetworkIR, Param, Residual, Shape, Step, Variable,
                     format_shape, size_of)
 
-__all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS", "AFFINE_FORMS"]
+__all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS"]
 
 #: ``repeat`` may unroll to at most this many statements in one network.
 MAX_UNROLLED_STATEMENTS = 100_000
 
 LAYER_FORMS = ("a layer is `y = ACT(AFFINE)`, `y = AFFINE`, `x = x + V @ ACT(AFFINE)`, "
                "`x = x - V @ ACT(AFFINE)` or `y = A @ ACT(AFFINE) (+ b)`, with AFFINE one of "
-               + AFFINE_FORMS)
+               + affine_forms())
+
+
 class _Abort(Exception):
     """Stop checking the current statement (its diagnostic is already recorded)."""
 
@@ -341,7 +344,7 @@ class _NetworkBuilder(AffineForms):
         elif isinstance(value, tree.BinOp) and value.op == "@" \
                 and isinstance(value.right, tree.Call):
             self.shallow_layer(st, value.left, value.right, None, value)
-        elif isinstance(value, tree.Call) and value.func not in CREATING:
+        elif isinstance(value, tree.Call) and not self.creates(value.func):
             self.activation_layer(st, value)
         else:
             self.linear_layer(st, value)
@@ -383,8 +386,7 @@ class _NetworkBuilder(AffineForms):
             message, hint = registry.explain_unknown(call.func)
             self.error(call.func_span, message, hint)
             return None
-        spec = registry.ACTIVATIONS[call.func]
-        known = {p.name: p for p in spec.params}
+        known = {p.name: p for p in registry.activation_params(call.func)}
         values: dict[str, float] = {}
         ok = True
         for kw in call.kwargs:
@@ -403,15 +405,15 @@ class _NetworkBuilder(AffineForms):
                 self.error(kw.value.span, f"`{kw.name}` of `{call.func}` must be a number")
                 ok = False
                 continue
-            if not known[kw.name].valid(float(number)):
-                self.error(kw.span, f"`{call.func}` needs {known[kw.name].requirement}, got "
+            if not known[kw.name].admits(float(number)):
+                self.error(kw.span, f"`{call.func}` needs {known[kw.name].need}, got "
                            f"{kw.name} = {float(number):g}")
                 ok = False
                 continue
             values[kw.name] = float(number)
         if not ok:
             return None
-        full = {p.name: float(values.get(p.name, p.default)) for p in spec.params}
+        full = {name: float(values.get(name, p.default)) for name, p in known.items()}
         try:
             registry.make_activation(call.func, **full)
         except ValueError as exc:
@@ -444,7 +446,7 @@ class _NetworkBuilder(AffineForms):
     def shallow_layer(self, st: tree.Assign, mat: tree.Expr, call: tree.Call,
                       bias: tree.Expr | None, span_expr: tree.Expr) -> None:
         """``y = A @ ACT(AFFINE) (+ b)``: a hidden layer ``y.ACT``, then a linear layer."""
-        if call.func in CREATING:
+        if self.creates(call.func):
             self.fail(call.func_span, f"`A @ {call.func}(...)` is two linear maps in a row",
                       "put an activation between them: A @ relu(dense(...)), or use one layer")
         psi = self.activation(call)
@@ -465,7 +467,7 @@ class _NetworkBuilder(AffineForms):
                        v_expr: tree.Expr, call: tree.Call) -> None:
         base = self.var_ref(base_expr, "the base of a residual layer")
         v_name, v_t = self.param_ref(v_expr, "V in `x + V @ ACT(AFFINE)`")
-        if call.func in CREATING:
+        if self.creates(call.func):
             self.fail(call.func_span, f"a residual layer needs an activation around "
                       f"`{call.func}(...)`", f"for a linear residual write "
                       f"identity({call.func}(...))")
@@ -474,7 +476,7 @@ class _NetworkBuilder(AffineForms):
         affine = self.affine(arg, st.target.id)
         base_shape = self.shape_of_var(base)
         v_shape = self.params[v_name].shape
-        tied = affine.kind == "matmul" and affine.weight == v_name and v_t != affine.transposed
+        tied = LAYER_TYPES[affine.kind].ties(affine, v_name, v_t)
         if v_shape is not None:
             v_text = f"{self.params[v_name].declared_name}{'.T' if v_t else ''}"
             if len(v_shape) > 2:
@@ -487,7 +489,10 @@ class _NetworkBuilder(AffineForms):
                 if (rows, cols) != (need_rows, need_cols):
                     hint = (f"V maps the activation ({need_cols} entries) back onto "
                             f"`{self.display(base)}` ({need_rows} entries)")
-                    if affine.kind == "matmul" and not tied:
+                    # a declared matrix: V = its transpose would tie this residual
+                    ties = LAYER_TYPES[affine.kind].ties(affine, affine.weight,
+                                                         not affine.transposed)
+                    if ties and not tied:
                         w = self.params[affine.weight].declared_name
                         hint += (f"; a tied residual writes V as `{w}.T`, the transpose of "
                                  "the affine's matrix")

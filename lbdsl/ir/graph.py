@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import networkx as nx
 
 from ..errors import SourceSpan
+from .layers import LAYER_TYPES
 from .nodes import Layer, NetworkIR, Param, Residual, Step, Variable, format_shape
 
 __all__ = ["build_graph", "to_dot"]
@@ -71,7 +72,7 @@ def build_graph(name: str, input_id: str, output_id: str, variables: Mapping[str
         aff = step.affine
         a_node = f"L{index}:affine"
         g.add_node(a_node, kind="affine", op=aff.kind, transposed=aff.transposed,
-                   label=aff.describe(_name(variables, aff.input)), shape=aff.out_shape,
+                   label=LAYER_TYPES[aff.kind].describe(aff, _name(variables, aff.input)), shape=aff.out_shape,
                    layer=index, line=line, span=step.span, stride=aff.stride,
                    padding=aff.padding, kernel=aff.kernel)
         flow(aff.input, a_node, line)

@@ -24,7 +24,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
-AffineKind = Literal["matmul", "dense", "conv2d"]
 
 
 def size_of(shape: Shape) -> int:
@@ -101,7 +100,8 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Affine:
-    """The pre-activation ``A x + b``.
+    """The pre-activation ``A x + b``; ``A`` is of the layer type ``kind`` (:mod:`.layers`,
+    which says how it reads, describes and exports itself).
 
     ``kind`` is ``"matmul"`` (``A`` a declared matrix, ``A.T`` when ``transposed``; a 1-D
     parameter is a row vector, see :func:`as_matrix`),
@@ -111,7 +111,7 @@ class Affine:
     (broadcast over the image), otherwise it has ``size(out_shape)`` entries.
     """
 
-    kind: AffineKind
+    kind: str                   # a registered layer type (:mod:`lbdsl.ir.layers`)
     input: str                  # variable id
     weight: str                 # parameter name
     transposed: bool
@@ -130,19 +130,6 @@ class Affine:
     @property
     def out_size(self) -> int:
         return size_of(self.out_shape)
-
-    def describe(self, input_name: str | None = None) -> str:
-        """The affine as a spec would write it (``W.T @ x + b``, ``conv2d(x, 8, kernel=3)``)."""
-        x = input_name or self.input
-        if self.kind == "matmul":
-            text = f"{self.weight}{'.T' if self.transposed else ''} @ {x}"
-            return f"{text} + {self.bias}" if self.bias else text
-        if self.kind == "dense":
-            return f"dense({x}, {self.out_shape[0]})"
-        kh, kw = self.kernel or (0, 0)
-        k = str(kh) if kh == kw else f"{kh}x{kw}"
-        return (f"conv2d({x}, {self.out_shape[0]}, kernel={k}, stride={self.stride}, "
-                f"padding={self.padding})")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .layers import LAYER_TYPES
 from .nodes import Layer, NetworkIR, Residual, Step, format_shape
 
 __all__ = ["summary", "step_text"]
@@ -20,7 +21,7 @@ def _var(net: NetworkIR, vid: str) -> str:
 
 def step_text(net: NetworkIR, step: Step) -> str:
     """The layer's right-hand side as a spec would write it (with the resolved names)."""
-    aff = step.affine.describe(_var(net, step.affine.input))
+    aff = LAYER_TYPES[step.affine.kind].describe(step.affine, _var(net, step.affine.input))
     keywords = "".join(f", {k} = {v:g}" for k, v in step.psi_params.items())
     act = f"{step.psi_name}({aff}{keywords})"
     if isinstance(step, Residual):

@@ -48,10 +48,7 @@ class LiftedProblem(LiftedNetwork):
 
 
 def _label(layer: LiftedLayer) -> str:
-    affine = layer.step.affine
-    if affine.kind == "conv2d":
-        return f"conv({affine.weight})"
-    return f"{affine.weight}ᵀ" if affine.transposed else affine.weight
+    return layer.A.layer_type.label(layer.step.affine)
 
 
 def _bias(layer: LiftedLayer, net: NetworkIR) -> np.ndarray:

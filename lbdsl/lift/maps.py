@@ -1,17 +1,17 @@
 """The linear maps of a layer, built from its parameters: ``A_θ`` of the pre-activation
 ``A_θ u + b`` and the residual's ``V_θ``.
 
-A map holds the *structure* — which parameter, transposed or not, the convolution's geometry —
-and ``params`` (name → array) supplies the values at every call, so that inversion (the
-network's own parameters, fixed) and training (parameters that change every step) run the same
-products and the same gradients.  Rows are samples: ``x (..., size_in)`` → ``(..., size_out)``,
-every variable flattened row-major.
+A map holds the *structure* — its layer type (:mod:`lbdsl.ir.layers`), which parameter,
+transposed or not, the convolution's geometry — and ``params`` (name → array) supplies the
+values at every call, so that inversion (the network's own parameters, fixed) and training
+(parameters that change every step) run the same products and the same gradients.  Rows are
+samples: ``x (..., size_in)`` → ``(..., size_out)``, every variable flattened row-major.
 
-Each map asks its operator (:mod:`lbdsl.ops`) for the gradient in its matrix or kernel
-(``weight_grad``) and the trace of the Gram matrix behind its Jacobian in the parameter
-(``gram_trace``) or its largest eigenvalue (``gram_norm``), and maps them back to the
-parameter's shape: the transpose for ``W.T @ x``, a row for a 1-D ``W``.  ``weight_map(affine)`` picks the class by the IR's affine kind
-(:data:`MAPS`); a new layer type is one class here and one entry there.
+The layer type gives the operator for the weights (:mod:`lbdsl.ops`), which gives the gradient
+in its matrix or kernel (``weight_grad``) and the trace of the Gram matrix behind its
+Jacobian in the parameter (``gram_trace``) or its largest eigenvalue (``gram_norm``); the
+layer type maps them back to the parameter's shape (the transpose for ``W.T @ x``, a row for a
+1-D ``W``).  Nothing here knows one layer type from another.
 """
 
 from __future__ import annotations
@@ -21,35 +21,40 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from ..ir.layers import LAYER_TYPES, LayerType
 from ..ir.nodes import Affine, Shape, size_of
-from ..ops.base import LinearOperator
-from ..ops.conv import Conv2d
-from ..ops.dense import Dense
+from ..ops.base import ParametrisedOperator
 
-__all__ = ["WeightMap", "DenseMap", "ConvMap", "MAPS", "weight_map", "residual_map"]
+__all__ = ["WeightMap", "weight_map", "residual_map"]
 
 Params = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class WeightMap:
-    """``x ↦ A_θ x`` for ``θ = params[weight]`` (see the module docstring)."""
+    """``x ↦ A_θ x`` for ``θ = params[weight]`` (see the module docstring); ``in_shape`` and
+    ``out_shape`` are the shapes the operator maps between (its layer type's ``shapes``)."""
 
+    kind: str
     weight: str
     in_shape: Shape
     out_shape: Shape
+    transposed: bool = False
+    kernel: tuple[int, int] | None = None
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def layer_type(self) -> LayerType:
+        return LAYER_TYPES[self.kind]
 
     @property
     def in_size(self) -> int:
         return size_of(self.in_shape)
 
-    def operator(self, params: Params) -> LinearOperator:
+    def operator(self, params: Params) -> ParametrisedOperator:
         """``A_θ`` as an operator on the declared shapes."""
-        raise NotImplementedError
-
-    def _to_param(self, g: Any, w: Any) -> Any:
-        """The operator's weight gradient in the parameter's own shape."""
-        return g
+        return self.layer_type.operator(self, params[self.weight])
 
     def forward(self, params: Params, x: Any) -> Any:
         """``A_θ x`` for flat rows ``x (..., in_size)``."""
@@ -62,8 +67,9 @@ class WeightMap:
     def weight_grad(self, params: Params, x: Any, r: Any) -> Any:
         """``∇_θ ⟨r, A_θ x⟩`` summed over the rows, in ``θ``'s shape."""
         w = params[self.weight]
-        return self._to_param(self.operator(params).weight_grad(self._rows(x, self.in_shape),
-                                                                self._rows(r, self.out_shape)), w)
+        g = self.operator(params).weight_grad(self._rows(x, self.in_shape),
+                                              self._rows(r, self.out_shape))
+        return self.layer_type.weight_grad(self, g, w)
 
     def gram_trace(self, params: Params, x: Any) -> float:
         """``trace G`` where ``Σ_n J_nᵀ J_n = G ⊗ I`` for the Jacobians ``J_n`` of ``θ ↦ A_θ x_n``
@@ -79,7 +85,7 @@ class WeightMap:
         return self.operator(params).gram_rows(self._rows(x, self.in_shape))
 
     def _rows(self, x: Any, shape: Shape) -> Any:
-        return x
+        return self.layer_type.rows(self, x, shape)
 
     def power_step(self, params: Params, v: Any) -> tuple[Any, float]:
         """One power iteration on ``AᵀA`` from the unit row ``v (1, in_size)``: the next unit
@@ -92,46 +98,6 @@ class WeightMap:
         return v, est
 
 
-@dataclass(frozen=True)
-class DenseMap(WeightMap):
-    """``A = M`` or ``Mᵀ`` (``transposed``) with ``M = as_matrix(θ)`` (a 1-D θ is a row)."""
-
-    transposed: bool = False
-
-    def operator(self, params: Params) -> Dense:
-        w = params[self.weight]
-        xp = array_namespace(w)
-        m = xp.reshape(w, (1, -1)) if w.ndim == 1 else w
-        return Dense(xp.matrix_transpose(m) if self.transposed else m)
-
-    def _to_param(self, g: Any, w: Any) -> Any:
-        xp = array_namespace(g)
-        g = xp.matrix_transpose(g) if self.transposed else g
-        return g if g.shape == w.shape else xp.reshape(g, w.shape)
-
-    def _rows(self, x: Any, shape: Shape) -> Any:
-        return array_namespace(x).reshape(x, (-1, shape[0])) if x.ndim != 2 else x
-
-
-
-@dataclass(frozen=True)
-class ConvMap(WeightMap):
-    """``A = conv(·, K)`` (cross-correlation) with ``K = θ`` of shape ``(C_out, C_in, k_h, k_w)``;
-    ``in_shape = (C_in, H, W)``."""
-
-    kernel: tuple[int, int] = (1, 1)
-    stride: int = 1
-    padding: int = 0
-
-    def operator(self, params: Params) -> Conv2d:
-        return Conv2d(params[self.weight], (self.in_shape[-2], self.in_shape[-1]), self.stride,
-                      self.padding)
-
-    def _rows(self, x: Any, shape: Shape) -> Any:
-        return array_namespace(x).reshape(x, (-1, *shape))
-
-
-
 def _flat_apply(apply: Any, x: Any, shape_in: Shape, size_out: int) -> Any:
     """``apply`` on the flat rows ``x (..., size(shape_in))``, flat again afterwards."""
     xp = array_namespace(x)
@@ -140,27 +106,13 @@ def _flat_apply(apply: Any, x: Any, shape_in: Shape, size_out: int) -> Any:
     return xp.reshape(y, (*batch, size_out))
 
 
-def _dense_map(affine: Affine) -> DenseMap:
-    # ``@`` multiplies the row-major flattening of its input (language.md)
-    return DenseMap(affine.weight, (affine.in_size,), (affine.out_size,),
-                    transposed=affine.transposed)
-
-
-def _conv_map(affine: Affine) -> ConvMap:
-    in_shape = affine.in_shape if len(affine.in_shape) == 3 else (1, *affine.in_shape)
-    return ConvMap(affine.weight, tuple(in_shape), tuple(affine.out_shape),
-                   kernel=affine.kernel or (1, 1), stride=affine.stride, padding=affine.padding)
-
-
-#: The map of each IR affine kind (``Affine.kind``).
-MAPS = {"matmul": _dense_map, "dense": _dense_map, "conv2d": _conv_map}
-
-
 def weight_map(affine: Affine) -> WeightMap:
     """The map ``A_θ`` of a layer's pre-activation."""
-    return MAPS[affine.kind](affine)
+    in_shape, out_shape = LAYER_TYPES[affine.kind].shapes(affine)
+    return WeightMap(affine.kind, affine.weight, tuple(in_shape), tuple(out_shape),
+                     affine.transposed, affine.kernel, affine.stride, affine.padding)
 
 
-def residual_map(weight: str, transposed: bool, in_size: int, out_size: int) -> DenseMap:
+def residual_map(weight: str, transposed: bool, in_size: int, out_size: int) -> WeightMap:
     """The map ``V_θ`` of a residual layer ``u = u_base ± V σ(…)`` (a matrix or its transpose)."""
-    return DenseMap(weight, (in_size,), (out_size,), transposed=transposed)
+    return WeightMap("matmul", weight, (in_size,), (out_size,), transposed)

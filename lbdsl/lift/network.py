@@ -6,8 +6,8 @@ variable, flattened row-major; math.md §2)::
     plain      u_o = σ(x),                 x = A_θ u_in + b
     residual   u_o = u_base + s·V_θ σ(x),  x = A_θ u_in + b,     s = ±1
 
-``σ = prox_Ψ`` of the layer's Ψ, ``A_θ`` any :class:`~.maps.WeightMap` (dense, transposed
-matmul, conv2d) and ``V_θ`` the residual's.  Every block is written once and read only later.
+``σ = prox_Ψ`` of the layer's Ψ, ``A_θ`` the :class:`~.maps.WeightMap` of any layer type
+(dense, transposed matmul, conv2d) and ``V_θ`` the residual's.  Every block is written once and read only later.
 Parameters are passed as ``params`` (name → array); a call without them uses the network's own
 (:attr:`LiftedNetwork.params`, on its namespace and dtype).  The runtime gives
 
@@ -45,7 +45,7 @@ from ..backend import asarray, namespace
 from ..errors import SolveError, SourceSpan
 from ..ir.nodes import NetworkIR, Residual, Step
 from ..ops.norm import operator_norm
-from .maps import DenseMap, WeightMap, residual_map, weight_map
+from .maps import WeightMap, residual_map, weight_map
 
 __all__ = ["UBlock", "LiftedLayer", "Tape", "LiftedNetwork", "Substitution", "lifted_network",
            "activation_vjp"]
@@ -93,7 +93,7 @@ class LiftedLayer:
     span: SourceSpan | None
     A: WeightMap
     bias: str | None           # the bias parameter (one entry per output channel for conv2d)
-    V: DenseMap | None         # residual layers only
+    V: WeightMap | None        # residual layers only
     sign: float = 1.0
 
     @property

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ..backend import array_namespace
+from ..errors import ExportRefused
 
 __all__ = [
     "Psi", "ElementwisePsi", "softplus", "logcosh", "sigmoid", "xlogx", "xlog1px", "indicator",
@@ -108,6 +109,10 @@ class Psi(ABC):
     """
 
     name: ClassVar[str]
+    #: σ in one line, for listings and docs
+    summary: ClassVar[str] = ""
+    #: other spec names for the same Ψ (PyTorch's ``hardtanh`` for ``clip``)
+    aliases: ClassVar[tuple[str, ...]] = ()
     elementwise: ClassVar[bool] = True
     #: whether data are projected strictly inside dom Ψ (where σ reaches the edge only in the
     #: limit and B_Ψ(f, ·) has no minimiser for f on it: tanh, sigmoid, softmax)
@@ -179,6 +184,18 @@ class Psi(ABC):
     @abstractmethod
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """The nearest point of dom Ψ shrunk by ``margin`` (``y`` itself where dom Ψ = ℝⁿ)."""
+
+    # -- export: what σ is in other frameworks (``ExportRefused`` where it is nothing) --------
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        """σ of the tensor ``z`` (``(N, *shape)``) as ONNX nodes added to the graph ``g``
+        (:mod:`lbdsl.exchange.onnx_export`: ``g.op(op, inputs, base, **attrs)``,
+        ``g.const(base, array)``, ``g.reshape(x, shape, base)``); the output tensor's name."""
+        raise ExportRefused(f"the activation `{self.name}` has no ONNX counterpart in lbdsl")
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        """σ on ``(N, *shape)`` tensors as ``torch.nn`` modules ``(class name, args)``, in
+        order (empty for the identity)."""
+        raise ExportRefused(f"the activation `{self.name}` has no torch.nn module in lbdsl")
 
 
 @dataclass(frozen=True)

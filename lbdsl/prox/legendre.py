@@ -135,6 +135,13 @@ class Tanh(LegendrePsi):
     """
 
     name: ClassVar[str] = "tanh"
+    summary: ClassVar[str] = "σ(z) = tanh z"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        return g.op("Tanh", [z], f"{base}_tanh")
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("Tanh", ())]
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).tanh(z)
@@ -204,6 +211,13 @@ class Sigmoid(LegendrePsi):
     """
 
     name: ClassVar[str] = "sigmoid"
+    summary: ClassVar[str] = "σ(z) = 1/(1 + e^−z)"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        return g.op("Sigmoid", [z], f"{base}_sigmoid")
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("Sigmoid", ())]
 
     def prox(self, z: Any) -> Any:
         return sigmoid(z)

@@ -12,7 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..backend import array_namespace
+from ..options import option
 from .base import ElementwisePsi, check_margin, check_scale, indicator
 
 __all__ = ["Identity", "ReLU", "LeakyReLU", "SoftThreshold", "Clip"]
@@ -31,6 +34,13 @@ class Identity(ElementwisePsi):
     """``Ψ = 0``: ``σ(z) = z``, ``Φ(y) = ½y²``, ``Φ*(z) = ½z²``, ``env = 0``, ``B = ½(y − z)²``."""
 
     name: ClassVar[str] = "identity"
+    summary: ClassVar[str] = "σ(z) = z"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        return z
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return []
 
     def prox(self, z: Any) -> Any:
         return z
@@ -71,6 +81,13 @@ class ReLU(ElementwisePsi):
     """
 
     name: ClassVar[str] = "relu"
+    summary: ClassVar[str] = "σ(z) = max(z, 0)"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        return g.op("Relu", [z], f"{base}_relu")
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("ReLU", ())]
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).maximum(z, 0.0)
@@ -117,8 +134,16 @@ class LeakyReLU(ElementwisePsi):
     every term of the mixed cases ≥ 0.  ``prox_{cΨ}(v) = v`` (v ≥ 0), ``v/(1 + c(1/a − 1))``.
     """
 
-    a: float = 0.01
+    a: float = option("number", 0.01, valid=lambda a: 0 < a <= 1, requirement="0 < a <= 1",
+                      doc="the slope for z < 0")
     name: ClassVar[str] = "leaky_relu"
+    summary: ClassVar[str] = "σ(z) = z (z ≥ 0), a·z (z < 0)"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        return g.op("LeakyRelu", [z], f"{base}_leaky_relu", alpha=float(self.a))
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("LeakyReLU", (float(self.a),))]
 
     def __post_init__(self) -> None:
         a = float(self.a)
@@ -175,8 +200,17 @@ class SoftThreshold(ElementwisePsi):
     ``prox_{cΨ}`` thresholds at ``cθ``.
     """
 
-    theta: float = 0.5
+    theta: float = option("number", 0.5, valid=lambda t: math.isfinite(t) and t >= 0,
+                          requirement="theta >= 0", doc="the threshold")
     name: ClassVar[str] = "soft"
+    summary: ClassVar[str] = "σ(z) = sign(z)·max(|z| − θ, 0)"
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        theta = float(self.theta)       # ONNX's soft threshold: Shrink with bias = lambd
+        return g.op("Shrink", [z], f"{base}_soft", lambd=theta, bias=theta)
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("Softshrink", (float(self.theta),))]
 
     @property
     def l1_weight(self) -> float:
@@ -235,14 +269,26 @@ class Clip(ElementwisePsi):
     ``[lo, hi]``; ``prox_{cΨ} = σ`` for every ``c > 0``.
     """
 
-    lo: float = -1.0
-    hi: float = 1.0
+    lo: float = option("number", -1.0, valid=math.isfinite, requirement="a finite number",
+                       doc="the lower end")
+    hi: float = option("number", 1.0, valid=math.isfinite, requirement="a finite number",
+                       doc="the upper end")
     name: ClassVar[str] = "clip"
+    summary: ClassVar[str] = "σ(z) = min(max(z, lo), hi) (hardtanh: lo = −1, hi = 1)"
+    aliases: ClassVar[tuple[str, ...]] = ("hardtanh",)
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        lo = g.const(f"{base}_lo", np.array(self.lo))
+        hi = g.const(f"{base}_hi", np.array(self.hi))
+        return g.op("Clip", [z, lo, hi], f"{base}_clip")
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("Hardtanh", (float(self.lo), float(self.hi)))]
 
     def __post_init__(self) -> None:
         lo, hi = float(self.lo), float(self.hi)
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ValueError(f"`clip` needs finite lo < hi, got lo = {lo:g}, hi = {hi:g}")
+            raise ValueError(f"`clip` needs lo < hi (both finite), got lo = {lo:g}, hi = {hi:g}")
         object.__setattr__(self, "lo", lo)
         object.__setattr__(self, "hi", hi)
 

@@ -1,75 +1,41 @@
 """Which activation names a spec may use, their parameters, and why other names are refused.
 
 A scalar map is ``prox_Ψ`` for a proper convex lsc Ψ iff it is nondecreasing and 1-Lipschitz
-(math.md §1).  ``ACTIVATIONS`` holds the catalogue; ``NOT_PROXIMAL`` the common activations that
-fail that test (with the reason); ``PROXIMAL_NOT_IN_CATALOGUE`` those that pass it but whose Ψ
-lbdsl does not implement (with what to use instead).
+(math.md §1).  :data:`ACTIVATIONS` is the catalogue: each entry a :class:`~.base.Psi` class that
+declares everything about itself — its spec name and aliases, its parameters (its
+:func:`~lbdsl.options.option` fields, with their conditions), its maths and its export.  A new
+Ψ is its class and one line here (or ``ACTIVATIONS.register(MyPsi)`` from anywhere).
+``NOT_PROXIMAL`` holds the common activations that fail the test (with the reason);
+``PROXIMAL_NOT_IN_CATALOGUE`` those that pass it but whose Ψ lbdsl does not implement (with
+what to use instead).
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 
+from ..options import Option, options
+from ..registry import Registry
 from .base import Psi
 from .legendre import Sigmoid, Tanh
 from .piecewise import Clip, Identity, LeakyReLU, ReLU, SoftThreshold
 from .softmax import Softmax
 
 __all__ = [
-    "ActivationParam", "ActivationSpec", "ACTIVATIONS", "NOT_PROXIMAL",
-    "PROXIMAL_NOT_IN_CATALOGUE", "make_activation", "closest_name", "explain_unknown",
+    "ACTIVATIONS", "NOT_PROXIMAL", "PROXIMAL_NOT_IN_CATALOGUE", "make_activation",
+    "activation_params", "closest_name", "explain_unknown",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class ActivationParam:
-    """A keyword parameter of an activation: its default and the condition it must satisfy."""
-
-    name: str
-    default: float
-    valid: Callable[[float], bool]
-    requirement: str  # the condition in words, for error messages ("0 < a <= 1")
+ACTIVATIONS: Registry[type[Psi]] = Registry(
+    "activation", (Identity, ReLU, LeakyReLU, SoftThreshold, Clip, Tanh, Sigmoid, Softmax),
+    aliases=lambda cls: cls.aliases)
 
 
-@dataclass(frozen=True, slots=True)
-class ActivationSpec:
-    """A catalogue entry: the spec name, its parameters, and how to build the Ψ."""
+def activation_params(name: str) -> tuple[Option, ...]:
+    """The parameters of the activation ``name`` (its option fields), in order."""
+    return options(ACTIVATIONS[name])
 
-    name: str
-    params: tuple[ActivationParam, ...]
-    build: Callable[..., "Psi"]
-    summary: str
-
-
-def _finite(x: float) -> bool:
-    return math.isfinite(x)
-
-
-_A = ActivationParam("a", 0.01, lambda a: 0 < a <= 1, "0 < a <= 1")
-_THETA = ActivationParam("theta", 0.5, lambda t: _finite(t) and t >= 0, "theta >= 0")
-_LO = ActivationParam("lo", -1.0, _finite, "a finite number")
-_HI = ActivationParam("hi", 1.0, _finite, "a finite number")
-
-ACTIVATIONS: Mapping[str, ActivationSpec] = MappingProxyType({
-    "identity": ActivationSpec("identity", (), lambda: Identity(), "σ(z) = z"),
-    "relu": ActivationSpec("relu", (), lambda: ReLU(), "σ(z) = max(z, 0)"),
-    "leaky_relu": ActivationSpec("leaky_relu", (_A,), lambda a: LeakyReLU(a),
-                                 "σ(z) = z (z ≥ 0), a·z (z < 0)"),
-    "soft": ActivationSpec("soft", (_THETA,), lambda theta: SoftThreshold(theta),
-                           "σ(z) = sign(z)·max(|z| − θ, 0)"),
-    "clip": ActivationSpec("clip", (_LO, _HI), lambda lo, hi: Clip(lo, hi),
-                           "σ(z) = min(max(z, lo), hi)"),
-    "hardtanh": ActivationSpec("hardtanh", (_LO, _HI), lambda lo, hi: Clip(lo, hi),
-                               "σ(z) = min(max(z, lo), hi), lo = −1, hi = 1 by default"),
-    "tanh": ActivationSpec("tanh", (), lambda: Tanh(), "σ(z) = tanh z"),
-    "sigmoid": ActivationSpec("sigmoid", (), lambda: Sigmoid(), "σ(z) = 1/(1 + e^−z)"),
-    "softmax": ActivationSpec("softmax", (), lambda: Softmax(),
-                              "σ(z) = e^z / Σ e^z over the whole layer"),
-})
 
 #: Common activations that are not proximal maps, with the reason.
 NOT_PROXIMAL: Mapping[str, str] = MappingProxyType({
@@ -107,31 +73,30 @@ PROXIMAL_NOT_IN_CATALOGUE: Mapping[str, str] = MappingProxyType({
 })
 
 
-def make_activation(name: str, **kwargs: float) -> "Psi":
+def make_activation(name: str, **kwargs: float) -> Psi:
     """Build the Ψ called ``name`` with keyword parameters; ``ValueError`` with a readable reason.
 
     ``KeyError`` if the name is not in :data:`ACTIVATIONS` (use :func:`explain_unknown`).
     """
-    spec = ACTIVATIONS[name]
-    known = {p.name: p for p in spec.params}
+    cls = ACTIVATIONS[name]
+    known = {o.name: o for o in options(cls)}
     for key in kwargs:
         if key not in known:
             allowed = ", ".join(known) or "none"
             raise ValueError(f"`{name}` has no parameter `{key}` (parameters: {allowed})")
-    values = {p.name: float(kwargs.get(p.name, p.default)) for p in spec.params}
+    values = {key: float(kwargs.get(key, o.default)) for key, o in known.items()}
     for key, value in values.items():
-        if not known[key].valid(value):
-            raise ValueError(f"`{name}` needs {known[key].requirement}, got {key} = {value:g}")
-    if name in ("clip", "hardtanh") and not values["lo"] < values["hi"]:
-        raise ValueError(f"`{name}` needs lo < hi, got lo = {values['lo']:g}, hi = {values['hi']:g}")
-    return spec.build(**values)
+        if not known[key].admits(value):
+            raise ValueError(f"`{name}` needs {known[key].need}, got {key} = {value:g}")
+    try:
+        return cls(**values)
+    except ValueError as exc:     # a joint condition (clip's lo < hi), said under this name
+        raise ValueError(str(exc).replace(f"`{cls.name}`", f"`{name}`", 1)) from None
 
 
-def closest_name(name: str, candidates: list[str] | None = None) -> str | None:
-    """The closest catalogue name to ``name`` (difflib), or None if nothing is close."""
-    pool = list(ACTIVATIONS) if candidates is None else candidates
-    match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    return match[0] if match else None
+def closest_name(name: str) -> str | None:
+    """The closest catalogue name to ``name``, or None if nothing is close."""
+    return ACTIVATIONS.closest(name)
 
 
 def explain_unknown(name: str) -> tuple[str, str | None]:

@@ -59,7 +59,20 @@ class Softmax(Psi):
     interior_data: ClassVar[bool] = True
 
     name: ClassVar[str] = "softmax"
+    summary: ClassVar[str] = "σ(z) = e^z / Σ e^z over the whole layer"
     elementwise: ClassVar[bool] = False
+
+    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        """``Softmax`` over the flattened layer (ONNX's acts on one axis)."""
+        flat = g.op("Flatten", [z], f"{base}_flat", axis=1)
+        y = g.op("Softmax", [flat], f"{base}_softmax", axis=1)
+        return g.reshape(y, shape, f"{base}_shape") if len(shape) > 1 else y
+
+    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+        """``Softmax(1)`` over the flattened layer, whatever its shape."""
+        if len(shape) == 1:
+            return [("Softmax", (1,))]
+        return [("Flatten", ()), ("Softmax", (1,)), ("Unflatten", (1, tuple(shape)))]
 
     def prox(self, z: Any) -> Any:
         xp = array_namespace(z)

@@ -20,7 +20,8 @@ import scipy.special as sps
 from lbdsl.backend import to_numpy
 from lbdsl.prox.catalogue import Clip, Psi, Softmax
 from lbdsl.prox.registry import (ACTIVATIONS, NOT_PROXIMAL, PROXIMAL_NOT_IN_CATALOGUE,
-                                 closest_name, explain_unknown, make_activation)
+                                 activation_params, closest_name, explain_unknown,
+                                 make_activation)
 
 GRID = np.linspace(-8.0, 8.0, 160_001)  # spacing 1e-4
 
@@ -82,8 +83,7 @@ def test_make_activation_builds_every_name(name: str) -> None:
     assert isinstance(psi, Psi)
     expected = "clip" if name == "hardtanh" else name
     assert psi.name == expected
-    spec = ACTIVATIONS[name]
-    assert psi.params() == {p.name: p.default for p in spec.params}
+    assert psi.params() == {p.name: p.default for p in activation_params(name)}
 
 
 def test_make_activation_passes_parameters() -> None:
@@ -188,7 +188,7 @@ def test_proximal_not_in_catalogue_claims_hold(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_catalogue_sigma_is_nondecreasing_and_1_lipschitz(name: str) -> None:
     for kwargs in ({}, {"a": 0.3}, {"theta": 0.7}, {"lo": -0.5, "hi": 2.0}):
-        known = {p.name for p in ACTIVATIONS[name].params}
+        known = {p.name for p in activation_params(name)}
         if set(kwargs) - known:
             continue
         psi = make_activation(name, **kwargs)
