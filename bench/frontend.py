@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from lbdsl.certify.certificate import certify
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import lift
 from lbdsl.syntax.parser import parse
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from lbdsl.backend import namespace
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.ir.tasks.records import Adam, ImplicitSGD
 from lbdsl.lift.compact import lift
 from lbdsl.prox.regularisers import TV

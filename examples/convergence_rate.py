@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lbdsl.backend import namespace, to_numpy
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import lift
 from lbdsl.outputs import write_bytes_atomic
 from lbdsl.prox.regularisers.registry import make_regulariser

@@ -71,7 +71,7 @@ def noisy_input_psnr() -> float:
     """The test PSNR of doing nothing: the noisy inputs against the clean targets."""
     from lbdsl.ir.tasks.records import DigitsData
     from lbdsl.syntax.parser import parse
-    from lbdsl.ir.build import build_module
+    from lbdsl.program import build_module
     from lbdsl.tasks.train.pairs import make_pairs
 
     net = build_module(parse(network_block(SPEC), "<dae>")).networks["dae"]

@@ -159,9 +159,14 @@ class Spec:
         if not verbose:
             console = Console(file=io.StringIO(), markup=False, highlight=False)
             errors = console
+        executor = None
+        if client is not None:
+            from .distributed import DaskExecutor
+
+            executor = DaskExecutor(client, ())
         return pipeline.solve(program, backend=backend, out=out, overrides=every,
                               console=console, errors=errors, resume=resume,
-                              allow_outside=allow_outside, client=client)
+                              allow_outside=allow_outside, executor=executor)
 
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import LbdslError
 from .outputs import write_npz_atomic, write_text_atomic
+from .syntax.grammar import keywords
 
 __all__ = ["Network"]
 
@@ -34,9 +35,7 @@ class Network:
     """A network under construction: ``input`` its shape (without a batch axis)."""
 
     def __init__(self, name: str, input: tuple[int, ...] | int) -> None:  # noqa: A002
-        from .exchange.onnx_import import KEYWORDS
-
-        if not (isinstance(name, str) and name.isidentifier()) or name in KEYWORDS:
+        if not (isinstance(name, str) and name.isidentifier()) or name in keywords():
             raise LbdslError(f"{name!r} is not a network name (letters, digits and _, not a "
                              "word of the language)")
         dims = (input,) if isinstance(input, (int, np.integer)) else input

@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .errors import LbdslError
 
 __all__ = ["main"]
@@ -234,15 +234,15 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                                  overrides=args.overrides, resume=args.resume,
                                  allow_outside=args.allow_outside)
         return exit_status(results)
-    from .distributed import cluster
+    from .distributed import DaskExecutor, cluster
 
     again = (["--workers", str(args.workers)] if args.workers is not None
              else ["--scheduler", args.scheduler])
     with cluster(args.workers, args.scheduler) as client:
         results = pipeline.solve(program, backend=args.backend, out=args.out,
                                  overrides=args.overrides, resume=args.resume,
-                                 allow_outside=args.allow_outside, client=client,
-                                 cluster=again)
+                                 allow_outside=args.allow_outside,
+                                 executor=DaskExecutor(client, again))
     return exit_status(results)
 
 

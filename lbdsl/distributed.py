@@ -1,10 +1,13 @@
 """The tasks of a spec as futures on a Dask cluster (``lbdsl solve --workers N`` /
-``--scheduler ADDRESS``, ``spec.solve(client=...)``).
+``--scheduler ADDRESS``, ``spec.solve(client=...)``): :class:`DaskExecutor`, the executor
+:func:`lbdsl.pipeline.solve` is handed (:mod:`lbdsl.tasks.executor`).  It knows no task kind:
+a kind says which of its tasks split into parts (``splits``), and hands the parts to
+:meth:`DaskExecutor.map` as picklable functions.
 
 Each task is one future: a worker builds the spec again from the text this process read
-(never from the file again: it may have changed since), runs the task exactly as the serial
-loop does (:func:`lbdsl.pipeline.run_task`) into the folder the serial run would use, and sends
-back its :class:`~lbdsl.tasks.result.TaskResult`.  So the folders and the numbers are those of
+(:class:`~lbdsl.tasks.executor.SpecRef`: never from the file again, it may have changed since),
+runs the task exactly as the serial loop does (:func:`lbdsl.tasks.run.run_task`) into the
+folder the serial run would use, and sends back its :class:`~lbdsl.tasks.result.TaskResult`.  So the folders and the numbers are those of
 a serial run, bit for bit: a task is deterministic given its spec, seed and folder.  A worker
 that dies mid-task is replaced by the nanny and the task re-runs from the start
 (``retries``); its files are written atomically and its folder lock is released with the dead
@@ -14,13 +17,11 @@ system): a worker resolves the spec's relative names from this process's working
 (:func:`lbdsl.paths.working_directory`; it may have been started elsewhere), so its reports
 and messages name the spec as a serial run does, and it writes into the folder made absolute.
 
-An ``invert`` task with ``chunk = K`` is run by this process instead, and each of its groups
-of ``K`` rows (:mod:`lbdsl.tasks.invert.chunks`) is a future (likewise each point of an
-``alpha = sweep(...)`` whose solver has ``warm_start = false``, by
-:func:`lbdsl.tasks.invert.solve.sweep_point`): the worker prepares the task
-(data, lifted problem — once per worker process, cached) and solves its group exactly as the
-serial loop does (:func:`lbdsl.tasks.invert.solve_group`); this process merges the groups and
-writes the folder.  Again the serial run's arrays, bit for bit.
+A task that splits (an ``invert`` task with ``chunk = K``, or a sweep whose solver has
+``warm_start = false``) is run by this process instead, and each of its parts is a future
+(:mod:`lbdsl.tasks.invert.parts`: the worker prepares the task once per process and run, and
+solves its part exactly as the serial loop does); this process merges the parts and writes the
+folder.  Again the serial run's arrays, bit for bit.
 
 Ctrl-C (or SIGTERM, SIGHUP) on the submitting side sets the run's stop ``Event`` on the
 scheduler; each task's solver asks it at its checks (at most every half second:
@@ -35,15 +36,14 @@ each line prefixed with what it belongs to (``[invert net (line L)] pdhg: iterat
 done``) — always after that future's lines (:class:`_Lines` says why).
 
 A ``train`` task with ``shards = K`` runs here too, its K shards of samples and lifted states on
-the workers (:mod:`lbdsl.distributed_shards`); its epochs, checkpoints and Ctrl-C are those of
-a serial run.
+the workers (:meth:`DaskExecutor.shard_pool`, :mod:`lbdsl.distributed_shards`); its epochs,
+checkpoints and Ctrl-C are those of a serial run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import io
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,8 +54,9 @@ from rich.console import Console
 
 from .errors import LbdslError
 from .paths import cwd, working_directory
+from .tasks.executor import SpecRef
 
-__all__ = ["run_tasks", "cluster", "RETRIES"]
+__all__ = ["DaskExecutor", "cluster", "RETRIES"]
 
 #: How many times a task whose worker died is started again.
 RETRIES = 2
@@ -152,100 +153,39 @@ def _worker_console(run: str = "", label: str = "") -> Console:
                   color_system=None)
 
 
-def _program(spec: tuple[str, str, str], overrides: tuple[str, ...]) -> Any:
-    """The spec ``(file, text, working directory)`` as the caller read it: from its text (the
-    file may have changed since, or be another file under that name here), under its name, and
-    — while :func:`lbdsl.paths.working_directory` holds the caller's directory — with its
-    relative paths where the caller found them."""
-    from . import pipeline
-
-    file, source, _ = spec
-    return pipeline.loads(source, overrides, file=file)
-
-
-def _on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
-               index: int, folder: Any, resume: bool, run: str = "") -> Any:
-    """Task ``index`` of the spec, run on this worker (its lines forwarded to the caller); None
-    when the run was stopped before it started."""
-    from . import pipeline
+def _task_on_worker(ref: SpecRef, folder: Any, resume: bool) -> Any:
+    """Task ``ref.index`` of the spec, run on this worker (its lines forwarded to the caller);
+    None when the run was stopped before it started."""
     from .backend import namespace
+    from .program import loads
+    from .tasks.run import context, label, run_task
 
-    if _stopped_before(run):
+    if _stopped_before(ref.run):
         return None
-    with working_directory(spec[2]):
-        program = _program(spec, overrides)
-        task = program.tasks[index]
+    with working_directory(ref.cwd):
+        program = loads(ref.source, ref.overrides, file=ref.file)
+        task = program.tasks[ref.index]
         # its errors come back in its result, which the caller prints: not forwarded, not twice
-        ctx = pipeline.context(program, namespace(backend), backend, overrides,
-                               _worker_console(run, _label(task)), _worker_console(), resume)
-        with _stoppable(run):
-            return pipeline.run_task(ctx, task, folder)
+        ctx = context(program, namespace(ref.backend), ref.backend, ref.overrides,
+                      _worker_console(ref.run, label(task)), _worker_console(), resume,
+                      run=ref.run)
+        with _stoppable(ref.run):
+            return run_task(ctx, task, folder)
 
 
-@functools.lru_cache(maxsize=4)
-def _prepared(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str, index: int,
-              run: str) -> tuple[Any, Any]:
-    """Task ``index`` and its :class:`~lbdsl.tasks.invert.Prepared`, once per worker process
-    and run (``run`` in the key: a long-lived worker must not keep a data file's old
-    contents into the next run)."""
-    from . import pipeline
-    from .backend import namespace
-    from .tasks import invert
-
-    program = _program(spec, overrides)
-    # quiet: the caller prepared the same task itself and printed what this would print
-    quiet = _worker_console()
-    ctx = pipeline.context(program, namespace(backend), backend, overrides, quiet, quiet, False)
-    task = program.tasks[index]
-    return task, invert.prepare(ctx, task)
-
-
-def _group_on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
-                     index: int, group: int, run: str = "") -> Any:
-    """Group ``group`` of the chunked task ``index``, solved on this worker (its lines
-    forwarded to the caller)."""
+def _part_on_worker(part: Callable[..., Any], args: tuple[Any, ...], run: str, label: str,
+                    where: str) -> Any:
+    """One part of a task, run on this worker from the caller's working directory ``where``
+    (its lines forwarded to the caller, prefixed with ``label``); None when the run was
+    stopped before it started."""
     import numpy as np
-
-    from .tasks import invert
-    from .tasks.invert import chunks
 
     if _stopped_before(run):
         return None
-    with working_directory(spec[2]):
-        task, prep = _prepared(spec, overrides, backend, index, run)
-    groups = chunks.groups(task, prep.observed)
-    console = _worker_console(run, _group_name(group, len(groups)))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
-        return invert.solve_group(task, prep, groups[group], console)
-
-
-def _point_on_worker(spec: tuple[str, str, str], overrides: tuple[str, ...], backend: str,
-                     index: int, alpha: float, run: str = "") -> Any:
-    """The sweep point ``alpha`` of task ``index``, solved on this worker (its lines forwarded
-    to the caller)."""
-    import numpy as np
-
-    from .tasks.invert import solve
-
-    if _stopped_before(run):
-        return None
-    with working_directory(spec[2]):
-        task, prep = _prepared(spec, overrides, backend, index, run)
-    console = _worker_console(run, _point_name(alpha))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stoppable(run):
-        return solve.sweep_point(task, prep.lp, prep.f_solver, alpha, console)
-
-
-def _here(task: Any) -> bool:
-    """Whether ``task`` runs in the calling process, its parts as futures: a ``chunk`` task
-    (groups of rows), a sweep without warm starts (its points), or a ``train`` task with
-    ``shards`` (data-parallel: :mod:`lbdsl.distributed_shards`)."""
-    from .tasks.invert.solve import independent_points
-
-    if task.kind == "train":
-        return getattr(task, "shards", None) is not None
-    return task.kind == "invert" and (getattr(task, "chunk", None) is not None
-                                      or independent_points(task) is not None)
+    console = _worker_console(run, label)
+    with working_directory(where), _stoppable(run), \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return part(*args, console=console)
 
 
 class _Stop:
@@ -322,22 +262,6 @@ def _quiet_cancelled_gathers(client: Any) -> None:
     loop.set_exception_handler(handler)
 
 
-def _label(task: Any) -> str:
-    """What a task's lines and its ``done`` line are prefixed with: ``invert net (line L)``."""
-    line = task.span.line if task.span is not None else None
-    return f"{task.kind} {task.network}" + (f" (line {line})" if line else "")
-
-
-def _group_name(group: int, n: int) -> str:
-    """What the lines of group ``group`` (from 0) of a chunked task are prefixed with."""
-    return f"group {group + 1} of {n}"
-
-
-def _point_name(alpha: float) -> str:
-    """What the lines of a sweep point solved on a worker are prefixed with."""
-    return f"α = {alpha:.3g}"
-
-
 class _Lines:
     """The caller's side of the lines the workers' solves print (:func:`_worker_console`): while
     active, each one is printed here as it comes, ``  [what] line``.
@@ -375,85 +299,94 @@ class _Lines:
             self.client.unsubscribe_topic(TOPIC)
 
 
-def run_tasks(client: Any, program: Any, folders: dict[int, Any], backend: str,
-              overrides: tuple[str, ...], resume: bool, console: Any, errors: Any) -> list[Any]:
-    """Every task of ``program`` as a future on ``client`` — a chunked ``invert`` task here,
-    its groups as futures —; the results in spec order (after a Ctrl-C: of the tasks that
-    ran, as in a serial run).  The lines the workers' solves print are printed here as they
-    come, each prefixed with what it belongs to."""
-    run = uuid.uuid4().hex
-    with _Lines(client, run, console):
-        results = _submit_and_gather(client, program, folders, backend, overrides, resume,
-                                     console, errors, run)
-    for result in results:
-        where = f" -> {result.path}" if result.path else ""
-        (errors if result.error else console).print(
-            f"  {result.label}: {result.status}{where}"
-            + (f": {result.error}" if result.error else ""), highlight=False)
-    return results
+class DaskExecutor:
+    """The tasks of a run as futures on ``client``'s cluster (module docstring); ``options``
+    the command-line options that reach it again (``--workers 2``), for the go-on line."""
 
+    distributes = True
 
-def _submit_and_gather(client: Any, program: Any, folders: dict[int, Any], backend: str,
-                       overrides: tuple[str, ...], resume: bool, console: Any, errors: Any,
-                       run: str) -> list[Any]:
-    """The body of :func:`run_tasks`: the tasks' results, in spec order, of run ``run``."""
-    from . import pipeline
-    from .backend import namespace
+    def __init__(self, client: Any, options: tuple[str, ...] | list[str] = ()) -> None:
+        self.client = client
+        self.options: tuple[str, ...] | None = tuple(options)
+        self.stop: _Stop | None = None
 
-    spec = (program.module.file, program.module.source, str(cwd().absolute()))
-    stop = _Stop(client, run, console)
-    chunked = [i for i, t in enumerate(program.tasks) if _here(t)]
-    futures = {index: client.submit(_on_worker, spec, overrides, backend, index,
-                                    _absolute(folders.get(index)), resume, run,
-                                    key=f"lbdsl-task-{index}-{run}", retries=RETRIES,
-                                    pure=False)
-               for index in range(len(program.tasks)) if index not in chunked}
-    console.print(f"  {len(program.tasks)} task(s) on "
-                  f"{len(client.scheduler_info()['workers'])} Dask worker(s)", highlight=False)
-    local: dict[int, Any] = {}
-    for index in chunked:
-        if stop.requested:
-            break
-        ctx = pipeline.context(program, namespace(backend), backend, overrides, console, errors,
-                               resume)
+    def map(self, part: Callable[..., Any], calls: list[tuple[Any, ...]],
+            names: list[str]) -> list[Any]:
+        """``part(*args, console=…)`` for each of ``calls`` as futures, gathered (None for a
+        part a stop kept from starting); a line as each finishes, named by ``names``."""
+        stop = self.stop
+        assert stop is not None, "map is for the parts of a task of run_tasks"
+        where = str(cwd().absolute())
+        batch = uuid.uuid4().hex           # the parts of one call (a run may make several)
+        futures = [self.client.submit(_part_on_worker, part, args, stop.run, name, where,
+                                      key=f"lbdsl-{part.__name__}-{batch}-{k}",
+                                      retries=RETRIES, pure=False)
+                   for k, (args, name) in enumerate(zip(calls, names))]
+        return stop.gather(futures, {f.key: name for f, name in zip(futures, names)})
 
-        def groups(task: Any, n: int, index: int = index) -> list[Any]:
-            parts = [client.submit(_group_on_worker, spec, overrides, backend, index, k, run,
-                                   key=f"lbdsl-chunk-{index}-{k}-{run}", retries=RETRIES,
-                                   pure=False) for k in range(n)]
-            names = {p.key: _group_name(k, n) for k, p in enumerate(parts)}
-            return stop.gather(parts, names)    # None: a group a stop kept from starting
+    def shard_pool(self, shards: int, backend: str) -> Callable[[Any], Any]:
+        """Data-parallel training's pool: ``shards`` shards of samples and states kept on the
+        workers (:class:`lbdsl.distributed_shards.DaskPool`)."""
+        from .distributed_shards import DaskPool
 
-        def points(task: Any, alphas: list[float], index: int = index) -> list[Any]:
-            parts = [client.submit(_point_on_worker, spec, overrides, backend, index, a, run,
-                                   key=f"lbdsl-alpha-{index}-{k}-{run}", retries=RETRIES,
-                                   pure=False) for k, a in enumerate(alphas)]
-            names = {p.key: _point_name(a) for p, a in zip(parts, alphas)}
-            return stop.gather(parts, names)
+        return DaskPool.factory(self.client, shards, backend)
 
-        def shards(k: int) -> Any:
-            from .distributed_shards import DaskPool
+    def run_tasks(self, ctx: Any, folders: dict[int, Any],
+                  run_task: Callable[[Any, Any, Any], Any]) -> list[Any]:
+        """Every task of ``ctx`` as a future — a task that splits here, its parts as futures —;
+        the results in spec order (after a Ctrl-C: of the tasks that ran, as in a serial run).
+        The lines the workers print are printed here as they come, each prefixed with what it
+        belongs to."""
+        from .tasks.run import label
 
-            return DaskPool.factory(client, k, backend)
+        with _Lines(self.client, ctx.run, ctx.console):
+            results = self._submit_and_gather(ctx, folders, run_task)
+        for result in results:
+            where = f" -> {result.path}" if result.path else ""
+            (ctx.errors if result.error else ctx.console).print(
+                f"  {result.label}: {result.status}{where}"
+                + (f": {result.error}" if result.error else ""), highlight=False)
+        return results
 
-        ctx.chunks, ctx.sweep, ctx.shards = groups, points, shards
-        try:
-            local[index] = pipeline.run_task(ctx, program.tasks[index], folders.get(index))
-        except KeyboardInterrupt:
-            if stop.abandoned:
-                client.cancel(list(futures.values()))
-                raise
-            if not stop.requested:          # a Ctrl-C while this process prepared the task
-                stop.request()
-            # stopped before any of its groups or points ran: not started (below)
-    names = {f.key: _label(program.tasks[i]) for i, f in futures.items()}
-    gathered = {i: _in_callers_folder(r, folders.get(i))
-                for i, r in zip(futures, stop.gather(list(futures.values()), names))}
-    results = [local.get(i, gathered.get(i)) for i in range(len(program.tasks))]
-    if stop.requested:      # the run was stopped: a task it kept from starting says so (exit 130)
-        results = [_not_started(program.tasks[i]) if r is None else r
-                   for i, r in enumerate(results)]
-    return [r for r in results if r is not None]
+    def _submit_and_gather(self, ctx: Any, folders: dict[int, Any],
+                           run_task: Callable[[Any, Any, Any], Any]) -> list[Any]:
+        """The body of :meth:`run_tasks`: the tasks' results, in spec order."""
+        from .tasks import runner
+        from .tasks.run import label
+
+        client, tasks = self.client, ctx.tasks
+        stop = self.stop = _Stop(client, ctx.run, ctx.console)
+        here = [i for i, t in enumerate(tasks) if getattr(runner(t.kind), "splits",
+                                                            lambda t: False)(t)]
+        ref = ctx.spec_ref()
+        futures = {index: client.submit(_task_on_worker, dataclasses.replace(ref, index=index),
+                                        _absolute(folders.get(index)), ctx.resume,
+                                        key=f"lbdsl-task-{index}-{ctx.run}", retries=RETRIES,
+                                        pure=False)
+                   for index in range(len(tasks)) if index not in here}
+        ctx.console.print(f"  {len(tasks)} task(s) on "
+                          f"{len(client.scheduler_info()['workers'])} Dask worker(s)",
+                          highlight=False)
+        local: dict[int, Any] = {}
+        for index in here:
+            if stop.requested:
+                break
+            try:
+                local[index] = run_task(ctx, tasks[index], folders.get(index))
+            except KeyboardInterrupt:
+                if stop.abandoned:
+                    client.cancel(list(futures.values()))
+                    raise
+                if not stop.requested:          # a Ctrl-C while this process prepared it
+                    stop.request()
+                # stopped before any of its parts ran: not started (below)
+        names = {f.key: label(tasks[i]) for i, f in futures.items()}
+        gathered = {i: _in_callers_folder(r, folders.get(i))
+                    for i, r in zip(futures, stop.gather(list(futures.values()), names))}
+        results = [local.get(i, gathered.get(i)) for i in range(len(tasks))]
+        if stop.requested:  # the run was stopped: a task it kept from starting says so (exit 130)
+            results = [_not_started(tasks[i]) if r is None else r for i, r in enumerate(results)]
+        return [r for r in results if r is not None]
 
 
 def _absolute(folder: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.syntax.parser import parse
 
 #: An 8×8 → 32 ReLU perceptron: the smallest network with an image input.

@@ -176,7 +176,7 @@ def test_killing_every_worker_mid_run_still_gives_the_serial_result(tmp_path):
         killer.start()
         results = lbdsl.load(path).solve(out=tmp_path / "dask", verbose=False, client=client)
         killer.join()
-        assert running and all(k.startswith(("lbdsl-task-", "lbdsl-chunk-", "lbdsl-alpha-",
+        assert running and all(k.startswith(("lbdsl-task-", "lbdsl-group-", "lbdsl-point-",
                                                            "lbdsl-shard-"))
                                for k in running)                         # killed mid-task
         assert set(client.run(os.getpid).values()).isdisjoint(pids)   # new worker processes

@@ -80,12 +80,12 @@ def _files(folder: Path) -> set[str]:
 
 def _solving(dask_worker) -> list[str]:  # noqa: ANN001 - Dask passes its worker
     """The sweep points this worker solves now (past preparing the task: the solver runs)."""
-    from lbdsl import distributed as lbdsl_distributed
+    from lbdsl.tasks.invert import parts
 
     keys = [str(ts.key) for ts in list(dask_worker.state.executing)]
-    if lbdsl_distributed._prepared.cache_info().currsize == 0:
+    if parts.prepared.cache_info().currsize == 0:
         return []
-    return [k for k in keys if k.startswith("lbdsl-alpha-")]
+    return [k for k in keys if k.startswith("lbdsl-point-")]
 
 
 def _ctrl_c_at(monkeypatch: pytest.MonkeyPatch, label: str, iteration: int) -> None:
@@ -172,7 +172,7 @@ def test_a_ctrl_c_in_a_sweep_on_the_workers_ends_it_as_serially_and_resume_finis
     assert len(sent_back) == 1
     grid, results = sent_back[0]
     assert grid == GRID
-    running = {int(key.split("-")[3]) for key in at_stop}     # lbdsl-alpha-{task}-{k}-{run}
+    running = {int(key.split("-")[3]) for key in at_stop}     # lbdsl-point-{batch}-{k}
     assert len(running) == 2 and 0 in running, at_stop        # Dask starts them in order
     assert {k for k, r in enumerate(results) if r is not None} == running
     for k in running:

@@ -35,9 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import LbdslError
+from ..outputs import write_npz_atomic, write_text_atomic
 from ..prox.registry import NOT_PROXIMAL, PROXIMAL_NOT_IN_CATALOGUE
+from ..syntax.grammar import keywords
 
-__all__ = ["ImportRefused", "Imported", "read_model", "translate"]
+__all__ = ["ImportRefused", "Imported", "read_model", "translate", "import_onnx"]
 
 
 class ImportRefused(LbdslError):
@@ -54,8 +56,7 @@ _REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Elu": "elu", "Selu": "selu", "Celu": "e
                         "Exp": "exp", "Sin": "sin", "Cos": "cos"}
 _ALIASES = ("Flatten", "Identity", "Dropout", "Reshape")
 #: The words of the language, which a name in the written spec must not be.
-KEYWORDS = frozenset({"check", "input", "invert", "network", "output", "param", "repeat",
-                      "train"})
+KEYWORDS = keywords()
 #: The least number of inputs each op reads (a malformed node is refused, not a traceback).
 _ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "Add": 2, "Reshape": 2,
           "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1, "Sigmoid": 1,
@@ -597,3 +598,27 @@ def translate(model: Any, name: str, weights_file: str) -> Imported:
         raise ImportRefused(f"`{name}` is not a network name (letters, digits and _, not a "
                             "word of the language); give --name")
     return _Translator(model, name, weights_file).run()
+
+
+def import_onnx(model: str | Path, out: str | Path = ".", name: str | None = None,
+                ) -> tuple[Path, Path]:
+    """Write ``out/NAME.lbn`` and ``out/NAME.npz`` for the ONNX model at ``model`` (``NAME``:
+    the model file's stem); returns both paths.  Each file is written whole or not at all."""
+    model = Path(model)
+    name = name or (re.sub(r"\W", "_", model.stem).strip("_") or "model")
+    if not re.match(r"[A-Za-z_]", name) or name in KEYWORDS:
+        name = f"net_{name}"
+    loaded = read_model(model)
+    try:
+        imported = translate(loaded, name, f"{name}.npz")
+    except ImportRefused as err:
+        raise ImportRefused(f"{model}: {err}") from None
+    folder = Path(out)
+    spec, weights = folder / f"{name}.lbn", folder / f"{name}.npz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_npz_atomic(weights, imported.weights)
+        write_text_atomic(spec, imported.text)
+    except OSError as exc:
+        raise LbdslError(f"cannot write into {folder}: {exc.strerror or exc}") from None
+    return spec, weights

@@ -33,7 +33,7 @@ def from_torch(module: Any, example_input: Any, out: str | Path = ".",
         import torch
     except ModuleNotFoundError:
         raise LbdslError("from_torch needs PyTorch: pip install torch==2.13.0") from None
-    from . import import_onnx
+    from .onnx_import import import_onnx
 
     buffer = io.BytesIO()
     was_training = module.training

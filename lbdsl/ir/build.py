@@ -32,16 +32,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import Diagnostic, SourceSpan, SpecError
-from ..paths import spec_dir
 from ..syntax import tree
 from . import params as init
 from .affine import AffineForms, PlannedParam, affine_forms, span_line
 from .graph import build_graph
 from .layers import LAYER_TYPES
-from .nodes import (Layer, ModuleIR, NetworkIR, Param, Residual, Shape, Step, Variable,
+from .nodes import (Layer, NetworkIR, Param, Residual, Shape, Step, Variable,
                     format_shape, size_of)
 
-__all__ = ["build_network", "build_module", "MAX_UNROLLED_STATEMENTS"]
+__all__ = ["build_network", "MAX_UNROLLED_STATEMENTS"]
 
 #: ``repeat`` may unroll to at most this many statements in one network.
 MAX_UNROLLED_STATEMENTS = 100_000
@@ -633,71 +632,3 @@ def build_network(net: tree.Network, file_dir: Path | str = ".", *, source: str 
     builder = _NetworkBuilder(net, Path(file_dir), source, max_param_bytes)
     builder.run(net.body)
     return builder.finish()
-
-
-def build_module(module: tree.Module, *, max_param_bytes: int = init.MAX_PARAM_BYTES,
-                 ) -> ModuleIR:
-    """Every network of ``module``, and its tasks; all errors of the file in one SpecError.
-
-    Tasks are built by :mod:`lbdsl.ir.tasks` (``build_task(task_tree, network_ir)``; a task
-    whose network failed is still checked, without the network).  If that module cannot be
-    imported, the task syntax trees are kept as they are.
-    """
-    file_dir = spec_dir(module.file)
-    diags: list[Diagnostic] = []
-    networks: dict[str, NetworkIR] = {}
-    first: dict[str, tree.Network] = {}
-    for net in module.networks:
-        name = net.name.id
-        if name in first:
-            diags.append(Diagnostic(net.name.span, f"network `{name}` is already defined on "
-                                    f"line {span_line(first[name].name.span)}",
-                                    "give each network its own name"))
-            continue
-        first[name] = net
-        try:
-            networks[name] = build_network(net, file_dir, source=module.source,
-                                           max_param_bytes=max_param_bytes)
-        except SpecError as exc:
-            diags.extend(exc.diagnostics)
-    tasks: list[Any] = []
-    task_api = _task_api()
-    if task_api is None:
-        diags.extend(_unknown_networks(module, list(first)))
-        tasks = list(module.tasks)
-    else:
-        build_task, task_network_problems = task_api
-        diags.extend(task_network_problems(module))
-        for task in module.tasks:
-            if task.network.id not in first:
-                continue
-            try:
-                tasks.append(build_task(task, networks.get(task.network.id)))
-            except SpecError as exc:
-                diags.extend(exc.diagnostics)
-    if diags:
-        diags.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
-        raise SpecError(diags, module.source)
-    return ModuleIR(module.file, module.source, networks, tuple(tasks))
-
-
-def _unknown_networks(module: tree.Module, names: list[str]) -> list[Diagnostic]:
-    found = []
-    for task in module.tasks:
-        target = task.network.id
-        if target not in names:
-            guess = difflib.get_close_matches(target, names, n=1, cutoff=0.6)
-            hint = (f"did you mean `{guess[0]}`?" if guess else
-                    "networks in this file: " + (", ".join(names) or "none"))
-            found.append(Diagnostic(task.network.span, f"`{task.kind}` names network "
-                                    f"`{target}`, which is not defined in this file", hint))
-    return found
-
-
-def _task_api() -> tuple[Any, Any] | None:
-    """``(build_task, task_network_problems)`` from :mod:`lbdsl.ir.tasks`, if it is there."""
-    try:
-        from .tasks import build_task, task_network_problems
-    except ImportError:
-        return None
-    return build_task, task_network_problems

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import LbdslError
 
-__all__ = ["grammar_locations", "grammar_text", "task_kinds"]
+__all__ = ["grammar_locations", "grammar_text", "task_kinds", "keywords"]
 
 
 def grammar_locations() -> list[Traversable]:
@@ -47,3 +47,10 @@ def task_kinds() -> tuple[str, ...]:
     names = [t.strip() for t in rule.group(1).split("|")] if rule else []
     words = dict(re.findall(r'^([A-Z_]+):\s*"([a-z_]+)"', text, re.M))
     return tuple(words[n] for n in names if n in words)
+
+
+@functools.cache
+def keywords() -> frozenset[str]:
+    """The words of the language (``network``, ``input``, …, the task kinds): every quoted
+    word of the grammar, which a name in a spec cannot be."""
+    return frozenset(re.findall(r'"([A-Za-z_]+)"', grammar_text()))

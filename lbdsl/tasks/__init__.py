@@ -1,7 +1,8 @@
 """Running tasks: the runtime behind ``lbdsl solve`` and ``lbdsl.load(...).solve()``.
 
 One package per task kind, each with ``run(ctx, task, folder) -> TaskResult`` holding the kind's
-stages (:data:`KINDS`; the order of the tasks is :func:`lbdsl.pipeline.solve`'s):
+stages (:func:`runner`; the kinds are :data:`lbdsl.ir.tasks.kinds.TASK_KINDS`, the order of
+the tasks is :func:`lbdsl.pipeline.solve`'s):
 
 * :mod:`.invert` — truth and data, lowering (:mod:`.invert.lower`), the solves
   (:mod:`.invert.solve`: α rules, the quadratic baseline), ``result.npz``, figures, report;
@@ -10,40 +11,31 @@ stages (:data:`KINDS`; the order of the tasks is :func:`lbdsl.pipeline.solve`'s)
   figures, report;
 * :mod:`.check` — the certificate, printed.
 
+A runner package may also declare ``certificate_weights(task, net) -> (λ, ρ, μ)`` with
+``CERTIFICATE_PRIORITY`` (where a network's certificate takes its weights from: its ``check``
+task, else its ``invert`` task) and ``splits(task) -> bool`` (the task runs in the calling
+process and hands independent parts to the executor, :mod:`.executor`).
+
 What they share: :mod:`.context` (the :class:`~.context.RunContext` every runner gets),
-:mod:`.data` (images, digits, files, noise), :mod:`.checkpoint` (the one checkpoint format,
-fingerprints, ``--resume``) with :mod:`.arraytree`, :mod:`.progress` (progress display, Ctrl-C),
-:mod:`.layout` (output folders), :mod:`.report` and :mod:`.figures` (provenance, metrics, plot
-helpers), :mod:`.result` (the :class:`TaskResult` a caller gets back) and :mod:`.summary` (its
-table).  A new task kind is a package here, one line in :data:`KINDS`, and its spec side in
-:mod:`lbdsl.ir.tasks`.
+:mod:`.run` (one task, its failure turned into a result), :mod:`.executor` (where tasks and
+their parts run: here, or a Dask cluster's executor), :mod:`.data` (images, digits, files,
+noise), :mod:`.checkpoint` (the one checkpoint format, fingerprints, ``--resume``) with
+:mod:`.arraytree`, :mod:`.progress` (progress display, Ctrl-C), :mod:`.layout` (output
+folders), :mod:`.report` and :mod:`.figures` (provenance, metrics, plot helpers),
+:mod:`.result` (the :class:`TaskResult` a caller gets back) and :mod:`.summary` (its table).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
 
+from ..ir.tasks.kinds import TASK_KINDS
 from .result import TaskResult, exit_status
 
-__all__ = ["TaskResult", "exit_status", "TaskKind", "KINDS"]
+__all__ = ["TaskResult", "exit_status", "runner"]
 
 
-@dataclass(frozen=True)
-class TaskKind:
-    """A task kind's runner (``module.run``) and whether it writes an output folder."""
-
-    module: str
-    writes_folder: bool
-
-    def runner(self) -> Callable[..., Any]:
-        return importlib.import_module(self.module).run
-
-
-KINDS: dict[str, TaskKind] = {
-    "invert": TaskKind("lbdsl.tasks.invert", True),
-    "train": TaskKind("lbdsl.tasks.train", True),
-    "check": TaskKind("lbdsl.tasks.check", False),
-}
+def runner(kind: str) -> ModuleType:
+    """The runner package of the task kind ``kind`` (its ``run``, and what it declares)."""
+    return importlib.import_module(TASK_KINDS[kind].runner)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..paths import spec_dir
+from ..paths import cwd, spec_dir
+from .executor import Serial, SpecRef
 
-__all__ = ["RunContext", "spec_dir"]
+__all__ = ["RunContext", "certificate_weights", "spec_dir"]
 
 
 @dataclass
 class RunContext:
     """One ``lbdsl solve`` run: the spec, the backend, the options, where output goes.
 
-    ``networks`` are the spec's networks by name; ``file`` and ``source`` the spec's file name
-    and text (for reports and errors); ``xp`` the array namespace of ``backend``; ``overrides``
+    ``networks`` and ``tasks`` are the spec's; ``file`` and ``source`` the spec's file name and
+    text (for reports and errors); ``xp`` the array namespace of ``backend``; ``overrides``
     the ``--set`` strings; ``console`` / ``errors`` where progress and one-line failures go;
-    ``resume`` whether to go on from each task's checkpoint; ``certificates`` the certificates
-    computed so far, by ``(network, λ, ρ)``; ``weights`` ``(network) → (λ, ρ)`` the certificate
-    weights of a network (its ``check`` task, else its ``invert`` task).
+    ``resume`` whether to go on from each task's checkpoint; ``executor`` where the tasks and
+    their parts run (:mod:`.executor`); ``run`` names the run; ``certificates`` the
+    certificates computed so far, by ``(network, λ, ρ, μ)``.
     """
 
     networks: dict[str, Any]
@@ -32,15 +34,20 @@ class RunContext:
     console: Any
     errors: Any
     resume: bool = False
-    weights: Any = None
-    chunks: Any = None
-    sweep: Any = None
-    shards: Any = None      # a train task's data-parallel pool: shards(K)(trainer) → a pool
+    tasks: tuple[Any, ...] = ()
+    executor: Any = field(default_factory=Serial)
+    run: str = field(default_factory=lambda: uuid.uuid4().hex)
     certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
 
     @property
     def spec_dir(self) -> Path:
         return spec_dir(self.file)
+
+    def spec_ref(self, task: Any = None) -> SpecRef:
+        """This run's spec as a worker rebuilds it, for ``task`` (its index in the spec)."""
+        index = next((i for i, t in enumerate(self.tasks) if t is task), -1)
+        return SpecRef(self.file, self.source, str(cwd().absolute()), tuple(self.overrides),
+                       self.backend, self.run, index)
 
     def certificate(self, network: str, lam: float, rho: float | None,
                     modulus: float = 0.0) -> Any:
@@ -52,3 +59,24 @@ class RunContext:
         if key not in self.certificates:
             self.certificates[key] = certify_network(self.networks[network], lam, rho, modulus)
         return self.certificates[key]
+
+    def certificate_weights(self, network: str) -> tuple[float, float | None, float]:
+        """``(λ, ρ, μ)`` for ``network``'s certificate (:func:`certificate_weights`)."""
+        return certificate_weights(self.tasks, network, self.networks[network])
+
+
+def certificate_weights(tasks: tuple[Any, ...], network: str,
+                        net: Any) -> tuple[float, float | None, float]:
+    """``(λ, ρ, μ)`` for the certificate of ``network`` (its IR ``net``): from its first task
+    of the kind that declares the most urgent ``CERTIFICATE_PRIORITY`` (its ``check`` task,
+    else its ``invert`` task), else ``(1, None, 0)``."""
+    from . import runner
+
+    best: tuple[int, tuple[float, float | None, float]] | None = None
+    for task in tasks:
+        kind = runner(task.kind)
+        rank = getattr(kind, "CERTIFICATE_PRIORITY", None)
+        if task.network != network or rank is None or (best is not None and best[0] <= rank):
+            continue
+        best = (rank, kind.certificate_weights(task, net))
+    return best[1] if best is not None else (1.0, None, 0.0)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
 from ..paths import spec_file

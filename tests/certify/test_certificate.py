@@ -16,7 +16,7 @@ import sympy as sp
 
 from lbdsl.certify.certificate import FIX_LIMIT, certify
 from lbdsl.certify.numeric import certify_numeric
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import lift
 from lbdsl.syntax.parser import parse
 

@@ -20,7 +20,7 @@ import pytest
 from lbdsl.certify.certificate import certify
 from lbdsl.certify.fixes import round_up
 from lbdsl.cli import main
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import lift
 from lbdsl.prox.regularisers import L1, TV, L2Squared, Weighted
 from lbdsl.syntax.parser import parse

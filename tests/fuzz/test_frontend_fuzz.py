@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lbdsl.certify.certificate import certify
 from lbdsl.errors import LbdslError
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import lift
 from lbdsl.syntax.parser import parse
 

@@ -30,7 +30,7 @@ def write_load_fixtures(folder: Path) -> None:
 
 def build(source: str, folder: Path | None = None, name: str = "spec.lbn"):
     """Parse ``source`` (as the file ``folder/name``) and build its module IR."""
-    from lbdsl.ir.build import build_module
+    from lbdsl.program import build_module
     from lbdsl.syntax.parser import parse
 
     file = str(Path(folder) / name) if folder is not None else name

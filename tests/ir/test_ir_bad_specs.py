@@ -15,7 +15,7 @@ import pytest
 
 from ir_helpers import write_load_fixtures
 from lbdsl.errors import SpecError
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.syntax.parser import parse_file
 
 BAD = Path(__file__).parent / "bad"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lbdsl.backend import to_numpy
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from reference_forward import forward as reference_forward
 from lbdsl.lift.compact import lift
 from lbdsl.syntax.parser import parse

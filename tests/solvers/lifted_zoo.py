@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from lbdsl.backend import to_numpy
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from reference_forward import forward as reference_forward
 from lbdsl.lift.compact import LiftedProblem, lift
 from lbdsl.syntax.parser import parse

@@ -18,7 +18,7 @@ import cvxpy as cp
 import numpy as np
 
 from lbdsl.backend import to_numpy
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.lift.compact import LiftedProblem, lift
 from lbdsl.prox.regularisers import TV, L1, Box, L2Squared, NonNeg
 from lbdsl.solvers.problems import InverseProblem, Term

@@ -92,7 +92,7 @@ def test_refuses_the_quadratic_fidelity_and_foreign_regularisers():
 
 
 def test_refuses_a_deeper_network():
-    from lbdsl.ir.build import build_module
+    from lbdsl.program import build_module
     from lbdsl.lift.compact import lift
     from lbdsl.syntax.parser import parse
 

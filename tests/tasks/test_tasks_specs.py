@@ -70,7 +70,7 @@ def test_spec_header_says_what_and_how(path):
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_spec_builds_with_the_network_ir(path, tmp_path):
-    from lbdsl.ir.build import build_module
+    from lbdsl.program import build_module
 
     copy = tmp_path / "specs" / path.name
     copy.parent.mkdir()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lbdsl.errors import SpecError
-from lbdsl.ir.build import build_module, build_network
+from lbdsl.ir.build import build_network
+from lbdsl.program import build_module
 from lbdsl.ir.tasks import InvertTask, TrainTask, build_task
 from lbdsl.syntax.parser import parse
 from task_helpers import problems

@@ -11,7 +11,7 @@ from train_run_helpers import TINY_AE, TINY_AE_NET, report
 
 from lbdsl.cli import main
 from lbdsl.errors import SpecError
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.ir.tasks.records import DigitsData
 from lbdsl.syntax.parser import parse
 from lbdsl.tasks.train.pairs import make_pairs

@@ -13,7 +13,7 @@ from train_run_helpers import report
 
 from lbdsl.cli import main
 from lbdsl.errors import DataError, SpecError
-from lbdsl.ir.build import build_module
+from lbdsl.program import build_module
 from lbdsl.ir.tasks.records import DigitsData, IdxData
 from lbdsl.syntax.parser import parse
 from lbdsl.tasks.idx import read_idx, write_idx

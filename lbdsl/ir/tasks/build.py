@@ -9,27 +9,36 @@ source text so that errors quote their lines.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...errors import Diagnostic, SpecError
 from ...syntax import tree
 from . import records as m
 from . import reader as r
-from .read_check import CHECK, finish_check
-from .read_invert import INVERT, finish_invert
-from .schema import Context, Read, Schema, read_settings
-from .read_train import TRAIN, finish_train
+from .kinds import TASK_KINDS
+from .schema import Context, Schema, read_settings
 
 __all__ = ["SCHEMAS", "context", "build_task", "build_tasks", "check_task_networks",
            "task_network_problems"]
 
-#: The task kinds and the settings each accepts.
-SCHEMAS: Mapping[str, Schema] = {"invert": INVERT, "train": TRAIN, "check": CHECK}
 
-_FINISH: Mapping[str, Callable[[Read, tree.Task, Context], m.Task | None]] = {
-    "invert": finish_invert, "train": finish_train, "check": finish_check,
-}
+
+class _Schemas(Mapping[str, Schema]):
+    """The schema of each registered task kind (a view: a kind registered later is in it)."""
+
+    def __getitem__(self, kind: str) -> Schema:
+        return TASK_KINDS[kind].schema
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TASK_KINDS)
+
+    def __len__(self) -> int:
+        return len(TASK_KINDS)
+
+
+#: The task kinds and the settings each accepts (from :data:`~.kinds.TASK_KINDS`).
+SCHEMAS: Mapping[str, Schema] = _Schemas()
 
 Variables = Mapping[str, tuple[int, ...]]
 
@@ -77,7 +86,7 @@ def build_task(task: tree.Task, variables: Any = None) -> m.Task:
                            r.suggest(task.kind, SCHEMAS, noun="task kinds"))
     ctx = context(task, variables)
     read = read_settings(task, schema, ctx, SCHEMAS)
-    built = _FINISH[task.kind](read, task, ctx)
+    built = TASK_KINDS[task.kind].finish(read, task, ctx)
     if read.problems or built is None:
         raise SpecError(_ordered(read.problems))
     return built

@@ -8,7 +8,15 @@ from typing import Any
 from ..context import RunContext
 from ..result import TaskResult
 
-__all__ = ["run"]
+__all__ = ["run", "certificate_weights", "CERTIFICATE_PRIORITY"]
+
+#: A network's certificate takes its weights from its ``check`` task first.
+CERTIFICATE_PRIORITY = 0
+
+
+def certificate_weights(task: Any, net: Any) -> tuple[float, float | None, float]:
+    """``(λ, ρ, μ)`` of the certificate: the task's own (no regulariser: μ = 0)."""
+    return float(task.lam), task.rho, 0.0
 
 
 def run(ctx: RunContext, task: Any, folder: Path | None) -> TaskResult:

@@ -8,61 +8,42 @@
     ``chunk``, one solve per group of rows, :mod:`.chunks`) → write (:mod:`.save`,
     :mod:`.figures`)
 
-:func:`prepare` (data, lift, projection) and :func:`solve_group` are what a Dask worker runs
-for one group of a ``chunk`` task; :func:`.solve.sweep_point` for one point of a sweep
-without warm starts.
+:func:`prepare` (data, lift, projection) and :func:`solve_group` are what a worker runs for
+one group of a ``chunk`` task, :func:`.solve.sweep_point` for one point of a sweep without
+warm starts (:mod:`.parts`: a distributing executor's part functions).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ...backend import float_dtype
-from ...lift.compact import lift
-from .. import data as dt
 from ..context import RunContext
 from ..result import TaskResult
+from .prepare import Prepared, prepare, solve_group
 
-__all__ = ["run", "prepare", "solve_group", "Prepared"]
+__all__ = ["run", "prepare", "solve_group", "Prepared", "certificate_weights", "splits",
+           "CERTIFICATE_PRIORITY"]
 
-
-@dataclass
-class Prepared:
-    """An ``invert`` task up to its solve: the data, the lifted problem, the projected data."""
-
-    observed: Any
-    lp: Any
-    f_raw: np.ndarray
-    f_solver: np.ndarray
-    projection: Any
+#: A network's certificate takes its weights from its ``invert`` task when it has no ``check``.
+CERTIFICATE_PRIORITY = 1
 
 
-def prepare(ctx: RunContext, task: Any) -> Prepared:
-    """Truth and data, the lifted problem on the backend, the data projected onto dom Ψ."""
-    from . import lower
+def certificate_weights(task: Any, net: Any) -> tuple[float, float | None, float]:
+    """``(λ, ρ, μ)``: the task's λ, its ρ where written (else the certificate reports the set
+    of ρ), and ``μ = α·w`` of its ``l2sq`` terms (α fixed)."""
+    from .lower import modulus
 
-    net = ctx.networks[task.network]
-    truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
-    observed = dt.make_data(task, net, truth, ctx.spec_dir)
-    lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
-    f_raw = observed.f.reshape(*observed.batch, -1)
-    if task.stage_fidelity == "bregman":
-        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
-    else:
-        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
-    return Prepared(observed, lp, f_raw, f_solver, projection)
+    rho = task.rho if "rho" in task.given else None
+    return float(task.lam), rho, modulus(task, net.input_shape)
 
 
-def solve_group(task: Any, prep: Prepared, rows: slice, console: Any) -> Any:
-    """The solve of the rows ``rows`` of a ``chunk`` task's batch, as a task of its own."""
-    from . import chunks, solve
+def splits(task: Any) -> bool:
+    """Whether the task hands independent parts to a distributing executor: the row groups of
+    ``chunk = K``, or the points of a sweep without warm starts."""
+    from .solve import independent_points
 
-    return solve.run(task, prep.lp, prep.f_solver[rows], prep.f_raw[rows],
-                     chunks.part(prep.observed, rows), console, None)
+    return task.chunk is not None or independent_points(task) is not None
 
 
 def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
@@ -104,8 +85,13 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         solved = _solve_groups(ctx, task, prep, rows)
     else:
         replay = _replay(folder, fingerprint, ctx) if ctx.resume else None
-        points = ((lambda alphas: ctx.sweep(task, alphas)) if ctx.sweep is not None
-                  else None)
+        points = None
+        if ctx.executor.distributes:
+            from . import parts
+
+            ref = ctx.spec_ref(task)
+            points = lambda alphas: ctx.executor.map(  # noqa: E731
+                parts.point, [(ref, a) for a in alphas], [f"α = {a:.3g}" for a in alphas])
         solved = solve.run(task, prep.lp, f_solver, f_raw, observed, console, replay, points)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, ctx.backend,
                           ctx.file, ctx.source, ctx.overrides, fingerprint)
@@ -122,16 +108,19 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
 
 
 def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice]) -> Any:
-    """Every group of rows solved — on the workers of ``ctx.chunks``, or here one after the
-    other — and merged; a Ctrl-C leaves the groups it kept from starting as NaN rows
+    """Every group of rows solved — by a distributing executor, or here one after the other —
+    and merged; a Ctrl-C leaves the groups it kept from starting as NaN rows
     (``interrupted``)."""
-    from . import chunks
+    from . import chunks, parts
 
     n = prep.observed.batch[0]
-    if ctx.chunks is not None:
+    if ctx.executor.distributes:
         ctx.console.print(f"  chunk: {n} rows in {len(rows)} groups of up to {task.chunk}, on "
                           "the Dask workers", highlight=False)
-        solved = list(ctx.chunks(task, len(rows)))
+        ref = ctx.spec_ref(task)
+        solved = list(ctx.executor.map(parts.group, [(ref, k) for k in range(len(rows))],
+                                       [f"group {k + 1} of {len(rows)}"
+                                        for k in range(len(rows))]))
     else:
         solved = []
         for k, group in enumerate(rows):

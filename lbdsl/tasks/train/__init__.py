@@ -16,7 +16,12 @@ from ...errors import SolveError
 from ..context import RunContext
 from ..result import TaskResult
 
-__all__ = ["run"]
+__all__ = ["run", "splits"]
+
+
+def splits(task: Any) -> bool:
+    """Whether the task runs here with its shards on a distributing executor's workers."""
+    return task.shards is not None
 
 
 def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
@@ -30,7 +35,7 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
 
     console = ctx.console
     net = ctx.networks[task.network]
-    cert = ctx.certificate(task.network, *ctx.weights(task.network))
+    cert = ctx.certificate(task.network, *ctx.certificate_weights(task.network))
     console.print(f"  certificate (inverting {task.network}): "
                   f"{'certified' if cert.certified else 'not certified'} ({cert.kind}) at "
                   f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else ""))
@@ -53,9 +58,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         console.print(f"  no checkpoint in {folder}: starting from epoch 0")
     console.print(f"  training: {fit.method_label(task)}, {data.n} samples"
                   + (f", validation {validation.n}" if validation is not None else ""))
-    pool = None
-    if task.shards is not None and ctx.shards is not None:
-        pool = ctx.shards(task.shards)
+    pool = (ctx.executor.shard_pool(task.shards, ctx.backend) if task.shards is not None
+            else None)
+    if pool is not None:
         console.print(f"  data-parallel: {task.shards} shards on the Dask workers")
     elif task.shards is not None:   # a serial run: the same steps, all samples here
         console.print(f"  note: shards = {task.shards} splits the samples over Dask workers; "
