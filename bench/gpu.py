@@ -37,7 +37,7 @@ import numpy as np
 
 from lbdsl.backend import namespace
 from lbdsl.program import build_module
-from lbdsl.ir.tasks.records import Adam, ImplicitSGD
+from lbdsl.training.settings import Adam, ImplicitSGD
 from lbdsl.lift.compact import lift
 from lbdsl.prox.regularisers import TV
 from lbdsl.solvers.base import Stopping

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 import lbdsl
-from lbdsl.ir.tasks.records import SGD, ImplicitSGD
+from lbdsl.training.settings import SGD, ImplicitSGD
 from lbdsl.outputs import write_json_atomic
 from lbdsl.tasks.train.pairs import make_pairs
 from lbdsl.tasks.train.fit import psnr

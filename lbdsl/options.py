@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["Domain", "DOMAINS", "Option", "option", "options", "admits"]
+__all__ = ["Domain", "DOMAINS", "Option", "option", "options", "admits", "check_options"]
 
 Domain = Literal["number", "positive", "nonnegative", "count", "unit", "boolean"]
 
@@ -84,3 +84,14 @@ def options(cls: type) -> tuple[Option, ...]:
 def admits(domain: str, value: Any) -> bool:
     """Whether ``value`` lies in ``domain``."""
     return DOMAINS[domain][0](value)
+
+
+def check_options(settings: Any) -> None:
+    """``ValueError`` naming the first option of the dataclass instance ``settings`` whose
+    value is outside its domain (None, where it is the default, means "not given")."""
+    for o in options(type(settings)):
+        value = getattr(settings, o.name)
+        if value is None and o.default is None:
+            continue
+        if not o.admits(value):
+            raise ValueError(f"{o.name} must be {o.need}, got {value!r}")

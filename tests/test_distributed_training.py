@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lbdsl.cli import main
-from lbdsl.ir.tasks.records import ImplicitSGD
+from lbdsl.training.settings import ImplicitSGD
 from lbdsl.training import train
 
 distributed = pytest.importorskip("dask.distributed")

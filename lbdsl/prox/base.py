@@ -186,16 +186,33 @@ class Psi(ABC):
         """The nearest point of dom Ψ shrunk by ``margin`` (``y`` itself where dom Ψ = ℝⁿ)."""
 
     # -- export: what σ is in other frameworks (``ExportRefused`` where it is nothing) --------
+    #: the ONNX operator that is σ (its attributes: :meth:`onnx_attributes`), None: none
+    onnx_op: ClassVar[str | None] = None
+    #: the ``torch.nn`` module that is σ (its arguments: :meth:`torch_arguments`), None: none
+    torch_module: ClassVar[str | None] = None
+
+    def onnx_attributes(self) -> dict[str, Any]:
+        return {}
+
+    def torch_arguments(self) -> tuple[Any, ...]:
+        return ()
+
     def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
         """σ of the tensor ``z`` (``(N, *shape)``) as ONNX nodes added to the graph ``g``
         (:mod:`lbdsl.exchange.onnx_export`: ``g.op(op, inputs, base, **attrs)``,
-        ``g.const(base, array)``, ``g.reshape(x, shape, base)``); the output tensor's name."""
-        raise ExportRefused(f"the activation `{self.name}` has no ONNX counterpart in lbdsl")
+        ``g.const(base, array)``, ``g.reshape(x, shape, base)``); the output tensor's name.
+        By default :attr:`onnx_op` applied entrywise."""
+        if self.onnx_op is None:
+            raise ExportRefused(f"the activation `{self.name}` has no ONNX counterpart in "
+                                "lbdsl")
+        return g.op(self.onnx_op, [z], f"{base}_{self.name}", **self.onnx_attributes())
 
     def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
         """σ on ``(N, *shape)`` tensors as ``torch.nn`` modules ``(class name, args)``, in
-        order (empty for the identity)."""
-        raise ExportRefused(f"the activation `{self.name}` has no torch.nn module in lbdsl")
+        order (empty for the identity).  By default :attr:`torch_module`."""
+        if self.torch_module is None:
+            raise ExportRefused(f"the activation `{self.name}` has no torch.nn module in lbdsl")
+        return [(self.torch_module, self.torch_arguments())]
 
 
 @dataclass(frozen=True)

@@ -136,12 +136,8 @@ class Tanh(LegendrePsi):
 
     name: ClassVar[str] = "tanh"
     summary: ClassVar[str] = "σ(z) = tanh z"
-
-    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
-        return g.op("Tanh", [z], f"{base}_tanh")
-
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("Tanh", ())]
+    onnx_op: ClassVar[str | None] = "Tanh"
+    torch_module: ClassVar[str | None] = "Tanh"
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).tanh(z)
@@ -212,12 +208,8 @@ class Sigmoid(LegendrePsi):
 
     name: ClassVar[str] = "sigmoid"
     summary: ClassVar[str] = "σ(z) = 1/(1 + e^−z)"
-
-    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
-        return g.op("Sigmoid", [z], f"{base}_sigmoid")
-
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("Sigmoid", ())]
+    onnx_op: ClassVar[str | None] = "Sigmoid"
+    torch_module: ClassVar[str | None] = "Sigmoid"
 
     def prox(self, z: Any) -> Any:
         return sigmoid(z)

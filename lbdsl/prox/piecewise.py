@@ -82,12 +82,8 @@ class ReLU(ElementwisePsi):
 
     name: ClassVar[str] = "relu"
     summary: ClassVar[str] = "σ(z) = max(z, 0)"
-
-    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
-        return g.op("Relu", [z], f"{base}_relu")
-
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("ReLU", ())]
+    onnx_op: ClassVar[str | None] = "Relu"
+    torch_module: ClassVar[str | None] = "ReLU"
 
     def prox(self, z: Any) -> Any:
         return array_namespace(z).maximum(z, 0.0)
@@ -138,12 +134,14 @@ class LeakyReLU(ElementwisePsi):
                       doc="the slope for z < 0")
     name: ClassVar[str] = "leaky_relu"
     summary: ClassVar[str] = "σ(z) = z (z ≥ 0), a·z (z < 0)"
+    onnx_op: ClassVar[str | None] = "LeakyRelu"
+    torch_module: ClassVar[str | None] = "LeakyReLU"
 
-    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
-        return g.op("LeakyRelu", [z], f"{base}_leaky_relu", alpha=float(self.a))
+    def onnx_attributes(self) -> dict[str, Any]:
+        return {"alpha": float(self.a)}
 
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("LeakyReLU", (float(self.a),))]
+    def torch_arguments(self) -> tuple[Any, ...]:
+        return (float(self.a),)
 
     def __post_init__(self) -> None:
         a = float(self.a)
@@ -204,13 +202,15 @@ class SoftThreshold(ElementwisePsi):
                           requirement="theta >= 0", doc="the threshold")
     name: ClassVar[str] = "soft"
     summary: ClassVar[str] = "σ(z) = sign(z)·max(|z| − θ, 0)"
+    onnx_op: ClassVar[str | None] = "Shrink"
+    torch_module: ClassVar[str | None] = "Softshrink"
 
-    def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+    def onnx_attributes(self) -> dict[str, Any]:
         theta = float(self.theta)       # ONNX's soft threshold: Shrink with bias = lambd
-        return g.op("Shrink", [z], f"{base}_soft", lambd=theta, bias=theta)
+        return {"lambd": theta, "bias": theta}
 
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("Softshrink", (float(self.theta),))]
+    def torch_arguments(self) -> tuple[Any, ...]:
+        return (float(self.theta),)
 
     @property
     def l1_weight(self) -> float:
@@ -277,13 +277,16 @@ class Clip(ElementwisePsi):
     summary: ClassVar[str] = "σ(z) = min(max(z, lo), hi) (hardtanh: lo = −1, hi = 1)"
     aliases: ClassVar[tuple[str, ...]] = ("hardtanh",)
 
+    torch_module: ClassVar[str | None] = "Hardtanh"
+
     def onnx(self, g: Any, z: str, shape: tuple[int, ...], base: str) -> str:
+        """``Clip`` with its ends as inputs (ONNX opset 11 on)."""
         lo = g.const(f"{base}_lo", np.array(self.lo))
         hi = g.const(f"{base}_hi", np.array(self.hi))
         return g.op("Clip", [z, lo, hi], f"{base}_clip")
 
-    def torch(self, shape: tuple[int, ...]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("Hardtanh", (float(self.lo), float(self.hi)))]
+    def torch_arguments(self) -> tuple[Any, ...]:
+        return (float(self.lo), float(self.hi))
 
     def __post_init__(self) -> None:
         lo, hi = float(self.lo), float(self.hi)

@@ -45,10 +45,6 @@ class GradientSettings(APGSettings):
 
     lr: float | None = option("positive", None, doc="the first step")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_step("lr", self.lr)
-
 
 @dataclass
 class _Baseline(ProximalForm):

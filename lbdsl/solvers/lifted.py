@@ -73,10 +73,6 @@ class LiftedSettings(APGSettings):
     tau: float | None = option("positive", None, doc="the first step")
     power_iterations: int = 50
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_step("tau", self.tau)
-
 
 @dataclass
 class _Lifted(ProximalForm):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..backend import asarray
 from ..errors import SolveError
-from ..options import option
+from ..options import check_options, option
 from ..lift.compact import LiftedProblem
 from .base import Monitor, Stopping
 from .fista import APGOptions, APGResult, Composite, minimise
@@ -62,14 +62,7 @@ class APGSettings:
                                     "sequence when not given)")
 
     def __post_init__(self) -> None:
-        if self.momentum is not None and not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-
-    @staticmethod
-    def check_step(name: str, value: float | None) -> None:
-        """A first step (``lr``, ``tau``) is None or a positive number."""
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_options(self)         # every option field, the solvers' own ones too
 
 
 @dataclass

@@ -20,7 +20,6 @@ import numpy as np
 from .._version import __version__
 from ..backend import to_numpy
 from ..outputs import write_bytes_atomic, write_json_atomic
-from ..paths import spec_file
 from ..errors import span_text
 from ..solvers.base import SolveResult
 
@@ -134,21 +133,17 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def spec_sha256(file: str, source: str) -> str:
-    """sha256 of the spec file's bytes (of its text for the built-in demo)."""
-    path = spec_file(file)
-    try:
-        data = path.read_bytes() if path is not None else source.encode("utf-8")
-    except OSError:
-        data = source.encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
+def spec_sha256(source: str) -> str:
+    """sha256 of the spec's text as the run read it (UTF-8): the file is never read again,
+    it may have changed since."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
 def provenance(backend: str, dtype: str, seed: int, spec_file: str, source: str
                ) -> dict[str, Any]:
     """What produced a result: backend, dtype, seed, package versions and the spec's hash."""
     return {"backend": backend, "dtype": dtype, "seed": seed, "versions": versions(),
-            "spec": {"file": spec_file, "sha256": spec_sha256(spec_file, source)}}
+            "spec": {"file": spec_file, "sha256": spec_sha256(source)}}
 
 
 # --- arrays ----------------------------------------------------------------------------------

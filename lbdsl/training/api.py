@@ -41,13 +41,12 @@ from array_api_compat import array_namespace
 from ..backend import asarray, float_dtype, namespace, to_numpy
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
-from ..ir.tasks.records import SGD, Adam, ImplicitSGD
 from ..lift.network import LiftedNetwork, lifted_network
 from ..solvers.base import History, Monitor, Stopping, is_finite
 from ..solvers.driver import run
 from .epochs import BackpropMethod, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
-from .optim import make_update
+from .settings import Adam, EpochLoop, ImplicitSGD
 from .shards import ShardedEpochs
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import resolve_penalties
@@ -116,13 +115,13 @@ def _rows(xp: Any, data: Any, size: int, dtype: Any, what: str) -> Any:
 def _resolve(settings: Any, loss: str | None) -> tuple[str, Any]:
     if settings is None:
         settings = Adam() if loss == "mse" else ImplicitSGD()
+    if not isinstance(settings, EpochLoop):
+        raise SolveError(f"unknown optimizer settings {settings!r}")
     if loss is None:
-        loss = "bregman" if isinstance(settings, ImplicitSGD) else "mse"
+        loss = "bregman" if settings.lifted else "mse"
     if loss not in ("bregman", "mse"):
         raise SolveError(f"unknown loss `{loss}`: choose bregman or mse")
-    if not isinstance(settings, (ImplicitSGD, SGD, Adam)):
-        raise SolveError(f"unknown optimizer settings {settings!r}")
-    if loss == "mse" and isinstance(settings, ImplicitSGD):
+    if loss == "mse" and settings.lifted:
         raise SolveError("`implicit_sgd` is lifted training: use `loss = bregman`, or `sgd`/`adam` "
                          "with `loss = mse`")
     return loss, settings
@@ -262,7 +261,7 @@ def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, Regular
     """``(method, targets, moved)``: the training method, the targets (lifted: projected onto
     dom Ψ of the output layer, where B is finite) and how many entries that moved."""
     output_layer(rt)
-    update = None if isinstance(settings, ImplicitSGD) else make_update(settings)
+    update = settings.update()
     if loss != "bregman":
         return BackpropMethod(rt, _blocks_of(rt, pens), update), y, 0
     trainer = lifted_trainer(rt, pens, xp, dtype)

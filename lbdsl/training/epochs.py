@@ -27,7 +27,7 @@ from ..ir.nodes import size_of
 from ..lift.network import LiftedNetwork
 from ..solvers.base import is_finite
 from .backprop import mse_gradient, mse_objective
-from .lifted import LiftedRoles, LiftedTrainer
+from .lifted import LiftedRoles, LiftedTrainer, anchored_step
 from ..prox.regularisers.composite import RegulariserSum
 
 __all__ = ["Samples", "LiftedMethod", "BackpropMethod", "Epochs"]
@@ -114,14 +114,43 @@ class LiftedMethod:
         tape = roles.net.tape(x, params)
         return {roles.keys[l]: tape.act[l] for l in roles.hidden}
 
+    @property
+    def rounds(self) -> int:
+        """Θ-steps per batch: ``inner`` for implicit SGD, one explicit update."""
+        return self.inner if self.update is None else 1
+
+    def theta_steps(self, params: Params,
+                    gradient: Callable[[Params, int], tuple[Params, dict[str, float]]],
+                    after: Callable[[Params], None] | None = None) -> Params:
+        """The Θ-steps of one batch, the same serially and on shards: :attr:`rounds` times,
+        ``∇_Θ`` and its Lipschitz constants from ``gradient(Θ, round)`` (the states swept at
+        ``Θ`` first), then implicit SGD's proximal step towards the batch's ``Θ^k``
+        (:func:`~.lifted.anchored_step`: ``argmin_{Θ, z_S} E_S + (1/2τ)‖Θ − Θ^k‖²``) or the
+        explicit ``update``, and ``after(Θ)``; the operator norms advanced at the end."""
+        anchor, inv_tau = params, 1.0 / self.tau
+        for i in range(self.rounds):
+            grads, lips = gradient(params, i)
+            params = (anchored_step(params, anchor, grads, lips, inv_tau) if self.update is None
+                      else self.update(params, grads))
+            if after is not None:
+                after(params)
+        self.trainer.refresh_norms(params)
+        return params
+
     def step(self, params: Params, rows: tuple[Any, Any, dict[str, Any]]) -> Params:
         x, y, states = rows
-        b = self.trainer.batch(params, x, y, states)
-        if self.update is None:
-            params = self.trainer.implicit_step(params, b, self.tau, self.inner)
-        else:
-            params = self.trainer.explicit_step(params, b, self.update)
-        states.update(self.trainer.states(b))
+        t = self.trainer
+        b = t.batch(params, x, y, states)
+        implicit = self.update is None
+        t.new_batch()
+
+        def gradient(theta: Params, _: int) -> tuple[Params, dict[str, float]]:
+            return t.theta_gradient(theta, b, t.sweep(theta, b), lipschitz=implicit)
+
+        # implicit SGD sweeps the states again at the new Θ: their blocks u first
+        params = self.theta_steps(params, gradient,
+                                  (lambda theta: t.substitute(theta, b)) if implicit else None)
+        states.update(t.states(b))
         return params
 
     def metrics(self, params: Params, data: Samples) -> dict[str, float]:

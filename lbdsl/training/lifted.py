@@ -247,8 +247,7 @@ class LiftedTrainer:
         """One proximal-gradient step on every hidden state, in layer order, updating ``b`` in
         place.  Returns the pre-activations of the hidden layers (still valid afterwards:
         neither Θ nor their inputs change later in the sweep)."""
-        if not self._normsq and self._normed:
-            self.refresh_norms(params)
+        self.ensure_norms(params)
         cache: dict[int, Any] = {}
         for l in self.roles.hidden:
             d = self.net.layers[l]
@@ -328,28 +327,32 @@ class LiftedTrainer:
         else:
             lips[name] = 0.0
 
-    def implicit_step(self, params: Params, b: Batch, tau: float, inner: int) -> Params:
-        """``argmin_{Θ, z_S} E_S(Θ, z_S) + (1/2τ)‖Θ − Θ^k‖²`` by ``inner`` sweeps + Θ-steps;
-        ``b`` (the batch's states) is updated in place, the new Θ returned."""
-        anchor = params
-        inv_tau = 1.0 / tau
-        self._grams = {}                     # a new batch: exact λ_max G at its first step
-        for _ in range(inner):
-            cache = self.sweep(params, b)
-            grads, lips = self.theta_gradient(params, b, cache)
-            params = anchored_step(params, anchor, grads, lips, inv_tau)
-            b.u = self._substitute(params, b.u[0], b.z)
-        self.refresh_norms(params)
-        return params
+    def new_batch(self) -> None:
+        """Forget the last batch's Gram references (a batch's first Θ-step takes exact
+        ``λ_max G``)."""
+        self._grams = {}
 
-    def explicit_step(self, params: Params, b: Batch, update: Any) -> Params:
-        """One state sweep, then an explicit optimizer step on ``∇_Θ`` (``sgd``/``adam`` with
-        ``loss = bregman``)."""
-        cache = self.sweep(params, b)
-        grads, _ = self.theta_gradient(params, b, cache, lipschitz=False)
-        params = update(params, grads)
-        self.refresh_norms(params)
-        return params
+    def substitute(self, params: Params, b: Batch) -> None:
+        """``b.u = T_Θ(x, z)`` again, after Θ changed."""
+        b.u = self._substitute(params, b.u[0], b.z)
+
+    def norm_estimates(self) -> dict[str, float]:
+        """The current ``‖A_k‖²``, ``‖V_l‖²`` estimates (what a shard's sweep steps with);
+        advanced first if there are none yet."""
+        return dict(self._normsq)
+
+    def ensure_norms(self, params: Params) -> None:
+        """Estimate the operator norms if there are none yet (the first batch of a run)."""
+        if not self._normsq and self._normed:
+            self.refresh_norms(params)
+
+    def set_norm_estimates(self, normsq: dict[str, float]) -> None:
+        """Step with the caller's estimates (a shard)."""
+        self._normsq = dict(normsq)
+
+    def norm_estimate(self, layer: int) -> float:
+        """``‖A_k‖²`` of layer ``k``."""
+        return self._normsq[str(layer)]
 
     # -- what is reported ----------------------------------------------------------------------
     def evaluate(self, params: Params, x: Any, y: Any, states: dict[str, Any],

@@ -14,7 +14,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-__all__ = ["SGDUpdate", "AdamUpdate", "make_update"]
+__all__ = ["SGDUpdate", "AdamUpdate"]
 
 
 class SGDUpdate:
@@ -78,12 +78,3 @@ class AdamUpdate:
     def load_state(self, state: dict[str, Any]) -> None:
         self.t = int(state.get("t", 0))
         self.m, self.s = dict(state.get("m", {})), dict(state.get("s", {}))
-
-
-def make_update(optimizer: Any) -> SGDUpdate | AdamUpdate:
-    """The update for a task's ``sgd(...)`` or ``adam(...)`` settings."""
-    if optimizer.name == "sgd":
-        return SGDUpdate(optimizer.lr, optimizer.momentum)
-    if optimizer.name == "adam":
-        return AdamUpdate(optimizer.lr, optimizer.beta1, optimizer.beta2, optimizer.eps)
-    raise ValueError(f"no explicit update for optimizer `{optimizer.name}`")

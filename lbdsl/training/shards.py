@@ -51,7 +51,7 @@ from ..ops.norm import gram_factor, gram_lambda_max
 from ..solvers.base import is_finite
 from .backprop import mse_objective
 from .epochs import Epochs, LiftedMethod, Samples, checked_order, on_backend
-from .lifted import LiftedTrainer, anchored_step, metrics_of
+from .lifted import LiftedTrainer, metrics_of
 
 __all__ = ["Shard", "Pool", "LocalPool", "ShardsLost", "ShardedEpochs", "split", "RETRIES",
            "combine", "finish", "reduce_tree"]
@@ -129,8 +129,8 @@ class Shard:
         if b is None:
             return None
         if not first:
-            b.u = t._substitute(params, b.u[0], b.z)
-        t._normsq = dict(normsq)
+            t.substitute(params, b)
+        t.set_norm_estimates(normsq)
         cache = t.sweep(params, b)
         grads, _ = t.theta_gradient(params, b, cache, lipschitz=False, scale=1.0 / (stop - start))
         out: dict[str, Any] = {"grads": grads, "gram": {}, "trace": {}, "resid": {}}
@@ -260,24 +260,22 @@ class ShardedEpochs(Epochs):
         self.params = params
 
     def _batch(self, params: Params, start: int, stop: int) -> Params:
+        """One batch's Θ-steps (:meth:`LiftedMethod.theta_steps`, as serially), each round's
+        gradient reduced from the shards."""
         m: LiftedMethod = self.method
         t = m.trainer
-        if not t._normsq and t._normed:
-            t.refresh_norms(params)
+        t.ensure_norms(params)
         implicit = m.update is None
-        rounds = m.inner if implicit else 1
-        anchor, sigma = params, {}
-        for i in range(rounds):
-            part = self.pool.reduce("round", start, stop, i == 0, i == rounds - 1, params,
-                                    dict(t._normsq), implicit)
+        sigma: dict[int, float] = {}
+
+        def gradient(theta: Params, i: int) -> tuple[Params, dict[str, float]]:
+            part = self.pool.reduce("round", start, stop, i == 0, i == m.rounds - 1, theta,
+                                    t.norm_estimates(), implicit)
             assert part is not None, "a batch's rows are in some shard"
-            if implicit:
-                lips = self._lipschitz(params, part, stop - start, sigma)
-                params = anchored_step(params, anchor, part["grads"], lips, 1.0 / m.tau)
-            else:
-                params = m.update(params, part["grads"])
-        t.refresh_norms(params)
-        return params
+            lips = self._lipschitz(theta, part, stop - start, sigma) if implicit else {}
+            return part["grads"], lips
+
+        return m.theta_steps(params, gradient)
 
     def _lipschitz(self, params: Params, part: Part, rows: int,
                    sigma: dict[int, float]) -> dict[str, float]:
@@ -300,7 +298,7 @@ class ShardedEpochs(Epochs):
         for l in t.roles.hidden:
             layer = t.net.layers[l]
             if layer.V is not None and t.roles.readers[l]:
-                readers = sum(t._normsq[str(k)] for k in t.roles.readers[l])
+                readers = sum(t.norm_estimate(k) for k in t.roles.readers[l])
                 name = layer.V.weight
                 lips[name] = lips.get(name, 0.0) + readers * part["resid_lam"][l] / rows
         return lips

@@ -107,8 +107,8 @@ def test_optimizer_forms(text, expected):
 
 
 def test_optimiser_spelling_and_option_spans():
-    opt = train("loss = mse\noptimiser = adam(lr = 0.5)").optimizer
-    assert opt.lr == 0.5 and set(opt.spans) == {"lr"}
+    task = train("loss = mse\noptimiser = adam(lr = 0.5)")
+    assert task.optimizer.lr == 0.5 and set(task.optimizer_spans) == {"lr"}
 
 
 def test_train_shared_settings():

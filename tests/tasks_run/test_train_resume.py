@@ -16,7 +16,7 @@ import lbdsl
 from lbdsl.cli import main
 from lbdsl.tasks.train import checkpoint as ck
 from lbdsl.tasks.train import fit as task_train
-from lbdsl.training import lifted
+from lbdsl.training import epochs
 
 FIG = ["--set", "figures=false"]
 
@@ -108,7 +108,7 @@ def test_an_interrupt_in_the_middle_of_an_epoch_rolls_back_to_the_last_epoch(
     """A second Ctrl-C stops at once, mid-epoch: what is written is the last complete epoch."""
     spec = write_spec(TINY_AE)
     assert _solve(spec, tmp_path / "two") == 0
-    step = lifted.LiftedTrainer.implicit_step
+    step = epochs.LiftedMethod.step
     calls = []
 
     def interrupted_in_epoch_3(self, *args, **kwargs):  # noqa: ANN001, ANN202
@@ -117,7 +117,7 @@ def test_an_interrupt_in_the_middle_of_an_epoch_rolls_back_to_the_last_epoch(
             raise KeyboardInterrupt
         return step(self, *args, **kwargs)
 
-    monkeypatch.setattr(lifted.LiftedTrainer, "implicit_step", interrupted_in_epoch_3)
+    monkeypatch.setattr(epochs.LiftedMethod, "step", interrupted_in_epoch_3)
     assert _solve(spec, tmp_path / "o", "optimizer.epochs=4") == 130
     folder = tmp_path / "o" / "train-ae"
     rep = report(folder)

@@ -8,7 +8,7 @@ import pytest
 
 from lbdsl.errors import SolveError
 from reference_forward import forward as reference_forward
-from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD
+from lbdsl.training.settings import SGD, Adam, ImplicitSGD
 from lbdsl.training import predict, train
 from train_helpers import build_net, teacher_data
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lbdsl.backend import namespace, to_numpy
-from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD, PenaltyTerms, PenaltyTerm
+from lbdsl.ir.tasks.records import PenaltyTerms, PenaltyTerm
+from lbdsl.training.settings import SGD, Adam, ImplicitSGD
 from lbdsl.training import state_penalty, train
 from lbdsl.training.backprop import mse_gradient, mse_objective
 from lbdsl.lift.network import lifted_network

@@ -12,7 +12,8 @@ import pytest
 from lbdsl.backend import namespace, to_numpy
 from reference_forward import forward as reference_forward
 from lbdsl.ir.nodes import Param
-from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD, PenaltyTerms, PenaltyTerm
+from lbdsl.ir.tasks.records import PenaltyTerms, PenaltyTerm
+from lbdsl.training.settings import SGD, Adam, ImplicitSGD
 from lbdsl.training import state_penalty, predict, train
 from lbdsl.lift.network import lifted_network
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer

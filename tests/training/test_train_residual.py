@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lbdsl.backend import namespace
-from lbdsl.ir.tasks.records import Adam, ImplicitSGD
+from lbdsl.training.settings import Adam, ImplicitSGD
 from lbdsl.lift.network import lifted_network
 from lbdsl.training import state_penalty, train
 from lbdsl.training.backprop import mse_gradient

@@ -10,7 +10,7 @@ import pytest
 
 import lbdsl
 from lbdsl.errors import SolveError, SpecError
-from lbdsl.ir.tasks.records import SGD, Adam, ImplicitSGD
+from lbdsl.training.settings import SGD, Adam, ImplicitSGD
 from lbdsl.ops.norm import gram_factor, gram_lambda_max
 from lbdsl.training import state_penalty, train
 from lbdsl.training.lifted import LiftedTrainer

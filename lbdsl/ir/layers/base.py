@@ -21,7 +21,7 @@ from array_api_compat import array_namespace
 
 from ...errors import ExportRefused
 
-__all__ = ["LayerType"]
+__all__ = ["LayerType", "CreatingLayerType"]
 
 
 class LayerType:
@@ -89,3 +89,34 @@ class LayerType:
         """``A_θ x + b`` as ``torch.nn`` modules ``(class name, args, options)`` for an input
         ``(N, *x_shape)``; an option ``state`` holds the module's weights."""
         raise ExportRefused(f"the layer type `{self.name}` has no torch.nn module in lbdsl")
+
+
+class CreatingLayerType(LayerType):
+    """A form ``NAME(x, COUNT, key = value, …)`` that creates its weight and a bias of
+    ``COUNT`` entries (``dense``, ``conv2d``), PyTorch's initialisation or ``init = ...``."""
+
+    creates: ClassVar[bool] = True
+    #: the keywords the call takes (``init`` always)
+    keywords: ClassVar[tuple[str, ...]] = ("init",)
+    #: what the second argument counts, for messages (``width``, ``channel count``)
+    counts: ClassVar[str] = "width"
+
+    def arguments(self, b: Any, call: Any) -> tuple[str, int, dict[str, Any]]:
+        """``(x, COUNT, keywords)`` of the call, each checked."""
+        usage = self.usage.strip("`")
+        if len(call.args) != 2:
+            b.fail(call.span, f"`{self.name}` takes two positional arguments: {usage}")
+        kws = b.keywords(call, self.keywords, usage)
+        x = b.var_ref(call.args[0], f"the input of `{self.name}`")
+        count = b.positive_int(call.args[1], f"the {self.counts} of `{self.name}`")
+        return x, count, kws
+
+    def create(self, b: Any, target: str, call: Any, kws: dict[str, Any],
+               weight_shape: tuple[int, ...] | None, count: int,
+               fan_in: int | None) -> tuple[str, str]:
+        """Plan the weight (``weight_shape``, None: unknown) and the bias of ``count``
+        entries under the names of ``target`` (``x_W``, ``x_b``)."""
+        w, bias = b.created_name(target, "W", call), b.created_name(target, "b", call)
+        b.create_param(w, weight_shape, fan_in, call, kws.get("init"))
+        b.create_param(bias, (count,), fan_in, call, kws.get("init"))
+        return w, bias

@@ -12,28 +12,24 @@ from typing import Any, ClassVar
 from ...ops.conv import Conv2d, conv2d_output_shape
 from ...syntax import tree
 from ..nodes import Affine, Shape, format_shape
-from .base import LayerType
+from .base import CreatingLayerType
 
 __all__ = ["Conv2dLayer"]
 
 
-class Conv2dLayer(LayerType):
+class Conv2dLayer(CreatingLayerType):
     """``conv2d(...)`` (module docstring)."""
 
     name: ClassVar[str] = "conv2d"
     call: ClassVar[str | None] = "conv2d"
-    creates: ClassVar[bool] = True
     usage: ClassVar[str] = "`conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)`"
+    keywords: ClassVar[tuple[str, ...]] = ("kernel", "stride", "padding", "init")
+    counts: ClassVar[str] = "channel count"
 
     def read(self, b: Any, call: tree.Call, target: str) -> Affine:
-        usage = "conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)"
-        if len(call.args) != 2:
-            b.fail(call.span, f"`conv2d` takes two positional arguments: {usage}")
-        kws = b.keywords(call, ("kernel", "stride", "padding", "init"), usage)
+        x, channels, kws = self.arguments(b, call)
         if "kernel" not in kws:
-            b.fail(call.span, "`conv2d` needs `kernel = K`", f"write {usage}")
-        x = b.var_ref(call.args[0], "the input of `conv2d`")
-        channels = b.positive_int(call.args[1], "the channel count of `conv2d`")
+            b.fail(call.span, "`conv2d` needs `kernel = K`", f"write {self.usage.strip('`')}")
         kernel = self._kernel(b, kws["kernel"].value)
         stride = (b.positive_int(kws["stride"].value, "the stride of `conv2d`")
                   if "stride" in kws else 1)
@@ -52,12 +48,10 @@ class Conv2dLayer(LayerType):
                        f"({in_shape[1] + 2 * padding}x{in_shape[2] + 2 * padding})",
                        "use a smaller kernel or more padding")
             out = (channels, ho, wo)
-        w = b.created_name(target, "W", call)
-        bias = b.created_name(target, "b", call)
         fan_in = in_shape[0] * kernel[0] * kernel[1] if in_shape is not None else None
-        b.create_param(w, (channels, in_shape[0], *kernel) if in_shape else None,
-                       fan_in, call, kws.get("init"))
-        b.create_param(bias, (channels,), fan_in, call, kws.get("init"))
+        w, bias = self.create(b, target, call, kws,
+                              (channels, in_shape[0], *kernel) if in_shape else None, channels,
+                              fan_in)
         return Affine("conv2d", x, w, False, bias, in_shape, out, call.span,  # type: ignore[arg-type]
                       kernel=kernel, stride=stride, padding=padding)
 

@@ -15,7 +15,7 @@ from array_api_compat import array_namespace
 from ...ops.dense import Dense
 from ...syntax import tree
 from ..nodes import Affine, Shape, as_matrix, format_shape, size_of
-from .base import LayerType
+from .base import CreatingLayerType, LayerType
 
 __all__ = ["MatMul", "DenseLayer"]
 
@@ -144,28 +144,20 @@ class MatMul(_Matrix):
         return a.weight == v_weight and v_transposed != a.transposed
 
 
-class DenseLayer(_Matrix):
+class DenseLayer(CreatingLayerType, _Matrix):
     """``dense(x, WIDTH)``: a created ``WIDTH × size(x)`` weight and ``WIDTH`` bias, PyTorch's
     ``Linear`` initialisation, or ``init = load("f.npz")``."""
 
     name: ClassVar[str] = "dense"
     call: ClassVar[str | None] = "dense"
-    creates: ClassVar[bool] = True
     usage: ClassVar[str] = "`dense(x, WIDTH)`"
 
     def read(self, b: Any, call: tree.Call, target: str) -> Affine:
-        usage = "dense(x, WIDTH) or dense(x, WIDTH, init = load(\"f.npz\"))"
-        if len(call.args) != 2:
-            b.fail(call.span, f"`dense` takes two arguments: {usage}")
-        kws = b.keywords(call, ("init",), usage)
-        x = b.var_ref(call.args[0], "the input of `dense`")
-        width = b.positive_int(call.args[1], "the width of `dense`")
+        x, width, kws = self.arguments(b, call)
         x_shape = b.shape_of_var(x)
-        w = b.created_name(target, "W", call)
-        bias = b.created_name(target, "b", call)
         fan_in = size_of(x_shape) if x_shape is not None else None
-        b.create_param(w, (width, fan_in) if fan_in else None, fan_in, call, kws.get("init"))
-        b.create_param(bias, (width,), fan_in, call, kws.get("init"))
+        w, bias = self.create(b, target, call, kws, (width, fan_in) if fan_in else None, width,
+                              fan_in)
         return Affine("dense", x, w, False, bias, x_shape, (width,), call.span)  # type: ignore[arg-type]
 
     def describe(self, a: Any, x: str) -> str:

@@ -19,7 +19,7 @@ from .records import (
 )
 from .overrides import OVERRIDE_FILE, apply_overrides, apply_overrides_to_module, parse_override
 from .schema import ALIASES, canonical_key
-from .read_train import OPTIMIZERS
+from ...training.settings import OPTIMIZERS
 
 __all__ = [
     "build_task", "build_tasks", "check_task_networks", "task_network_problems",

@@ -10,7 +10,7 @@ from ...errors import Diagnostic
 from ...syntax import tree
 from . import records as m
 from . import reader as r
-from .schema import SHARED_READERS, Context, Read, Schema, typed_task
+from .schema import SHARED_READERS, Context, Read, Schema, plain, typed_task
 from ...prox.regularisers.composite import RegulariserForm
 from ...prox.regularisers.registry import REGULARISERS
 from ...solvers.base import Stopping
@@ -321,16 +321,12 @@ def _lam_rho(expr: tree.Expr, what: str, ctx: Context) -> float:
     return r.weight(expr, what)
 
 
-def _read_chunk(expr: tree.Expr, what: str, ctx: Context) -> int:
-    return r.integer(expr, what, 1)
-
-
 INVERT = Schema(
     kind="invert",
     readers={"truth": read_truth, "data": read_data, "fidelity": read_fidelity,
              "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _lam_rho,
              "rho": _lam_rho, "solver": read_solver, "baseline": _read_baseline,
-             "chunk": _read_chunk, **SHARED_READERS},
+             "chunk": plain(r.count), **SHARED_READERS},
     required=("data",),
     hints={
         "max_iter": "`max_iter` is an option of the solver: solver = pdhg(max_iter = 5000)",

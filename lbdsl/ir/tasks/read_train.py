@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
-from ...errors import Diagnostic
+from ...errors import Diagnostic, SourceSpan
 from ...syntax import tree
 from ...prox.regularisers.registry import REGULARISERS
 from ...training.penalty import penalty_names
+from ...training.settings import OPTIMIZERS
 from . import records as m
 from . import reader as r
-from .schema import SHARED_READERS, Context, Read, Schema, typed_task
+from .schema import SHARED_READERS, Context, Read, Schema, plain, typed_task
 
 __all__ = ["TRAIN", "OPTIMIZERS", "finish_train"]
 
@@ -151,35 +153,28 @@ def read_penalty(expr: tree.Expr, what: str, ctx: Context) -> m.PenaltyTerms:
 
 # --- optimizer -------------------------------------------------------------------------------
 
-def _optimizer_args(cls: type) -> tuple[r.Arg, ...]:
-    d = cls()
-    readers = {"epochs": r.count, "batch": r.count, "inner": r.count, "tau": r.positive,
-               "lr": r.positive, "momentum": r.unit, "beta1": r.unit, "beta2": r.unit,
-               "eps": r.positive}
-    names = [f.name for f in fields(cls) if f.name not in ("spans", "span")]
-    return tuple(r.Arg(n, readers[n], getattr(d, n)) for n in names)
+@dataclass(frozen=True)
+class _OptimizerCall:
+    """An optimizer as written: its settings and where each option was written."""
+
+    settings: m.Optimizer
+    spans: Mapping[str, SourceSpan]
 
 
-OPTIMIZERS: dict[str, type] = {"implicit_sgd": m.ImplicitSGD, "sgd": m.SGD, "adam": m.Adam}
-
-
-def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> m.Optimizer:
-    """``implicit_sgd(...)``, ``sgd(...)`` or ``adam(...)`` (bare names take the defaults)."""
+def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> _OptimizerCall:
+    """A registered optimizer (:data:`~lbdsl.training.settings.OPTIMIZERS`) with its options,
+    ``implicit_sgd(...)``, ``sgd(...)``, ``adam(...)`` (bare names take the defaults)."""
     expr = r.named_call(expr, what, OPTIMIZERS, "optimizer",
                         "an optimizer such as implicit_sgd(epochs = 10)")
     cls = OPTIMIZERS[expr.func]
-    b = r.bind(expr, _optimizer_args(cls), example=f"{expr.func}(epochs = 10, batch = 32)")
-    return cls(**b.values, spans=MappingProxyType(dict(b.spans)), span=expr.span)
-
-
-def _read_shards(expr: tree.Expr, what: str, ctx: Context) -> int:
-    return r.integer(expr, what, 1)
+    b = r.bind(expr, r.option_args(cls), example=f"{expr.func}(epochs = 10, batch = 32)")
+    return _OptimizerCall(cls(**b.values), MappingProxyType(dict(b.spans)))
 
 
 TRAIN = Schema(
     kind="train",
     readers={"data": read_train_data, "validation": read_train_data, "loss": read_loss,
-             "penalty": read_penalty, "optimizer": read_optimizer, "shards": _read_shards,
+             "penalty": read_penalty, "optimizer": read_optimizer, "shards": plain(r.count),
              **SHARED_READERS},
     required=("data",),
     hints={
@@ -200,8 +195,9 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
     """Cross-setting checks, then the typed task (None if any problem was found)."""
     v, spans, problems = read.values, read.spans, read.problems
     loss = v.get("loss", "bregman")
-    optimizer = v.get("optimizer")
-    if loss == "mse" and isinstance(optimizer, m.ImplicitSGD):
+    call = v.get("optimizer")
+    optimizer = call.settings if call is not None else None
+    if loss == "mse" and optimizer is not None and optimizer.lifted:
         problems.append(Diagnostic(spans["optimizer"], "`implicit_sgd` trains the lifted "
                                    "Bregman loss, but `loss = mse` asks for backpropagation",
                                    "use optimizer = sgd(...) or adam(...) with loss = mse, "
@@ -214,4 +210,5 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
         return None
     if optimizer is None:   # the default follows the loss
         optimizer = m.Adam() if loss == "mse" else m.ImplicitSGD()
-    return typed_task(m.TrainTask, read, task, optimizer=optimizer)
+    return typed_task(m.TrainTask, read, task, optimizer=optimizer,
+                      optimizer_spans=call.spans if call is not None else MappingProxyType({}))

@@ -18,6 +18,7 @@ from ...errors import SourceSpan
 from ...certify.weights import WEIGHT_RANGE
 from ...prox.regularisers.registry import REGULARISERS
 from ...solvers.base import Stopping
+from ...training.settings import SGD, Adam, ImplicitSGD, Optimizer
 
 __all__ = [
     "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
@@ -366,48 +367,6 @@ class PenaltyTerms:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EpochLoop:
-    """What every optimizer has: ``epochs`` over the data in batches of ``batch`` samples."""
-
-    epochs: int = 10
-    batch: int = 32
-    spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
-    span: SourceSpan | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImplicitSGD(EpochLoop):
-    """``implicit_sgd(epochs, batch, tau, inner)``: the seed's lifted solver (math.md §5)."""
-
-    name: ClassVar[str] = "implicit_sgd"
-    tau: float = 1.0
-    inner: int = 10
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SGD(EpochLoop):
-    """``sgd(lr, epochs, batch, momentum)``: stochastic gradient with heavy-ball momentum."""
-
-    name: ClassVar[str] = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Adam(EpochLoop):
-    """``adam(lr, epochs, batch, beta1, beta2, eps)``."""
-
-    name: ClassVar[str] = "adam"
-    lr: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-
-
-Optimizer = Union[ImplicitSGD, SGD, Adam]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class TrainTask(SolvingTask):
     """``train NET { ... }``: fit NET's parameters to input/target pairs (math.md §5).
 
@@ -423,6 +382,7 @@ class TrainTask(SolvingTask):
     loss: Literal["bregman", "mse"] = "bregman"
     penalty: PenaltyTerms = field(default_factory=PenaltyTerms)
     optimizer: Optimizer = field(default_factory=ImplicitSGD)
+    optimizer_spans: Mapping[str, SourceSpan] = field(default_factory=lambda: _EMPTY)
     shards: int | None = None     # data-parallel shards on a Dask cluster (None: one process)
 
 

@@ -17,7 +17,7 @@ from ...syntax import tree
 from . import reader as r
 
 __all__ = ["Context", "Schema", "Read", "read_settings", "typed_task", "ALIASES",
-           "canonical_key", "SHARED_READERS"]
+           "canonical_key", "SHARED_READERS", "plain"]
 
 #: Other spellings a user may reach for; they mean the same key.
 ALIASES: Mapping[str, str] = {
@@ -80,7 +80,8 @@ class Read:
     problems: list[Diagnostic]
 
 
-def _plain(read: Callable[[tree.Expr, str], Any]) -> Reader:
+def plain(read: Callable[[tree.Expr, str], Any]) -> Reader:
+    """A reader of one value that needs no context (``plain(r.count)``)."""
     return lambda expr, what, ctx: read(expr, what)
 
 
@@ -101,10 +102,10 @@ def _read_dtype(expr: tree.Expr, what: str) -> str:
 
 #: Settings every solving task accepts.
 SHARED_READERS: Mapping[str, Reader] = {
-    "save": _plain(_read_save),
-    "seed": _plain(_read_seed),
-    "dtype": _plain(_read_dtype),
-    "figures": _plain(r.boolean),
+    "save": plain(_read_save),
+    "seed": plain(_read_seed),
+    "dtype": plain(_read_dtype),
+    "figures": plain(r.boolean),
 }
 
 

@@ -190,28 +190,27 @@ class RegulariserSum:
     def has_box(self) -> bool:
         return self.lo > -math.inf or self.hi < math.inf
 
+    def _only(self, fold: str) -> Term | None:
+        """The one term of ``fold``, if any (``SolveError`` if there are several)."""
+        terms = self._fold(fold)
+        if len(terms) > 1:
+            raise SolveError(_one_each(self.form, "step") or _proximable(self.form) or "")
+        return terms[0] if terms else None
+
     @property
     def separable_term(self) -> Term | None:
-        """The separable term ``(φ, weight)``, if any (``SolveError`` if there are several:
-        their sum has no prox of its own)."""
-        terms = self._fold("separable")
-        if len(terms) > 1:
-            raise SolveError(_one_each(self.form, "proximal step") or "")
-        return terms[0] if terms else None
+        """The separable term ``(φ, weight)``, if any (several: their sum has no prox)."""
+        return self._only("separable")
 
     @property
     def gradient_term(self) -> Term | None:
         """The term ``a·h(∇u)`` reached through ∇, if any (one at most: one dual variable)."""
-        terms = self._fold("gradient")
-        if len(terms) > 1:
-            raise SolveError(_one_each(self.form, "primal–dual step") or "")
-        return terms[0] if terms else None
+        return self._only("gradient")
 
     @property
     def prox_term(self) -> Term | None:
-        """The term reached only through its own prox, if any."""
-        terms = self._fold("prox")
-        return terms[0] if terms else None
+        """The term reached only through its own prox, if any (one at most)."""
+        return self._only("prox")
 
     @property
     def has_separable_part(self) -> bool:

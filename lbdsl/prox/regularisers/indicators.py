@@ -11,7 +11,7 @@ from array_api_compat import array_namespace
 from ...options import option
 from .base import Fold, Regulariser, feasibility_tol
 
-__all__ = ["NonNeg", "Box"]
+__all__ = ["Interval", "NonNeg", "Box"]
 
 
 def _indicator(inside: Any, like: Any) -> Any:
@@ -20,8 +20,16 @@ def _indicator(inside: Any, like: Any) -> Any:
     return xp.sum(xp.where(inside, xp.zeros_like(like), xp.full_like(like, math.inf)))
 
 
+class Interval(Regulariser):
+    """A constraint ``lo ≤ u_i ≤ hi`` on every entry: what a sum intersects and projects on
+    after its separable prox (``interval``)."""
+
+    fold: ClassVar[Fold] = "interval"
+    indicator: ClassVar[bool] = True
+
+
 @dataclass(frozen=True)
-class NonNeg(Regulariser):
+class NonNeg(Interval):
     """``J = ι_{u ≥ 0}``; ``prox_{cJ}(v) = max(v, 0)`` for every c; ``J* = ι_{v ≤ 0}``.
 
     Membership is tested with slack ``√ε·1`` (:func:`feasibility_tol`), for rounding.
@@ -29,8 +37,6 @@ class NonNeg(Regulariser):
 
     name: ClassVar[str] = "nonneg"
     summary: ClassVar[str] = "indicator of u ≥ 0"
-    fold: ClassVar[Fold] = "interval"
-    indicator: ClassVar[bool] = True
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -53,7 +59,7 @@ class NonNeg(Regulariser):
 
 
 @dataclass(frozen=True)
-class Box(Regulariser):
+class Box(Interval):
     """``J = ι_{lo ≤ u ≤ hi}``; ``prox_{cJ}(v) = min(max(v, lo), hi)`` for every c.
 
     ``J*(v) = Σ_i max(lo·v_i, hi·v_i) = Σ_i (hi·max(v_i, 0) + lo·min(v_i, 0))`` (the support
@@ -67,8 +73,6 @@ class Box(Regulariser):
     name: ClassVar[str] = "box"
     summary: ClassVar[str] = "indicator of lo ≤ u ≤ hi"
     example: ClassVar[str] = "box(0, 1)"
-    fold: ClassVar[Fold] = "interval"
-    indicator: ClassVar[bool] = True
 
     @property
     def interval(self) -> tuple[float, float]:
