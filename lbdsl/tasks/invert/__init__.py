@@ -116,7 +116,7 @@ def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice])
     n = prep.observed.batch[0]
     if ctx.executor.distributes:
         ctx.console.print(f"  chunk: {n} rows in {len(rows)} groups of up to {task.chunk}, on "
-                          "the Dask workers", highlight=False)
+                          "the workers", highlight=False)
         ref = ctx.spec_ref(task)
         solved = list(ctx.executor.map(parts.group, [(ref, k) for k in range(len(rows))],
                                        [f"group {k + 1} of {len(rows)}"
