@@ -10,28 +10,42 @@ from array_api_compat import array_namespace, device
 
 from .norm import gram_lambda_max
 
-__all__ = ["Conv2d", "conv2d_output_shape"]
+__all__ = ["Conv2d", "Conv2dTranspose", "conv2d_output_shape", "conv2d_transpose_output_shape",
+           "pair"]
+
+#: A size of both spatial axes: one int for both, or ``(height, width)``.
+Pair = int | tuple[int, int]
 
 
-def conv2d_output_shape(h: int, w: int, k: int | tuple[int, int], stride: int = 1,
-                        padding: int = 0) -> tuple[int, int]:
-    """``(H', W')`` with ``H' = (H + 2p − k_h) // s + 1`` (likewise W'); ``ValueError`` if empty.
+def pair(v: Pair) -> tuple[int, int]:
+    """``v`` as ``(height, width)`` (an int is both)."""
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
 
-    ``k`` is the kernel's spatial size, an int for a square kernel or ``(k_h, k_w)``.
-    """
-    kh, kw = (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
-    for name, value, least in (("height", h, 1), ("width", w, 1), ("kernel height", kh, 1),
-                               ("kernel width", kw, 1), ("stride", stride, 1),
-                               ("padding", padding, 0)):
-        if int(value) != value or value < least:
+
+def _check(name: str, value: Pair, least: int) -> tuple[int, int]:
+    for d in (value if isinstance(value, (tuple, list)) else (value,)):
+        if isinstance(d, bool) or int(d) != d or d < least:
             raise ValueError(f"conv2d: {name} must be an integer >= {least}, got {value!r}")
-    hp, wp = h + 2 * padding, w + 2 * padding
+    return pair(value)
+
+
+def conv2d_output_shape(h: int, w: int, k: Pair, stride: Pair = 1,
+                        padding: Pair = 0) -> tuple[int, int]:
+    """``(H', W')`` with ``H' = (H + 2p_h − k_h) // s_h + 1`` (likewise W'); ``ValueError`` if
+    empty.  Each size is one int for both axes or ``(height, width)``."""
+    h, w = _check("height", h, 1)[0], _check("width", w, 1)[0]
+    kh, kw = _check("kernel size", k, 1)
+    sh, sw = _check("stride", stride, 1)
+    ph, pw = _check("padding", padding, 0)
+    hp, wp = h + 2 * ph, w + 2 * pw
     if hp < kh or wp < kw:
         raise ValueError(
             f"conv2d: a {kh}×{kw} kernel does not fit a {h}×{w} input with padding {padding} "
             f"(padded size {hp}×{wp}), so the output would be empty; use a smaller kernel "
             f"or more padding")
-    return (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    return (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +54,8 @@ class Conv2d:
 
     ``x̄`` is ``x`` zero-padded by ``p`` on each spatial side; ``K`` has shape
     ``(C_out, C_in, k_h, k_w)``; ``shape_in = (C_in, H, W)``, ``shape_out = (C_out, H', W')``
-    with ``H' = (H + 2p − k_h) // s + 1``.  No bias: a layer's bias is a separate term.
+    with ``H' = (H + 2p − k_h) // s + 1``.  ``stride`` and ``padding`` are one int for both
+    axes or ``(height, width)`` (as PyTorch's).  No bias: a layer's bias is a separate term.
 
     Matrix-free: one loop over the ``k_h·k_w`` kernel offsets, each a strided slice of the padded
     input times a ``C_in × C_out`` matrix.  The adjoint scatters ``Kᵀ y`` back through the same
@@ -49,8 +64,8 @@ class Conv2d:
 
     kernel: Any
     input_hw: tuple[int, int]
-    stride: int = 1
-    padding: int = 0
+    stride: Pair = 1
+    padding: Pair = 0
 
     def __post_init__(self) -> None:
         if self.kernel.ndim != 4:
@@ -79,8 +94,8 @@ class Conv2d:
         """For each kernel offset (i, j): the strided slices of the padded input it reads."""
         _, ho, wo = self.shape_out
         kh, kw = self.kernel_hw
-        s = self.stride
-        return [(i, j, slice(i, i + s * (ho - 1) + 1, s), slice(j, j + s * (wo - 1) + 1, s))
+        sh, sw = pair(self.stride)
+        return [(i, j, slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
                 for i in range(kh) for j in range(kw)]
 
     def _padded(self, x: Any, channels: int) -> Any:
@@ -89,15 +104,15 @@ class Conv2d:
         xp = array_namespace(x, self.kernel)
         nb = x.ndim - 3
         h, w = self.input_hw
-        p = self.padding
+        ph, pw = pair(self.padding)
         x_cl = xp.permute_dims(x, (*range(nb), nb + 1, nb + 2, nb))
-        if p == 0 and channels == x.shape[-3]:
+        if ph == pw == 0 and channels == x.shape[-3]:
             return x_cl
         dtype = xp.result_type(x.dtype, self.kernel.dtype)
-        padded = xp.zeros((*x.shape[:nb], h + 2 * p, w + 2 * p, channels), dtype=dtype,
+        padded = xp.zeros((*x.shape[:nb], h + 2 * ph, w + 2 * pw, channels), dtype=dtype,
                           device=device(x))
         if channels == x.shape[-3]:
-            padded[..., p:p + h, p:p + w, :] = x_cl
+            padded[..., ph:ph + h, pw:pw + w, :] = x_cl
         return padded
 
     def forward(self, x: Any) -> Any:
@@ -118,15 +133,15 @@ class Conv2d:
         xp = array_namespace(y, self.kernel)
         nb = y.ndim - 3
         h, w = self.input_hw
-        p = self.padding
+        ph, pw = pair(self.padding)
         y_cl = xp.permute_dims(y, (*range(nb), nb + 1, nb + 2, nb))
-        padded = xp.zeros((*y.shape[:nb], h + 2 * p, w + 2 * p, self.shape_in[0]),
+        padded = xp.zeros((*y.shape[:nb], h + 2 * ph, w + 2 * pw, self.shape_in[0]),
                           dtype=xp.result_type(y.dtype, self.kernel.dtype), device=device(y))
         for i, j, rows, cols in self._windows():
             # windows of different offsets overlap, so accumulate rather than assign
             padded[..., rows, cols, :] = (padded[..., rows, cols, :]
                                           + xp.matmul(y_cl, self.kernel[:, :, i, j]))
-        x_cl = padded[..., p:p + h, p:p + w, :]
+        x_cl = padded[..., ph:ph + h, pw:pw + w, :]
         return xp.permute_dims(x_cl, (*range(nb), nb + 2, nb, nb + 1))
 
     def weight_grad(self, x: Any, r: Any) -> Any:
@@ -175,3 +190,111 @@ class Conv2d:
         """The same operator with its kernel stored in ``dtype``."""
         xp = array_namespace(self.kernel)
         return Conv2d(xp.astype(self.kernel, dtype), self.input_hw, self.stride, self.padding)
+
+
+def conv2d_transpose_output_shape(h: int, w: int, k: Pair, stride: Pair = 1,
+                                  padding: Pair = 0, output_padding: Pair = 0,
+                                  ) -> tuple[int, int]:
+    """``(H', W')`` of a transposed convolution, ``H' = (H − 1)·s_h − 2p_h + k_h + q_h``
+    (likewise W'; PyTorch's ``ConvTranspose2d``); ``ValueError`` unless ``0 ≤ q < s`` on each
+    axis and the output is non-empty."""
+    kh, kw = _check("kernel size", k, 1)
+    sh, sw = _check("stride", stride, 1)
+    ph, pw = _check("padding", padding, 0)
+    qh, qw = _check("output_padding", output_padding, 0)
+    if qh >= sh or qw >= sw:
+        raise ValueError(f"conv2d_t: output_padding must be below the stride ({stride}) on "
+                         f"each axis, got {output_padding!r}")
+    ho = (h - 1) * sh - 2 * ph + kh + qh
+    wo = (w - 1) * sw - 2 * pw + kw + qw
+    if ho < 1 or wo < 1:
+        raise ValueError(f"conv2d_t: a {kh}×{kw} kernel with padding {padding} on a {h}×{w} "
+                         f"input gives an empty {ho}×{wo} output; use less padding")
+    return ho, wo
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2dTranspose:
+    """The transposed convolution (PyTorch's ``conv_transpose2d``): the adjoint of
+    :class:`Conv2d` with the same kernel ``K (C_a, C_b, k_h, k_w)``, mapping ``(C_a, H, W)`` to
+    ``(C_b, H', W')`` (:func:`conv2d_transpose_output_shape`).
+
+    ``forward`` is that convolution's ``adjoint`` and ``adjoint`` its ``forward``; the gradient
+    in ``K`` is ``∇_K ⟨r, A_Kᵀ x⟩ = ∇_K ⟨A_K r, x⟩``.  The Jacobian of ``K ↦ A_Kᵀ x`` is, per
+    output channel, the matrix ``D`` whose column ``(c_a, i, j)`` is channel ``c_a`` of ``x``
+    scattered at offset ``(i, j)``: the Gram matrix is ``DᵀD`` (:meth:`gram_rows`).
+    """
+
+    kernel: Any
+    input_hw: tuple[int, int]
+    stride: Pair = 1
+    padding: Pair = 0
+    output_padding: Pair = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_hw", (int(self.input_hw[0]), int(self.input_hw[1])))
+
+    @property
+    def conv(self) -> Conv2d:
+        """The convolution this operator is the adjoint of (from the output's size)."""
+        ho, wo = conv2d_transpose_output_shape(self.input_hw[0], self.input_hw[1],
+                                               (int(self.kernel.shape[2]),
+                                                int(self.kernel.shape[3])),
+                                               self.stride, self.padding, self.output_padding)
+        return Conv2d(self.kernel, (ho, wo), self.stride, self.padding)
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (int(self.kernel.shape[0]), *self.input_hw)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return self.conv.shape_in
+
+    def forward(self, x: Any) -> Any:
+        """``Aᵀ x`` of the convolution, for ``x (..., C_a, H, W)``."""
+        return self.conv.adjoint(x)
+
+    def adjoint(self, y: Any) -> Any:
+        """``A y`` of the convolution, for ``y (..., C_b, H', W')``."""
+        return self.conv.forward(y)
+
+    def weight_grad(self, x: Any, r: Any) -> Any:
+        """``∇_K ⟨r, A_Kᵀ x⟩`` for ``x (N, C_a, H, W)``, ``r (N, C_b, H', W')``: shape
+        ``(C_a, C_b, k_h, k_w)``."""
+        return self.conv.weight_grad(r, x)
+
+    def _scattered(self, x: Any) -> list[Any]:
+        """For each kernel offset: ``x`` placed where that offset sends it, cropped to the
+        output, as rows ``(N·H'·W', C_a)``."""
+        xp = array_namespace(x)
+        conv = self.conv
+        _, ho, wo = conv.shape_in
+        n, (ph, pw) = x.shape[0], pair(self.padding)
+        x_cl = xp.permute_dims(x, (0, 2, 3, 1))
+        blocks = []
+        for _, _, rows, cols in conv._windows():
+            buf = xp.zeros((n, ho + 2 * ph, wo + 2 * pw, x.shape[1]), dtype=x.dtype,
+                           device=device(x))
+            buf[:, rows, cols, :] = x_cl
+            blocks.append(xp.reshape(buf[:, ph:ph + ho, pw:pw + wo, :],
+                                     (n * ho * wo, x.shape[1])))
+        return blocks
+
+    def gram_trace(self, x: Any) -> float:
+        """``‖D‖_F²`` for ``x (N, C_a, H, W)`` (see the class docstring)."""
+        xp = array_namespace(x)
+        return float(sum(xp.sum(block * block) for block in self._scattered(x)))
+
+    def gram_norm(self, x: Any) -> float:
+        """``λ_max DᵀD``: the Lipschitz constant of ``∇_K Σ φ(A_Kᵀ x)``."""
+        return gram_lambda_max(self.gram_rows(x))
+
+    def gram_rows(self, x: Any) -> Any:
+        """``D (N·H'·W', C_a·k_h·k_w)``, whose ``DᵀD`` is the Gram matrix."""
+        return array_namespace(x).concat(self._scattered(x), axis=1)
+
+    def astype(self, dtype: Any) -> "Conv2dTranspose":
+        xp = array_namespace(self.kernel)
+        return Conv2dTranspose(xp.astype(self.kernel, dtype), self.input_hw, self.stride,
+                               self.padding, self.output_padding)
