@@ -8,44 +8,86 @@ math.md §2's invariant says the lifted constraints hold at exactly these values
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from lbdsl.ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
+from lbdsl.ir.nodes import Affine, Layer, LinearMap, NetworkIR, Residual, as_matrix
 
-__all__ = ["forward", "apply_affine", "conv2d_reference"]
+__all__ = ["forward", "apply_affine", "apply_map", "conv2d_reference", "conv2d_t_reference"]
 
 
-def conv2d_reference(x: np.ndarray, kernel: np.ndarray, stride: int, padding: int,
-                     ) -> np.ndarray:
-    """Cross-correlation ``(..., C_in, H, W)`` → ``(..., C_out, H', W')`` (PyTorch's conv2d)."""
-    p = padding
-    if p:
-        pad = [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]
+def _pair(v):
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def conv2d_reference(x: np.ndarray, kernel: np.ndarray, stride, padding) -> np.ndarray:
+    """Cross-correlation ``(..., C_in, H, W)`` → ``(..., C_out, H', W')`` (PyTorch's conv2d);
+    ``stride`` and ``padding`` one int for both axes or ``(height, width)``."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    if ph or pw:
+        pad = [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)]
         x = np.pad(x, pad)
     kh, kw = kernel.shape[2:]
     windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))
-    windows = windows[..., ::stride, ::stride, :, :]          # (..., C_in, H', W', kh, kw)
+    windows = windows[..., ::sh, ::sw, :, :]          # (..., C_in, H', W', kh, kw)
     return np.einsum("...chwij,ocij->...ohw", windows, kernel)
 
 
-def apply_affine(affine: Affine, x: np.ndarray, params: dict[str, Any],
+def conv2d_t_reference(v: np.ndarray, kernel: np.ndarray, stride, padding,
+                       output_padding=0) -> np.ndarray:
+    """The transposed convolution ``(..., C_out, H, W)`` → ``(..., C_in, H', W')`` of a kernel
+    ``(C_out, C_in, kh, kw)`` (PyTorch's ``conv_transpose2d(v, kernel)``), by scattering each
+    input entry's kernel-sized patch: ``H' = (H − 1)·stride − 2·padding + kh + output_padding``."""
+    (sh, sw), (ph, pw), (qh, qw) = _pair(stride), _pair(padding), _pair(output_padding)
+    kh, kw = kernel.shape[2:]
+    h, w = v.shape[-2:]
+    full = np.zeros((*v.shape[:-3], kernel.shape[1], (h - 1) * sh + kh + qh,
+                     (w - 1) * sw + kw + qw))
+    for i in range(h):
+        for j in range(w):
+            patch = np.einsum("...o,oiab->...iab", v[..., :, i, j], kernel)
+            full[..., i * sh:i * sh + kh, j * sw:j * sw + kw] += patch
+    h_out = (h - 1) * sh - 2 * ph + kh + qh
+    w_out = (w - 1) * sw - 2 * pw + kw + qw
+    return full[..., ph:ph + h_out, pw:pw + w_out]
+
+
+def apply_map(m: LinearMap, x: np.ndarray, params: dict[str, Any],
+              batch: tuple[int, ...] = ()) -> np.ndarray:
+    """One map of a term on ``x`` (``(*batch, ...)``), in shape ``(*batch, *m.out_shape)``."""
+    weight = params[m.weight].value
+    if m.kind in ("conv2d", "conv2d_t", "conv"):
+        image = x.reshape(*batch, *m.in_shape)
+        if m.transposed:
+            z = conv2d_t_reference(image, weight, m.stride, m.padding, m.output_padding)
+        else:
+            z = conv2d_reference(image, weight, m.stride, m.padding)
+        return z.reshape(*batch, *m.out_shape)
+    assert m.kind in ("matmul", "dense"), m.kind
+    z = x.reshape(*batch, -1) @ as_matrix(weight, m.transposed).T
+    return z.reshape(*batch, *m.out_shape)
+
+
+def apply_affine(affine: Affine, values: dict[str, np.ndarray], params: dict[str, Any],
                  batch: tuple[int, ...] = ()) -> np.ndarray:
-    """``A x + b`` for ``x`` of shape ``(*batch, ...)`` holding ``affine.in_size`` entries per
-    batch item; the result has shape ``(*batch, *affine.out_shape)``."""
-    weight = params[affine.weight].value
-    if affine.kind == "conv2d":
-        z = conv2d_reference(x.reshape(*batch, *affine.in_shape), weight, affine.stride,
-                             affine.padding)
-        if affine.bias is not None:
-            z = z + params[affine.bias].value[:, None, None]
-        return z
-    matrix = as_matrix(weight, affine.transposed)
-    z = x.reshape(*batch, -1) @ matrix.T
-    if affine.bias is not None:
-        z = z + params[affine.bias].value.reshape(-1)
-    return z.reshape(*batch, *affine.out_shape)
+    """``Σ_t c_t (M_t1 ∘ ⋯)(x_t) + Σ b`` with ``values[x_t]`` of shape ``(*batch, ...)``; the
+    result has shape ``(*batch, *affine.out_shape)``."""
+    out = affine.out_shape
+    z = np.zeros((*batch, *out))
+    for term in affine.terms:
+        y = values[term.input]
+        for m in reversed(term.maps):
+            y = apply_map(m, y, params, batch)
+        z = z + term.coef * y.reshape(*batch, *out)
+    for name in affine.biases:
+        b = params[name].value.reshape(-1)
+        if b.size == math.prod(out):
+            z = z + b.reshape(out)
+        else:  # one per channel of an image
+            z = z + b[:, None, None]
+    return z
 
 
 def forward(net: NetworkIR, u0: Any) -> dict[str, np.ndarray]:
@@ -66,7 +108,7 @@ def forward(net: NetworkIR, u0: Any) -> dict[str, np.ndarray]:
                          f"{'x'.join(map(str, shape))}")
     values: dict[str, np.ndarray] = {net.input: u0.reshape(*batch, *shape)}
     for step in net.layers:
-        z = apply_affine(step.affine, values[step.affine.input], net.params, batch)
+        z = apply_affine(step.affine, values, net.params, batch)
         if isinstance(step, Layer):
             out_shape = net.variables[step.out].shape
             if step.linear:
@@ -79,5 +121,8 @@ def forward(net: NetworkIR, u0: Any) -> dict[str, np.ndarray]:
             a = np.asarray(step.psi().prox(z.reshape(*batch, -1)))
             v = as_matrix(net.params[step.v_weight].value, step.v_transposed)
             base = values[step.base]
-            values[step.out] = base + step.sign * (a @ v.T).reshape(base.shape)
+            branch = a @ v.T
+            if step.branch_bias is not None:
+                branch = branch + net.params[step.branch_bias].value.reshape(-1)
+            values[step.out] = base + step.sign * branch.reshape(base.shape)
     return values

@@ -23,7 +23,7 @@ from lbdsl.cli import main
 from lbdsl.errors import ExportRefused
 from lbdsl.ir.layers import LAYER_TYPES, LayerType
 from lbdsl.ir.layers.matrix import DenseLayer
-from lbdsl.ir.nodes import Affine, size_of
+from lbdsl.ir.nodes import LinearMap, size_of
 from lbdsl.ops.dense import Dense
 from lbdsl.options import option
 from lbdsl.prox.piecewise import Clip, ReLU
@@ -213,19 +213,18 @@ class DenseT(DenseLayer):
     transposed — its operator, reading and runtime are here; it declares no export."""
 
     name: ClassVar[str] = "dense_t"
-    call: ClassVar[str | None] = "dense_t"
+    calls: ClassVar[tuple[str, ...]] = ("dense_t",)
     usage: ClassVar[str] = "`dense_t(x, WIDTH)`"
     onnx = LayerType.onnx                     # the contract's: the refusal
     torch = LayerType.torch
 
-    def read(self, b: Any, call: Any, target: str) -> Affine:
-        x = b.var_ref(call.args[0], "the input of `dense_t`")
+    def read(self, b: Any, call: Any, target: str, in_shape: Any) -> tuple[LinearMap, str]:
         width = b.positive_int(call.args[1], "the width of `dense_t`")
-        fan_in = size_of(b.shape_of_var(x))
+        fan_in = size_of(in_shape)
         w, bias = b.created_name(target, "W", call), b.created_name(target, "b", call)
         b.create_param(w, (fan_in, width), fan_in, call)
         b.create_param(bias, (width,), fan_in, call)
-        return Affine("dense_t", x, w, True, bias, b.shape_of_var(x), (width,), call.span)
+        return LinearMap("dense_t", w, True, in_shape, (width,)), bias
 
     def describe(self, a: Any, x: str) -> str:
         return f"dense_t({x}, {a.out_shape[0]})"

@@ -18,7 +18,11 @@ exported as something else:
 ``softmax``                    ``Softmax`` over the flattened layer
 =============================  ===============================================
 
-A residual layer ``y = x ± V ψ(A x' + b)`` adds ``MatMul(±Vᵀ)`` of ψ's output to ``x``.  The
+A pre-activation of several terms (``A @ x + B @ z``, ``u - 0.5 * L.T @ (L @ u - z)``) is each
+map's nodes on its term's variable, ``Mul`` by a coefficient other than 1, and ``Add`` (a
+declared kernel applied in several places is one initialiser, used by its ``Conv`` and
+``ConvTranspose`` nodes).  A residual layer ``y = x ± (V ψ(A x' + b) + c)`` adds
+``MatMul(±Vᵀ) (→ Add(±c))`` of ψ's output to ``x``.  The
 weights are the spec's, or the arrays given (a trained ``weights.npz``: each parameter under its
 spec name).  ``dtype`` float32 (default: what PyTorch models use) or float64 (note:
 onnxruntime's CPU ``Conv`` has no float64 kernel; and ONNX stores ``LeakyRelu``'s ``alpha`` and
@@ -35,7 +39,7 @@ import numpy as np
 
 from ..errors import LbdslError
 from ..ir.layers import LAYER_TYPES
-from ..ir.nodes import Layer, NetworkIR, Residual, as_matrix
+from ..ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
 from ..outputs import write_bytes_atomic
 
 __all__ = ["build_model", "export_onnx", "OPSET"]
@@ -54,16 +58,24 @@ class _Graph:
         self.helper, self.numpy_helper, self.dtype = helper, numpy_helper, dtype
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
+        self.shared: dict[str, str] = {}
         self.count = 0
 
     def name(self, base: str) -> str:
         self.count += 1
         return f"{base.replace('#', '_').replace('.', '_')}_{self.count}"
 
-    def const(self, base: str, value: np.ndarray, dtype: Any = None) -> str:
+    def const(self, base: str, value: np.ndarray, dtype: Any = None,
+              shared: bool = False) -> str:
+        """An initialiser holding ``value``; ``shared``: one per ``base`` (a declared kernel
+        that several layers apply, as a convolution or its adjoint, is one tensor)."""
+        if shared and base in self.shared:
+            return self.shared[base]
         name = self.name(base)
         array = np.array(value, dtype=dtype or self.dtype, order="C")  # keeps a 0-d scalar
         self.inits.append(self.numpy_helper.from_array(array, name))
+        if shared:
+            self.shared[base] = name
         return name
 
     def op(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
@@ -101,14 +113,16 @@ def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
     for step in net.layers:
         base = step.out.replace("#", "_").replace(".", "_")
         a = step.affine
-        z = LAYER_TYPES[a.kind].onnx(g, a, tensors[a.input], net.variables[a.input].shape,
-                                     values, base)
+        z = _pre_activation(g, net, a, tensors, values, base)
         y = step.psi().onnx(g, z, a.out_shape, base)
         if isinstance(step, Residual):
             V = step.sign * as_matrix(values[step.v_weight], step.v_transposed)
             flat = y if len(step.affine.out_shape) == 1 else \
                 g.op("Flatten", [y], f"{base}_vflat", axis=1)
             branch = g.op("MatMul", [flat, g.const(f"{base}_VT", V.T)], f"{base}_v")
+            if step.branch_bias is not None:   # base ± (V a + c) = base + (±V) a + (±c)
+                c = step.sign * values[step.branch_bias].reshape(-1)
+                branch = g.op("Add", [branch, g.const(f"{base}_c", c)], f"{base}_vbias")
             shape = net.variables[step.base].shape
             if len(shape) > 1:
                 branch = g.reshape(branch, shape, f"{base}_vshape")
@@ -129,6 +143,36 @@ def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
     model.ir_version = min(model.ir_version, 10)   # what current runtimes read
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _pre_activation(g: _Graph, net: NetworkIR, a: Affine, tensors: dict[str, str],
+                    values: dict[str, np.ndarray], base: str) -> str:
+    """``Σ_t c_t (M_t1 ∘ ⋯)(x_t) + Σ b`` as nodes: each map its layer type's, the terms
+    added (``Mul`` by a coefficient other than 1), the biases added; ``A x + b`` is its layer
+    type's nodes alone, the bias in the map's own node where the format has one."""
+    m = a.map
+    if m is not None and len(a.biases) <= 1:
+        bias = values[a.bias] if a.bias is not None else None
+        return LAYER_TYPES[m.kind].onnx(g, m, tensors[a.input], net.variables[a.input].shape,
+                                        values, base, bias)
+    z = None
+    for i, t in enumerate(a.terms):
+        y, shape = tensors[t.input], net.variables[t.input].shape
+        for j, m in enumerate(reversed(t.maps)):
+            y = LAYER_TYPES[m.kind].onnx(g, m, y, shape, values, f"{base}_t{i}m{j}")
+            shape = m.out_shape
+        if tuple(shape) != tuple(a.out_shape):     # a flat term of an image, or the reverse
+            y = g.reshape(y, a.out_shape, f"{base}_t{i}shape")
+        if t.coef != 1.0:
+            y = g.op("Mul", [y, g.const(f"{base}_t{i}c", np.array(t.coef))], f"{base}_t{i}mul")
+        z = y if z is None else g.op("Add", [z, y], f"{base}_t{i}add")
+    for name in a.biases:
+        b = values[name]
+        per_channel = len(a.out_shape) == 3 and b.size == a.out_shape[0] != a.out_size
+        shape = (b.size, 1, 1) if per_channel else a.out_shape
+        z = g.op("Add", [z, g.const(f"{base}_{name}", b.reshape(shape))], f"{base}_bias")
+    assert z is not None
+    return z
 
 
 def export_onnx(net: NetworkIR, out: str | Path, weights: dict[str, np.ndarray] | None = None,

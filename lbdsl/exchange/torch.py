@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LbdslError
-from ..ir.layers import LAYER_TYPES
+from ..errors import ExportRefused, LbdslError
+from ..ir.layers import LAYER_TYPES, describe
 from ..ir.nodes import Layer, NetworkIR
 
 __all__ = ["from_torch", "torch_state", "to_torch", "sequential_modules"]
@@ -64,16 +64,22 @@ def sequential_modules(net: NetworkIR) -> list[tuple[str, tuple[Any, ...], dict[
     ``nn.Sequential`` that computes ``net``: per layer its layer type's modules and its Ψ's
     (each declares them, :meth:`lbdsl.ir.layers.LayerType.torch`,
     :meth:`lbdsl.prox.base.Psi.torch`); ``LbdslError`` for a residual layer, which
-    ``nn.Sequential`` cannot express, and ``ExportRefused`` for a layer type or Ψ that has no
-    module."""
+    ``nn.Sequential`` cannot express, ``ExportRefused`` for a pre-activation that is more than
+    one map and a bias (a skip input, a sum, a composition) and for a layer type or Ψ that has
+    no module."""
     values = {name: p.value for name, p in net.params.items()}
     mods: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     for step in net.layers:
         if not isinstance(step, Layer):
             raise LbdslError(f"torch_state: `{step.out}` is a residual layer, which "
                              "nn.Sequential cannot express; export to ONNX instead")
-        a = step.affine
-        mods += LAYER_TYPES[a.kind].torch(a, net.variables[a.input].shape, values)
+        a, m = step.affine, step.affine.map
+        if m is None or len(a.biases) > 1:
+            raise ExportRefused(f"torch_state: `{step.out}` = {describe(a)} is not one map and "
+                                "a bias, which nn.Sequential cannot express; export to ONNX "
+                                "instead")
+        bias = values[a.bias] if a.bias is not None else None
+        mods += LAYER_TYPES[m.kind].torch(m, net.variables[a.input].shape, values, bias)
         mods += [(cls, args, {}) for cls, args in step.psi().torch(a.out_shape)]
     return mods
 

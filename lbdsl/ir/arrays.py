@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import LbdslError
 from ..prox.registry import make_activation
 from .graph import build_graph
-from .nodes import Affine, Layer, NetworkIR, Param, Shape, Variable, size_of
+from .nodes import Layer, NetworkIR, Param, Shape, Variable, simple_affine, size_of
 
 __all__ = ["feed_forward"]
 
@@ -54,8 +54,8 @@ def feed_forward(input_shape: Shape | int, layers: Sequence[tuple[Any, Any, Acti
             bias = f"b{k}"
         out = f"h{k}"
         variables[out] = Variable(out, out, (W.shape[0],), None)
-        affine = Affine("matmul", x, f"W{k}", False, bias, variables[x].shape, (W.shape[0],),
-                        None)
+        affine = simple_affine("matmul", x, f"W{k}", False, bias, variables[x].shape,
+                               (W.shape[0],), None)
         steps.append(Layer(out, psi_name, psi.params(), affine, psi_name == "identity", None))
         x, width = out, W.shape[0]
     if not steps:

@@ -6,17 +6,20 @@ the total parameter size is checked and the parameters are made.  Every independ
 collected and reported in one :class:`~lbdsl.errors.SpecError`; a statement that fails binds
 its target to an *unknown* shape so that later statements do not repeat the error.
 
-Statement forms (AFFINE is ``A @ x``, ``A @ x + b``, ``A.T @ x (+ b)``, ``dense(x, WIDTH)`` or
-``conv2d(x, CHANNELS, kernel = K, stride = S, padding = P)``):
+Statement forms (LIN is a linear expression plus biases, read by :mod:`.affine`: sums,
+differences and numbers times terms over any earlier variables — a variable itself, or maps
+applied to one: ``A @ x``, ``A.T @ x``, ``dense(x, WIDTH)``, ``conv2d(x, C, …)``,
+``conv2d_t(x, C, …)``, ``L @ x``, ``conv(L, x, …)``, ``conv_t(L, v, …)``):
 
-* ``y = ACT(AFFINE, key = value, ...)``                 a lifted layer
-* ``y = AFFINE``                                        a linear layer (ψ = identity)
-* ``x = x + V @ ACT(AFFINE)``, ``x = x - V @ ACT(AFFINE)`` a residual layer (also
-  ``V @ ACT(AFFINE) + x``); tied when V is ``W.T`` of the affine's ``W`` (or ``W`` of ``W.T``)
-* ``y = A @ ACT(AFFINE) (+ b)``                          a hidden layer ``y.ACT`` followed by a
+* ``y = ACT(LIN, key = value, ...)``                    a lifted layer
+* ``y = LIN``                                           a linear layer (ψ = identity)
+* ``x = x + V @ ACT(LIN) (+ c)``, ``x = x - V @ ACT(LIN) (- c)``  a residual layer (also
+  ``V @ ACT(LIN) + x``), ``c`` its branch bias; tied when V is ``W.T`` of the one map ``W``
+  of its pre-activation (or ``W`` of ``W.T``)
+* ``y = A @ ACT(LIN) (+ b)``                            a hidden layer ``y.ACT`` followed by a
   linear layer (the shallow sum ``y = c @ relu(w @ u + b)``)
 
-Created parameters of ``dense`` / ``conv2d`` are named ``<target>_W`` and ``<target>_b`` plus
+Created parameters of ``dense`` / ``conv2d`` / ``conv2d_t`` are named ``<target>_W`` and ``<target>_b`` plus
 the repeat suffix (``x_W_3`` in iteration 3); when a rebound target creates again and that name
 is taken by an earlier created parameter, the first free one of ``_2``, ``_3``, … is appended.
 A user parameter of the same name is an error.
@@ -45,9 +48,10 @@ __all__ = ["build_network", "MAX_UNROLLED_STATEMENTS"]
 #: ``repeat`` may unroll to at most this many statements in one network.
 MAX_UNROLLED_STATEMENTS = 100_000
 
-LAYER_FORMS = ("a layer is `y = ACT(AFFINE)`, `y = AFFINE`, `x = x + V @ ACT(AFFINE)`, "
-               "`x = x - V @ ACT(AFFINE)` or `y = A @ ACT(AFFINE) (+ b)`, with AFFINE one of "
-               + affine_forms())
+LAYER_FORMS = ("a layer is `y = ACT(LIN)`, `y = LIN`, `x = x + V @ ACT(LIN) (+ c)`, "
+               "`x = x - V @ ACT(LIN) (- c)` or `y = A @ ACT(LIN) (+ b)`, with LIN a linear "
+               "expression of variables (sums, differences, numbers times terms) through "
+               + affine_forms() + ", plus bias parameters")
 
 
 class _Abort(Exception):
@@ -341,44 +345,54 @@ class _NetworkBuilder(AffineForms):
                 return
             self.linear_layer(st, value)
         elif isinstance(value, tree.BinOp) and value.op == "@" \
-                and isinstance(value.right, tree.Call):
+                and isinstance(value.right, tree.Call) and not self.is_map(value.right.func):
             self.shallow_layer(st, value.left, value.right, None, value)
-        elif isinstance(value, tree.Call) and not self.creates(value.func):
+        elif isinstance(value, tree.Call) and not self.is_map(value.func):
             self.activation_layer(st, value)
         else:
             self.linear_layer(st, value)
 
     def _sum_layer(self, st: tree.Assign, value: tree.BinOp) -> bool:
-        """Residual or biased shallow layer; False if ``value`` is a plain affine."""
-        def v_act(e: tree.Expr) -> bool:
-            return (isinstance(e, tree.BinOp) and e.op == "@"
-                    and isinstance(e.right, tree.Call))
-
-        if v_act(value.right):
-            other, vexpr = value.left, value.right
-        elif v_act(value.left):
-            other, vexpr = value.right, value.left
-            if value.op == "-":
-                self.fail(value.op_span, "a residual layer subtracts from its base: write "
-                          "`x = x - V @ ACT(AFFINE)`", LAYER_FORMS)
-        else:
+        """A residual layer ``x ± V @ ACT(...) (± c)`` or a biased shallow layer
+        ``A @ ACT(...) + b``; False if ``value`` is a linear expression."""
+        parts = _signed_terms(value)
+        branches = [(s, e, at) for s, e, at in parts if isinstance(e, tree.BinOp)
+                    and e.op == "@" and isinstance(e.right, tree.Call)
+                    and not self.is_map(e.right.func)]
+        if len(branches) != 1:
             return False
-        assert isinstance(vexpr, tree.BinOp) and isinstance(vexpr.right, tree.Call)
-        if not isinstance(other, tree.Name):
-            self.fail(other.span, "the other term of this sum must be a variable (a residual "
-                      "layer `x = x + V @ ACT(...)`) or a bias parameter", LAYER_FORMS)
-        kind, _ = self.lookup(other)
-        if kind == "var":
-            sign = -1 if value.op == "-" else 1
-            self.residual_layer(st, other, sign, vexpr.left, vexpr.right)
-        elif value.op == "-":
-            self.fail(value.op_span, "a bias is added, not subtracted", LAYER_FORMS)
-        else:
-            self.shallow_layer(st, vexpr.left, vexpr.right, other, vexpr)
+        sign, vexpr, at = branches[0]
+        others = [(s, e, op) for s, e, op in parts if e is not vexpr]
+        names = [(s, e, op, self.lookup(e)[0]) for s, e, op in others if isinstance(e, tree.Name)]
+        bases = [n for n in names if n[3] == "var"]
+        biases = [n for n in names if n[3] == "param"]
+        if len(names) != len(others) or len(bases) > 1 or len(biases) > 1:
+            where = next((e for _, e, _ in others if not isinstance(e, tree.Name)), value)
+            self.fail(where.span, "the other terms of this sum must be a variable (the base of "
+                      "a residual layer `x = x + V @ ACT(...)`) and a bias parameter", LAYER_FORMS)
+        if not bases:
+            if sign < 0 or (biases and biases[0][0] < 0):
+                self.fail((at or value.op_span), "a bias is added, not subtracted", LAYER_FORMS)
+            self.shallow_layer(st, vexpr.left, vexpr.right, biases[0][1] if biases else None,
+                               vexpr)
+            return True
+        base_sign, base, base_op, _ = bases[0]
+        if base_sign < 0:
+            self.fail(base_op or value.op_span, "a residual layer subtracts from its base: "
+                      "write `x = x - V @ ACT(LIN)`", LAYER_FORMS)
+        bias = None
+        if biases:
+            bias_sign, bias_expr, bias_op, _ = biases[0]
+            if bias_sign != sign:
+                self.fail(bias_op or value.op_span, "the branch's bias takes the branch's "
+                          f"sign: write `x {'+' if sign > 0 else '-'} V @ ACT(...) "
+                          f"{'+' if sign > 0 else '-'} c`", LAYER_FORMS)
+            bias = self.lookup(bias_expr)[1]
+        self.residual_layer(st, base, sign, vexpr.left, vexpr.right, bias, biases)
         return True
 
     def activation(self, call: tree.Call) -> tuple[str, dict[str, float]] | None:
-        """Check ``ACT(AFFINE, key = value, ...)``'s name and keywords: (name, params)."""
+        """Check ``ACT(LIN, key = value, ...)``'s name and keywords: (name, params)."""
         from ..prox import registry
 
         if call.func not in registry.ACTIVATIONS:
@@ -444,10 +458,7 @@ class _NetworkBuilder(AffineForms):
 
     def shallow_layer(self, st: tree.Assign, mat: tree.Expr, call: tree.Call,
                       bias: tree.Expr | None, span_expr: tree.Expr) -> None:
-        """``y = A @ ACT(AFFINE) (+ b)``: a hidden layer ``y.ACT``, then a linear layer."""
-        if self.creates(call.func):
-            self.fail(call.func_span, f"`A @ {call.func}(...)` is two linear maps in a row",
-                      "put an activation between them: A @ relu(dense(...)), or use one layer")
+        """``y = A @ ACT(LIN) (+ b)``: a hidden layer ``y.ACT``, then a linear layer."""
         psi = self.activation(call)
         arg = self.act_argument(call)
         affine = self.affine(arg, st.target.id)
@@ -463,19 +474,17 @@ class _NetworkBuilder(AffineForms):
         self.steps.append(Layer(out, "identity", {}, outer, True, st.span))
 
     def residual_layer(self, st: tree.Assign, base_expr: tree.Name, sign: int,
-                       v_expr: tree.Expr, call: tree.Call) -> None:
+                       v_expr: tree.Expr, call: tree.Call, branch_bias: str | None = None,
+                       written_bias: list[Any] | None = None) -> None:
         base = self.var_ref(base_expr, "the base of a residual layer")
-        v_name, v_t = self.param_ref(v_expr, "V in `x + V @ ACT(AFFINE)`")
-        if self.creates(call.func):
-            self.fail(call.func_span, f"a residual layer needs an activation around "
-                      f"`{call.func}(...)`", f"for a linear residual write "
-                      f"identity({call.func}(...))")
+        v_name, v_t = self.param_ref(v_expr, "V in `x + V @ ACT(LIN)`")
         psi = self.activation(call)
         arg = self.act_argument(call)
         affine = self.affine(arg, st.target.id)
         base_shape = self.shape_of_var(base)
         v_shape = self.params[v_name].shape
-        tied = LAYER_TYPES[affine.kind].ties(affine, v_name, v_t)
+        m = affine.map
+        tied = m is not None and LAYER_TYPES[m.kind].ties(m, v_name, v_t)
         if v_shape is not None:
             v_text = f"{self.params[v_name].declared_name}{'.T' if v_t else ''}"
             if len(v_shape) > 2:
@@ -489,19 +498,22 @@ class _NetworkBuilder(AffineForms):
                     hint = (f"V maps the activation ({need_cols} entries) back onto "
                             f"`{self.display(base)}` ({need_rows} entries)")
                     # a declared matrix: V = its transpose would tie this residual
-                    ties = LAYER_TYPES[affine.kind].ties(affine, affine.weight,
-                                                         not affine.transposed)
+                    ties = m is not None and LAYER_TYPES[m.kind].ties(m, m.weight,
+                                                                      not m.transposed)
                     if ties and not tied:
-                        w = self.params[affine.weight].declared_name
+                        w = self.params[m.weight].declared_name
                         hint += (f"; a tied residual writes V as `{w}.T`, the transpose of "
                                  "the affine's matrix")
                     self.error(v_expr.span, f"`{v_text}` (V of this residual layer) is "
                                f"{rows}x{cols}, but it must be {need_rows}x{need_cols}", hint)
+        if branch_bias is not None and written_bias and base_shape is not None:
+            self._check_bias(branch_bias, written_bias[0][1], base_shape,
+                             f"{self.params[v_name].declared_name} @ {call.func}(...)")
         if psi is None or len(self.diags) > self.stmt_start:
             raise _Abort
         out = self.new_var(st.target.id, base_shape, st.span)
         self.steps.append(Residual(out, base, sign, v_name, v_t, tied, psi[0], psi[1], affine,
-                                   st.span))
+                                   st.span, branch_bias))
 
     # --- finishing ---------------------------------------------------------------------------
 
@@ -632,3 +644,13 @@ def build_network(net: tree.Network, file_dir: Path | str = ".", *, source: str 
     builder = _NetworkBuilder(net, Path(file_dir), source, max_param_bytes)
     builder.run(net.body)
     return builder.finish()
+
+
+def _signed_terms(expr: tree.Expr, sign: int = 1, op: Any = None,
+                  ) -> list[tuple[int, tree.Expr, Any]]:
+    """``a + b - c`` as ``[(+1, a, None), (+1, b, span of +), (−1, c, span of −)]``."""
+    if isinstance(expr, tree.BinOp) and expr.op in "+-":
+        right = -sign if expr.op == "-" else sign
+        return (_signed_terms(expr.left, sign, op)
+                + _signed_terms(expr.right, right, expr.op_span))
+    return [(sign, expr, op)]

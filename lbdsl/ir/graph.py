@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import networkx as nx
 
 from ..errors import SourceSpan
-from .layers import LAYER_TYPES
+from .layers import describe
 from .nodes import Layer, NetworkIR, Param, Residual, Step, Variable, format_shape
 
 __all__ = ["build_graph", "to_dot"]
@@ -71,13 +71,21 @@ def build_graph(name: str, input_id: str, output_id: str, variables: Mapping[str
         line = _line(step.span)
         aff = step.affine
         a_node = f"L{index}:affine"
-        g.add_node(a_node, kind="affine", op=aff.kind, transposed=aff.transposed,
-                   label=LAYER_TYPES[aff.kind].describe(aff, _name(variables, aff.input)), shape=aff.out_shape,
-                   layer=index, line=line, span=step.span, stride=aff.stride,
-                   padding=aff.padding, kernel=aff.kernel)
-        flow(aff.input, a_node, line)
-        feed(aff.weight, a_node, "weight", line)
-        feed(aff.bias, a_node, "bias", line)
+        m = aff.map
+        created = {b for b in aff.biases if params[b].created}
+        g.add_node(a_node, kind="affine", op=m.kind if m is not None else "linear",
+                   transposed=m.transposed if m is not None else False,
+                   label=describe(aff, lambda vid: _name(variables, vid), created),
+                   shape=aff.out_shape, layer=index, line=line, span=step.span,
+                   stride=m.stride if m is not None else None,
+                   padding=m.padding if m is not None else None,
+                   kernel=m.kernel if m is not None else None)
+        for x in aff.inputs:
+            flow(x, a_node, line)
+        for weight in aff.weights:
+            feed(weight, a_node, "weight", line)
+        for bias in aff.biases:
+            feed(bias, a_node, "bias", line)
         if isinstance(step, Layer) and step.linear:
             producer[step.out] = a_node
             continue
@@ -99,6 +107,7 @@ def build_graph(name: str, input_id: str, output_id: str, variables: Mapping[str
         g.add_edge(act, v_node, kind="data", var=None, shape=aff.out_shape, label="activation",
                    line=line)
         feed(step.v_weight, v_node, "weight", line)
+        feed(step.branch_bias, v_node, "bias", line)
         g.add_node(add, kind="add", sign=step.sign, tied=step.tied,
                    label=("+" if step.sign > 0 else "−") + (" (tied)" if step.tied else ""),
                    shape=base_shape, layer=index, line=line, span=step.span)

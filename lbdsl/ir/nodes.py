@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 __all__ = [
-    "Shape", "Variable", "Param", "Affine", "Layer", "Residual", "Step", "NetworkIR",
-    "ModuleIR", "size_of", "format_shape", "as_matrix",
+    "Shape", "Variable", "Param", "LinearMap", "Term", "Affine", "one_map", "simple_affine", "Layer",
+    "Residual", "Step", "NetworkIR", "ModuleIR", "size_of", "format_shape", "as_matrix",
 ]
 
 Shape = tuple[int, ...]
@@ -99,29 +99,28 @@ class Param:
 
 
 @dataclass(frozen=True, slots=True)
-class Affine:
-    """The pre-activation ``A x + b``; ``A`` is of the layer type ``kind`` (:mod:`.layers`,
-    which says how it reads, describes and exports itself).
+class LinearMap:
+    """One map ``A_θ`` of a layer type ``kind`` (:mod:`.layers`, which says how it reads,
+    describes, runs and exports itself), from ``in_shape`` to ``out_shape``.
 
     ``kind`` is ``"matmul"`` (``A`` a declared matrix, ``A.T`` when ``transposed``; a 1-D
-    parameter is a row vector, see :func:`as_matrix`),
-    ``"dense"`` (a created ``width × size(x)`` weight) or ``"conv2d"`` (a created kernel of
-    shape ``(C_out, C_in, k_h, k_w)``, cross-correlation as in PyTorch, input ``C_in × H × W``).
-    ``bias`` is a parameter name or None; for conv2d the bias has one entry per output channel
-    (broadcast over the image), otherwise it has ``size(out_shape)`` entries.
+    parameter is a row vector, see :func:`as_matrix`), ``"dense"`` (a created
+    ``width × size(x)`` weight), ``"conv2d"`` / ``"conv2d_t"`` (a created kernel, a convolution
+    as PyTorch's ``Conv2d`` / ``ConvTranspose2d``, input ``C × H × W``) or ``"conv"`` (a
+    declared kernel ``(C_out, C_in, k_h, k_w)``: the convolution, or its adjoint when
+    ``transposed``); ``kernel``, ``stride``, ``padding`` and ``output_padding`` are a
+    convolution's geometry.
     """
 
-    kind: str                   # a registered layer type (:mod:`lbdsl.ir.layers`)
-    input: str                  # variable id
-    weight: str                 # parameter name
+    kind: str
+    weight: str
     transposed: bool
-    bias: str | None
-    in_shape: Shape             # the input variable's shape (conv2d: HxW is seen as 1xHxW)
+    in_shape: Shape
     out_shape: Shape
-    span: SourceSpan | None
-    kernel: tuple[int, int] | None = None   # conv2d only
-    stride: int = 1
-    padding: int = 0
+    kernel: tuple[int, int] | None = None
+    stride: int | tuple[int, int] = 1            # one for both axes, or (height, width)
+    padding: int | tuple[int, int] = 0
+    output_padding: int | tuple[int, int] = 0
 
     @property
     def in_size(self) -> int:
@@ -130,6 +129,82 @@ class Affine:
     @property
     def out_size(self) -> int:
         return size_of(self.out_shape)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """``coef · (M_1 ∘ M_2 ∘ ⋯ ∘ M_k)(x)`` — ``maps = (M_1, …, M_k)``, the last applied first;
+    no map: ``coef · x`` (the variable itself, a skip input)."""
+
+    coef: float
+    maps: tuple[LinearMap, ...]
+    input: str                  # variable id
+    in_shape: Shape             # the variable's shape
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.maps[0].out_shape if self.maps else self.in_shape
+
+
+@dataclass(frozen=True, slots=True)
+class Affine:
+    """The pre-activation ``Σ_t coef_t (M_t1 ∘ ⋯)(x_t) + Σ b``: a linear expression over
+    earlier variables (:class:`Term`) plus bias parameters, each with ``size(out_shape)``
+    entries or one per output channel (broadcast over the image).
+
+    The common layer ``A x + b`` is one term of one map with coefficient 1: :attr:`map`,
+    :attr:`input` and :attr:`bias` read it (None where the expression is more)."""
+
+    terms: tuple[Term, ...]
+    biases: tuple[str, ...]
+    out_shape: Shape
+    span: SourceSpan | None
+
+    @property
+    def out_size(self) -> int:
+        return size_of(self.out_shape)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The variables it reads, each once, in order."""
+        return tuple(dict.fromkeys(t.input for t in self.terms))
+
+    @property
+    def map(self) -> LinearMap | None:
+        """The one map of ``A x + b`` (one term, one map, coefficient 1), else None."""
+        return one_map(self.terms)
+
+    @property
+    def input(self) -> str | None:
+        """The one variable it reads, else None."""
+        inputs = self.inputs
+        return inputs[0] if len(inputs) == 1 else None
+
+    @property
+    def bias(self) -> str | None:
+        """The one bias, else None."""
+        return self.biases[0] if len(self.biases) == 1 else None
+
+    @property
+    def weights(self) -> tuple[str, ...]:
+        """The weight parameters of its maps, each once, in order."""
+        return tuple(dict.fromkeys(m.weight for t in self.terms for m in t.maps))
+
+
+def one_map(terms: Any) -> Any:
+    """The map of ``terms`` when they are one term of one map with coefficient 1 (the layer
+    ``A x + b``), else None; for the IR's terms and the runtime's alike."""
+    if len(terms) == 1 and len(terms[0].maps) == 1 and terms[0].coef == 1.0:
+        return terms[0].maps[0]
+    return None
+
+
+def simple_affine(kind: str, x: str, weight: str, transposed: bool, bias: str | None,
+                  in_shape: Shape, out_shape: Shape, span: SourceSpan | None,
+                  **geometry: Any) -> Affine:
+    """``A x + b``: one map of ``kind`` applied to ``x`` (``geometry``: a convolution's)."""
+    m = LinearMap(kind, weight, transposed, in_shape, out_shape, **geometry)
+    return Affine((Term(1.0, (m,), x, in_shape),), (bias,) if bias else (), out_shape, span)
 
 
 @dataclass(frozen=True)
@@ -151,10 +226,12 @@ class Layer:
 
 @dataclass(frozen=True)
 class Residual:
-    """``out = base + sign · V ψ(affine)``; ``tied`` when V is the transpose of the affine's
-    matrix (``x = x + W.T @ relu(W @ x + b)``), which the convexity certificate relies on.
+    """``out = base + sign · (V ψ(affine) + c)``; ``tied`` when V is the transpose of the
+    affine's one matrix (``x = x + W.T @ relu(W @ x + b)``), which the convexity certificate
+    relies on; ``branch_bias`` is ``c`` (PyTorch's ``x + Linear(relu(Linear(x)))``), None for
+    none.
 
-    ``affine.input`` is usually ``base`` but may be any earlier variable.
+    ``affine`` usually reads ``base`` but may read any earlier variables.
     """
 
     out: str
@@ -167,6 +244,7 @@ class Residual:
     psi_params: dict[str, float]
     affine: Affine
     span: SourceSpan | None
+    branch_bias: str | None = None
 
     def psi(self) -> Any:
         """The catalogue's Ψ object for this layer."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .layers import LAYER_TYPES
+from .layers import describe
 from .nodes import Layer, NetworkIR, Residual, Step, format_shape
 
 __all__ = ["summary", "step_text"]
@@ -21,20 +21,22 @@ def _var(net: NetworkIR, vid: str) -> str:
 
 def step_text(net: NetworkIR, step: Step) -> str:
     """The layer's right-hand side as a spec would write it (with the resolved names)."""
-    aff = LAYER_TYPES[step.affine.kind].describe(step.affine, _var(net, step.affine.input))
+    created = {b for b in step.affine.biases if net.params[b].created}
+    aff = describe(step.affine, lambda vid: _var(net, vid), created)
     keywords = "".join(f", {k} = {v:g}" for k, v in step.psi_params.items())
     act = f"{step.psi_name}({aff}{keywords})"
     if isinstance(step, Residual):
         v = step.v_weight + (".T" if step.v_transposed else "")
         sign = "+" if step.sign > 0 else "-"
-        return f"{_var(net, step.base)} {sign} {v} @ {act}"
+        bias = f" {sign} {step.branch_bias}" if step.branch_bias else ""
+        return f"{_var(net, step.base)} {sign} {v} @ {act}{bias}"
     return aff if step.linear else act
 
 
 def _step_params(step: Step) -> list[str]:
-    names = [step.affine.weight] + ([step.affine.bias] if step.affine.bias else [])
-    if isinstance(step, Residual) and step.v_weight not in names:
-        names.append(step.v_weight)
+    names = [*step.affine.weights, *step.affine.biases]
+    if isinstance(step, Residual):
+        names += [p for p in (step.v_weight, step.branch_bias) if p and p not in names]
     return names
 
 
@@ -73,8 +75,9 @@ def summary(net: NetworkIR) -> str:
         lines += ["", f"residual links ({len(residuals)})"]
         for i, s in residuals:
             v = s.v_weight + (".T" if s.v_transposed else "")
-            how = (f"tied (V = {s.affine.weight}{'' if s.affine.transposed else 'ᵀ'})"
-                   if s.tied else f"untied (V = {v})")
+            m = s.affine.map
+            how = (f"tied (V = {m.weight}{'' if m.transposed else 'ᵀ'})"
+                   if s.tied and m is not None else f"untied (V = {v})")
             lines.append(f"  {i:>3}  {_var(net, s.base)} -> {_var(net, s.out)}  "
                          f"sign {'+' if s.sign > 0 else '-'}  {how}")
     out = net.variables[net.output]

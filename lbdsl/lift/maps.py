@@ -22,7 +22,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from ..ir.layers import LAYER_TYPES, LayerType
-from ..ir.nodes import Affine, Shape, size_of
+from ..ir.nodes import LinearMap, Shape, size_of
 from ..ops.base import ParametrisedOperator
 
 __all__ = ["WeightMap", "weight_map", "residual_map"]
@@ -41,8 +41,9 @@ class WeightMap:
     out_shape: Shape
     transposed: bool = False
     kernel: tuple[int, int] | None = None
-    stride: int = 1
-    padding: int = 0
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    output_padding: int | tuple[int, int] = 0
 
     @property
     def layer_type(self) -> LayerType:
@@ -106,11 +107,11 @@ def _flat_apply(apply: Any, x: Any, shape_in: Shape, size_out: int) -> Any:
     return xp.reshape(y, (*batch, size_out))
 
 
-def weight_map(affine: Affine) -> WeightMap:
-    """The map ``A_θ`` of a layer's pre-activation."""
-    in_shape, out_shape = LAYER_TYPES[affine.kind].shapes(affine)
-    return WeightMap(affine.kind, affine.weight, tuple(in_shape), tuple(out_shape),
-                     affine.transposed, affine.kernel, affine.stride, affine.padding)
+def weight_map(m: LinearMap) -> WeightMap:
+    """The runtime map of one of the IR's maps, on the shapes its operator takes."""
+    in_shape, out_shape = LAYER_TYPES[m.kind].shapes(m)
+    return WeightMap(m.kind, m.weight, tuple(in_shape), tuple(out_shape), m.transposed,
+                     m.kernel, m.stride, m.padding, m.output_padding)
 
 
 def residual_map(weight: str, transposed: bool, in_size: int, out_size: int) -> WeightMap:

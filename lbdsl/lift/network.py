@@ -3,11 +3,14 @@
 A network is a sequence of steps over blocks of ``u = (u_0, u_1, …)`` (one block per SSA
 variable, flattened row-major; math.md §2)::
 
-    plain      u_o = σ(x),                 x = A_θ u_in + b
-    residual   u_o = u_base + s·V_θ σ(x),  x = A_θ u_in + b,     s = ±1
+    plain      u_o = σ(x),                        x = Σ_t c_t A_t u_t + b
+    residual   u_o = u_base + s·(V_θ σ(x) + c),   s = ±1
 
-``σ = prox_Ψ`` of the layer's Ψ, ``A_θ`` the :class:`~.maps.WeightMap` of any layer type
-(dense, transposed matmul, conv2d) and ``V_θ`` the residual's.  Every block is written once and read only later.
+``σ = prox_Ψ`` of the layer's Ψ; the pre-activation a linear expression of terms
+(:class:`LiftedTerm`: ``c_t`` times a chain of :class:`~.maps.WeightMap` of any layer type —
+dense, transposed matmul, convolutions and their adjoints — applied to an earlier block), the
+common layer ``A_θ u_in + b`` one term of one map; ``V_θ`` and the branch bias ``c`` the
+residual's.  Every block is written once and read only later.
 Parameters are passed as ``params`` (name → array); a call without them uses the network's own
 (:attr:`LiftedNetwork.params`, on its namespace and dtype).  The runtime gives
 
@@ -17,14 +20,16 @@ Parameters are passed as ``params`` (name → array); a call without them uses t
   one place a derivative of σ is used (backpropagation baselines)::
 
       plain      δ = σ'(x)ᵀ ḡ_o
-      residual   δ = σ'(x)ᵀ (s·V_θᵀ ḡ_o),   ḡ_base += ḡ_o,   ∇_V += s·ḡ_o σ(x)ᵀ
-      both       ḡ_in += A_θᵀ δ,   ∇_θ += ∇_θ ⟨δ, A_θ u_in + b⟩
+      residual   δ = σ'(x)ᵀ (s·V_θᵀ ḡ_o),   ḡ_base += ḡ_o,   ∇_V += s·ḡ_o σ(x)ᵀ,  ∇_c += s·ḡ_o
+      both       ḡ_t += c_t A_tᵀ δ,   ∇_θ += ∇_θ ⟨δ, Σ_t c_t A_t u_t + b⟩  (a weight used
+                 twice collects both)
 
   since a block is read only after it is written, ``ḡ_o`` is complete when its step is reached;
-* :meth:`~LiftedNetwork.substitute` / :meth:`~LiftedNetwork.substitute_adjoint` — the linear
-  map ``T : (u_0, z) ↦ u`` that solves ``M u = V z`` by forward substitution (``u_o = z_l`` or
-  ``u_base + s V_l z_l``) and its adjoint, the backward substitution (:class:`Substitution` is
-  ``T`` as an operator on flat arrays);
+* :meth:`~LiftedNetwork.substitute` / :meth:`~LiftedNetwork.substitute_adjoint` — the map
+  ``T : (u_0, z) ↦ u`` that solves ``M u = V z + c`` by forward substitution (``u_o = z_l`` or
+  ``u_base + s (V_l z_l + c_l)``; affine where a branch bias ``c`` is) and the adjoint of its
+  linear part, the backward substitution (:class:`Substitution` is ``T`` as an operator on
+  flat arrays);
 * :meth:`~LiftedNetwork.jacobian_bound` — ``‖∂N/∂u_0‖ ≤ Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for a
   residual step), σ being 1-Lipschitz.
 
@@ -34,6 +39,7 @@ compact form to this runtime.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,12 +49,12 @@ from array_api_compat import array_namespace
 
 from ..backend import asarray, namespace
 from ..errors import SolveError, SourceSpan
-from ..ir.nodes import NetworkIR, Residual, Step
+from ..ir.nodes import NetworkIR, Residual, Step, one_map
 from ..ops.norm import operator_norm
 from .maps import WeightMap, residual_map, weight_map
 
-__all__ = ["UBlock", "LiftedLayer", "Tape", "LiftedNetwork", "Substitution", "lifted_network",
-           "activation_vjp"]
+__all__ = ["UBlock", "LiftedTerm", "LiftedLayer", "Tape", "LiftedNetwork", "Substitution",
+           "lifted_network", "activation_vjp"]
 
 Params = dict[str, Any]
 
@@ -79,22 +85,97 @@ class UBlock:
 
 
 @dataclass(frozen=True, eq=False)
+class LiftedTerm:
+    """One term ``coef·(M_1 ∘ ⋯ ∘ M_k)(u_block)`` of a pre-activation (``maps`` empty: the
+    block itself)."""
+
+    block: int
+    coef: float
+    maps: tuple[WeightMap, ...]
+
+    def inputs(self, params: Params, x: Any) -> list[Any]:
+        """The input of each map, ``maps[i]`` reading ``inputs[i]`` (the last one ``x``)."""
+        out = [x]
+        for m in reversed(self.maps[1:]):
+            out.insert(0, m.forward(params, out[0]))
+        return out
+
+    def forward(self, params: Params, x: Any) -> Any:
+        y = x
+        for m in reversed(self.maps):
+            y = m.forward(params, y)
+        return y if self.coef == 1.0 else self.coef * y
+
+    def adjoint(self, params: Params, g: Any) -> Any:
+        g = g if self.coef == 1.0 else self.coef * g
+        for m in self.maps:
+            g = m.adjoint(params, g)
+        return g
+
+    def weight_grads(self, params: Params, x: Any, r: Any, grads: Params) -> None:
+        """Add ``∇_θ ⟨r, term(x)⟩`` of every map's weight (a shared one accumulates)."""
+        g = r if self.coef == 1.0 else self.coef * r
+        for m, m_in in zip(self.maps, self.inputs(params, x)):
+            grads[m.weight] = _add(grads.get(m.weight), m.weight_grad(params, m_in, g))
+            g = m.adjoint(params, g) if m is not self.maps[-1] else g
+
+
+def terms_forward(terms: Any, params: Params, x: Any) -> Any:
+    """``Σ_t term_t(x)``, the terms all reading ``x``."""
+    out = None
+    for t in terms:
+        out = _add(out, t.forward(params, x))
+    return out
+
+
+def terms_adjoint(terms: Any, params: Params, g: Any) -> Any:
+    """``Σ_t term_tᵀ g``: the adjoint of :func:`terms_forward`."""
+    out = None
+    for t in terms:
+        out = _add(out, t.adjoint(params, g))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
 class LiftedLayer:
-    """One step: its Ψ, its maps, the blocks it reads and writes, where its z-block lives."""
+    """One step: its Ψ, its terms, the blocks it reads and writes, where its z-block lives."""
 
     index: int
     step: Step
     psi: Any
     z_offset: int
     z_size: int
-    input_block: int
+    terms: tuple[LiftedTerm, ...]
     output_block: int
     base_block: int | None     # residual layers only
     span: SourceSpan | None
-    A: WeightMap
-    bias: str | None           # the bias parameter (one entry per output channel for conv2d)
+    biases: tuple[str, ...]    # bias parameters (one entry per output channel of an image)
     V: WeightMap | None        # residual layers only
     sign: float = 1.0
+    branch_bias: str | None = None   # a residual's ``c``: ``u = u_base ± (V σ(…) + c)``
+
+    @property
+    def input_blocks(self) -> tuple[int, ...]:
+        """The blocks it reads, each once, in order."""
+        return tuple(dict.fromkeys(t.block for t in self.terms))
+
+    @property
+    def input_block(self) -> int:
+        """The one block it reads (``ValueError`` if it reads several)."""
+        blocks = self.input_blocks
+        if len(blocks) != 1:
+            raise ValueError(f"layer {self.index + 1} reads {len(blocks)} blocks")
+        return blocks[0]
+
+    @property
+    def A(self) -> WeightMap | None:
+        """The one map of ``A x + b`` (one term, one map, coefficient 1), else None."""
+        return one_map(self.terms)
+
+    @property
+    def bias(self) -> str | None:
+        """The one bias, else None."""
+        return self.biases[0] if len(self.biases) == 1 else None
 
     @property
     def kind(self) -> str:
@@ -110,36 +191,35 @@ class LiftedLayer:
     def activate(self, x: Any) -> Any:
         return x if self.linear else self.psi.prox(x)
 
-    def pre(self, params: Params, u_in: Any) -> Any:
-        """``x = A_θ u_in + b`` for flat rows ``u_in (..., size)``."""
-        z = self.A.forward(params, u_in)
-        if self.bias is None:
-            return z
+    def pre(self, params: Params, blocks: list[Any]) -> Any:
+        """``x = Σ_t term_t(u_t) + Σ b`` for the flat blocks ``blocks`` (rows ``(..., size)``)."""
+        z = None
+        for t in self.terms:
+            z = _add(z, t.forward(params, blocks[t.block]))
+        for name in self.biases:
+            z = self._add_bias(z, params[name])
+        return z
+
+    def _add_bias(self, z: Any, b: Any, size: int | None = None) -> Any:
+        """``z + b`` for rows ``z (..., size)`` (default the z-block's), ``b`` one entry per
+        row entry or per channel (broadcast over the channel's pixels)."""
         xp = array_namespace(z)
-        b = params[self.bias]
-        per = self.z_size // int(np.prod(b.shape))
+        size = self.z_size if size is None else size
+        per = size // int(np.prod(b.shape))
         if per == 1:
             return z + (b if b.ndim == 1 else xp.reshape(b, (-1,)))
-        # one bias per channel, broadcast over the channel's pixels
         batch = tuple(z.shape[:-1])
         z = xp.reshape(z, (*batch, b.shape[0], per)) + xp.reshape(b, (b.shape[0], 1))
-        return xp.reshape(z, (*batch, self.z_size))
+        return xp.reshape(z, (*batch, size))
 
-    def param_grads(self, params: Params, u_in: Any, r: Any, grads: Params) -> None:
-        """Add ``∇_θ ⟨r, A_θ u_in + b⟩`` (summed over the rows) to ``grads``."""
-        weight = self.A.weight
-        grads[weight] = _add(grads.get(weight), self.A.weight_grad(params, u_in, r))
-        if self.bias is None:
-            return
+    def param_grads(self, params: Params, blocks: list[Any], r: Any, grads: Params) -> None:
+        """Add ``∇_θ ⟨r, Σ_t term_t(u_t) + Σ b⟩`` (summed over the rows) to ``grads``."""
+        for t in self.terms:
+            t.weight_grads(params, blocks[t.block], r, grads)
         xp = array_namespace(r)
-        b = params[self.bias]
         rows = xp.reshape(r, (-1, self.z_size)) if r.ndim != 2 else r
-        if self.z_size == int(np.prod(b.shape)):
-            gb = xp.sum(rows, axis=0)
-            gb = gb if b.ndim == 1 else xp.reshape(gb, b.shape)
-        else:
-            gb = xp.sum(xp.reshape(rows, (rows.shape[0], b.shape[0], -1)), axis=(0, 2))
-        grads[self.bias] = _add(grads.get(self.bias), gb)
+        for name in self.biases:
+            grads[name] = _add(grads.get(name), _bias_grad(xp, rows, params[name]))
 
     def weight_lipschitz(self, params: Params, u_in: Any, gram: float | None = None,
                          rows: int | None = None) -> float:
@@ -148,12 +228,22 @@ class LiftedLayer:
         Jacobians of ``θ ↦ A_θ u_n`` (``G = Σ_n u_n u_nᵀ``, patches for conv2d) and the bias adds
         ``k`` = the output positions each bias entry enters (``‖[U 1]‖² ≤ ‖U‖² + ‖1‖²``, at most
         twice the joint Jacobian's ``λ_max``).  ``gram``: an upper bound of ``λ_max G`` known
-        already (else it is computed); ``rows``: ``B`` (default: ``u_in``'s rows)."""
+        already (else it is computed); ``rows``: ``B`` (default: ``u_in``'s rows).  For a
+        layer ``A x + b`` (:attr:`A`)."""
         rows = int(np.prod(u_in.shape[:-1])) if rows is None else rows
-        total = self.A.gram_norm(params, u_in) if gram is None else gram
+        total = self.A.gram_norm(params, u_in) if gram is None else gram  # type: ignore[union-attr]
         if self.bias is not None:
             total += rows * (self.z_size // int(np.prod(params[self.bias].shape)))
         return total / rows
+
+
+def _bias_grad(xp: Any, rows: Any, b: Any) -> Any:
+    """``∇_b ⟨r, x + b⟩`` summed over the rows ``rows (B, size)``, in ``b``'s shape (a bias
+    per channel sums over the channel's pixels)."""
+    if rows.shape[-1] == int(np.prod(b.shape)):
+        gb = xp.sum(rows, axis=0)
+        return gb if b.ndim == 1 else xp.reshape(gb, b.shape)
+    return xp.sum(xp.reshape(rows, (rows.shape[0], b.shape[0], -1)), axis=(0, 2))
 
 
 @dataclass
@@ -188,9 +278,10 @@ class LiftedNetwork:
     @property
     def param_names(self) -> tuple[str, ...]:
         """Every parameter a layer uses, in declaration order."""
-        used = set()
+        used: set[str | None] = set()
         for layer in self.layers:
-            used |= {layer.A.weight, layer.bias, layer.V.weight if layer.V else None}
+            used |= {m.weight for t in layer.terms for m in t.maps} | set(layer.biases)
+            used |= {layer.V.weight if layer.V else None, layer.branch_bias}
         return tuple(name for name in self.network.params if name in used)
 
     def z_block(self, z: Any, layer: LiftedLayer) -> Any:
@@ -219,18 +310,24 @@ class LiftedNetwork:
         blocks: list[Any] = [u0] + [None] * (len(self.u_blocks) - 1)
         pre, act = [], []
         for layer in self.layers:
-            x = layer.pre(params, blocks[layer.input_block])
+            x = layer.pre(params, blocks)
             a = layer.psi.prox(x)
             pre.append(x)
             act.append(a)
             blocks[layer.output_block] = self._written(layer, params, blocks, a)
         return Tape(blocks, pre, act)
 
-    def _written(self, layer: LiftedLayer, params: Params, blocks: list[Any], a: Any) -> Any:
-        """The block layer ``l`` writes from its activation (or z-block) ``a``."""
+    def _written(self, layer: LiftedLayer, params: Params, blocks: list[Any], a: Any,
+                 offset: bool = True) -> Any:
+        """The block layer ``l`` writes from its activation (or z-block) ``a`` (``offset``
+        false: without a residual's branch bias, the linear part of ``T``)."""
         if layer.V is None:
             return a
-        return blocks[layer.base_block] + layer.sign * layer.V.forward(params, a)
+        branch = layer.V.forward(params, a)
+        if layer.branch_bias is not None and offset:
+            branch = layer._add_bias(branch, params[layer.branch_bias], self.u_blocks[
+                layer.output_block].size)
+        return blocks[layer.base_block] + layer.sign * branch
 
     def forward(self, u0: Any, params: Params | None = None) -> Any:
         """``u*``: every block of the forward pass, concatenated."""
@@ -259,27 +356,46 @@ class LiftedNetwork:
                 adj[layer.base_block] = _add(adj[layer.base_block], g_o)
                 h = layer.sign * layer.V.adjoint(params, g_o)
                 if param_grads:
-                    v = layer.V.weight
-                    grads[v] = _add(grads.get(v), layer.V.weight_grad(
-                        params, tape.act[layer.index], layer.sign * g_o))
+                    self._branch_grads(layer, params, tape.act[layer.index], g_o, grads)
             delta = h if layer.linear else activation_vjp(layer.psi, tape.pre[layer.index], h)
-            u_in = tape.blocks[layer.input_block]
             if param_grads:
-                layer.param_grads(params, u_in, delta, grads)
-            if input_grad or layer.input_block != 0:
-                adj[layer.input_block] = _add(adj[layer.input_block],
-                                              layer.A.adjoint(params, delta))
+                layer.param_grads(params, tape.blocks, delta, grads)
+            for t in layer.terms:
+                if input_grad or t.block != 0:
+                    adj[t.block] = _add(adj[t.block], t.adjoint(params, delta))
         return adj[0], grads
 
+    def _branch_grads(self, layer: LiftedLayer, params: Params, a: Any, g_o: Any,
+                      grads: Params) -> None:
+        """``∇_V``, ``∇_c`` of a residual's branch ``± (V a + c)`` with adjoint ``g_o``."""
+        v = layer.V.weight  # type: ignore[union-attr]
+        grads[v] = _add(grads.get(v), layer.V.weight_grad(  # type: ignore[union-attr]
+            params, a, layer.sign * g_o))
+        if layer.branch_bias is not None:
+            xp = array_namespace(g_o)
+            size = self.u_blocks[layer.output_block].size
+            rows = xp.reshape(g_o, (-1, size)) if g_o.ndim != 2 else g_o
+            c = params[layer.branch_bias]
+            grads[layer.branch_bias] = _add(grads.get(layer.branch_bias),
+                                            layer.sign * _bias_grad(xp, rows, c))
+
     # -- the substitution T ----------------------------------------------------------------------
-    def substitute(self, u0: Any, z: Any, params: Params | None = None) -> list[Any]:
-        """The blocks of ``u = T(u_0, z)``: ``M u = V z`` solved by forward substitution."""
+    def substitute(self, u0: Any, z: Any, params: Params | None = None,
+                   offset: bool = True) -> list[Any]:
+        """The blocks of ``u = T(u_0, z)``: ``M u = V z + c`` solved by forward substitution
+        (``offset`` false: ``M u = V z``, the linear part; ``c`` holds residual branch
+        biases)."""
         params = self.params if params is None else params
         blocks: list[Any] = [u0] + [None] * len(self.layers)
         for layer in self.layers:
             blocks[layer.output_block] = self._written(layer, params, blocks,
-                                                       self.z_block(z, layer))
+                                                       self.z_block(z, layer), offset)
         return blocks
+
+    @property
+    def affine_substitution(self) -> bool:
+        """Whether ``T`` has a constant part (a residual's branch bias)."""
+        return any(layer.branch_bias is not None for layer in self.layers)
 
     def substitute_adjoint(self, g: list[Any], params: Params | None = None,
                            ) -> tuple[Any, list[Any]]:
@@ -305,7 +421,8 @@ class LiftedNetwork:
         params = self.params if params is None else params
         bound = 1.0
         for layer in self.layers:
-            a = self._norm(layer.A.operator(params))
+            a = sum(abs(t.coef) * math.prod(self._norm(m.operator(params)) for m in t.maps)
+                    for t in layer.terms)
             bound *= a if layer.V is None else 1.0 + a * self._norm(layer.V.operator(params))
         return max(bound, 1e-6)
 
@@ -351,6 +468,15 @@ class Substitution:
         return x[..., :self.n0], x[..., self.n0:]
 
     def forward(self, x: Any) -> Any:
+        """``T x``, the linear part (no branch bias: see :meth:`point`)."""
+        u0, z = self.split(x)
+        return array_namespace(x).concat(self.net.substitute(u0, z, self.params, False),
+                                         axis=-1)
+
+    def point(self, x: Any) -> Any:
+        """``u = T(u_0, z)`` itself: the linear part plus the branch biases."""
+        if not self.net.affine_substitution:
+            return self.forward(x)
         u0, z = self.split(x)
         return array_namespace(x).concat(self.net.substitute(u0, z, self.params), axis=-1)
 
@@ -400,16 +526,19 @@ def lifted_network(net: NetworkIR, xp: Any = None, dtype: Any = None,
     layers: list[LiftedLayer] = []
     z_offset = 0
     for l, step in enumerate(net.layers):
-        inp = index[step.affine.input]
+        terms = tuple(LiftedTerm(index[t.input], float(t.coef),
+                                 tuple(weight_map(m) for m in t.maps))
+                      for t in step.affine.terms)
         out = add_block(step.out)
         z_size = step.affine.out_size
-        base = V = None
+        base = V = branch_bias = None
         sign = 1.0
         if isinstance(step, Residual):
             base, sign = index[step.base], float(step.sign)
             V = residual_map(step.v_weight, step.v_transposed, z_size, u_blocks[out].size)
-        layers.append(LiftedLayer(l, step, step.psi(), z_offset, z_size, inp, out, base,
-                                  step.span, weight_map(step.affine), step.affine.bias, V, sign))
+            branch_bias = step.branch_bias
+        layers.append(LiftedLayer(l, step, step.psi(), z_offset, z_size, terms, out, base,
+                                  step.span, tuple(step.affine.biases), V, sign, branch_bias))
         z_offset += z_size
     if params is None:
         params = OwnParams(net, xp, dtype)

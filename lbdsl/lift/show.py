@@ -44,8 +44,11 @@ def block_tables(lp: LiftedProblem, max_blocks: int = 12) -> str:
         out += _table("M", lp.M, row_names, u_names)
         out += _table("V", lp.V, row_names, z_names)
         out += _table("W", lp.W, z_names, u_names)
-    biases = [layer.step.affine.bias or "0" for layer in lp.layers]
+    biases = [" + ".join(layer.biases) or "0" for layer in lp.layers]
     out.append("b = (" + ", ".join(biases) + ")")
+    if lp.c is not None:
+        branch = [layer.branch_bias or "0" for layer in lp.layers]
+        out.append("c = (" + ", ".join(branch) + ")   (M u = V z + c)")
     psis = [f"{layer.step.psi_name}" for layer in lp.layers]
     out.append("Ψ(z) = " + " + ".join(f"{p}(z{i + 1})" for i, p in enumerate(psis)))
     return "\n".join(out)

@@ -54,9 +54,9 @@ def _shallow_sum(net: LiftedNetwork) -> str:
     hidden, last = net.layers
     if hidden.V is not None or last.V is not None:
         return f"{want}; this network has a residual layer"
-    if hidden.input_block != 0 or net.u_blocks[0].size != 1:
+    if hidden.input_blocks != (0,) or net.u_blocks[0].size != 1:
         return f"{want}; the input has {net.u_blocks[0].size} entries"
-    if not getattr(last.step, "linear", False) or last.input_block != hidden.output_block:
+    if not getattr(last.step, "linear", False) or last.input_blocks != (hidden.output_block,):
         return f"{want}; the second layer is not a linear layer of the hidden units"
     if net.u_blocks[last.output_block].size != 1:
         return f"{want}; the output has {net.u_blocks[last.output_block].size} entries"

@@ -107,7 +107,7 @@ class _Lifted(ProximalForm):
 
     # -- the pieces of F = S + G ---------------------------------------------------------------
     def pre(self, x: Any) -> tuple[Any, Any]:
-        u = self.T.forward(x)
+        u = self.T.point(x)
         return u, self.lp.W.forward(u) + self.lp.b
 
     def _phi_conj(self, v: Any) -> float:
@@ -167,8 +167,8 @@ class _Lifted(ProximalForm):
     def metrics(self, x: Any) -> dict[str, float]:
         lp = self.lp
         _, z = self.T.split(x)
-        u = self.T.forward(x)
-        mu, vz = lp.M.forward(u), lp.V.forward(z)
+        u = self.T.point(x)
+        mu, vz = lp.constraint_sides(u, z)
         gap = norm(mu - vz)
         out = {"objective": self.objective(x) + 0.5 * float(self.problem.rho) * gap * gap,
                "residual": gap / max(norm(mu), norm(vz), 1e-12),
@@ -228,7 +228,7 @@ def solve(problem: InverseProblem, settings: LiftedSettings | None = None, *, x0
         iterations=out.iterations, stop_reason=out.stop_reason,
         objective=float(out.metrics.get("objective", out.objective)),
         residual=float(out.metrics.get("residual", math.nan)), history=out.history,
-        lifted={"u": run.T.forward(out.x), "z": z, "lipschitz": out.lipschitz,
+        lifted={"u": run.T.point(out.x), "z": z, "lipschitz": out.lipschitz,
                 "inner_iterations": run.reg.inner_iterations},
         message=out.message, solver="lifted", state=out.state)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import SolveError
 from ..lift.compact import LiftedProblem
+from ..lift.network import terms_adjoint
 from .fista import norm
 
 __all__ = ["Misfit"]
@@ -51,7 +52,8 @@ class Misfit:
         if self.bregman:
             v = tape.pre[0]
             value = float(xp.sum(lp.bregman(self.f, v)))
-            return value, lp.layers[0].A.adjoint(lp.params, lp.prox(v) - self.f)
+            # one layer, reading the input: the adjoint of its terms
+            return value, terms_adjoint(lp.layers[0].terms, lp.params, lp.prox(v) - self.f)
         r = tape.blocks[lp.output_block] - self.f
         g, _ = lp.vjp(tape, {lp.output_block: r})
         return 0.5 * float(xp.sum(r * r)), g

@@ -38,6 +38,10 @@ def build_module(parse_tree: Tree, source: str, file: str) -> Module:
     return Module(file, source, networks, tasks)
 
 
+#: keyword arguments whose ``HxW`` value may have a zero (a padding of one axis only)
+_MAY_BE_ZERO = ("padding", "output_padding")
+
+
 @v_args(meta=True)
 class _Builder(Transformer_NonRecursive):
     """Rule callbacks take ``(meta, children)``; token callbacks (``NAME`` …) take the token."""
@@ -201,6 +205,9 @@ class _Builder(Transformer_NonRecursive):
 
     def keyword(self, meta: Meta, children: list) -> Keyword:
         name, value = children
+        if name.id in _MAY_BE_ZERO and isinstance(value, Shape):
+            # a padding per axis may be zero on one (`padding = 1x0`): the layer checks it
+            self.diagnostics = [d for d in self.diagnostics if d.span != value.span]
         return Keyword(name.id, value, self._span(meta))
 
     def list_literal(self, meta: Meta, items: list) -> ListLit:

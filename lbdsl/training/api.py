@@ -265,7 +265,8 @@ def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, Regular
     if loss != "bregman":
         return BackpropMethod(rt, _blocks_of(rt, pens), update), y, 0
     trainer = lifted_trainer(rt, pens, xp, dtype)
-    y_dom = rt.layers[trainer.roles.pinned].psi.project_domain(y)
+    pinned = trainer.roles.pinned      # None: a residual output, fitted by ½‖u − y‖² (any y)
+    y_dom = y if pinned is None else rt.layers[pinned].psi.project_domain(y)
     moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
     if update is not None:
         return LiftedMethod(trainer, update), y_dom, moved

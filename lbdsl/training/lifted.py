@@ -10,8 +10,15 @@ factor ``1/(2s)``; here it is ``1/N``, under which ``∇_W`` is the stated
 that the MSE baseline averages, so both losses are on one scale).  For a feed-forward network
 ``u_o = z_l``: the states are the layers' outputs, as in the seed; a residual layer's state is
 its activation (keyed ``OUT.ψ``, as the IR names the hidden variable of ``y = c @ ψ(…)``), and
-the residual sum it feeds is computed from it exactly.  The output must come from a plain layer
-(the targets pin its z, as λ = ∞ does in inversion).
+the residual sum it feeds is computed from it exactly.  A plain output layer's z is pinned to
+the targets (as λ = ∞ does in inversion).  A residual output ``u_L = u_b ± (V_L z_L + c_L)``
+cannot be pinned — ``z_L`` is the activation, and ``V_L z_L = ±(y − u_b) − c_L`` has in
+general no solution — so its activation is a state like any other and the sum, a *linear*
+layer of ``(u_b, z_L)``, is fitted as a linear output layer is: by the identity's Bregman
+distance ``B_id(y, u_L) = ½‖u_L − y‖²``, the penalty ``ρ/2‖M u − V z‖²`` of the inversion at
+``ρ = 1`` (the scale on which the Bregman loss of a linear output layer is the MSE).  Every
+state whose chain reaches the output then has the extra reader ``u_L − y`` (an identity map:
+``+1`` in its Lipschitz constant), and every ``V`` and ``c`` on that chain its gradient.
 
 Derivation of the updates.  ``B_Ψ(y, z) = Φ(y) + Φ*(z) − ⟨y, z⟩`` with ``∇Φ* = σ``:
 
@@ -62,7 +69,6 @@ import numpy as np
 from ..backend import asarray
 from ..errors import SolveError
 from ..lift.network import LiftedLayer, LiftedNetwork
-from ..lift.structure import structure
 from ..ops.norm import gram_lambda_max
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import prox_phi_penalised, prox_psi_penalised
@@ -101,22 +107,28 @@ class LiftedRoles:
 
     net: LiftedNetwork
     hidden: tuple[int, ...]               # layers whose z is a state, in layer order
-    pinned: int                           # the layer whose z is the targets
+    pinned: int | None                    # the layer whose z is the targets (None: the
+                                          # output is a residual sum, fitted by ½‖u − y‖²)
     keys: dict[int, str]                  # layer → state name
     chain: dict[int, tuple[int, ...]]     # layer → residual layers recomputed after its update
     readers: dict[int, tuple[int, ...]]   # layer → layers that read a block of its chain
+    fit: frozenset[int] = frozenset()     # layers whose chain reaches a residual output
 
     @classmethod
     def of(cls, net: LiftedNetwork) -> "LiftedRoles":
         """The roles of ``net``; ``SolveError`` (one line) when it cannot be trained lifted."""
         out = output_layer(net)
-        reason = structure(net).plain_output
-        if reason:
-            raise SolveError(f"lifted training pins the output `{net.network.output}` to the "
-                             f"targets, but {reason}; end the network with a plain layer, or "
-                             "use loss = mse")
-        hidden = tuple(layer.index for layer in net.layers if layer is not out)
-        chain, readers = {}, {}
+        for layer in net.layers:
+            if layer.A is None:
+                where = f" (line {layer.span.line})" if layer.span else ""
+                raise SolveError(f"lifted training takes layers whose pre-activation is one map "
+                                 f"A x + b, but layer {layer.index + 1}{where} has "
+                                 f"{len(layer.terms)} term(s) or a composition of maps; use "
+                                 "loss = mse (backpropagation trains it)")
+        residual_output = out.V is not None
+        hidden = tuple(layer.index for layer in net.layers
+                       if layer is not out or residual_output)
+        chain, readers, fit = {}, {}, set()
         for l in hidden:
             blocks = {net.layers[l].output_block}
             sums = []
@@ -125,9 +137,13 @@ class LiftedRoles:
                     blocks.add(m.output_block)
                     sums.append(m.index)
             chain[l] = tuple(sums)
-            readers[l] = tuple(k.index for k in net.layers if k.input_block in blocks)
+            readers[l] = tuple(k.index for k in net.layers
+                               if any(b in blocks for b in k.input_blocks))
+            if residual_output and net.output_block in blocks:
+                fit.add(l)
         keys = {layer.index: state_key(net, layer) for layer in net.layers}
-        return cls(net, hidden, out.index, keys, chain, readers)
+        return cls(net, hidden, None if residual_output else out.index, keys, chain, readers,
+                   frozenset(fit))
 
     def state_shape(self, l: int) -> tuple[int, ...]:
         layer = self.net.layers[l]
@@ -138,11 +154,12 @@ class LiftedRoles:
 
 @dataclass
 class Batch:
-    """One batch's rows: the input ``x``, every layer's ``z`` (the pinned one: the targets) and
-    the blocks ``u = T_Θ(x, z)``."""
+    """One batch's rows: every layer's ``z`` (the pinned one: the targets), the blocks
+    ``u = T_Θ(x, z)`` (``u[0]`` the input) and the targets ``y``."""
 
     z: list[Any]
     u: list[Any]
+    y: Any = None
 
 
 def anchored_step(params: Params, anchor: Params, grads: Params, lips: dict[str, float],
@@ -181,21 +198,19 @@ class LiftedTrainer:
         """The rows ``x``, ``y`` and their states as a :class:`Batch` (``u`` from ``T_Θ``)."""
         r = self.roles
         z = [y if l == r.pinned else states[r.keys[l]] for l in range(len(self.net.layers))]
-        return Batch(z, self._substitute(params, x, z))
+        return Batch(z, self._substitute(params, x, z), y)
 
     def _substitute(self, params: Params, x: Any, z: list[Any]) -> list[Any]:
         u: list[Any] = [x] + [None] * len(self.net.layers)
         for layer in self.net.layers:
-            u[layer.output_block] = z[layer.index] if layer.V is None else (
-                u[layer.base_block] + layer.sign * layer.V.forward(params, z[layer.index]))
+            u[layer.output_block] = self.net._written(layer, params, u, z[layer.index])
         return u
 
     def _refresh(self, params: Params, b: Batch, l: int) -> None:
         """The blocks that depend on ``z_l``, after ``z_l`` changed."""
         for m in (l, *self.roles.chain[l]):
             layer = self.net.layers[m]
-            b.u[layer.output_block] = b.z[m] if layer.V is None else (
-                b.u[layer.base_block] + layer.sign * layer.V.forward(params, b.z[m]))
+            b.u[layer.output_block] = self.net._written(layer, params, b.u, b.z[m])
 
     def states(self, b: Batch) -> dict[str, Any]:
         return {self.roles.keys[l]: b.z[l] for l in self.roles.hidden}
@@ -233,15 +248,28 @@ class LiftedTrainer:
 
     # -- block updates -------------------------------------------------------------------------
     def _reader_sum(self, params: Params, b: Batch, l: int) -> tuple[Any, float]:
-        """``Σ_k A_kᵀ(σ_k(pre_k) − z_k)`` over the readers of ``l``'s chain, and ``Σ_k ‖A_k‖²``."""
-        grad, lip = None, 0.0
+        """``Σ_k A_kᵀ(σ_k(pre_k) − z_k)`` over the readers of ``l``'s chain, plus ``u_out − y``
+        when that chain reaches a residual output; and the constant :meth:`reader_norm`."""
+        grad = None
         for k in self.roles.readers[l]:
             layer = self.net.layers[k]
-            r = layer.activate(layer.pre(params, b.u[layer.input_block])) - b.z[k]
+            r = layer.activate(layer.pre(params, b.u)) - b.z[k]
             g = layer.A.adjoint(params, r)
             grad = g if grad is None else grad + g
-            lip += self._normsq[str(k)]
-        return grad, lip
+        if l in self.roles.fit:      # ∇ of ½‖u_out − y‖² in the chain's block: u_out − y
+            r = b.u[self.net.output_block] - b.y
+            grad = r if grad is None else grad + r
+        return grad, self.reader_norm(l)
+
+    def reader_norm(self, l: int) -> float:
+        """``Σ_k ‖A_k‖²`` over the readers of ``l``'s chain, plus 1 (the identity's) for the
+        output fit."""
+        return (sum(self._normsq[str(k)] for k in self.roles.readers[l])
+                + (1.0 if l in self.roles.fit else 0.0))
+
+    def reads(self, l: int) -> bool:
+        """Whether anything downstream depends on ``z_l`` (a reader or the output fit)."""
+        return bool(self.roles.readers[l]) or l in self.roles.fit
 
     def sweep(self, params: Params, b: Batch) -> dict[int, Any]:
         """One proximal-gradient step on every hidden state, in layer order, updating ``b`` in
@@ -251,10 +279,10 @@ class LiftedTrainer:
         cache: dict[int, Any] = {}
         for l in self.roles.hidden:
             d = self.net.layers[l]
-            pre = d.pre(params, b.u[d.input_block])
+            pre = d.pre(params, b.u)
             cache[l] = pre
             pen = self.penalties.get(l)
-            if not self.roles.readers[l]:          # exact minimiser of Φ_l − ⟨·, pre⟩ + R
+            if not self.reads(l):                  # exact minimiser of Φ_l − ⟨·, pre⟩ + R
                 b.z[l] = prox_psi_penalised(d.psi, pre, 1.0, pen)
             else:
                 grad, lip = self._reader_sum(params, b, l)
@@ -281,11 +309,11 @@ class LiftedTrainer:
             u_in = b.u[layer.input_block]
             pre = cache.get(layer.index)
             if pre is None:
-                pre = layer.pre(params, u_in)
+                pre = layer.pre(params, b.u)
             r = (layer.activate(pre) - b.z[layer.index]) * scale
             lip = (layer.weight_lipschitz(params, u_in, self._input_gram(layer, params, u_in))
                    if lipschitz else 0.0)
-            layer.param_grads(params, u_in, r, grads)
+            layer.param_grads(params, b.u, r, grads)
             for name in (layer.A.weight, layer.bias):
                 if name is not None:
                     lips[name] = lips.get(name, 0.0) + lip
@@ -326,6 +354,25 @@ class LiftedTrainer:
             lips[name] = lips.get(name, 0.0) + lip * gram_lambda_max(rows) * scale
         else:
             lips[name] = 0.0
+        if layer.branch_bias is not None:      # ∂pre_k/∂c = A_k s_l for every sample
+            c = layer.branch_bias
+            gc = (layer.sign * scale) * self._sum_rows(back, params[c], layer)
+            grads[c] = gc if c not in grads else grads[c] + gc
+            lips[c] = lips.get(c, 0.0) + (lip * self.branch_bias_count(params[c], layer)
+                                          if lipschitz else 0.0)
+
+    def _sum_rows(self, back: Any, c: Any, layer: LiftedLayer) -> Any:
+        """``Σ_rows back`` in the branch bias's shape (one per channel: summed over pixels)."""
+        xp = self.xp
+        size = self.net.u_blocks[layer.output_block].size
+        rows = xp.reshape(back, (-1, size))
+        if size == int(np.prod(c.shape)):
+            return xp.reshape(xp.sum(rows, axis=0), c.shape)
+        return xp.sum(xp.reshape(rows, (rows.shape[0], c.shape[0], -1)), axis=(0, 2))
+
+    def branch_bias_count(self, c: Any, layer: LiftedLayer) -> float:
+        """How many entries of the block each entry of a branch bias enters."""
+        return self.net.u_blocks[layer.output_block].size // int(np.prod(c.shape))
 
     def new_batch(self) -> None:
         """Forget the last batch's Gram references (a batch's first Θ-step takes exact
@@ -380,13 +427,16 @@ class LiftedTrainer:
         xp = self.xp
         total = num = den = 0.0
         for layer in self.net.layers:
-            pre = layer.pre(params, b.u[layer.input_block])
+            pre = layer.pre(params, b.u)
             z = b.z[layer.index]
             total += float(xp.sum(layer.psi.bregman(z, pre)))
             if layer.index != self.roles.pinned:
                 d = layer.activate(pre) - z
                 num += float(xp.sum(d * d))
                 den += float(xp.sum(z * z))
+        if self.roles.pinned is None:         # the residual output: ½‖u_out − y‖²
+            d = b.u[self.net.output_block] - b.y
+            total += 0.5 * float(xp.sum(d * d))
         for l, pen in self.penalties.items():
             total += float(xp.sum(pen.row_values(b.z[l])))
         return total, num, den

@@ -297,10 +297,13 @@ class ShardedEpochs(Epochs):
                     lips[name] = lips.get(name, 0.0) + lip
         for l in t.roles.hidden:
             layer = t.net.layers[l]
-            if layer.V is not None and t.roles.readers[l]:
-                readers = sum(t.norm_estimate(k) for k in t.roles.readers[l])
+            if layer.V is not None and t.reads(l):
+                readers = t.reader_norm(l)
                 name = layer.V.weight
                 lips[name] = lips.get(name, 0.0) + readers * part["resid_lam"][l] / rows
+                if layer.branch_bias is not None:
+                    c = layer.branch_bias
+                    lips[c] = lips.get(c, 0.0) + readers * t.branch_bias_count(params[c], layer)
         return lips
 
     def close(self) -> None:

@@ -49,6 +49,26 @@ network conv {
 """
 
 
+# linear expressions: skip inputs, multiples, a composition, a kernel tied between a convolution
+# and its adjoint, a transposed convolution, an image-shaped dense layer, a branch bias
+TERMS = """
+network terms {
+    input z : 1x6x4
+    param L : 3x1x3x3 = normal(std = 0.4, seed = 1)
+    param c : 3 = normal(seed = 2)
+    u = clip(0.5 * L @ z + c, lo = -0.3, hi = 0.3)
+    u = clip(u - 0.5 * L @ (L.T @ u - z), lo = -0.3, hi = 0.3)
+    d = relu(dense(u, 2x3x2))
+    x = z - L.T @ u + conv2d_t(d, 1, kernel = 3, stride = 2, padding = 1, output_padding = 1)
+    param W : 5x24 = normal(std = 0.3, seed = 3)
+    param e : 24 = normal(seed = 4)
+    x = x - W.T @ tanh(W @ x) - e
+    y = conv(L, x, stride = 2x1, padding = 1x0) + 0.25 * conv(L, z, stride = 2x1, padding = 1x0)
+    output y
+}
+"""
+
+
 def _ort(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -59,7 +79,8 @@ def _ort(path: Path, x: np.ndarray) -> np.ndarray:
 # float64 to 1e-7, not to rounding: ONNX keeps LeakyRelu's alpha and Shrink's lambd in float32
 @pytest.mark.parametrize("text, dtype, tol", [(EVERY_ACTIVATION, "float64", 1e-7),
                                               (EVERY_ACTIVATION, "float32", 1e-5),
-                                              (CONV, "float32", 1e-5)])
+                                              (CONV, "float32", 1e-5),
+                                              (TERMS, "float32", 1e-5)])
 def test_onnxruntime_computes_what_spec_forward_computes(text, dtype, tol, tmp_path):
     spec = lbdsl.loads(text)
     path = spec.export_onnx(tmp_path / "m.onnx", dtype=dtype)
@@ -149,3 +170,11 @@ def test_unreadable_weights_are_named_in_one_line(tmp_path, capsys):
                      str(tmp_path / "x.onnx")]) == 1
         err = capsys.readouterr().err
         assert f"cannot read the weights {weights}" in err and "Traceback" not in err
+
+
+def test_a_kernel_used_in_several_places_is_one_initializer(tmp_path):
+    model = onnx.load(str(lbdsl.loads(TERMS).export_onnx(tmp_path / "t.onnx")))
+    kernels = [t for t in model.graph.initializer if list(t.dims) == [3, 1, 3, 3]]
+    assert len(kernels) == 1
+    readers = [n.op_type for n in model.graph.node if kernels[0].name in n.input]
+    assert sorted(readers) == ["Conv"] * 5 + ["ConvTranspose"] * 2

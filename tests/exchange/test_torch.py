@@ -106,3 +106,27 @@ def test_to_torch_of_an_image_softmax_and_an_hxw_convolution():
     with torch.no_grad():
         got = spec.to_torch()(torch.from_numpy(x)).numpy()
     assert np.allclose(got, spec.forward(x), rtol=1e-12, atol=1e-14)
+
+
+def test_to_torch_of_a_transposed_convolution_decoder():
+    """``dense(x, CxHxW)`` is ``Linear`` then ``Unflatten``; ``conv2d_t`` is
+    ``ConvTranspose2d`` with its stride per axis and output padding."""
+    spec = lbdsl.loads("network d { input u : 5  h = relu(dense(u, 2x3x4))  "
+                       "y = sigmoid(conv2d_t(h, 3, kernel = 3, stride = 2x1, padding = 1, "
+                       "output_padding = 1x0))  output y }")
+    x = np.random.default_rng(2).standard_normal((4, 5))
+    with torch.no_grad():
+        got = spec.to_torch()(torch.from_numpy(x)).numpy()
+    assert got.shape == (4, 3, 6, 4)
+    assert np.allclose(got, spec.forward(x), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("layer", ["y = relu(W @ u + 0.5 * u)", "y = relu(W @ (W @ u))",
+                                   "y = relu(W @ u + b + b)"])
+def test_a_layer_beyond_one_map_and_a_bias_has_no_sequential(layer):
+    spec = lbdsl.loads("network s { input u : 4  param W : 4x4 = eye  param b : 4 = zeros  "
+                       f"{layer}  output y }}")
+    with pytest.raises(LbdslError, match="is not one map and a bias, which nn.Sequential "
+                                         "cannot express; export to ONNX instead") as err:
+        spec.to_torch()
+    assert "\n" not in str(err.value)

@@ -49,7 +49,7 @@ network f {
 }""")
     l1, l2, l3, l4, res = net.layers
     assert l1.linear and l1.psi_name == "identity" and l1.affine.bias == "b"
-    assert l2.affine.bias == "b" and l2.affine.weight == "A"
+    assert l2.affine.bias == "b" and l2.affine.map.weight == "A"
     assert l3.linear
     assert not l4.linear and l4.psi_params == {"a": 0.5}
     assert isinstance(res, Residual) and res.base == "x" and res.sign == 1 and not res.tied

@@ -127,7 +127,7 @@ network minus {{
     x0 = np.random.default_rng(seed).normal(size=(h, w))
     want = x0 - (P(net, "V") @ f(P(net, "A").T @ x0.ravel())).reshape(h, w)
     (step,) = net.layers
-    assert not step.tied and step.affine.transposed
+    assert not step.tied and step.affine.map.transposed
     np.testing.assert_allclose(forward(net, x0)["x#2"], want, rtol=1e-10, atol=1e-12)
 
 
@@ -200,11 +200,11 @@ network cnn {
     output h
 }""")
     (layer,) = net.layers
-    a = layer.affine
+    a = layer.affine.map
     op = Conv2d(net.params[a.weight].value, a.in_shape[1:], a.stride, a.padding)
     assert op.shape_out == a.out_shape == net.shapes["h"]
     x0 = np.random.default_rng(0).normal(size=(2, 9, 8))
-    want = op.forward(x0) + net.params[a.bias].value[:, None, None]
+    want = op.forward(x0) + net.params[layer.affine.bias].value[:, None, None]
     np.testing.assert_allclose(forward(net, x0)["h"], want, rtol=1e-12, atol=1e-12)
 
 

@@ -92,14 +92,14 @@ def describe(net: NetworkIR) -> dict:
     """Everything structural about a network IR, as JSON data (no arrays, no spans)."""
     layers = []
     for step in net.layers:
-        a = step.affine
+        a, m = step.affine, step.affine.map   # every golden layer is one map: A x + b
         entry = {
             "type": type(step).__name__, "out": step.out, "psi": step.psi_name,
             "psi_params": step.psi_params, "line": step.span.line,
-            "affine": {"kind": a.kind, "input": a.input, "weight": a.weight,
-                       "transposed": a.transposed, "bias": a.bias, "in_shape": a.in_shape,
-                       "out_shape": a.out_shape, "kernel": a.kernel, "stride": a.stride,
-                       "padding": a.padding},
+            "affine": {"kind": m.kind, "input": a.input, "weight": m.weight,
+                       "transposed": m.transposed, "bias": a.bias, "in_shape": m.in_shape,
+                       "out_shape": a.out_shape, "kernel": m.kernel, "stride": m.stride,
+                       "padding": m.padding},
         }
         if isinstance(step, Layer):
             entry["linear"] = step.linear
@@ -156,7 +156,7 @@ def test_perceptron_facts():
     (layer,) = net.layers
     assert isinstance(layer, Layer) and not layer.linear
     assert (layer.out, layer.psi_name) == ("h", "relu")
-    assert layer.affine.kind == "matmul" and layer.affine.in_shape == (64, 64)
+    assert layer.affine.map.kind == "matmul" and layer.affine.map.in_shape == (64, 64)
     assert layer.affine.out_shape == (512,) and layer.affine.bias == "b"
     assert net.shapes == {"u": (64, 64), "h": (512,)}
     W = net.params["W"].value
@@ -192,7 +192,7 @@ def test_shallow_sum_has_a_hidden_layer():
     net = build_net(CANONICAL["shallow_sum"])
     hidden, outer = net.layers
     assert hidden.out == "y.relu" and net.variables["y.relu"].hidden
-    assert outer.linear and outer.affine.input == "y.relu" and outer.affine.weight == "c"
+    assert outer.linear and outer.affine.input == "y.relu" and outer.affine.map.weight == "c"
     assert net.shapes["y"] == (1,)  # c (20) is the row vector 1x20
     np.testing.assert_allclose(net.params["b"].value, np.linspace(-1, 1, 20))
 
@@ -201,8 +201,8 @@ def test_conv_shapes():
     net = build_net(CANONICAL["conv"])
     assert net.shapes == {"img": (28, 28), "h": (4, 14, 14), "g": (8, 6, 6), "y": (10,)}
     h, g, y = net.layers
-    assert h.affine.in_shape == (1, 28, 28)  # HxW is one channel
-    assert (h.affine.kernel, h.affine.stride, h.affine.padding) == ((5, 5), 2, 2)
+    assert h.affine.map.in_shape == (1, 28, 28)  # HxW is one channel
+    assert (h.affine.map.kernel, h.affine.map.stride, h.affine.map.padding) == ((5, 5), 2, 2)
     assert net.params["h_W"].shape == (4, 1, 5, 5) and net.params["g_W"].shape == (8, 4, 3, 3)
     assert net.params["y_W"].shape == (10, 288)
     bound = 1 / np.sqrt(4 * 3 * 3)  # PyTorch's default: U(±1/sqrt(fan_in))

@@ -141,7 +141,7 @@ network r {
     y = W_2 @ x
     output y
 }""")
-    assert net.layers[-1].affine.weight == "W_2"
+    assert net.layers[-1].affine.map.weight == "W_2"
 
 
 def test_dense_default_init_is_pytorch_uniform_seeded_by_name():

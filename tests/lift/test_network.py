@@ -48,12 +48,31 @@ network res {
 }
 """
 
+# pre-activations of several terms: a skip input, a kernel shared by a convolution and its
+# adjoint (the seed's proximal network), a transposed convolution, residual branch biases
+TERMS = """
+network terms {
+    input z : 1x6x4
+    param L : 3x1x3x3 = normal(std = 0.4, seed = 1)
+    u = tanh(0.5 * L @ z)
+    u = tanh(u - 0.5 * L @ (L.T @ u - z))
+    c = relu(dense(u, 2x3x2))
+    x = z - L.T @ u + conv2d_t(c, 1, kernel = 3, stride = 2, padding = 1, output_padding = 1)
+    param W : 6x24 = normal(std = 0.3, seed = 2)
+    param b : 6 = normal(seed = 3)
+    param d : 24 = normal(seed = 4)
+    x = x + W.T @ sigmoid(W @ x + b) + d
+    output x
+}
+"""
+
 NETS = {"mixed": MIXED, "residual": RESIDUAL}
+ALL = {**NETS, "terms": TERMS}
 
 
-@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("name", ALL)
 def test_the_tape_matches_the_reference_forward_pass(xp, name):
-    net = build_net(NETS[name])
+    net = build_net(ALL[name])
     rt = lifted_network(net, xp)
     x = np.random.default_rng(0).standard_normal((3, *net.input_shape))
     tape = rt.tape(asarray(xp, x.reshape(3, -1)))
@@ -69,22 +88,22 @@ def _fd(f, h: float = 1e-6) -> float:
     return (f(h) - f(-h)) / (2 * h)
 
 
-@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("name", ALL)
 def test_param_grads_of_every_map_by_central_differences(name):
     """``∇_θ ⟨r, A_θ x + b⟩`` for conv2d (stride, padding), dense, ``V.T @``, a row vector and
     a residual's ``V``."""
-    net = build_net(NETS[name])
+    net = build_net(ALL[name])
     rt = lifted_network(net)
     params = rt.params
     rng = np.random.default_rng(1)
     tape = rt.tape(rng.standard_normal((3, rt.u_blocks[0].size)))
     for layer in rt.layers:
-        x = tape.blocks[layer.input_block]
+        blocks = tape.blocks
         r = rng.standard_normal((3, layer.z_size))
         grads: dict = {}
-        layer.param_grads(params, x, r, grads)
-        assert set(grads) == {layer.A.weight} | ({layer.bias} - {None})
-        maps = [(grads, lambda p, x=x, layer=layer: layer.pre(p, x), r)]
+        layer.param_grads(params, blocks, r, grads)
+        assert set(grads) == set(layer.step.affine.weights) | set(layer.biases)
+        maps = [(grads, lambda p, layer=layer: layer.pre(p, blocks), r)]
         if layer.V is not None:
             a, s = tape.act[layer.index], rng.standard_normal((3, layer.V.out_shape[0]))
             maps.append(({layer.V.weight: layer.V.weight_grad(params, a, s)},
@@ -103,7 +122,7 @@ def test_param_grads_of_every_map_by_central_differences(name):
                 assert abs(fd - float(np.sum(g * direction))) <= 1e-7 * (1 + abs(fd))
 
 
-def _jacobian_gram(layer, params, x):
+def _jacobian_gram(layer, params, blocks):
     """``(1/B) Σ_n J_nᵀ J_n`` of the linear map ``Θ = (A, b) ↦ A_Θ x + b``, column by column."""
     names = [layer.A.weight] + ([layer.bias] if layer.bias else [])
     cols = []
@@ -111,9 +130,9 @@ def _jacobian_gram(layer, params, x):
         for idx in range(params[name].size):
             p = {n: np.zeros_like(params[n]) for n in names}
             p[name].reshape(-1)[idx] = 1.0
-            cols.append(layer.pre(p, x).reshape(-1))
+            cols.append(layer.pre(p, blocks).reshape(-1))
     j = np.stack(cols, axis=1)
-    return j.T @ j / x.shape[0]
+    return j.T @ j / blocks[0].shape[0]
 
 
 def test_weight_lipschitz_bounds_lambda_max_of_the_jacobian_gram_within_a_factor_two():
@@ -124,9 +143,8 @@ def test_weight_lipschitz_bounds_lambda_max_of_the_jacobian_gram_within_a_factor
     rng = np.random.default_rng(2)
     tape = rt.tape(rng.random((4, 60)))
     for layer in rt.layers:
-        x = tape.blocks[layer.input_block]
-        gram = _jacobian_gram(layer, rt.params, x)
-        lip = layer.weight_lipschitz(rt.params, x)
+        gram = _jacobian_gram(layer, rt.params, tape.blocks)
+        lip = layer.weight_lipschitz(rt.params, tape.blocks[layer.input_block])
         exact = np.linalg.eigvalsh(gram)[-1]
         assert exact <= lip * (1 + 1e-12)
         assert lip <= 2 * exact * (1 + 1e-12)
@@ -154,10 +172,10 @@ def _loss(rt, params, x, g_out):
     return float(np.sum(g_out * rt.tape(x, params).blocks[rt.output_block]))
 
 
-@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("name", ALL)
 def test_the_reverse_pass_matches_central_differences(name):
     """``⟨g, N_θ(x)⟩``: its gradient in x and in every parameter, residual V's included."""
-    rt = lifted_network(build_net(NETS[name]))
+    rt = lifted_network(build_net(ALL[name]))
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, rt.u_blocks[0].size))
     g_out = rng.standard_normal((2, rt.u_blocks[rt.output_block].size))
@@ -204,16 +222,19 @@ def test_the_reverse_pass_matches_pytorch_autograd_on_a_residual_mlp():
         np.testing.assert_allclose(g, t[name].grad.numpy(), rtol=0, atol=1e-8, err_msg=name)
 
 
-@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("name", ALL)
 def test_the_substitution_solves_the_constraint_and_has_an_adjoint(name):
     from lbdsl.lift.compact import lift
 
-    lp = lift(build_net(NETS[name]))
+    lp = lift(build_net(ALL[name]))
     T = Substitution(lp)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, T.shape_in[0]))
     u = T.forward(x)
     assert np.allclose(lp.M.forward(u), lp.V.forward(x[:, T.n0:]), atol=1e-12)
+    if lp.c is not None:        # the point of the affine constraint M u = V z + c
+        assert np.allclose(lp.M.forward(T.point(x)), lp.V.forward(x[:, T.n0:]) + lp.c,
+                           atol=1e-12)
     y = rng.standard_normal((3, T.shape_out[0]))
     lhs, rhs = np.sum(u * y), np.sum(x * T.adjoint(y))
     assert lhs == pytest.approx(rhs, rel=1e-12)
@@ -223,3 +244,35 @@ def test_a_call_without_params_uses_the_networks_own():
     rt = lifted_network(build_net(RESIDUAL), namespace("numpy"))
     x = np.random.default_rng(6).standard_normal((2, 5))
     np.testing.assert_array_equal(rt.forward(x), rt.forward(x, dict(rt.params)))
+
+
+def test_shared_kernel_gradients_are_pytorch_autograds():
+    """The network of several terms in PyTorch's functional ops (float64): the output to
+    1e-12, the gradients of ``½‖N(z) − y‖²`` in the input and in every parameter — the kernel
+    ``L`` a convolution in one place and its adjoint in others, its gradient summed over every
+    use — to 1e-8."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    net = build_net(TERMS)
+    rt = lifted_network(net)
+    rng = np.random.default_rng(7)
+    z, y = rng.standard_normal((4, 1, 6, 4)), rng.standard_normal((4, 24))
+    t = {name: torch.tensor(value, requires_grad=True) for name, value in rt.params.items()}
+    tz = torch.tensor(z, requires_grad=True)
+    L = t["L"]
+    u = torch.tanh(0.5 * F.conv2d(tz, L, padding=1))
+    u = torch.tanh(u - 0.5 * F.conv2d(F.conv_transpose2d(u, L, padding=1) - tz, L, padding=1))
+    c = torch.relu(u.flatten(1) @ t["c_W"].T + t["c_b"]).view(-1, 2, 3, 2)
+    x = z_term = tz - F.conv_transpose2d(u, L, padding=1)
+    x = (z_term + F.conv_transpose2d(c, t["x_W"], t["x_b"], 2, 1, 1)).flatten(1)
+    x = x + torch.sigmoid(x @ t["W"].T + t["b"]) @ t["W"] + t["d"]
+    loss = 0.5 * torch.sum((x - torch.tensor(y)) ** 2)
+    loss.backward()
+    tape = rt.tape(z.reshape(4, -1))
+    out = tape.blocks[rt.output_block]
+    np.testing.assert_allclose(out, x.detach().numpy(), rtol=0, atol=1e-12)
+    gx, grads = rt.vjp(tape, {rt.output_block: out - y}, param_grads=True)
+    np.testing.assert_allclose(gx, tz.grad.numpy().reshape(4, -1), rtol=0, atol=1e-8)
+    assert set(grads) == set(t)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, t[name].grad.numpy(), rtol=0, atol=1e-8, err_msg=name)

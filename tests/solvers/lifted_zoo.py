@@ -40,6 +40,17 @@ NETWORKS = {
           param W : 5x3 = normal(std = 0.5, seed = 8)  param V : 3x5 = normal(std = 0.3, seed = 9)
           param b : 5 = normal(std = 0.5, seed = 10)
           u = u + V @ relu(W @ u + b)  u = u - V @ soft(W @ u + b, theta = 0.1)  output u }""",
+    # a residual branch bias (the affine constraint M u = V z + c) and a tied convolution pair
+    "res_branch_bias": """
+        network n { input u : 3
+          param W : 5x3 = normal(std = 0.5, seed = 8)  param V : 3x5 = normal(std = 0.3, seed = 9)
+          param b : 5 = normal(std = 0.5, seed = 10)  param c : 3 = normal(seed = 11)
+          u = u + V @ relu(W @ u + b) + c  u = u - W.T @ tanh(W @ u + b) - c  output u }""",
+    "terms_conv": """
+        network n { input z : 1x4x4
+          param L : 2x1x3x3 = normal(std = 0.5, seed = 12)
+          u = leaky_relu(L @ z, a = 0.5)
+          x = leaky_relu(z + 0.5 * L.T @ u - 0.2 * L.T @ (L @ z), a = 0.5)  output x }""",
     "shallow": """
         network n { input u : 1
           param w : 6x1 = ones  param b : 6 = linspace(0, -1.2)

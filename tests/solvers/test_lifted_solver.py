@@ -33,7 +33,8 @@ from lbdsl.solvers.problems import InverseProblem, Term
 
 from lifted_zoo import host, lifted, output_of
 
-MULTI = ["ff2_leaky", "ff3_mixed", "res_tied", "res_untied", "shallow", "conv_tv", "every_psi"]
+MULTI = ["ff2_leaky", "ff3_mixed", "res_tied", "res_untied", "res_branch_bias", "terms_conv",
+         "shallow", "conv_tv", "every_psi"]
 
 
 def _settings(max_iter: int = 20000, tol: float = 1e-8) -> LiftedSettings:
@@ -103,8 +104,9 @@ def test_lifted_is_feasible_and_beats_the_lifted_ground_truth(name: str) -> None
     assert res.residual <= 1e-6
     u, z = host(res.lifted["u"]), host(res.lifted["z"])
     u0 = u[:, :lp.u_blocks[0].size]
-    # the constraint, independently: M u = V z
+    # the constraint, independently: M u = V z + c
     mu, vz = host(lp.M.forward(u)), host(lp.V.forward(z))
+    vz = vz if lp.c is None else vz + host(lp.c)[None, :]
     assert np.linalg.norm(mu - vz) <= 1e-6 * max(np.linalg.norm(mu), 1.0)
     # the reported objective is E + J at the returned point
     pre = host(lp.W.forward(u) + lp.b)

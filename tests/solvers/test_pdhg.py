@@ -138,3 +138,26 @@ def test_float32_smoke(backend):
     assert np.all(np.isfinite(u))
     assert abs(objective_np(W, b, f, u, "relu", shape, **params) - f_ref) <= 1e-3 * abs(f_ref)
     assert np.linalg.norm(u - u_ref) <= 2e-2 * np.linalg.norm(u_ref)
+
+
+def test_a_pre_activation_of_several_terms_is_the_single_map_of_their_sum(tmp_path):
+    """``relu(A @ u + 0.5 * u + b)`` and ``relu(M @ u + b)`` with ``M = A + ½I`` declared:
+    the same Bregman problem, so pdhg (checked against CVXPY on the single map) reaches the
+    same point from the operator of the sum of terms."""
+    import lbdsl
+
+    rng = np.random.default_rng(3)
+    A = 0.1 * rng.standard_normal((36, 36))
+    np.savez(tmp_path / "w.npz", A=A, M=A + 0.5 * np.eye(36))
+    task = ('invert n { truth = image("camera", 6x6)  data = forward(truth)  '
+            'regulariser = 1e-3 * tv  solver = pdhg(max_iter = 20000, tol = 1e-11)  '
+            'figures = false }')
+    net = ('network n {{ input u : 6x6  param {p} : 36x36 = load("{f}", "{p}")  '
+           'param b : 36 = zeros  y = relu({pre} + b)  output y }}\n')
+    f = tmp_path / "w.npz"
+    terms = lbdsl.loads(net.format(p="A", f=f, pre="A @ u + 0.5 * u") + task)
+    single = lbdsl.loads(net.format(p="M", f=f, pre="M @ u") + task)
+    (a,), (b,) = (s.solve(out=tmp_path / name, verbose=False)
+                  for s, name in ((terms, "t"), (single, "s")))
+    assert a.ok and b.ok and a.report["solver"]["name"] == b.report["solver"]["name"] == "pdhg"
+    np.testing.assert_allclose(a.u, b.u, rtol=0, atol=1e-7)

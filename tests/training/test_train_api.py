@@ -42,20 +42,23 @@ def test_trained_weights_load_back_under_their_spec_names(tmp_path):
                                rtol=1e-12, atol=1e-12)
 
 
-def test_a_residual_output_is_refused_by_lifted_training_in_one_line_not_by_backprop():
-    """Lifted training pins the output's z to the targets: a residual sum has no z of its own."""
+def test_a_layer_of_several_terms_is_refused_by_lifted_training_in_one_line_not_by_backprop():
+    """Lifted training's Θ-step takes one map ``A x + b`` per layer (its gradient is Lipschitz
+    with the input Gram); a sum over several variables or a composition is trained by
+    backpropagation."""
     net = build_net("""
         network res {
             input u : 3
             param W : 3x3 = normal(seed = 0)
             param b : 3 = zeros
-            u = u + W.T @ relu(W @ u + b)
-            output u
+            h = relu(W @ u + b)
+            y = W @ h + 0.5 * u
+            output y
         }""")
     with pytest.raises(SolveError) as err:
         train(net, np.zeros((2, 3)), np.zeros((2, 3)), ImplicitSGD())
     message = str(err.value)
-    assert "\n" not in message and "residual" in message and "line 6" in message
+    assert "\n" not in message and "layer 2 (line 7)" in message and "loss = mse" in message
     res = train(net, np.ones((2, 3)), np.zeros((2, 3)), Adam(epochs=2))
     assert res.stop_reason == "max_iter" and res.method == "backprop"
 

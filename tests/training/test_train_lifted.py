@@ -230,7 +230,7 @@ def test_after_training_the_forward_pass_matches_the_lifted_states():
     fwd = rt.tape(x.reshape(200, -1), p).blocks
     bound = 0.0
     for layer in rt.layers[:-1]:
-        z = layer.pre(p, vals[layer.input_block])
+        z = layer.pre(p, vals)
         bregman = float(np.sum(layer.psi.bregman(vals[layer.output_block], z)))
         bound = np.linalg.norm(p[layer.A.weight], 2) * bound + np.sqrt(2 * bregman)
         deviation = np.linalg.norm(fwd[layer.output_block] - vals[layer.output_block])

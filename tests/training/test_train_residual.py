@@ -4,7 +4,10 @@
   differences of the batch objective; the state sweeps against CVXPY on a convex state
   subproblem through a residual sum; monotone descent in full batch (tied, untied, ``−``);
   resuming from a mid-run state is bit-identical;
-- backprop: ``∇_Θ`` of the MSE against PyTorch autograd (float64, 1e-8); Adam decreases it.
+- backprop: ``∇_Θ`` of the MSE against PyTorch autograd (float64, 1e-8); Adam decreases it;
+- a residual branch bias ``c`` and a network whose output is a residual sum (fitted by
+  ``½‖u_L − y‖²``): in every test above, and against backpropagation — at the forward pass the
+  lifted objective is the MSE and the gradients of the last ``V`` and ``c`` are backprop's.
 """
 
 from __future__ import annotations
@@ -39,6 +42,28 @@ NETS = {
           param A : 5x4 = normal(std = 0.4, seed = 5)  param V : 4x5 = normal(std = 0.4, seed = 6)
           u = u - V @ sigmoid(A @ u)
           y = leaky_relu(dense(u, 3), a = 0.3)  output y }""",
+    "branch_bias": """
+        network q { input u : 4
+          h = tanh(dense(u, 6))
+          param A : 5x6 = normal(std = 0.4, seed = 7)  param V : 6x5 = normal(std = 0.4, seed = 8)
+          param c : 6 = normal(std = 0.2, seed = 9)
+          h = h + V @ soft(A @ h, theta = 0.05) + c
+          y = dense(h, 3)  output y }""",
+    # the output is the residual sum: no z of its own to pin
+    "residual_output": """
+        network o { input u : 4
+          h = tanh(dense(u, 3))
+          param A : 5x3 = normal(std = 0.4, seed = 10)  param V : 3x5 = normal(std = 0.4, seed = 11)
+          param c : 3 = normal(std = 0.2, seed = 12)
+          h = h + V @ relu(A @ h) + c
+          output h }""",
+    "tied_residual_output": """
+        network p { input u : 4
+          h = dense(u, 3)
+          repeat 2 { param W : 5x3 = normal(std = 0.4, seed = 13)
+                     param b : 5 = normal(std = 0.1, seed = 14)
+                     h = h - W.T @ sigmoid(W @ h + b) }
+          output h }""",
 }
 
 
@@ -54,7 +79,8 @@ def _setup(name: str, n: int = 6, seed: int = 0):
               for l in roles.hidden}
     for l in roles.hidden:   # keep every state inside the domain of its Ψ
         states[roles.keys[l]] = rt.layers[l].psi.project_domain(states[roles.keys[l]], 1e-3)
-    y = rt.layers[roles.pinned].psi.project_domain(y)
+    if roles.pinned is not None:
+        y = rt.layers[roles.pinned].psi.project_domain(y)
     return rt, roles, x, y, states
 
 
@@ -133,7 +159,7 @@ def test_lifted_training_of_a_residual_network_descends_monotonically(name):
     assert residual and all(res.lifted_states[k].shape[0] == 20 for k in residual)
 
 
-@pytest.mark.parametrize("name", ["tied", "untied"])
+@pytest.mark.parametrize("name", ["tied", "untied", "residual_output"])
 def test_resuming_lifted_residual_training_is_bit_identical(name):
     net = build_net(NETS[name])
     rng = np.random.default_rng(8)
@@ -175,3 +201,47 @@ def test_adam_trains_a_residual_network(name):
     res = train(net, x, y, Adam(lr=0.01, epochs=60, batch=8), seed=1)
     obj = res.history.metrics["objective"]
     assert res.method == "backprop" and obj[-1] < 0.8 * obj[0]
+
+
+@pytest.mark.parametrize("name", ["residual_output", "tied_residual_output"])
+def test_at_the_forward_pass_a_residual_outputs_lifted_loss_is_backprops(name):
+    """States at the forward pass make every Bregman term zero, so the lifted objective is
+    ``(1/N) Σ ½‖N(x) − y‖²``, the MSE; the gradient in the last residual's ``V`` and ``c``
+    (which enter nothing else) is then backpropagation's."""
+    rt, roles, x, y, _ = _setup(name, n=9)
+    assert roles.pinned is None and roles.hidden == tuple(range(len(rt.layers)))
+    params = {k: rt.params[k] for k in rt.param_names}
+    tape = rt.tape(x, params)
+    states = {roles.keys[l]: tape.act[l] for l in roles.hidden}
+    trainer = LiftedTrainer(roles, {}, namespace("numpy"), np.float64)
+    mse = 0.5 * np.sum((tape.blocks[rt.output_block] - y) ** 2) / len(x)
+    assert _objective(trainer, params, x, y, states) == pytest.approx(mse, rel=1e-12)
+    trainer.refresh_norms(params)
+    grads, _ = trainer.theta_gradient(params, trainer.batch(params, x, y, states))
+    back = mse_gradient(rt, params, x, y, {})
+    last = rt.layers[-1]
+    for name_ in ([last.V.weight] if name == "residual_output" else []) + \
+            ([last.branch_bias] if last.branch_bias else []):
+        np.testing.assert_allclose(grads[name_], back[name_], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", [ImplicitSGD(epochs=40, batch=40, tau=1.0, inner=3),
+                                       Adam(lr=0.01, epochs=40, batch=10)])
+def test_a_residual_output_trains_lifted_and_its_forward_mse_falls_as_backprops(optimizer):
+    """Lifted (implicit SGD, Adam on the lifted loss) and backpropagation on the same residual-
+    output network and teacher data: each lowers the forward pass's MSE."""
+    from lbdsl.training import predict
+
+    net = build_net(NETS["residual_output"])
+    teacher = build_net(NETS["residual_output"].replace("seed = 1", "seed = 2"))
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((40, 4))
+    y = predict(teacher, {k: p.value for k, p in teacher.params.items()}, x)
+    start = {k: p.value for k, p in net.params.items()}
+    mse0 = np.mean(np.sum((predict(net, start, x) - y) ** 2, axis=1))
+    lifted = train(net, x, y, optimizer, loss="bregman", seed=1)
+    backprop = train(net, x, y, Adam(lr=0.01, epochs=40, batch=10), seed=1)
+    assert lifted.method == "lifted" and backprop.method == "backprop"
+    for res in (lifted, backprop):
+        mse = np.mean(np.sum((predict(net, res.params, x) - y) ** 2, axis=1))
+        assert mse < 0.5 * mse0
