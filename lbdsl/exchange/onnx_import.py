@@ -2,42 +2,53 @@
 
 The ``onnx`` package reads the file (``onnx.load``: protobuf, no code executed, no external
 data followed); nothing of the model runs.  The graph's nodes, in their (topological) order, are
-folded into the statements of docs/language.md §3:
+folded into the statements of docs/language.md §3.  Between two activations every tensor is a
+linear expression of the spec's variables (:mod:`.onnx_linear`), written out once as the
+pre-activation of the activation that reads it, or as a linear layer:
 
-=======================================  ==================================================
-ONNX                                      ``.lbn``
-=======================================  ==================================================
-``Gemm(x, B, C)``                         ``W @ x + b`` with ``W = α·B'ᵀ``, ``b = β·C``
-``MatMul(x, B)`` (``+ Add(·, c)``)        ``W @ x + b`` with ``W = Bᵀ``
-``Conv(x, K, c)``                         ``conv2d(x, C, kernel, stride, padding, init = load)``
-``BatchNormalization`` after one of those folded: ``W ← diag(s) W``, ``b ← s(b − μ) + β``,
-                                          ``s = γ/√(σ² + ε)``
-``Relu`` ``LeakyRelu`` ``Sigmoid``        ``relu`` ``leaky_relu(a = α)`` ``sigmoid``
-``Tanh`` ``Softmax`` ``Clip`` ``Shrink``  ``tanh`` ``softmax`` ``clip(lo, hi)`` ``soft``
-``Add(x, V·σ(A·x' + b))``                 the residual layer ``y = x + V @ σ(A @ x' + b)``
-``Flatten``, ``Reshape`` to ``(N, −1)``,  nothing: the language flattens a variable when it
-``Identity``, ``Dropout``                 is multiplied
-=======================================  ==================================================
+=========================================  ================================================
+ONNX                                        ``.lbn``
+=========================================  ================================================
+``Gemm(x, B, C)``, ``MatMul(x, B)``          ``W @ x + b`` (``W.T @ x`` where the same
+                                            initializer is read the other way round)
+``Conv(x, K, c)``, ``ConvTranspose``        ``conv(K, x, stride, padding) + c``, ``conv_t(…)``:
+                                            one kernel read by both is one tied parameter
+``AveragePool``                             ``conv(P, x, …)``, ``P[c, c] = 1/(k_h k_w)``
+``Add`` ``Sub`` ``Neg``, ``Mul``/``Div`` by  sums, differences and multiples of terms, over
+a number, ``Transpose`` of a constant       any earlier variables (skip inputs too)
+``BatchNormalization``                      folded into the map before it
+                                            (``W ← diag(s) W``), else a diagonal map
+``Reshape`` to ``(N, C, H, W)`` after a      ``dense(x, CxHxW, init = load(...))``
+matrix
+``Relu`` ``LeakyRelu`` ``Sigmoid`` ``Tanh``  ``relu`` ``leaky_relu(a = α)`` ``sigmoid`` ``tanh``
+``Softmax`` ``Clip`` ``Shrink``             ``softmax`` ``clip(lo, hi)`` ``soft``, of any
+                                            expression or variable
+``Add(x, V·σ(…) + c)``                      the residual layer ``y = x + V @ σ(…) + c``
+``Flatten``, ``Reshape`` to ``(N, −1)``,     nothing: the language flattens a variable when it
+``Identity``, ``Dropout``                   is multiplied
+=========================================  ================================================
 
-An activation whose input is not an affine map gets ``I @ x`` (``I = eye``).  Anything else is
-refused with one line naming the node, its op and why (:class:`ImportRefused`).  The first axis
-of the graph's input is the batch (any size); the rest is the network's input shape.
+A constant is folded through the maps that follow it (``M (x + b) = M x + M b``).  Anything
+else is refused with one line naming the node, its op and why (:class:`ImportRefused`).  The
+first axis of the graph's input is the batch (any size); the rest is the network's input shape.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ..errors import LbdslError
 from ..outputs import write_npz_atomic, write_text_atomic
 from ..prox.registry import NOT_PROXIMAL, PROXIMAL_NOT_IN_CATALOGUE
-from ..syntax.grammar import keywords
+from .onnx_linear import KEYWORDS, Lin, Term, Var, Weight, attrs, identifier, label, number
+from .onnx_maps import LinearOps
+from .onnx_write import Statement, write_spec
 
 __all__ = ["ImportRefused", "Imported", "read_model", "translate", "import_onnx"]
 
@@ -54,45 +65,12 @@ _REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Elu": "elu", "Selu": "selu", "Celu": "e
                         "Softplus": "softplus", "Softsign": "softsign", "Mish": "mish",
                         "HardSigmoid": "hardsigmoid", "Sign": "sign", "Abs": "abs",
                         "Exp": "exp", "Sin": "sin", "Cos": "cos"}
-_ALIASES = ("Flatten", "Identity", "Dropout", "Reshape")
-#: The words of the language, which a name in the written spec must not be.
-KEYWORDS = keywords()
+_ALIASES = ("Flatten", "Identity", "Dropout", "Reshape", "Squeeze", "Unsqueeze")
 #: The least number of inputs each op reads (a malformed node is refused, not a traceback).
-_ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "Add": 2, "Reshape": 2,
-          "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1, "Sigmoid": 1,
-          "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
-
-
-@dataclass
-class _Var:
-    """A variable of the spec (a layer's output or the input), shape without the batch axis."""
-
-    name: str
-    shape: tuple[int, ...]
-
-
-@dataclass
-class _Affine:
-    """A pre-activation not yet written: ``W x + b`` or a convolution of ``x``."""
-
-    x: _Var
-    weight: np.ndarray                # (out, in), or the kernel (C_out, C_in, kh, kw)
-    bias: np.ndarray | None
-    out_shape: tuple[int, ...]
-    nodes: list[str]
-    conv: dict[str, int] | None = None   # stride, padding
-
-    def with_bias(self, bias: np.ndarray, node: str) -> _Affine:
-        total = bias if self.bias is None else self.bias + bias
-        return _Affine(self.x, self.weight, total, self.out_shape, self.nodes + [node], self.conv)
-
-
-@dataclass
-class _Statement:
-    target: str
-    text: str
-    comment: str
-    hidden: tuple[str, str, Any] | None = None   # (ψ, its keywords, affine): a residual's inner
+_ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5,
+          "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Neg": 1, "Transpose": 1, "AveragePool": 1,
+          "Reshape": 2, "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1,
+          "Sigmoid": 1, "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
 
 
 @dataclass
@@ -128,29 +106,16 @@ def read_model(path: str | Path) -> Any:
     return model
 
 
-def _identifier(text: str, taken: set[str], fallback: str) -> str:
-    name = re.sub(r"\W", "_", text).strip("_") or fallback
-    if not re.match(r"[A-Za-z]", name) or name in KEYWORDS:
-        name = f"{fallback}_{name}"
-    base, k = name, 2
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
+class _Translator(LinearOps):
+    """The graph's nodes, in order, folded into linear expressions (:class:`Lin`) and the
+    statements that write them (module docstring)."""
 
-
-def _fmt(x: float) -> str:
-    return repr(float(x))
-
-
-class _Translator:
     def __init__(self, model: Any, name: str, weights_file: str) -> None:
-        from onnx import numpy_helper
+        from onnx import TensorProto, numpy_helper
 
         self.graph, self.name, self.file = model.graph, name, weights_file
-        from onnx import TensorProto
-
         self.consts: dict[str, np.ndarray] = {}
+        self.roots: dict[str, tuple[str, bool]] = {}   # a transposed matrix constant's source
         for t in self.graph.initializer:
             if t.data_location == TensorProto.EXTERNAL:
                 raise ImportRefused(f"initializer '{t.name}' keeps its data in an external "
@@ -160,14 +125,14 @@ class _Translator:
         for node in self.graph.node:
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = self.constant(node)
-        self.values: dict[str, _Var | _Affine] = {}
-        self.shapes: dict[str, tuple[int, ...]] = {}   # an ONNX tensor's shape where it is
-                                                        # not its value's (after a Flatten)
-        self.statements: list[_Statement] = []
-        self.params: list[str] = []
-        self.weights: dict[str, np.ndarray] = {}
+        self.values: dict[str, Lin] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}    # each tensor's ONNX shape, no batch
+        self.weights: dict[str, Weight] = {}            # by ONNX constant
+        self.statements: list[Statement] = []
+        self.defined: dict[Var, Statement] = {}
         self.taken: set[str] = set()
         self.uses = self._count_uses()
+        self.alias_reads: dict[str, int] = {}
         self.counter = 0
 
     def constant(self, node: Any) -> np.ndarray:
@@ -175,7 +140,7 @@ class _Translator:
         ``value_int(s)``); refused in one line otherwise."""
         from onnx import TensorProto, numpy_helper
 
-        a = _attrs(node)
+        a = attrs(node)
         if "value" in a:
             if a["value"].data_location == TensorProto.EXTERNAL:
                 self.refuse(node, "its value is kept in an external file")
@@ -198,65 +163,98 @@ class _Translator:
             uses[out.name] = uses.get(out.name, 0) + 1
         return uses
 
-    def refuse(self, node: Any, why: str) -> None:
+    def refuse(self, node: Any, why: str) -> NoReturn:
         raise ImportRefused(f"node '{node.name or node.output[0]}' ({node.op_type}): {why}")
 
-    def param(self, base: str, value: np.ndarray, init: str | None = None) -> str:
-        name = _identifier(base, self.taken, "p")
-        shape = "x".join(str(d) for d in value.shape)
-        if init is None:
-            self.weights[name] = np.ascontiguousarray(value, dtype=np.float64)
-            init = f'load("{self.file}", "{name}")'
-        self.params.append(f"    param {name} : {shape} = {init}")
-        return name
+    def readers(self, lin: Lin) -> int:
+        """How many nodes (and graph outputs) read the tensors that hold ``lin``, a
+        ``Flatten`` or ``Reshape`` in between not counted (it only renames)."""
+        return sum(self.uses.get(k, 0) - self.alias_reads.get(k, 0)
+                   for k, v in self.values.items() if v is lin)
 
-    def fresh(self, _onnx_name: str) -> str:
+    def var_readers(self, var: Var) -> int:
+        return sum(self.uses.get(k, 0) - self.alias_reads.get(k, 0)
+                   for k, v in self.values.items() if v.var is var)
+
+    def fresh(self) -> str:
         """The next layer's name, ``h1``, ``h2``, … (the ONNX names are in the comments)."""
         self.counter += 1
-        return _identifier(f"h{self.counter}", self.taken, "h")
+        return identifier(f"h{self.counter}", self.taken, "h")
 
-    @staticmethod
-    def suffix(target: str) -> str:
-        return target[1:] if target.startswith("h") else f"_{target}"
+    def add(self, st: Statement) -> Var:
+        self.statements.append(st)
+        self.defined[st.target] = st
+        return st.target
 
-    def var(self, node: Any, name: str) -> _Var:
-        value = self.values.get(name)
-        if value is None:
+    def value(self, node: Any, name: str) -> Lin:
+        """The expression a node reads (written as a layer first when other nodes read it
+        too: a variable read twice, not an expression computed twice)."""
+        lin = self.values.get(name)
+        if lin is None:
             self.refuse(node, f"its input '{name}' is neither the graph's input nor a layer's "
                         "output (a constant where a variable is needed?)")
-        return self.materialise(value, name)
+        if lin.var is None and (self.readers(lin) > 1 or self._residual_parts(lin)):
+            lin = self.written(lin)    # a residual sum is a layer, whatever reads it
+        return lin
 
-    def materialise(self, value: _Var | _Affine, onnx_name: str) -> _Var:
-        """A variable for ``value``: a pending affine becomes a linear layer."""
-        if isinstance(value, _Var):
-            return value
-        target = self.fresh(onnx_name)
-        self.emit(target, self.affine_text(value, target), value.nodes)
-        out = _Var(target, value.out_shape)
-        self.values[onnx_name] = out
+    def written(self, lin: Lin) -> Lin:
+        """``lin`` as a variable: the layer that computes it is written now."""
+        var = self.materialise(lin)
+        out = Lin.of(var)
+        for k, v in list(self.values.items()):
+            if v is lin:
+                self.values[k] = out
         return out
 
-    def emit(self, target: str, text: str, nodes: list[str],
-             hidden: tuple[str, str, Any] | None = None) -> None:
-        comment = "ONNX " + ", ".join(nodes)
-        self.statements.append(_Statement(target, text, comment, hidden))
+    def materialise(self, lin: Lin) -> Var:
+        """The variable holding ``lin``: itself, a residual layer, or a linear layer."""
+        if lin.var is not None:
+            return lin.var
+        if not lin.terms:
+            raise ImportRefused(f"{', '.join(lin.nodes)}: computes a constant, not a function "
+                                "of the input")
+        return self.residual(lin) or self.add(Statement(Var(self.fresh(), lin.shape), lin,
+                                                         nodes=lin.nodes))
 
-    def affine_text(self, a: _Affine, target: str) -> str:
-        if a.conv is not None:
-            c_out, _, kh, kw = a.weight.shape
-            self.weights[f"{target}_W"] = np.ascontiguousarray(a.weight, dtype=np.float64)
-            self.weights[f"{target}_b"] = (np.zeros(c_out) if a.bias is None
-                                           else np.ascontiguousarray(a.bias, dtype=np.float64))
-            k = str(kh) if kh == kw else f"{kh}x{kw}"
-            return (f"conv2d({a.x.name}, {c_out}, kernel = {k}, stride = {a.conv['stride']}, "
-                    f"padding = {a.conv['padding']}, init = load(\"{self.file}\"))")
-        w = self.param(f"W{self.suffix(target)}", a.weight)
-        if a.bias is None or not np.any(a.bias):
-            return f"{w} @ {a.x.name}"
-        b = self.param(f"b{self.suffix(target)}", np.asarray(a.bias).reshape(-1))
-        return f"{w} @ {a.x.name} + {b}"
+    def _residual_parts(self, lin: Lin) -> tuple[Term, Term, Statement] | None:
+        """``(base, branch, activation)`` when ``lin`` is ``x ± V a + c``: a variable plus ± a
+        matrix applied to the output ``a`` of an activation layer that nothing else reads."""
+        if len(lin.terms) != 2:
+            return None
+        for base, branch in (lin.terms, lin.terms[::-1]):
+            inner = self.defined.get(branch.var)
+            if (not base.maps and base.coef == 1.0 and len(branch.maps) == 1
+                    and branch.maps[0].kind == "matmul" and not branch.maps[0].shaped
+                    and abs(branch.coef) == 1.0 and inner is not None
+                    and inner.psi is not None and inner.residual is None
+                    and self.var_readers(branch.var) == 1
+                    and int(np.prod(base.var.shape)) == lin.size
+                    and self._before(base.var, inner)):
+                return base, branch, inner
+        return None
 
-    # -- the ops -----------------------------------------------------------------------------
+    def residual(self, lin: Lin) -> Var | None:
+        """The residual layer ``x ± (V σ(…) + c)`` that ``lin`` is (the activation layer
+        hidden in it, which gives it its name), else None."""
+        parts = self._residual_parts(lin)
+        if parts is None:
+            return None
+        base, branch, inner = parts
+        sign = 1 if branch.coef > 0 else -1
+        c = None if lin.bias is None else sign * lin.bias
+        inner.residual = (base.var, sign, branch.maps[0], c)
+        inner.target.shape = base.var.shape
+        inner.nodes = (*inner.nodes, *(n.replace(" (Add)", " (Add: residual)")
+                                       .replace(" (Sub)", " (Sub: residual)")
+                                       for n in lin.nodes))
+        return inner.target
+
+    def _before(self, var: Var, st: Statement) -> bool:
+        """Whether ``var`` is defined before ``st`` (or is the input)."""
+        where = self.defined.get(var)
+        return where is None or self.statements.index(where) < self.statements.index(st)
+
+    # -- the graph ---------------------------------------------------------------------------
     def run(self) -> Imported:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1:
@@ -269,9 +267,10 @@ class _Translator:
             raise ImportRefused(f"input '{x.name}' has shape {dims}: lbdsl needs a batch axis "
                                 "first and fixed sizes after it")
         shape = tuple(int(d) for d in dims[1:])
-        in_name = _identifier("u" if x.name in ("input", "output", "x_input") else x.name,
-                              self.taken, "u")
-        self.values[x.name] = _Var(in_name, shape)
+        source = Var(identifier("u" if x.name in ("input", "output", "x_input") else x.name,
+                                 self.taken, "u"), shape)
+        self.values[x.name] = Lin.of(source)
+        self.shapes[x.name] = shape
         for node in self.graph.node:
             if node.op_type != "Constant":
                 self.node(node)
@@ -281,22 +280,19 @@ class _Translator:
         out = self.graph.output[0].name
         if out not in self.values:
             raise ImportRefused(f"the graph's output '{out}' is a constant")
-        result = self.materialise(self.values[out], out)
-        if result.name == in_name:
-            raise ImportRefused("the graph computes nothing (its output is its input)")
-        lines = [f"# imported from ONNX by lbdsl import: graph '{self.graph.name}'",
-                 f"network {self.name} {{", f"    input {in_name} : "
-                 + "x".join(str(d) for d in shape), *self.params]
-        for st in self.statements:
-            lines.append(f"    {st.target} = {st.text}    # {st.comment}")
-        lines += [f"    output {result.name}", "}", ""]
-        return Imported(self.name, "\n".join(lines), self.weights)
+        result = self.materialise(self.values[out])
+        if result is source:          # Flatten alone: the layer y = u
+            result = self.add(Statement(Var(self.fresh(), shape), Lin.of(source),
+                                         nodes=self.values[out].nodes))
+        text, weights = write_spec(self.name, self.graph.name, self.file, source,
+                                  self.statements, result, self.taken)
+        return Imported(self.name, text, weights)
 
     def node(self, node: Any) -> None:
         op = node.op_type
         given = sum(1 for name in node.input if name)
         if given < _ARITY.get(op, 0) or not node.output:
-            self.refuse(node, f"it has {given} input(s); {op} reads at least {_ARITY[op]} "
+            self.refuse(node, f"it has {given} input(s); {op} reads at least {_ARITY[op]}"
                         if given < _ARITY.get(op, 0) else "it has no output")
         handler = getattr(self, f"op_{op}", None)
         if handler is not None:
@@ -309,210 +305,195 @@ class _Translator:
             kind = "not a proximal map" if key in NOT_PROXIMAL else "not in the catalogue"
             self.refuse(node, f"{op} is {kind}: {why}")
         else:
-            self.refuse(node, f"{op} is not supported (lbdsl reads affine maps, the catalogue's "
+            self.refuse(node, f"{op} is not supported (lbdsl reads linear maps, the catalogue's "
                         "activations and residual links; docs/interop.md lists them)")
 
-    def alias(self, node: Any) -> None:
-        src = node.input[0]
-        value = self.values.get(src)
-        if value is None:
-            self.refuse(node, f"its input '{src}' is a constant")
-        shape = self.shape_of(src)
-        if node.op_type == "Flatten" and int(_attrs(node).get("axis", 1)) != 1:
-            self.refuse(node, "only Flatten(axis = 1), to (batch, size), is a no-op of the "
-                        "language")
-        if node.op_type == "Reshape":
-            target = self.consts.get(node.input[1])
-            size = int(np.prod(shape))
-            ok = target is not None and target.ndim == 1 and len(target) == 2 and (
-                int(target[1]) in (-1, size))
-            if not ok:
-                self.refuse(node, f"only a reshape to (batch, {size}) is a no-op of the "
-                            "language (it flattens a variable when it multiplies it)")
-        if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
-            self.refuse(node, "its mask output is used")
-        self.values[node.output[0]] = value
-        self.shapes[node.output[0]] = ((int(np.prod(shape)),)
-                                       if node.op_type in ("Flatten", "Reshape")
-                                       else self.shape_of(src))
-
-    def _affine_of(self, node: Any, x: _Var, weight: np.ndarray, bias: np.ndarray | None,
-                   out_shape: tuple[int, ...], conv: dict[str, int] | None = None) -> None:
-        self.values[node.output[0]] = _Affine(x, weight, bias, out_shape,
-                                              [f"{node.name or node.output[0]} ({node.op_type})"],
-                                              conv)
-
-    def op_Gemm(self, node: Any) -> None:
-        a = _attrs(node)
-        if int(a.get("transA", 0)):
-            self.refuse(node, "transA = 1 (the input transposed) is not an affine map of x")
-        x = self.var(node, node.input[0])
-        B = self.const(node, node.input[1], "the weight B")
-        if B.ndim != 2:
-            self.refuse(node, f"the weight B has shape {B.shape}, not a matrix")
-        W = float(a.get("alpha", 1.0)) * (B if int(a.get("transB", 0)) else B.T)
-        self.check_in(node, x, W.shape[1])
-        bias = None
-        if len(node.input) > 2 and node.input[2]:
-            C = self.const(node, node.input[2], "the bias C")
-            if C.size not in (1, W.shape[0]) or (C.ndim == 2 and C.shape[0] != 1) or C.ndim > 2:
-                self.refuse(node, f"the bias C has {C.size} entries for {W.shape[0]} outputs "
-                            "(one bias per sample is not an affine map)")
-            bias = float(a.get("beta", 1.0)) * np.broadcast_to(C.reshape(-1), (W.shape[0],))
-        self._affine_of(node, x, W, bias, (W.shape[0],))
-
-    def op_MatMul(self, node: Any) -> None:
-        x = self.var(node, node.input[0])
-        B = self.const(node, node.input[1], "the right factor")
-        if B.ndim != 2:
-            self.refuse(node, f"the right factor has shape {B.shape}, not a matrix")
-        if self.shape_of(node.input[0]) != (int(np.prod(x.shape)),):
-            self.refuse(node, f"its input has shape {self.shape_of(node.input[0])} after the "
-                        "batch axis; a MatMul of (batch, n) by a matrix is an affine map here "
-                        "(flatten it first)")
-        self.check_in(node, x, B.shape[0])
-        self._affine_of(node, x, B.T, None, (B.shape[1],))
-
-    def op_Conv(self, node: Any) -> None:
-        a = _attrs(node)
-        x = self.var(node, node.input[0])
-        K = self.const(node, node.input[1], "the kernel")
-        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            self.refuse(node, "auto_pad: give the padding explicitly")
-        if int(a.get("group", 1)) != 1:
-            self.refuse(node, "group > 1 (grouped or depthwise convolution) is not supported")
-        if any(int(d) != 1 for d in a.get("dilations", [1, 1])):
-            self.refuse(node, "dilation > 1 is not supported")
-        strides = [int(s) for s in a.get("strides", [1, 1])]
-        pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]
-        if K.ndim != 4 or len(set(strides)) != 1 or len(set(pads)) != 1:
-            self.refuse(node, f"a 2-D convolution with one stride and one padding on every side "
-                        f"is supported, got kernel {K.shape}, strides {strides}, pads {pads}")
-        shape = x.shape if len(x.shape) == 3 else (1, *x.shape)
-        if len(shape) != 3 or shape[0] != K.shape[1]:
-            self.refuse(node, f"its input {x.shape} is not C×H×W with C = {K.shape[1]}")
-        s, p = strides[0], pads[0]
-        ho = (shape[1] + 2 * p - K.shape[2]) // s + 1
-        wo = (shape[2] + 2 * p - K.shape[3]) // s + 1
-        if s < 1 or p < 0 or ho < 1 or wo < 1:
-            self.refuse(node, f"a {K.shape[2]}x{K.shape[3]} kernel with stride {s} and padding "
-                        f"{p} does not fit its {shape[1]}x{shape[2]} input")
-        bias = (self.const(node, node.input[2], "the bias").reshape(-1)
-                if len(node.input) > 2 and node.input[2] else None)
-        if bias is not None and bias.size != K.shape[0]:
-            self.refuse(node, f"the bias has {bias.size} entries for {K.shape[0]} channels")
-        self._affine_of(node, x, K, bias, (K.shape[0], ho, wo), {"stride": s, "padding": p})
-
-    def op_BatchNormalization(self, node: Any) -> None:
-        value = self.values.get(node.input[0])
-        if not isinstance(value, _Affine) or self.uses.get(node.input[0], 0) != 1:
-            self.refuse(node, "only a BatchNormalization right after a Gemm, MatMul or Conv "
-                        "(and used only by it) can be folded into an affine map")
-        gamma, beta, mean, var = (self.const(node, n, what).reshape(-1) for n, what in zip(
-            node.input[1:5], ("the scale", "the bias", "the mean", "the variance")))
-        channels = value.weight.shape[0]
-        if any(v.size != channels for v in (gamma, beta, mean, var)):
-            self.refuse(node, f"its statistics do not have one entry per channel ({channels})")
-        denom = var + float(_attrs(node).get("epsilon", 1e-5))
-        if not np.all(denom > 0):
-            self.refuse(node, "its variance plus epsilon is not positive everywhere")
-        s = gamma / np.sqrt(denom)
-        shape = (-1, *([1] * (value.weight.ndim - 1)))
-        bias = np.zeros(len(s)) if value.bias is None else value.bias
-        self.values[node.output[0]] = _Affine(
-            value.x, value.weight * s.reshape(shape), s * (bias - mean) + beta, value.out_shape,
-            value.nodes + [f"{node.name or node.output[0]} (BatchNormalization, folded)"],
-            value.conv)
-
-    def op_Add(self, node: Any) -> None:
-        left, right = node.input[0], node.input[1]
-        if left in self.consts or right in self.consts:
-            name, c = (right, self.consts[left]) if left in self.consts else (left,
-                                                                                 self.consts[right])
-            value = self.values.get(name)
-            if value is None:
-                self.refuse(node, "adds two constants")
-            size = int(np.prod(value.out_shape if isinstance(value, _Affine) else value.shape))
-            per_sample = c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1)
-            if isinstance(value, _Affine) and value.conv is None and c.size in (1, size) \
-                    and not per_sample:
-                bias = np.broadcast_to(c.reshape(-1), (size,)).astype(np.float64)
-                self.values[node.output[0]] = value.with_bias(
-                    bias, f"{node.name or node.output[0]} (Add)")
-                return
-            self.refuse(node, "a constant added to something other than a Gemm or MatMul "
-                        "(without a bias yet) is not an affine map of the language")
-        self.residual(node, left, right)
-
-    def residual(self, node: Any, left: str, right: str) -> None:
-        """``x + V σ(A x' + b)``: one side a variable, the other a bias-free MatMul/Gemm of an
-        activation layer's output that nothing else uses."""
-        for base_name, branch_name in ((left, right), (right, left)):
-            branch = self.values.get(branch_name)
-            if not (isinstance(branch, _Affine) and branch.conv is None
-                    and (branch.bias is None or not np.any(branch.bias))
-                    and self.uses.get(branch_name, 0) == 1):
-                continue
-            inner = next((st for st in self.statements if st.target == branch.x.name
-                          and st.hidden is not None), None)
-            if inner is None or self.uses_of_var(branch.x.name) != 1:
-                continue
-            base = self.var(node, base_name)
-            if base.shape != branch.out_shape and int(np.prod(base.shape)) != int(
-                    np.prod(branch.out_shape)):
-                self.refuse(node, f"adds {base.shape} to {branch.out_shape}")
-            self.statements.remove(inner)
-            psi = inner.hidden[0]
-            v = self.param(f"V{self.suffix(inner.target)}", branch.weight)
-            target = inner.target        # σ's output is now hidden: the layer takes its name
-            text = f"{base.name} + {v} @ {psi}({inner.text.split('(', 1)[1]}"  # σ(A x' + b)
-            self.emit(target, text, [inner.comment.removeprefix("ONNX "), *branch.nodes,
-                                     f"{node.name or node.output[0]} (Add: residual)"])
-            self.values[node.output[0]] = _Var(target, base.shape)
-            self.shapes[node.output[0]] = self.shape_of(base_name)
-            return
-        self.refuse(node, "it adds two branches that are not a residual link x + V σ(A x + b) "
-                    "(V without a bias, σ's output used only by V)")
+    def put(self, node: Any, lin: Lin, shape: tuple[int, ...]) -> None:
+        """The node's output is ``lin``, of ONNX shape ``shape`` (no batch axis)."""
+        self.values[node.output[0]] = lin
+        self.shapes[node.output[0]] = tuple(int(d) for d in shape)
 
     def shape_of(self, name: str) -> tuple[int, ...]:
-        """The shape of ONNX tensor ``name`` without the batch axis."""
+        """The ONNX shape of tensor ``name`` without the batch axis."""
         if name in self.shapes:
             return self.shapes[name]
-        value = self.values.get(name)
-        if value is None:
-            return tuple(self.consts[name].shape) if name in self.consts else ()
-        return value.out_shape if isinstance(value, _Affine) else value.shape
+        return tuple(self.consts[name].shape) if name in self.consts else ()
 
-    def uses_of_var(self, var_name: str) -> int:
-        """How many nodes use the ONNX tensors that are this variable."""
-        return sum(self.uses.get(k, 0) for k, v in self.values.items()
-                   if isinstance(v, _Var) and v.name == var_name and k in self.uses)
+    # -- renaming ops ------------------------------------------------------------------------
+    def alias(self, node: Any) -> None:
+        """``Flatten``, ``Reshape``, ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Dropout``: the
+        same expression under another ONNX shape (the language keeps the entries in the same
+        row-major order; a constant is reshaped)."""
+        src = node.input[0]
+        lin = self.values.get(src)
+        if lin is None and src not in self.consts:
+            self.refuse(node, f"its input '{src}' is not computed before it")
+        shape = self.shape_of(src)
+        new = self._new_shape(node, shape, lin is None)
+        if lin is None:                          # folded: a constant stays a constant
+            value = self.consts[src]
+            self.consts[node.output[0]] = value.reshape(new) if new is not None else value
+            return
+        if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
+            self.refuse(node, "its mask output is used")
+        if new is None or int(np.prod(new)) != int(np.prod(shape)):
+            self.refuse(node, f"it changes the batch axis or the size of a {shape} sample; a "
+                        "reshape keeps the batch first (-1 or 0 there)")
+        self.alias_reads[src] = self.alias_reads.get(src, 0) + 1
+        if node.op_type == "Reshape" and len(new) == 3 and lin.shape != new:
+            return self.to_image(node, lin, new)
+        self.put(node, lin, new)
+
+    def _new_shape(self, node: Any, shape: tuple[int, ...], const: bool,
+                   ) -> tuple[int, ...] | None:
+        """The shape after an alias op (without the batch axis; a constant's whole shape)."""
+        op, a = node.op_type, attrs(node)
+        full = shape if const else (1, *shape)
+        if op == "Flatten":
+            axis = int(a.get("axis", 1))
+            if not const and axis != 1:
+                self.refuse(node, "only Flatten(axis = 1), to (batch, size), keeps the batch")
+            axis = axis % max(len(full), 1)
+            out = (int(np.prod(full[:axis])), int(np.prod(full[axis:])))
+        elif op == "Reshape":
+            dims = [int(d) for d in self.const(node, node.input[1], "the shape").reshape(-1)]
+            if not const and (not dims or dims[0] not in (-1, 0)):
+                return None
+            dims = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(dims)]
+            if dims.count(-1) == 1:
+                known = int(np.prod([d for d in dims if d != -1]))
+                dims[dims.index(-1)] = int(np.prod(full)) // max(known, 1)
+            out = tuple(dims)
+        elif op in ("Squeeze", "Unsqueeze"):
+            axes = a.get("axes")
+            if axes is None and len(node.input) > 1 and node.input[1]:
+                axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1)
+            rank = len(full) + (len(axes) if op == "Unsqueeze" and axes is not None else 0)
+            axes = [int(x) % rank for x in (axes if axes is not None else
+                                             [i for i, d in enumerate(full) if d == 1])]
+            if not const and 0 in axes:
+                return None
+            out = (np.expand_dims(np.empty(full), axes) if op == "Unsqueeze"
+                   else np.squeeze(np.empty(full), tuple(axes))).shape
+        else:
+            out = full
+        return tuple(out) if const else tuple(out[1:])
+
+    def to_image(self, node: Any, lin: Lin, image: tuple[int, ...]) -> None:
+        """``Reshape`` to ``(batch, C, H, W)``: where the last matrix (or the activation of
+        one) gives it, the image it makes — ``dense(x, CxHxW, init = load(...))``, the way the
+        language shapes a flat variable into an image that a convolution reads as one; else
+        only the ONNX shape changes (a convolution of it is then a matrix)."""
+        st = self.defined.get(lin.var) if lin.var is not None else None
+        pre = st.lin if st is not None and st.psi not in (None, "softmax") \
+            and st.residual is None else lin
+        shaped = self._shaped(pre, image)
+        if shaped is None:
+            return self.put(node, lin, image)
+        if pre is lin:
+            return self.put(node, shaped.noted(label(node)), image)
+        st.lin = shaped
+        st.target.shape = image
+        self.put(node, lin, image)
+
+    def _shaped(self, lin: Lin, image: tuple[int, ...]) -> Lin | None:
+        if len(lin.terms) != 1 or lin.var is not None:
+            return None
+        (t,) = lin.terms
+        if len(t.maps) != 1 or t.coef != 1.0 or t.maps[0].kind != "matmul" \
+                or t.maps[0].weight.uses != 1 or self.uses.get(t.maps[0].weight.key, 0) != 1:
+            return None
+        m = replace(t.maps[0], out_shape=image, shaped=True)
+        return replace(lin, terms=(Term(1.0, (m,), t.var),))
+
+    # -- sums and scalings -------------------------------------------------------------------
+    def operands(self, node: Any) -> tuple[Lin | np.ndarray, Lin | np.ndarray]:
+        out = []
+        for name in node.input[:2]:
+            out.append(self.consts[name].astype(np.float64) if name in self.consts
+                       else self.value(node, name))
+        return out[0], out[1]
+
+    def broadcast(self, node: Any, c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """A constant added to a tensor of ``shape`` (no batch axis): the same for every
+        sample, else refused."""
+        if c.ndim > len(shape):
+            if c.ndim > len(shape) + 1 or c.shape[0] != 1:
+                self.refuse(node, f"a constant of shape {c.shape} differs from sample to sample: "
+                            "not an affine map")
+            c = c[0]
+        try:
+            return np.broadcast_to(c, shape).reshape(-1)
+        except ValueError:
+            self.refuse(node, f"a constant of shape {c.shape} does not broadcast to {shape}")
+
+    def combine(self, node: Any, sign: float) -> None:
+        """``Add`` (``sign`` 1) or ``Sub`` (−1) of two tensors, a constant one a bias."""
+        a, b = self.operands(node)
+        if not isinstance(a, Lin) and not isinstance(b, Lin):
+            self.consts[node.output[0]] = a + sign * b
+            return
+        name = node.input[0] if isinstance(a, Lin) else node.input[1]
+        shape = self.shape_of(name)
+        if isinstance(a, Lin) and isinstance(b, Lin):
+            if self.shape_of(node.input[0]) != self.shape_of(node.input[1]):
+                self.refuse(node, f"it adds tensors of shapes {self.shape_of(node.input[0])} and "
+                            f"{self.shape_of(node.input[1])} (a variable broadcast is not read)")
+            lin = a.plus(b.scaled(sign) if sign != 1 else b)
+        elif isinstance(a, Lin):
+            lin = a.plus_constant(sign * self.broadcast(node, b, shape))
+        else:
+            lin = (b.scaled(sign) if sign != 1 else b).plus_constant(self.broadcast(node, a,
+                                                                                    shape))
+        self.put(node, lin.noted(label(node)), shape)
+
+    def op_Add(self, node: Any) -> None:
+        self.combine(node, 1.0)
+
+    def op_Sub(self, node: Any) -> None:
+        self.combine(node, -1.0)
+
+    def op_Neg(self, node: Any) -> None:
+        if node.input[0] in self.consts:
+            self.consts[node.output[0]] = -self.consts[node.input[0]]
+            return
+        lin = self.value(node, node.input[0])
+        self.put(node, lin.scaled(-1.0).noted(label(node)), self.shape_of(node.input[0]))
+
+    def scale(self, node: Any, divide: bool) -> None:
+        """``Mul`` / ``Div`` by a number: a coefficient of every term."""
+        a, b = self.operands(node)
+        if not isinstance(a, Lin) and not isinstance(b, Lin):
+            self.consts[node.output[0]] = a / b if divide else a * b
+            return
+        lin, c = (a, b) if isinstance(a, Lin) else (b, a)
+        if isinstance(c, Lin) or (divide and not isinstance(a, Lin)):
+            self.refuse(node, "it multiplies or divides by a variable: not a linear map")
+        if c.size != 1 or not np.isfinite(c).all() or (divide and float(c.reshape(-1)[0]) == 0):
+            self.refuse(node, f"it scales entry by entry by a constant of shape {c.shape}; only "
+                        "a (finite, nonzero divisor) number scales a linear expression here")
+        k = float(c.reshape(-1)[0])
+        name = node.input[0] if isinstance(a, Lin) else node.input[1]
+        self.put(node, lin.scaled(1.0 / k if divide else k).noted(label(node)),
+                 self.shape_of(name))
+
+    def op_Mul(self, node: Any) -> None:
+        self.scale(node, False)
+
+    def op_Div(self, node: Any) -> None:
+        self.scale(node, True)
 
     # -- activations -------------------------------------------------------------------------
     def activation(self, node: Any, psi: str, kws: str = "") -> None:
+        """``psi`` of the expression it reads (written as this layer's pre-activation), or of
+        a variable (``relu(x)``: a skip of the identity)."""
         src = node.input[0]
-        value = self.values.get(src)
-        if value is None:
+        if src in self.consts:
             self.refuse(node, f"its input '{src}' is a constant")
-        if isinstance(value, _Affine) and self.uses.get(src, 0) == 1:
-            affine, nodes = value, value.nodes
-        else:
-            if len(self.shape_of(src)) > 1:
-                self.refuse(node, f"an activation of a {self.shape_of(src)} tensor that is not "
-                            "a convolution's own output (used by nothing else) is not a layer "
-                            "of the language")
-            x = self.materialise(value, src)
-            n = int(np.prod(x.shape))
-            eye = self.param(f"I{self.counter + 1}", np.zeros((n, n)), init="eye")
-            affine, nodes = _Affine(x, np.eye(n), None, x.shape, []), []
-            affine_text = f"{eye} @ {x.name}"
-        target = self.fresh(node.output[0])
-        if nodes:
-            affine_text = self.affine_text(affine, target)
-        text = f"{psi}({affine_text}{', ' + kws if kws else ''})"
-        self.emit(target, text, nodes + [f"{node.name or node.output[0]} ({node.op_type})"],
-                  hidden=(psi, kws, affine) if affine.conv is None else None)
-        self.values[node.output[0]] = _Var(target, affine.out_shape)
+        pre = self.value(node, src)
+        target = Var(self.fresh(), pre.shape)
+        self.add(Statement(target, pre, psi, kws, nodes=(*pre.nodes, label(node))))
+        self.put(node, Lin.of(target), self.shape_of(src))
 
     def op_Relu(self, node: Any) -> None:
         self.activation(node, "relu")
@@ -524,30 +505,30 @@ class _Translator:
         self.activation(node, "tanh")
 
     def op_LeakyRelu(self, node: Any) -> None:
-        a = float(_attrs(node).get("alpha", 0.01))
+        a = float(attrs(node).get("alpha", 0.01))
         if not 0 < a <= 1:
             self.refuse(node, f"LeakyRelu with alpha = {a:g} is not a proximal map (it needs "
                         "0 < alpha <= 1: nondecreasing and 1-Lipschitz)")
-        self.activation(node, "leaky_relu", f"a = {_fmt(a)}")
+        self.activation(node, "leaky_relu", f"a = {number(a)}")
 
     def op_Softmax(self, node: Any) -> None:
         shape = self.shape_of(node.input[0])
-        axis = int(_attrs(node).get("axis", -1))
+        axis = int(attrs(node).get("axis", -1))
         if len(shape) != 1 or axis not in (-1, 1):
             self.refuse(node, "only a softmax over a whole vector layer (axis = 1 of (batch, n)) "
                         "is the language's softmax")
         self.activation(node, "softmax")
 
     def op_Shrink(self, node: Any) -> None:
-        a = _attrs(node)
+        a = attrs(node)
         lam, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
         if lam != bias or not 0 <= lam < math.inf:
             self.refuse(node, f"Shrink with lambd = {lam:g}, bias = {bias:g} is not the soft "
                         "threshold (it needs bias = lambd >= 0)")
-        self.activation(node, "soft", f"theta = {_fmt(lam)}")
+        self.activation(node, "soft", f"theta = {number(lam)}")
 
     def op_Clip(self, node: Any) -> None:
-        a = _attrs(node)
+        a = attrs(node)
         lo = a.get("min")
         hi = a.get("max")
         if len(node.input) > 1 and node.input[1]:
@@ -562,7 +543,7 @@ class _Translator:
             self.refuse(node, f"Clip with min = {lo}, max = {hi}: the language's clip needs "
                         "both bounds, lo < hi (or min = 0 alone: relu)")
         else:
-            self.activation(node, "clip", f"lo = {_fmt(lo)}, hi = {_fmt(hi)}")
+            self.activation(node, "clip", f"lo = {number(lo)}, hi = {number(hi)}")
 
     # -- helpers -----------------------------------------------------------------------------
     def const(self, node: Any, name: str, what: str) -> np.ndarray:
@@ -579,17 +560,6 @@ class _Translator:
         if value.size != 1:
             self.refuse(node, f"{what} ('{name}') has {value.size} entries, not one")
         return float(value.reshape(-1)[0])
-
-    def check_in(self, node: Any, x: _Var, n: int) -> None:
-        if int(np.prod(x.shape)) != n:
-            self.refuse(node, f"its weight takes {n} entries, its input '{x.name}' has "
-                        f"{int(np.prod(x.shape))}")
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def translate(model: Any, name: str, weights_file: str) -> Imported:

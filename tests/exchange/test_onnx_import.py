@@ -51,8 +51,8 @@ def test_what_the_spec_says(tmp_path):
     with np.load(tmp_path / "out" / "net.npz") as npz:
         assert set(npz.files) == {p for p in net.params}
     conv, _ = _imported(om.conv_net(), tmp_path, "conv")
-    assert conv.network().layers[0].affine.kind == "conv2d"
-    assert conv.network().layers[0].affine.stride == 2
+    assert conv.network().layers[0].affine.map.kind == "conv"
+    assert conv.network().layers[0].affine.map.stride == 2
 
 
 @pytest.mark.parametrize("op, attrs, message", [
@@ -82,15 +82,9 @@ def _graph(build):
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda b: b.node("Add", [b.node("Gemm", ["x", b.rand(4, 4)], transB=1),
-                              b.node("Gemm", ["x", b.rand(4, 4)], transB=1)]),
-     "adds two branches that are not a residual link"),
-    (lambda b: b.node("BatchNormalization", [b.node("Relu", ["x"]), *(b.init(np.ones(4))
-                                                                       for _ in range(4))]),
-     "only a BatchNormalization right after a Gemm"),
     (lambda b: b.node("Reshape", [b.node("Gemm", ["x", b.rand(4, 4)], transB=1),
-                                  b.init(np.array([-1, 2, 2]))]),
-     "only a reshape to (batch, 4)"),
+                                  b.init(np.array([2, -1]))]),
+     "a reshape keeps the batch first"),
     (lambda b: b.node("Conv", [b.node("Reshape", ["x", b.init(np.array([-1, 4]))]),
                                b.rand(2, 1, 1, 1)], group=2),
      "group > 1"),
@@ -146,11 +140,7 @@ def _b():
         _b()), "it has 3 input(s); BatchNormalization reads at least 5"),
     (lambda: (lambda b: b.model((4,), b.node("Add", [b.node("Gemm", ["x", b.rand(4, 4)],
                                                              transB=1), b.rand(4, 1)])))(_b()),
-     "a constant added to something other than a Gemm"),
-    (lambda: (lambda b: (lambda c: b.model((1, 4, 4), b.node("Add", [
-        b.node("Relu", [c]), b.node("Relu", [c])])))(
-        b.node("Conv", ["x", b.rand(1, 1, 1, 1)], kernel_shape=[1, 1])))(_b()),
-     "that is not a convolution's own output"),
+     "a constant of shape (4, 1) differs from sample to sample"),
     (lambda: (lambda b: b.model((4,), b.node("Shrink", [b.node("Gemm", ["x", b.rand(4, 4)],
                                                                 transB=1)],
                                                lambd=float("inf"), bias=float("inf"))))(_b()),

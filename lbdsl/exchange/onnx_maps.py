@@ -1,0 +1,358 @@
+"""The linear ops of an ONNX graph, read by the importer (:mod:`.onnx_import`): matrix
+products, convolutions and their transposes, pooling, batch normalization, and the linear ops
+the language has no structured form of (their matrices).
+
+A mixin of the importer's translator: each ``op_X`` reads a node through the translator's
+``value`` / ``const`` / ``weight`` and records its output as a :class:`~.onnx_linear.Lin` with
+``put``; a node it cannot read exactly is refused in one line (``refuse``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ..ops.conv import Pair
+from .onnx_linear import Lin, Map, Weight, attrs, conv_map, label, matrix_map, size
+
+__all__ = ["LinearOps"]
+
+#: The most entries a diagonal map (a BatchNormalization nothing can absorb) may scale.
+MAX_DIAGONAL = 1024
+#: The most entries of the matrix of a linear op the language has no structured form of.
+MAX_MATRIX = 1 << 20
+
+
+class LinearOps:
+    """The translator's linear ops (mixed into ``_Translator``)."""
+
+    def op_Transpose(self, node: Any) -> None:
+        """Of a constant: folded (a matrix's transpose remembered, so that ``Bᵀ`` and ``B``
+        are one parameter); of a variable: its permutation matrix, the batch axis kept."""
+        src = node.input[0]
+        if src in self.consts:
+            value = self.consts[src]
+            perm = attrs(node).get("perm", list(range(value.ndim))[::-1])
+            self.consts[node.output[0]] = np.transpose(value, perm)
+            if value.ndim == 2 and list(perm) == [1, 0]:
+                root, flipped = self.roots.get(src, (src, False))
+                self.roots[node.output[0]] = (root, not flipped)
+            return
+        rank = len(self.shape_of(src)) + 1
+        perm = [int(p) for p in attrs(node).get("perm", list(range(rank))[::-1])]
+        if perm[:1] != [0]:
+            self.refuse(node, f"perm {perm} moves the batch axis")
+        self.linear_op(node, lambda a: np.transpose(a, perm))
+
+    def linear_op(self, node: Any, fn: Any, bias: np.ndarray | None = None) -> None:
+        """An op that is linear in its one variable input, by its NumPy action on a batch
+        (``bias``: what it adds, an affine op's constant)."""
+        src = node.input[0]
+        if src in self.consts:
+            self.refuse(node, "computes with constants only")
+        x = self.value(node, src)
+        shape = self.shape_of(src)
+        lin = self.matrix_of(node, x, shape, fn, "M")
+        out = np.asarray(fn(np.zeros((1, *shape)))).shape[1:]
+        if bias is not None:
+            lin = lin.plus_constant(bias)
+        self.put(node, lin.noted(label(node)), out)
+
+    def axes(self, node: Any, rank: int, default: list[int]) -> list[int]:
+        """An op's axes (the attribute, or the second input from opset 13 / 18), none the
+        batch's."""
+        axes = attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1)
+        axes = [int(a) % rank for a in (default if axes is None else axes)]
+        if 0 in axes:
+            self.refuse(node, "it acts on the batch axis")
+        return axes
+
+    def reduce(self, node: Any, mean: bool) -> None:
+        a = attrs(node)
+        rank = len(self.shape_of(node.input[0])) + 1
+        axes = self.axes(node, rank, list(range(rank)))
+        keep = bool(int(a.get("keepdims", 1)))
+        if not axes and int(a.get("noop_with_empty_axes", 0)):
+            return self.alias(node)
+        self.linear_op(node, lambda x: (np.mean if mean else np.sum)(x, axis=tuple(axes),
+                                                                      keepdims=keep))
+
+    def op_ReduceSum(self, node: Any) -> None:
+        self.reduce(node, False)
+
+    def op_ReduceMean(self, node: Any) -> None:
+        self.reduce(node, True)
+
+    def op_Slice(self, node: Any) -> None:
+        a, shape = attrs(node), self.shape_of(node.input[0])
+        rank = len(shape) + 1
+        if "starts" in a:                        # opset < 10: attributes
+            starts, ends = list(a["starts"]), list(a["ends"])
+            axes = list(a.get("axes", range(len(starts))))
+            steps = [1] * len(starts)
+        else:
+            starts, ends = (self.const(node, n, w).astype(np.int64).reshape(-1).tolist()
+                            for n, w in zip(node.input[1:3], ("the starts", "the ends")))
+            axes = (self.const(node, node.input[3], "the axes").astype(int).reshape(-1).tolist()
+                    if len(node.input) > 3 and node.input[3] else list(range(len(starts))))
+            steps = (self.const(node, node.input[4], "the steps").astype(int).reshape(-1)
+                     .tolist() if len(node.input) > 4 and node.input[4] else [1] * len(starts))
+        index = [slice(None)] * rank
+        full = (1, *shape)
+        for axis, lo, hi, step in zip(axes, starts, ends, steps):
+            axis = int(axis) % rank
+            if axis == 0 and slice(lo, hi, step).indices(1) != (0, 1, 1):
+                self.refuse(node, "it slices the batch axis")
+            index[axis] = slice(int(max(min(lo, full[axis]), -full[axis] - 1)),
+                                int(max(min(hi, full[axis]), -full[axis] - 1)), int(step))
+        index[0] = slice(None)
+        self.linear_op(node, lambda x: x[tuple(index)])
+
+    def op_Tile(self, node: Any) -> None:
+        reps = self.const(node, node.input[1], "the repeats").astype(int).reshape(-1).tolist()
+        if not reps or reps[0] != 1:
+            self.refuse(node, f"repeats {reps} repeat the batch axis")
+        self.linear_op(node, lambda x: np.tile(x, reps))
+
+    def op_Pad(self, node: Any) -> None:
+        """Zero padding (a ``constant`` value adds a bias), ``reflect`` and ``edge``: linear."""
+        a, shape = attrs(node), self.shape_of(node.input[0])
+        mode = a.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        pads = a.get("pads")
+        if pads is None:
+            pads = self.const(node, node.input[1], "the pads").astype(int).reshape(-1).tolist()
+        value = float(a.get("value", 0.0))
+        if len(node.input) > 2 and node.input[2]:
+            value = self.scalar(node, node.input[2], "the constant value")
+        rank = len(shape) + 1
+        if len(pads) != 2 * rank or pads[0] or pads[rank] or min(pads) < 0 \
+                or mode not in ("constant", "reflect", "edge") or len(node.input) > 3:
+            self.refuse(node, f"{mode} padding by {pads} is not read (the batch axis unpadded, "
+                        "no negative or per-axis selection)")
+        width = [(int(pads[i]), int(pads[i + rank])) for i in range(rank)]
+        bias = None
+        if mode == "constant" and value != 0.0:
+            bias = np.pad(np.zeros((1, *shape)), width, constant_values=value).reshape(-1)
+        self.linear_op(node, lambda x: np.pad(x, width, mode=mode), bias)
+
+    def op_Shape(self, node: Any) -> None:
+        self.refuse(node, "a shape computed from the input (x.view(x.size(0), ...) in "
+                    "PyTorch) is not read; flatten with nn.Flatten or x.view(-1, ...)")
+
+    # -- linear maps -------------------------------------------------------------------------
+    def weight(self, node: Any, name: str, what: str, stem: str) -> tuple[Weight, bool]:
+        """The parameter behind the constant ``name`` (one per ONNX initializer: a kernel read
+        by two nodes is one parameter) and whether ``name`` is its transpose."""
+        root, flipped = self.roots.get(name, (name, False))
+        w = self.weights.get(root)
+        if w is None:
+            w = self.weights[root] = Weight(root, self.const(node, root, what), stem)
+        return w, flipped
+
+    def flat(self, node: Any, name: str) -> Lin:
+        """The input of a matrix product: ``(batch, n)`` in ONNX."""
+        lin = self.value(node, name)
+        shape = self.shape_of(name)
+        if len(shape) != 1:
+            self.refuse(node, f"its input has shape {shape} after the batch axis; a MatMul of "
+                        "(batch, n) by a matrix is an affine map here (flatten it first)")
+        return lin
+
+    def matrix(self, node: Any, x: Lin, name: str, transposed: bool, what: str) -> Lin:
+        w, flipped = self.weight(node, name, what, "W")
+        if w.value.ndim != 2:
+            self.refuse(node, f"{what} has shape {w.value.shape}, not a matrix")
+        m = matrix_map(w, transposed != flipped, x.shape)
+        if m.matrix.shape[1] != x.size:
+            self.refuse(node, f"its weight takes {m.matrix.shape[1]} entries, its input has "
+                        f"{x.size}")
+        return x.mapped(m)
+
+    def op_Gemm(self, node: Any) -> None:
+        a = attrs(node)
+        if int(a.get("transA", 0)):
+            self.refuse(node, "transA = 1 (the input transposed) is not an affine map of x")
+        x = self.flat(node, node.input[0])
+        lin = self.matrix(node, x, node.input[1], not int(a.get("transB", 0)), "the weight B")
+        alpha = float(a.get("alpha", 1.0))
+        if alpha != 1.0:     # into W when nothing else reads it, else a coefficient
+            lin = self._folded(lin, np.full(lin.size, alpha), np.full(lin.size, alpha)) \
+                or lin.scaled(alpha)
+        if len(node.input) > 2 and node.input[2]:
+            C = self.const(node, node.input[2], "the bias C")
+            if C.size not in (1, lin.size) or (C.ndim == 2 and C.shape[0] != 1) or C.ndim > 2:
+                self.refuse(node, f"the bias C has {C.size} entries for {lin.size} outputs "
+                            "(one bias per sample is not an affine map)")
+            lin = lin.plus_constant(float(a.get("beta", 1.0))
+                                    * np.broadcast_to(C.reshape(-1), (lin.size,)))
+        self.put(node, lin.noted(label(node)), (lin.size,))
+
+    def op_MatMul(self, node: Any) -> None:
+        x = self.flat(node, node.input[0])
+        lin = self.matrix(node, x, node.input[1], True, "the right factor")
+        self.put(node, lin.noted(label(node)), (lin.size,))
+
+    def convolved(self, node: Any, name: str, m: Map) -> Lin:
+        """``m`` (a convolution of the image ``m.in_shape``) applied to tensor ``name``: as
+        the language's convolution where the language has it as that image, else as the
+        matrix of the convolution (the shape came from a reshape the language does not
+        write)."""
+        x = self.value(node, name)
+        lang = x.shape if len(x.shape) == 3 else (1, *x.shape) if len(x.shape) == 2 else ()
+        if lang == m.in_shape:
+            return x.mapped(m)
+        m.weight.uses -= 1
+        return self.matrix_of(node, x, m.in_shape, m.apply, "M")
+
+    def matrix_of(self, node: Any, x: Lin, shape: tuple[int, ...], fn: Any, stem: str) -> Lin:
+        """The linear op ``fn`` (on a batch of samples of ``shape``, in NumPy) applied to
+        ``x``, as its matrix, built column by column from the unit samples."""
+        n = int(np.prod(shape))
+        columns = np.asarray(fn(np.eye(n).reshape(n, *shape)), dtype=np.float64)
+        rows = int(np.prod(columns.shape[1:]))
+        if n * rows > MAX_MATRIX:
+            self.refuse(node, f"its matrix would have {rows}x{n} entries, more than "
+                        f"{MAX_MATRIX:,}; the language has no structured form of it here")
+        key = f"{node.output[0]}:matrix"
+        self.weights[key] = w = Weight(key, columns.reshape(n, rows).T.copy(), stem)
+        return x.mapped(matrix_map(w, False, x.shape))
+
+    def image(self, node: Any, name: str, channels: int) -> tuple[int, ...]:
+        """The ONNX shape of a convolution's input: ``C × H × W``."""
+        shape = self.shape_of(name)
+        if len(shape) != 3 or shape[0] != channels:
+            self.refuse(node, f"its input {shape} is not C×H×W with C = {channels}")
+        return shape
+
+    def geometry(self, node: Any, transposed: bool) -> tuple[Pair, Pair, Pair]:
+        """``(stride, padding, output_padding)`` of a Conv / ConvTranspose / AveragePool."""
+        a = attrs(node)
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            self.refuse(node, "auto_pad: give the padding explicitly")
+        if int(a.get("group", 1)) != 1:
+            self.refuse(node, "group > 1 (grouped or depthwise convolution) is not supported")
+        if any(int(d) != 1 for d in a.get("dilations", [1, 1])):
+            self.refuse(node, "dilation > 1 is not supported")
+        if "output_shape" in a:
+            self.refuse(node, "output_shape: give pads and output_padding instead")
+        strides = [int(s) for s in a.get("strides", [1, 1])]
+        pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]
+        extra = [int(q) for q in a.get("output_padding", [0, 0])]
+        if len(strides) != 2 or len(extra) != 2 or len(pads) != 4:
+            self.refuse(node, f"a 2-D convolution is read, got strides {strides}, pads {pads}")
+        return size(*strides), self.pads(node, pads), size(*extra) if transposed else 0
+
+    def pads(self, node: Any, pads: list[int]) -> Pair:
+        """ONNX's ``[top, left, bottom, right]`` as one padding per axis (refused if a side
+        differs from its opposite)."""
+        if len(pads) != 4 or pads[0] != pads[2] or pads[1] != pads[3] or min(pads) < 0:
+            self.refuse(node, f"pads {pads} pad a side differently from its opposite; the "
+                        "language pads both sides of an axis alike")
+        return size(pads[0], pads[1])
+
+    def conv(self, node: Any, transposed: bool) -> None:
+        w, _ = self.weight(node, node.input[1], "the kernel", "K")
+        K = w.value
+        if K.ndim != 4:
+            self.refuse(node, f"the kernel has shape {K.shape}: a 2-D convolution is read")
+        stride, padding, extra = self.geometry(node, transposed)
+        image = self.image(node, node.input[0], int(K.shape[0] if transposed else K.shape[1]))
+        try:
+            m = conv_map(w, transposed, image, stride, padding, extra)
+        except ValueError as exc:
+            self.refuse(node, str(exc).split(": ", 1)[-1])
+        lin = self.convolved(node, node.input[0], m)
+        if len(node.input) > 2 and node.input[2]:
+            c = self.const(node, node.input[2], "the bias").reshape(-1)
+            if c.size != m.out_shape[0]:
+                self.refuse(node, f"the bias has {c.size} entries for {m.out_shape[0]} channels")
+            lin = lin.plus_constant(np.repeat(c, lin.size // c.size))
+        self.put(node, lin.noted(label(node)), m.out_shape)
+
+    def op_Conv(self, node: Any) -> None:
+        self.conv(node, False)
+
+    def op_ConvTranspose(self, node: Any) -> None:
+        self.conv(node, True)
+
+    def op_AveragePool(self, node: Any) -> None:
+        """The mean over each window: the convolution with ``K[c, c] = 1/(k_h k_w)``."""
+        a = attrs(node)
+        k = [int(d) for d in a.get("kernel_shape", [])]
+        shape = self.shape_of(node.input[0])
+        if len(k) != 2 or len(shape) != 3:
+            self.refuse(node, f"a 2-D pooling of an image C×H×W is read, got kernel {k} on "
+                        f"{shape}")
+        if int(a.get("ceil_mode", 0)):
+            self.refuse(node, "ceil_mode = 1 (partial windows) is not a convolution")
+        stride, padding, _ = self.geometry(node, False)
+        if padding != 0 and not int(a.get("count_include_pad", 0)):
+            self.refuse(node, "padding without count_include_pad = 1 averages the border "
+                        "windows over fewer entries: not a convolution")
+        c = shape[0]
+        kernel = np.zeros((c, c, *k))
+        kernel[np.arange(c), np.arange(c)] = 1.0 / (k[0] * k[1])
+        key = f"{node.output[0]}:pool"
+        self.weights[key] = w = Weight(key, kernel, "P")
+        m = conv_map(w, False, self.image(node, node.input[0], c), stride, padding)
+        self.put(node, self.convolved(node, node.input[0], m).noted(label(node)), m.out_shape)
+
+    def op_BatchNormalization(self, node: Any) -> None:
+        """``s (x − μ) + β``, ``s = γ/√(σ² + ε)``: folded into the map before it when that is
+        the last use of its weight, else a diagonal map of its own (a 1×1 convolution of an
+        image, a diagonal matrix of a vector)."""
+        src = node.input[0]
+        lin = self.value(node, src)
+        shape = self.shape_of(src)
+        gamma, beta, mean, var = (self.const(node, n, what).reshape(-1) for n, what in zip(
+            node.input[1:5], ("the scale", "the bias", "the mean", "the variance")))
+        channels = shape[0] if shape else 0
+        if any(v.size != channels for v in (gamma, beta, mean, var)):
+            self.refuse(node, f"its statistics do not have one entry per channel ({channels})")
+        denom = var + float(attrs(node).get("epsilon", 1e-5))
+        if not np.all(denom > 0):
+            self.refuse(node, "its variance plus epsilon is not positive everywhere")
+        s = gamma / np.sqrt(denom)
+        per = int(np.prod(shape[1:]))
+        s_all, t_all = np.repeat(s, per), np.repeat(beta - s * mean, per)
+        scaled = self._folded(lin, s, s_all) if self.readers(lin) == 1 else None
+        if scaled is None:
+            scaled = lin.mapped(self._diagonal(node, lin, s, s_all, shape))
+        self.put(node, scaled.plus_constant(t_all).noted(label(node, ", folded")), shape)
+
+    def _folded(self, lin: Lin, s: np.ndarray, s_all: np.ndarray) -> Lin | None:
+        """``diag(s) lin`` with ``s`` folded into the outer map's weight (which nothing else
+        reads), else None."""
+        if len(lin.terms) != 1 or not lin.terms[0].maps:
+            return None
+        m = lin.terms[0].maps[0]
+        w = m.weight
+        if w.uses != 1 or self.uses.get(w.key, 1) > 1 or w.name is not None:
+            return None
+        if m.kind == "matmul":
+            w.value = w.value * (s_all[None, :] if m.transposed else s_all[:, None])
+        elif s.size == m.out_shape[0]:
+            w.value = w.value * (s[None, :, None, None] if m.transposed
+                                 else s[:, None, None, None])
+        else:
+            return None
+        return replace(lin, bias=None if lin.bias is None else s_all * lin.bias)
+
+    def _diagonal(self, node: Any, lin: Lin, s: np.ndarray, s_all: np.ndarray,
+                  shape: tuple[int, ...]) -> Map:
+        key = f"{node.output[0]}:scale"
+        if len(shape) == 3 and lin.shape == shape:
+            kernel = np.zeros((s.size, s.size, 1, 1))
+            kernel[np.arange(s.size), np.arange(s.size), 0, 0] = s
+            self.weights[key] = w = Weight(key, kernel, "D")
+            return conv_map(w, False, shape, 1, 0)
+        if s_all.size > MAX_DIAGONAL:
+            self.refuse(node, f"scales {s_all.size} entries that no map before it can absorb; "
+                        f"a diagonal matrix of more than {MAX_DIAGONAL} is not written")
+        self.weights[key] = w = Weight(key, np.diag(s_all), "D")
+        return matrix_map(w, False, lin.shape)
