@@ -187,7 +187,7 @@ def train_runs(args: argparse.Namespace) -> dict[str, Any]:
     data_spec = task.data if args.n is None else dataclasses.replace(task.data, n=args.n)
     net = program.networks[task.network]
     data = make_pairs(data_spec, net, Path(args.spec).resolve().parent, task.seed)
-    settings = dataclasses.replace(task.optimizer, epochs=args.epochs, spans={},
+    settings = dataclasses.replace(task.optimizer, epochs=args.epochs,
                                    batch=args.batch or task.optimizer.batch)
 
     def fit(monitor: Any, shards: Any = None) -> Any:

@@ -98,12 +98,12 @@ class TorchTwin:
         self.net = net
         self.layers = []
         for step in net.layers:
-            affine = step.affine
-            if affine.kind == "conv2d":
-                raise SystemExit("the PyTorch twin handles dense layers only")
-            self.layers.append((step.out, affine.input, affine.weight, affine.bias,
-                                affine.transposed, _torch_activation(step.psi_name,
-                                                                     step.psi_params)))
+            affine, m = step.affine, step.affine.map
+            if m is None or m.kind not in ("matmul", "dense") or len(affine.biases) > 1:
+                raise SystemExit("the PyTorch twin handles dense layers A x + b only")
+            self.layers.append((step.out, affine.input, m.weight, affine.bias,
+                                m.transposed, _torch_activation(step.psi_name,
+                                                                step.psi_params)))
         self.params = {name: torch.tensor(np.asarray(p.value), dtype=dtype, requires_grad=True)
                        for name, p in net.params.items()
                        if any(name in (w, b) for _, _, w, b, _, _ in self.layers)}
@@ -125,10 +125,13 @@ class TorchTwin:
         d = values[self.net.output] - y
         total = 0.5 * (d * d).sum()
         for v, pen in self.penalties.items():
-            if pen.l1:
-                total = total + pen.l1 * values[v].abs().sum()
-            if pen.l2sq:
-                total = total + 0.5 * pen.l2sq * (values[v] * values[v]).sum()
+            for reg, weight in pen.terms:           # a state penalty: l1 and l2sq terms
+                if reg.name == "l1":
+                    total = total + weight * values[v].abs().sum()
+                elif reg.name == "l2sq":
+                    total = total + 0.5 * weight * (values[v] * values[v]).sum()
+                else:
+                    raise SystemExit(f"the PyTorch twin has no `{reg.name}` penalty")
         return total / x.shape[0]
 
 
@@ -245,7 +248,7 @@ def main() -> None:
                       net, spec_dir, task.seed)
     lifted = task.optimizer if isinstance(task.optimizer, ImplicitSGD) else ImplicitSGD()
     epochs = args.epochs or lifted.epochs
-    lifted = dataclasses.replace(lifted, epochs=epochs, spans={})
+    lifted = dataclasses.replace(lifted, epochs=epochs)
     sgd = SGD(lr=args.lr, momentum=args.momentum, epochs=epochs, batch=lifted.batch)
     model = lifted_network(net, params={})
     y_test = test.targets.reshape(test.n, -1)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lbdsl.tasks.invert.checkpoint import FORMAT as INVERT_FORMAT
+
 __all__ = ["CASES", "Case", "Outcome", "run_case", "skip_reason"]
 
 #: file content: text, bytes, or a function that writes the file at the given path
@@ -644,7 +646,7 @@ CASES: list[Case] = [
     solve(RESUME, "resume-invert-train-checkpoint", LONG, 1, "not the checkpoint of an invert",
           "`--resume` of an invert task with a checkpoint that is not an invert task's",
           "--resume", setup=interrupted_invert(npz(
-              meta=np.frombuffer(b'{"format": 2}', dtype=np.uint8)))),
+              meta=np.frombuffer(b'{"format": %d}' % INVERT_FORMAT, dtype=np.uint8)))),
     solve(RESUME, "resume-invert-other-problem", LONG, 1, "`alpha` changed",
           "`--resume` of an interrupted invert task with another `alpha`", "--resume",
           "--set", "alpha=0.5", setup=interrupted_invert()),

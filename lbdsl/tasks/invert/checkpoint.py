@@ -43,7 +43,7 @@ from ..report import json_safe
 __all__ = ["FILE", "FORMAT", "WHAT", "Stored", "fingerprint", "write", "read"]
 
 FILE = ck.FILE
-FORMAT = 2
+FORMAT = 3   # 3: the network's fingerprint holds each layer's terms (linear expressions)
 _STOPS = frozenset(get_args(StopReason))
 
 #: Each fingerprint key in words.

@@ -29,7 +29,8 @@ from .pairs import Pairs
 
 __all__ = ["FILE", "FORMAT", "WHAT", "fingerprint", "write", "read"]
 
-FORMAT = 2   # 2: the network's fingerprint holds its input and every field of its layers
+FORMAT = 3   # 2: the network's fingerprint holds its input and every field of its layers;
+             # 3: a layer's pre-activation is its terms (linear expressions) and biases
 
 
 def _optimizer(task: TrainTask) -> dict[str, Any]:
