@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import LbdslError
 from ..ir.layers import LAYER_TYPES
-from ..ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix
+from ..ir.nodes import Affine, Layer, NetworkIR, Residual, as_matrix, size_of
 from ..outputs import write_bytes_atomic
 
 __all__ = ["build_model", "export_onnx", "OPSET"]
@@ -122,6 +122,8 @@ def build_model(net: NetworkIR, weights: dict[str, np.ndarray] | None = None,
             branch = g.op("MatMul", [flat, g.const(f"{base}_VT", V.T)], f"{base}_v")
             if step.branch_bias is not None:   # base ± (V a + c) = base + (±V) a + (±c)
                 c = step.sign * values[step.branch_bias].reshape(-1)
+                size = size_of(net.variables[step.base].shape)
+                c = np.repeat(c, size // c.size)   # one per channel: over its pixels
                 branch = g.op("Add", [branch, g.const(f"{base}_c", c)], f"{base}_vbias")
             shape = net.variables[step.base].shape
             if len(shape) > 1:

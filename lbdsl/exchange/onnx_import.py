@@ -46,7 +46,9 @@ import numpy as np
 from ..errors import LbdslError
 from ..outputs import write_npz_atomic, write_text_atomic
 from ..prox.registry import NOT_PROXIMAL, PROXIMAL_NOT_IN_CATALOGUE
-from .onnx_linear import KEYWORDS, Lin, Term, Var, Weight, attrs, identifier, label, number
+from ..ir.params import MAX_PARAM_BYTES
+from .onnx_linear import (KEYWORDS, Lin, Term, Var, Weight, attrs, identifier, label, number,
+                          printable)
 from .onnx_maps import LinearOps
 from .onnx_write import Statement, write_spec
 
@@ -55,9 +57,13 @@ __all__ = ["ImportRefused", "Imported", "read_model", "translate", "import_onnx"
 
 class ImportRefused(LbdslError):
     """A model lbdsl cannot read as a network of the language (one line: node, op, why);
-    a user's input error, so exit status 2."""
+    a user's input error, so exit status 2.  The names it quotes come from the file, so the
+    message is made printable (no line break, no terminal escape)."""
 
     exit_status = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message, 1000))
 
 
 #: ONNX ops that are activations lbdsl refuses, by the catalogue's name for them.
@@ -66,6 +72,9 @@ _REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Elu": "elu", "Selu": "selu", "Celu": "e
                         "HardSigmoid": "hardsigmoid", "Sign": "sign", "Abs": "abs",
                         "Exp": "exp", "Sin": "sin", "Cos": "cos"}
 _ALIASES = ("Flatten", "Identity", "Dropout", "Reshape", "Squeeze", "Unsqueeze")
+#: The most entries per sample of any tensor the importer reads (what the network builder
+#: lets a network's parameters hold): checked before anything of that size is made.
+MAX_ENTRIES = MAX_PARAM_BYTES // 8
 #: The least number of inputs each op reads (a malformed node is refused, not a traceback).
 _ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5,
           "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Neg": 1, "Transpose": 1, "AveragePool": 1,
@@ -267,6 +276,9 @@ class _Translator(LinearOps):
             raise ImportRefused(f"input '{x.name}' has shape {dims}: lbdsl needs a batch axis "
                                 "first and fixed sizes after it")
         shape = tuple(int(d) for d in dims[1:])
+        if math.prod(shape) > MAX_ENTRIES:
+            raise ImportRefused(f"input '{x.name}' has {math.prod(shape):,} entries per sample, "
+                                f"more than lbdsl allocates ({MAX_ENTRIES:,})")
         source = Var(identifier("u" if x.name in ("input", "output", "x_input") else x.name,
                                  self.taken, "u"), shape)
         self.values[x.name] = Lin.of(source)
@@ -310,8 +322,15 @@ class _Translator(LinearOps):
 
     def put(self, node: Any, lin: Lin, shape: tuple[int, ...]) -> None:
         """The node's output is ``lin``, of ONNX shape ``shape`` (no batch axis)."""
+        self.check_size(node, shape)
         self.values[node.output[0]] = lin
         self.shapes[node.output[0]] = tuple(int(d) for d in shape)
+
+    def check_size(self, node: Any, shape: tuple[int, ...]) -> None:
+        """Refuse a tensor larger than lbdsl allocates, before anything of its size is made."""
+        if any(int(d) < 1 for d in shape) or math.prod(int(d) for d in shape) > MAX_ENTRIES:
+            self.refuse(node, f"its output {tuple(shape)} is empty or has more than "
+                        f"{MAX_ENTRIES:,} entries per sample")
 
     def shape_of(self, name: str) -> tuple[int, ...]:
         """The ONNX shape of tensor ``name`` without the batch axis."""
@@ -334,8 +353,10 @@ class _Translator(LinearOps):
             value = self.consts[src]
             self.consts[node.output[0]] = value.reshape(new) if new is not None else value
             return
-        if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
-            self.refuse(node, "its mask output is used")
+        if node.op_type == "Dropout" and ((len(node.output) > 1 and node.output[1])
+                                          or self._training(node)):
+            self.refuse(node, "a Dropout in training mode (or whose mask is used) is random: "
+                        "export the model in eval mode")
         if new is None or int(np.prod(new)) != int(np.prod(shape)):
             self.refuse(node, f"it changes the batch axis or the size of a {shape} sample; a "
                         "reshape keeps the batch first (-1 or 0 there)")
@@ -363,18 +384,27 @@ class _Translator(LinearOps):
             if dims.count(-1) == 1:
                 known = int(np.prod([d for d in dims if d != -1]))
                 dims[dims.index(-1)] = int(np.prod(full)) // max(known, 1)
+            if min(dims, default=1) < 1:
+                self.refuse(node, f"the shape {dims} is not a shape (one -1 at most)")
             out = tuple(dims)
         elif op in ("Squeeze", "Unsqueeze"):
             axes = a.get("axes")
             if axes is None and len(node.input) > 1 and node.input[1]:
                 axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1)
             rank = len(full) + (len(axes) if op == "Unsqueeze" and axes is not None else 0)
-            axes = [int(x) % rank for x in (axes if axes is not None else
-                                             [i for i, d in enumerate(full) if d == 1])]
+            axes = sorted({int(x) % max(rank, 1) for x in (
+                axes if axes is not None else [i for i, d in enumerate(full) if d == 1])})
             if not const and 0 in axes:
                 return None
-            out = (np.expand_dims(np.empty(full), axes) if op == "Unsqueeze"
-                   else np.squeeze(np.empty(full), tuple(axes))).shape
+            if op == "Unsqueeze":
+                out_list = list(full)
+                for axis in axes:
+                    out_list.insert(axis, 1)
+                out = tuple(out_list)
+            elif any(full[a] != 1 for a in axes if a < len(full)):
+                self.refuse(node, f"it squeezes axes {axes} of {full} that are not 1")
+            else:
+                out = tuple(d for i, d in enumerate(full) if i not in axes)
         else:
             out = full
         return tuple(out) if const else tuple(out[1:])
@@ -382,29 +412,52 @@ class _Translator(LinearOps):
     def to_image(self, node: Any, lin: Lin, image: tuple[int, ...]) -> None:
         """``Reshape`` to ``(batch, C, H, W)``: where the last matrix (or the activation of
         one) gives it, the image it makes — ``dense(x, CxHxW, init = load(...))``, the way the
-        language shapes a flat variable into an image that a convolution reads as one; else
-        only the ONNX shape changes (a convolution of it is then a matrix)."""
+        language shapes a flat variable into an image that a convolution reads as one, written
+        as its own layer at once; else only the ONNX shape changes (a convolution of it is
+        then a matrix)."""
         st = self.defined.get(lin.var) if lin.var is not None else None
         pre = st.lin if st is not None and st.psi not in (None, "softmax") \
             and st.residual is None else lin
         shaped = self._shaped(pre, image)
         if shaped is None:
             return self.put(node, lin, image)
-        if pre is lin:
-            return self.put(node, shaped.noted(label(node)), image)
+        if pre is lin:                # the matrix alone: its layer y = dense(x, CxHxW)
+            out = Var(self.fresh(), image)
+            self.add(Statement(out, shaped, nodes=(*shaped.nodes, label(node))))
+            return self.put(node, Lin.of(out), image)
         st.lin = shaped
         st.target.shape = image
         self.put(node, lin, image)
 
     def _shaped(self, lin: Lin, image: tuple[int, ...]) -> Lin | None:
+        """``lin`` with its one matrix giving ``image`` (the matrix read by nothing else),
+        else None."""
         if len(lin.terms) != 1 or lin.var is not None:
             return None
         (t,) = lin.terms
-        if len(t.maps) != 1 or t.coef != 1.0 or t.maps[0].kind != "matmul" \
-                or t.maps[0].weight.uses != 1 or self.uses.get(t.maps[0].weight.key, 0) != 1:
+        m = t.maps[0] if len(t.maps) == 1 else None
+        if m is None or t.coef != 1.0 or m.kind != "matmul" or m.weight.uses != 1 \
+                or self.weight_readers(m.weight.key) != 1:
             return None
-        m = replace(t.maps[0], out_shape=image, shaped=True)
+        m = replace(m, out_shape=image, shaped=True)
         return replace(lin, terms=(Term(1.0, (m,), t.var),))
+
+    def weight_readers(self, root: str) -> int:
+        """How many nodes read the constant ``root`` or a transpose of it (the transposes
+        themselves not counted): a weight folded into must have one."""
+        names = {root} | {k for k, (r, _) in self.roots.items() if r == root}
+        return sum(1 for node in self.graph.node if node.op_type != "Transpose"
+                   for name in node.input if name in names)
+
+    def _training(self, node: Any) -> bool:
+        """Whether a node runs in training mode (``training_mode``, an attribute of
+        BatchNormalization, the third input of Dropout): not a fixed function."""
+        if int(attrs(node).get("training_mode", 0)):
+            return True
+        if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
+            flag = self.consts.get(node.input[2])
+            return flag is None or bool(np.asarray(flag).reshape(-1)[0])
+        return False
 
     # -- sums and scalings -------------------------------------------------------------------
     def operands(self, node: Any) -> tuple[Lin | np.ndarray, Lin | np.ndarray]:
@@ -564,7 +617,7 @@ class _Translator(LinearOps):
 
 def translate(model: Any, name: str, weights_file: str) -> Imported:
     """The spec (network ``name``, loading from ``weights_file``) and weights of ``model``."""
-    if not re.fullmatch(r"[A-Za-z_]\w*", name) or name in KEYWORDS:
+    if not re.fullmatch(r"[A-Za-z_]\w*", name, re.ASCII) or name in KEYWORDS:
         raise ImportRefused(f"`{name}` is not a network name (letters, digits and _, not a "
                             "word of the language); give --name")
     return _Translator(model, name, weights_file).run()
@@ -575,7 +628,7 @@ def import_onnx(model: str | Path, out: str | Path = ".", name: str | None = Non
     """Write ``out/NAME.lbn`` and ``out/NAME.npz`` for the ONNX model at ``model`` (``NAME``:
     the model file's stem); returns both paths.  Each file is written whole or not at all."""
     model = Path(model)
-    name = name or (re.sub(r"\W", "_", model.stem).strip("_") or "model")
+    name = name or (re.sub(r"\W", "_", model.stem, flags=re.ASCII).strip("_") or "model")
     if not re.match(r"[A-Za-z_]", name) or name in KEYWORDS:
         name = f"net_{name}"
     loaded = read_model(model)

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.layers.conv import size_text
+from ..ir.layers import LAYER_TYPES
+from ..ir.nodes import LinearMap
 from ..ops.conv import (Conv2d, Conv2dTranspose, Pair, conv2d_output_shape,
                         conv2d_transpose_output_shape)
 from ..syntax.grammar import keywords
@@ -31,13 +32,13 @@ from ..syntax.grammar import keywords
 KEYWORDS = keywords()
 
 __all__ = ["Var", "Weight", "Map", "Term", "Lin", "matrix_map", "conv_map", "number", "attrs",
-           "label", "size", "identifier", "KEYWORDS"]
+           "label", "size", "identifier", "printable", "KEYWORDS"]
 
 
 def identifier(text: str, taken: set[str], fallback: str) -> str:
     """``text`` as a name of the spec not in ``taken`` (then added to it): word characters,
     a letter first, not a word of the language, ``_2``, ``_3``, … appended when taken."""
-    name = re.sub(r"\W", "_", text).strip("_") or fallback
+    name = re.sub(r"\W", "_", text, flags=re.ASCII).strip("_") or fallback
     if not re.match(r"[A-Za-z]", name) or name in KEYWORDS:
         name = f"{fallback}_{name}"
     base, k = name, 2
@@ -125,16 +126,13 @@ class Map:
         return np.asarray(op.forward(image))
 
     def text(self, x: str) -> str:
-        """``self`` applied to the expression ``x``, as a spec writes it."""
+        """``self`` applied to the expression ``x``, as a spec writes it (its layer type's
+        description: ``W @ x``, ``W.T @ x``, ``L @ x``, ``conv_t(L, x, stride=2, …)``)."""
         assert self.weight.name is not None
-        if self.kind == "matmul":
-            x = f"({x})" if " " in x else x
-            return f"{self.weight.name}{'.T' if self.transposed else ''} @ {x}"
-        extra = (f", output_padding = {size_text(self.output_padding)}"
-                 if self.output_padding else "")
-        return (f"{'conv_t' if self.transposed else 'conv'}({self.weight.name}, {x}, "
-                f"stride = {size_text(self.stride)}, padding = {size_text(self.padding)}"
-                f"{extra})")
+        m = LinearMap(self.kind, self.weight.name, self.transposed, self.in_shape,
+                      self.out_shape, tuple(self.weight.value.shape[2:4]) or None,
+                      self.stride, self.padding, self.output_padding)
+        return LAYER_TYPES[self.kind].describe(m, x)
 
 
 def matrix_map(weight: Weight, onnx_array_transposed: bool, in_shape: tuple[int, ...],
@@ -250,5 +248,13 @@ def bias_value(bias: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return bias.reshape(-1).copy()
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """Text from a model file made safe to write into a spec's comment or a terminal: every
+    character that is not printable (a line break would end the comment and start spec text;
+    an escape would drive the terminal) replaced by ``?``, and at most ``limit`` characters."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def comment(nodes: Any) -> str:
-    return "ONNX " + ", ".join(nodes)
+    return printable("ONNX " + ", ".join(nodes), 1000)

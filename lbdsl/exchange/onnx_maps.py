@@ -9,6 +9,7 @@ A mixin of the importer's translator: each ``op_X`` reads a node through the tra
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -21,8 +22,10 @@ __all__ = ["LinearOps"]
 
 #: The most entries a diagonal map (a BatchNormalization nothing can absorb) may scale.
 MAX_DIAGONAL = 1024
-#: The most entries of the matrix of a linear op the language has no structured form of.
+#: The most entries of the matrix of a linear op the language has no structured form of, and
+#: the most columns (it is built from the unit samples, a block at a time).
 MAX_MATRIX = 1 << 20
+MAX_MATRIX_COLUMNS = 1 << 16
 
 
 class LinearOps:
@@ -42,42 +45,57 @@ class LinearOps:
             return
         rank = len(self.shape_of(src)) + 1
         perm = [int(p) for p in attrs(node).get("perm", list(range(rank))[::-1])]
-        if perm[:1] != [0]:
-            self.refuse(node, f"perm {perm} moves the batch axis")
+        if sorted(perm) != list(range(rank)) or perm[:1] != [0]:
+            self.refuse(node, f"perm {perm} is not a permutation of the {rank} axes that keeps "
+                        "the batch first")
         self.linear_op(node, lambda a: np.transpose(a, perm))
 
-    def linear_op(self, node: Any, fn: Any, bias: np.ndarray | None = None) -> None:
-        """An op that is linear in its one variable input, by its NumPy action on a batch
-        (``bias``: what it adds, an affine op's constant)."""
+    def linear_op(self, node: Any, fn: Any, bias: Any = None) -> None:
+        """An op that is linear in its one variable input, by its NumPy action on a batch;
+        ``bias(out_shape)`` what it adds (an affine op's constant), if anything."""
         src = node.input[0]
         if src in self.consts:
             self.refuse(node, "computes with constants only")
         x = self.value(node, src)
         shape = self.shape_of(src)
-        lin = self.matrix_of(node, x, shape, fn, "M")
-        out = np.asarray(fn(np.zeros((1, *shape)))).shape[1:]
+        out = self.out_shape(node, shape, fn)
+        lin = self.matrix_of(node, x, shape, fn, "M", out)
         if bias is not None:
-            lin = lin.plus_constant(bias)
+            lin = lin.plus_constant(bias(out))
         self.put(node, lin.noted(label(node)), out)
 
-    def axes(self, node: Any, rank: int, default: list[int]) -> list[int]:
-        """An op's axes (the attribute, or the second input from opset 13 / 18), none the
-        batch's."""
-        axes = attrs(node).get("axes")
-        if axes is None and len(node.input) > 1 and node.input[1]:
-            axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1)
-        axes = [int(a) % rank for a in (default if axes is None else axes)]
-        if 0 in axes:
-            self.refuse(node, "it acts on the batch axis")
-        return axes
+    def out_shape(self, node: Any, shape: tuple[int, ...], fn: Any) -> tuple[int, ...]:
+        """What ``fn`` makes of a sample of ``shape``, found on an empty batch (nothing of the
+        output's size is made), checked against the size lbdsl allocates."""
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")          # the mean of an empty batch
+                out = tuple(int(d) for d in np.asarray(fn(np.zeros((0, *shape)))).shape[1:])
+        except (ValueError, IndexError, TypeError) as exc:
+            self.refuse(node, f"it cannot be applied to a {shape} sample ({exc})")
+        self.check_size(node, out)
+        return out
 
     def reduce(self, node: Any, mean: bool) -> None:
+        """``ReduceSum`` / ``ReduceMean`` over axes that are not the batch's (the attribute,
+        or the second input from opset 13 / 18; none given: every axis, unless
+        ``noop_with_empty_axes``)."""
         a = attrs(node)
         rank = len(self.shape_of(node.input[0])) + 1
-        axes = self.axes(node, rank, list(range(rank)))
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1).tolist()
+        if not axes:
+            if int(a.get("noop_with_empty_axes", 0)):
+                return self.alias(node)
+            axes = list(range(rank))
+        if any(not -rank <= int(x) < rank for x in axes) or 0 in {int(x) % rank for x in axes}:
+            self.refuse(node, f"axes {list(axes)} of a rank-{rank} tensor are not read (the "
+                        "batch axis is not reduced)")
+        axes = sorted({int(x) % rank for x in axes})
         keep = bool(int(a.get("keepdims", 1)))
-        if not axes and int(a.get("noop_with_empty_axes", 0)):
-            return self.alias(node)
         self.linear_op(node, lambda x: (np.mean if mean else np.sum)(x, axis=tuple(axes),
                                                                       keepdims=keep))
 
@@ -103,6 +121,10 @@ class LinearOps:
                      .tolist() if len(node.input) > 4 and node.input[4] else [1] * len(starts))
         index = [slice(None)] * rank
         full = (1, *shape)
+        if len(set(map(len, (starts, ends, axes, steps)))) != 1 or 0 in steps \
+                or any(not -rank <= int(x) < rank for x in axes):
+            self.refuse(node, f"starts {starts}, ends {ends}, axes {axes}, steps {steps} are "
+                        "not a slice (one of each per axis, no zero step)")
         for axis, lo, hi, step in zip(axes, starts, ends, steps):
             axis = int(axis) % rank
             if axis == 0 and slice(lo, hi, step).indices(1) != (0, 1, 1):
@@ -114,8 +136,9 @@ class LinearOps:
 
     def op_Tile(self, node: Any) -> None:
         reps = self.const(node, node.input[1], "the repeats").astype(int).reshape(-1).tolist()
-        if not reps or reps[0] != 1:
-            self.refuse(node, f"repeats {reps} repeat the batch axis")
+        if len(reps) != len(self.shape_of(node.input[0])) + 1 or reps[0] != 1 or min(reps) < 1:
+            self.refuse(node, f"repeats {reps} are not one positive count per axis with the "
+                        "batch's 1")
         self.linear_op(node, lambda x: np.tile(x, reps))
 
     def op_Pad(self, node: Any) -> None:
@@ -136,8 +159,9 @@ class LinearOps:
                         "no negative or per-axis selection)")
         width = [(int(pads[i]), int(pads[i + rank])) for i in range(rank)]
         bias = None
-        if mode == "constant" and value != 0.0:
-            bias = np.pad(np.zeros((1, *shape)), width, constant_values=value).reshape(-1)
+        if mode == "constant" and value != 0.0:     # made once the output's size is checked
+            bias = lambda out: np.pad(np.zeros((1, *shape)), width,  # noqa: E731
+                                      constant_values=value).reshape(-1)
         self.linear_op(node, lambda x: np.pad(x, width, mode=mode), bias)
 
     def op_Shape(self, node: Any) -> None:
@@ -207,19 +231,29 @@ class LinearOps:
         if lang == m.in_shape:
             return x.mapped(m)
         m.weight.uses -= 1
-        return self.matrix_of(node, x, m.in_shape, m.apply, "M")
+        return self.matrix_of(node, x, m.in_shape, m.apply, "M", m.out_shape)
 
-    def matrix_of(self, node: Any, x: Lin, shape: tuple[int, ...], fn: Any, stem: str) -> Lin:
-        """The linear op ``fn`` (on a batch of samples of ``shape``, in NumPy) applied to
-        ``x``, as its matrix, built column by column from the unit samples."""
-        n = int(np.prod(shape))
-        columns = np.asarray(fn(np.eye(n).reshape(n, *shape)), dtype=np.float64)
-        rows = int(np.prod(columns.shape[1:]))
-        if n * rows > MAX_MATRIX:
-            self.refuse(node, f"its matrix would have {rows}x{n} entries, more than "
-                        f"{MAX_MATRIX:,}; the language has no structured form of it here")
+    def matrix_of(self, node: Any, x: Lin, shape: tuple[int, ...], fn: Any, stem: str,
+                  out: tuple[int, ...]) -> Lin:
+        """The linear op ``fn`` (on a batch of samples of ``shape``, in NumPy, making samples of
+        ``out``) applied to ``x``, as its matrix — refused before anything is made if it has
+        more than :data:`MAX_MATRIX` entries; built from the unit samples a block at a time,
+        so that nothing larger than the matrix is made."""
+        n, rows = math.prod(shape), math.prod(out)
+        if n * rows > MAX_MATRIX or n > MAX_MATRIX_COLUMNS:
+            self.refuse(node, f"its matrix would have {rows:,}x{n:,} entries, more than "
+                        f"{MAX_MATRIX:,} (or {MAX_MATRIX_COLUMNS:,} columns); the language has "
+                        "no structured form of it here")
+        matrix = np.empty((rows, n))
+        block = max(1, MAX_MATRIX // (n + rows))
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            units = np.zeros((stop - start, n))
+            units[np.arange(stop - start), np.arange(start, stop)] = 1.0
+            cols = np.asarray(fn(units.reshape(stop - start, *shape)), dtype=np.float64)
+            matrix[:, start:stop] = cols.reshape(stop - start, rows).T
         key = f"{node.output[0]}:matrix"
-        self.weights[key] = w = Weight(key, columns.reshape(n, rows).T.copy(), stem)
+        self.weights[key] = w = Weight(key, matrix, stem)
         return x.mapped(matrix_map(w, False, x.shape))
 
     def image(self, node: Any, name: str, channels: int) -> tuple[int, ...]:
@@ -295,6 +329,9 @@ class LinearOps:
             self.refuse(node, "padding without count_include_pad = 1 averages the border "
                         "windows over fewer entries: not a convolution")
         c = shape[0]
+        if min(k) < 1 or c * c * k[0] * k[1] > MAX_MATRIX:
+            self.refuse(node, f"a {k} pooling of {c} channels is not read (a kernel of "
+                        f"positive sizes, as a convolution of at most {MAX_MATRIX:,} weights)")
         kernel = np.zeros((c, c, *k))
         kernel[np.arange(c), np.arange(c)] = 1.0 / (k[0] * k[1])
         key = f"{node.output[0]}:pool"
@@ -307,6 +344,9 @@ class LinearOps:
         the last use of its weight, else a diagonal map of its own (a 1×1 convolution of an
         image, a diagonal matrix of a vector)."""
         src = node.input[0]
+        if self._training(node):
+            self.refuse(node, "training_mode = 1 normalises by the batch's own statistics: "
+                        "export the model in eval mode")
         lin = self.value(node, src)
         shape = self.shape_of(src)
         gamma, beta, mean, var = (self.const(node, n, what).reshape(-1) for n, what in zip(
@@ -321,9 +361,10 @@ class LinearOps:
         per = int(np.prod(shape[1:]))
         s_all, t_all = np.repeat(s, per), np.repeat(beta - s * mean, per)
         scaled = self._folded(lin, s, s_all) if self.readers(lin) == 1 else None
+        how = ", folded"
         if scaled is None:
-            scaled = lin.mapped(self._diagonal(node, lin, s, s_all, shape))
-        self.put(node, scaled.plus_constant(t_all).noted(label(node, ", folded")), shape)
+            scaled, how = lin.mapped(self._diagonal(node, lin, s, s_all, shape)), ", a scaling"
+        self.put(node, scaled.plus_constant(t_all).noted(label(node, how)), shape)
 
     def _folded(self, lin: Lin, s: np.ndarray, s_all: np.ndarray) -> Lin | None:
         """``diag(s) lin`` with ``s`` folded into the outer map's weight (which nothing else
@@ -332,7 +373,7 @@ class LinearOps:
             return None
         m = lin.terms[0].maps[0]
         w = m.weight
-        if w.uses != 1 or self.uses.get(w.key, 1) > 1 or w.name is not None:
+        if w.uses != 1 or self.weight_readers(w.key) != 1:
             return None
         if m.kind == "matmul":
             w.value = w.value * (s_all[None, :] if m.transposed else s_all[:, None])
@@ -346,7 +387,7 @@ class LinearOps:
     def _diagonal(self, node: Any, lin: Lin, s: np.ndarray, s_all: np.ndarray,
                   shape: tuple[int, ...]) -> Map:
         key = f"{node.output[0]}:scale"
-        if len(shape) == 3 and lin.shape == shape:
+        if len(shape) == 3 and lin.shape == shape and s.size ** 2 <= MAX_MATRIX:
             kernel = np.zeros((s.size, s.size, 1, 1))
             kernel[np.arange(s.size), np.arange(s.size), 0, 0] = s
             self.weights[key] = w = Weight(key, kernel, "D")

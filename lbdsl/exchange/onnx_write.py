@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .onnx_linear import Lin, Map, Term, Var, Weight, bias_value, comment, identifier, number
+from .onnx_linear import (Lin, Map, Term, Var, Weight, bias_value, comment, identifier, number,
+                          printable)
 
 __all__ = ["Statement", "write_spec"]
 
@@ -38,7 +39,7 @@ def write_spec(name: str, graph: str, file: str, source: Var, statements: list[S
     body = [f"    {st.target.name} = {writer.statement(st)}    # {comment(st.nodes)}"
             for st in statements]
     shape = "x".join(str(d) for d in source.shape)
-    lines = [f"# imported from ONNX by lbdsl import: graph '{graph}'",
+    lines = [f"# imported from ONNX by lbdsl import: graph '{printable(graph)}'",
              f"network {name} {{", f"    input {source.name} : {shape}",
              *writer.params, *body, f"    output {result.name}", "}", ""]
     return "\n".join(lines), writer.weights

@@ -79,7 +79,12 @@ class AffineForms:
             self.fail(expr.span, "this expression reads no variable: a layer needs one",
                       f"an affine map applies {affine_forms()} to variables")
         out = self._common_shape(read, expr)
+        seen: set[str] = set()
         for name, bias_expr in read.biases:
+            if name in seen:
+                self.fail(bias_expr.span, f"the bias `{self.params[name].declared_name}` is "
+                          "added twice", "add it once (declare the sum as one bias)")
+            seen.add(name)
             self._check_bias(name, bias_expr, out, read.texts[0])
         return Affine(tuple(read.terms), tuple(n for n, _ in read.biases), out, expr.span)
 
@@ -87,10 +92,11 @@ class AffineForms:
         """The terms and biases of ``expr`` (a map applied to a sum distributes over it)."""
         if isinstance(expr, tree.BinOp) and expr.op in "+-":
             right = self.linear(expr.right, target)
-            return self.linear(expr.left, target).plus(
-                right.scaled(-1.0) if expr.op == "-" else right)
+            if expr.op == "-":
+                right = self._scaled_by(right, -1.0, expr.op_span, "`-`")
+            return self.linear(expr.left, target).plus(right)
         if isinstance(expr, tree.Neg):
-            return self.linear(expr.operand, target).scaled(-1.0)
+            return self._scaled_by(self.linear(expr.operand, target), -1.0, expr.span, "`-`")
         if isinstance(expr, tree.BinOp) and expr.op == "*":
             return self._scaled(expr, target)
         if isinstance(expr, tree.BinOp) and expr.op == "@":
@@ -118,18 +124,24 @@ class AffineForms:
         for number, rest in ((expr.left, expr.right), (expr.right, expr.left)):
             c = init.literal_number(number)
             if c is not None:
-                scaled = self.linear(rest, target)
-                if scaled.biases:
-                    name, where = scaled.biases[0]
-                    if isinstance(where, tree.Call):
-                        self.fail(expr.span, f"`{where.func}(...)` adds its bias, which `*` "
-                                  "does not scale", "scale a map without a bias: a declared "
-                                  "matrix (0.5 * W @ x) or kernel (0.5 * conv_t(K, x, ...))")
-                    self.fail(expr.span, "a bias is added as it is, not scaled",
-                              "write the scaled bias as a parameter of its own")
-                return scaled.scaled(float(c))
+                return self._scaled_by(self.linear(rest, target), float(c), expr.span, "`*`")
         self.fail(expr.op_span, "`*` scales a linear expression by a number",
                   "e.g. 0.1 * L @ x; a matrix is applied with `@`")
+
+    def _scaled_by(self, read: _Sum, c: float, where: SourceSpan, how: str) -> _Sum:
+        """``c · read``: the terms scaled; a bias is added as it is — a scaled or subtracted
+        one is refused (declare it with its values), as is a created call's (which carries
+        its bias)."""
+        if read.biases and c != 1.0:
+            name, expr = read.biases[0]
+            if isinstance(expr, tree.Call):
+                self.fail(where, f"`{expr.func}(...)` adds its bias, which {how} does not "
+                          "scale", "scale a map without a bias: a declared matrix "
+                          "(0.5 * W @ x) or kernel (0.5 * conv_t(K, x, ...))")
+            label = self.params[name].declared_name
+            self.fail(where, f"the bias `{label}` is added as it is, not scaled or subtracted",
+                      "declare it with the values to add (its negation for `- b`)")
+        return read.scaled(c)
 
     def _applied(self, expr: tree.BinOp, target: str) -> _Sum:
         """``A @ LIN`` (``A.T @ LIN``): the map of the layer type that takes ``A``."""
@@ -137,6 +149,10 @@ class AffineForms:
             self.fail(expr.right.span, "an activation cannot be nested inside another "
                       "layer's affine map", "give the inner layer a name of its own: "
                       "h = relu(W @ x); y = tanh(A @ h)")
+        if isinstance(expr.left, tree.Neg):
+            a = self._text(expr.left.operand)
+            self.fail(expr.left.span, f"`-{a} @ x` reads as `(-{a}) @ x`, and `-{a}` is not a "
+                      "map", f"write -({a} @ x) or -1 * {a} @ x")
         w, transposed = self.param_ref(expr.left, "the left of `@`")
         inner = self.linear(expr.right, target)
         if not inner.terms:
@@ -168,7 +184,7 @@ class AffineForms:
                       "h = relu(W @ x); y = tanh(A @ h)")
         position = kind.input_argument
         if len(call.args) <= position:
-            self.fail(call.span, f"`{call.func}` needs its input: {kind.usage.strip('`')}")
+            self.fail(call.span, f"`{call.func}` needs its input: {kind.usage}")
         inner = self.linear(call.args[position], target)
         if inner.biases or not inner.terms:
             self.fail(call.args[position].span, f"the input of `{call.func}` must be a "
@@ -206,6 +222,12 @@ class AffineForms:
                 self.fail(where.span, f"the terms of this sum differ in size: `{read.texts[0]}` "
                           f"has {size} entries, `{text}` {size_of(shape)}",
                           "every term of a layer's pre-activation maps to the same shape")
+        shaped = {s for s in known if len(s) > 1}     # a vector fits any shape of its size
+        if len(shaped) > 1:
+            a, b = sorted(shaped)[:2]
+            self.fail(where.span, f"the terms of this sum have different shapes "
+                      f"({format_shape(a)} and {format_shape(b)})",
+                      "a sum's terms are the same image (or vectors of its size)")
         return max(known, key=len)
 
     def _check_bias(self, name: str, expr: tree.Expr, out: Shape | None, text: str) -> None:
@@ -234,6 +256,11 @@ class AffineForms:
                span_expr: tree.Expr, target: str, whole: tree.Expr | None = None) -> Affine:
         """``A @ x (+ b)`` from its parts (the outer map of ``y = A @ ACT(...) + b``)."""
         w, transposed = self.param_ref(mat_expr, "the left of `@`")
+        if self._at_kind(w, mat_expr) != "matmul":
+            self.fail(mat_expr.span, f"`{self.params[w].declared_name}` is "
+                      f"{format_shape(self.params[w].shape or ())}, but the outer map of "
+                      "`y = A @ ACT(...)` is a matrix", "a kernel applies inside the "
+                      "activation's argument, or as a layer of its own")
         shape = self.shape_of_var(x)
         m = LAYER_TYPES["matmul"].read_at(self, w, transposed, shape, span_expr, mat_expr,
                                           self.display(x))
@@ -253,10 +280,6 @@ class AffineForms:
     def is_map(func: str) -> bool:
         """Whether ``func(...)`` writes a map (``dense``, ``conv_t``), not an activation."""
         return call_type(func) is not None
-
-    @staticmethod
-    def affine_forms() -> str:
-        return affine_forms()
 
     def positive_int(self, expr: tree.Expr, what: str, least: int = 1) -> int:
         value = init.literal_number(expr)

@@ -2,8 +2,12 @@
 
 A network is an ordered tuple of layers over SSA variables (math.md §2)::
 
-    Layer     out = ψ(A x + b)                    (a linear layer: ψ = identity, linear=True)
-    Residual  out = base ± V ψ(A x + b)           (tied when V = Aᵀ, the same parameter)
+    Layer     out = ψ(x)                          (a linear layer: ψ = identity, linear=True)
+    Residual  out = base ± (V ψ(x) + c)           (tied when V = Aᵀ of the one map A of x)
+
+with the pre-activation ``x = Σ_t c_t (A_t1 ∘ ⋯ ∘ A_tk)(x_t) + Σ b`` (:class:`Affine`: terms
+over any earlier variables, each a chain of :class:`LinearMap`; the common ``A x + b`` is one
+term of one map) and ``c`` an optional branch bias.
 
 Every rebinding of a name makes a new *version*: the first binding of ``x`` has the id ``x``,
 the second ``x#2``, the third ``x#3``; :attr:`Variable.name` keeps the name the user wrote.

@@ -30,8 +30,9 @@ Parameters are passed as ``params`` (name → array); a call without them uses t
   ``u_base + s (V_l z_l + c_l)``; affine where a branch bias ``c`` is) and the adjoint of its
   linear part, the backward substitution (:class:`Substitution` is ``T`` as an operator on
   flat arrays);
-* :meth:`~LiftedNetwork.jacobian_bound` — ``‖∂N/∂u_0‖ ≤ Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for a
-  residual step), σ being 1-Lipschitz.
+* :meth:`~LiftedNetwork.jacobian_bound` — a bound of ``‖∂N/∂u_0‖`` carried block by block
+  (``Π_l ‖A_l‖`` for a chain, ``1 + ‖V_l‖‖A_l‖`` per residual step of one), σ being
+  1-Lipschitz.
 
 :class:`~lbdsl.lift.compact.LiftedProblem` adds the block operators ``K, M, V, W, b`` of the
 compact form to this runtime.
@@ -54,7 +55,7 @@ from ..ops.norm import operator_norm
 from .maps import WeightMap, residual_map, weight_map
 
 __all__ = ["UBlock", "LiftedTerm", "LiftedLayer", "Tape", "LiftedNetwork", "Substitution",
-           "lifted_network", "activation_vjp"]
+           "lifted_network", "activation_vjp", "terms_forward", "terms_adjoint", "bias_grad"]
 
 Params = dict[str, Any]
 
@@ -219,7 +220,7 @@ class LiftedLayer:
         xp = array_namespace(r)
         rows = xp.reshape(r, (-1, self.z_size)) if r.ndim != 2 else r
         for name in self.biases:
-            grads[name] = _add(grads.get(name), _bias_grad(xp, rows, params[name]))
+            grads[name] = _add(grads.get(name), bias_grad(xp, rows, params[name]))
 
     def weight_lipschitz(self, params: Params, u_in: Any, gram: float | None = None,
                          rows: int | None = None) -> float:
@@ -232,12 +233,12 @@ class LiftedLayer:
         layer ``A x + b`` (:attr:`A`)."""
         rows = int(np.prod(u_in.shape[:-1])) if rows is None else rows
         total = self.A.gram_norm(params, u_in) if gram is None else gram  # type: ignore[union-attr]
-        if self.bias is not None:
-            total += rows * (self.z_size // int(np.prod(params[self.bias].shape)))
+        for name in self.biases:          # ‖[U 1 1 …]‖² ≤ ‖U‖² + Σ ‖1‖²
+            total += rows * (self.z_size // int(np.prod(params[name].shape)))
         return total / rows
 
 
-def _bias_grad(xp: Any, rows: Any, b: Any) -> Any:
+def bias_grad(xp: Any, rows: Any, b: Any) -> Any:
     """``∇_b ⟨r, x + b⟩`` summed over the rows ``rows (B, size)``, in ``b``'s shape (a bias
     per channel sums over the channel's pixels)."""
     if rows.shape[-1] == int(np.prod(b.shape)):
@@ -314,10 +315,10 @@ class LiftedNetwork:
             a = layer.psi.prox(x)
             pre.append(x)
             act.append(a)
-            blocks[layer.output_block] = self._written(layer, params, blocks, a)
+            blocks[layer.output_block] = self.written(layer, params, blocks, a)
         return Tape(blocks, pre, act)
 
-    def _written(self, layer: LiftedLayer, params: Params, blocks: list[Any], a: Any,
+    def written(self, layer: LiftedLayer, params: Params, blocks: list[Any], a: Any,
                  offset: bool = True) -> Any:
         """The block layer ``l`` writes from its activation (or z-block) ``a`` (``offset``
         false: without a residual's branch bias, the linear part of ``T``)."""
@@ -377,7 +378,7 @@ class LiftedNetwork:
             rows = xp.reshape(g_o, (-1, size)) if g_o.ndim != 2 else g_o
             c = params[layer.branch_bias]
             grads[layer.branch_bias] = _add(grads.get(layer.branch_bias),
-                                            layer.sign * _bias_grad(xp, rows, c))
+                                            layer.sign * bias_grad(xp, rows, c))
 
     # -- the substitution T ----------------------------------------------------------------------
     def substitute(self, u0: Any, z: Any, params: Params | None = None,
@@ -388,7 +389,7 @@ class LiftedNetwork:
         params = self.params if params is None else params
         blocks: list[Any] = [u0] + [None] * len(self.layers)
         for layer in self.layers:
-            blocks[layer.output_block] = self._written(layer, params, blocks,
+            blocks[layer.output_block] = self.written(layer, params, blocks,
                                                        self.z_block(z, layer), offset)
         return blocks
 
@@ -416,15 +417,19 @@ class LiftedNetwork:
 
     # -- bounds --------------------------------------------------------------------------------
     def jacobian_bound(self, params: Params | None = None) -> float:
-        """``Π_l ‖A_l‖`` (``1 + ‖V_l‖‖A_l‖`` for residual steps) ≥ ‖∂N/∂u_0‖ (σ is
-        1-Lipschitz), each norm by power iteration (a 1% safety margin)."""
+        """A bound ``J_out ≥ ‖∂N/∂u_0‖``, block by block (σ is 1-Lipschitz): ``J_0 = 1``,
+        ``J_o = a_l`` for a plain step and ``J_base + ‖V_l‖ a_l`` for a residual one, with
+        ``a_l = Σ_t |c_t| Π_k ‖A_tk‖ J_{block_t}`` over the terms of its pre-activation (a
+        chain ``u_l = σ(A_l u_{l−1})`` gives ``Π_l ‖A_l‖``); each norm by power iteration
+        (a 1% safety margin)."""
         params = self.params if params is None else params
-        bound = 1.0
+        bound = {0: 1.0}
         for layer in self.layers:
             a = sum(abs(t.coef) * math.prod(self._norm(m.operator(params)) for m in t.maps)
-                    for t in layer.terms)
-            bound *= a if layer.V is None else 1.0 + a * self._norm(layer.V.operator(params))
-        return max(bound, 1e-6)
+                    * bound[t.block] for t in layer.terms)
+            bound[layer.output_block] = a if layer.V is None else \
+                bound[layer.base_block] + a * self._norm(layer.V.operator(params))  # type: ignore[index]
+        return max(bound[self.output_block], 1e-6)
 
     def _norm(self, op: Any) -> float:
         return operator_norm(op, self.xp, self.dtype, iters=100, tol=1e-4, safety=1.01)

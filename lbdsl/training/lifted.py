@@ -1,8 +1,10 @@
 """Lifted Bregman training (math.md §5) on the compact form: minimise over the parameters Θ and
 the per-sample activations ``z`` of the hidden layers
 
-    E(Θ, z) = (1/N) Σ_n [ Σ_l B_{Ψ_l}(z_n^l, A_l u_n^{in_l} + b_l) + Σ_v R_v(z_n^v) ],
-    u_n = T_Θ(x_n, z_n)    (M u = V z: ``u_o = z_l``, or ``u_base + s_l V_l z_l`` for a residual)
+    E(Θ, z) = (1/N) Σ_n [ Σ_l B_{Ψ_l}(z_n^l, A_l u_n^{in_l} + b_l) + Σ_v R_v(z_n^v)
+                          (+ ½‖u_n^L − y_n‖² for a residual output, below) ],
+    u_n = T_Θ(x_n, z_n)    (M u = V z + c: ``u_o = z_l``, or ``u_base + s_l (V_l z_l + c_l)``
+                            for a residual)
 
 with the input fixed to the data and the last layer's ``z`` to the targets (math.md writes the
 factor ``1/(2s)``; here it is ``1/N``, under which ``∇_W`` is the stated
@@ -68,7 +70,7 @@ import numpy as np
 
 from ..backend import asarray
 from ..errors import SolveError
-from ..lift.network import LiftedLayer, LiftedNetwork
+from ..lift.network import LiftedLayer, LiftedNetwork, bias_grad
 from ..ops.norm import gram_lambda_max
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import prox_phi_penalised, prox_psi_penalised
@@ -203,14 +205,14 @@ class LiftedTrainer:
     def _substitute(self, params: Params, x: Any, z: list[Any]) -> list[Any]:
         u: list[Any] = [x] + [None] * len(self.net.layers)
         for layer in self.net.layers:
-            u[layer.output_block] = self.net._written(layer, params, u, z[layer.index])
+            u[layer.output_block] = self.net.written(layer, params, u, z[layer.index])
         return u
 
     def _refresh(self, params: Params, b: Batch, l: int) -> None:
         """The blocks that depend on ``z_l``, after ``z_l`` changed."""
         for m in (l, *self.roles.chain[l]):
             layer = self.net.layers[m]
-            b.u[layer.output_block] = self.net._written(layer, params, b.u, b.z[m])
+            b.u[layer.output_block] = self.net.written(layer, params, b.u, b.z[m])
 
     def states(self, b: Batch) -> dict[str, Any]:
         return {self.roles.keys[l]: b.z[l] for l in self.roles.hidden}
@@ -314,9 +316,8 @@ class LiftedTrainer:
             lip = (layer.weight_lipschitz(params, u_in, self._input_gram(layer, params, u_in))
                    if lipschitz else 0.0)
             layer.param_grads(params, b.u, r, grads)
-            for name in (layer.A.weight, layer.bias):
-                if name is not None:
-                    lips[name] = lips.get(name, 0.0) + lip
+            for name in (layer.A.weight, *layer.biases):
+                lips[name] = lips.get(name, 0.0) + lip
         for l in self.roles.hidden:
             if self.net.layers[l].V is not None:
                 self._residual_gradient(params, b, l, scale, grads, lips, lipschitz)
@@ -363,12 +364,8 @@ class LiftedTrainer:
 
     def _sum_rows(self, back: Any, c: Any, layer: LiftedLayer) -> Any:
         """``Σ_rows back`` in the branch bias's shape (one per channel: summed over pixels)."""
-        xp = self.xp
         size = self.net.u_blocks[layer.output_block].size
-        rows = xp.reshape(back, (-1, size))
-        if size == int(np.prod(c.shape)):
-            return xp.reshape(xp.sum(rows, axis=0), c.shape)
-        return xp.sum(xp.reshape(rows, (rows.shape[0], c.shape[0], -1)), axis=(0, 2))
+        return bias_grad(self.xp, self.xp.reshape(back, (-1, size)), c)
 
     def branch_bias_count(self, c: Any, layer: LiftedLayer) -> float:
         """How many entries of the block each entry of a branch bias enters."""

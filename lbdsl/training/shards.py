@@ -292,9 +292,8 @@ class ShardedEpochs(Epochs):
             else:
                 lam = (sigma[k] + math.sqrt(part["trace"][k])) ** 2
             lip = layer.weight_lipschitz(params, None, lam, rows=rows)
-            for name in (layer.A.weight, layer.bias):
-                if name is not None:
-                    lips[name] = lips.get(name, 0.0) + lip
+            for name in (layer.A.weight, *layer.biases):
+                lips[name] = lips.get(name, 0.0) + lip
         for l in t.roles.hidden:
             layer = t.net.layers[l]
             if layer.V is not None and t.reads(l):

@@ -178,3 +178,13 @@ def test_a_kernel_used_in_several_places_is_one_initializer(tmp_path):
     assert len(kernels) == 1
     readers = [n.op_type for n in model.graph.node if kernels[0].name in n.input]
     assert sorted(readers) == ["Conv"] * 5 + ["ConvTranspose"] * 2
+
+
+def test_a_branch_bias_per_channel_is_exported_over_its_pixels(tmp_path):
+    spec = lbdsl.loads("""network r { input x : 2x3x3
+        param A : 4x18 = normal(std = 0.3, seed = 1)  param V : 18x4 = normal(std = 0.3, seed = 2)
+        param c : 2 = [0.5, -1.0]
+        x = x - V @ relu(A @ x) - c  output x }""")
+    path = spec.export_onnx(tmp_path / "r.onnx", dtype="float64")
+    x = np.random.default_rng(3).standard_normal((4, 2, 3, 3))
+    np.testing.assert_allclose(_ort(path, x), spec.forward(x), rtol=1e-12, atol=1e-12)

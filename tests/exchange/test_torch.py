@@ -122,10 +122,10 @@ def test_to_torch_of_a_transposed_convolution_decoder():
 
 
 @pytest.mark.parametrize("layer", ["y = relu(W @ u + 0.5 * u)", "y = relu(W @ (W @ u))",
-                                   "y = relu(W @ u + b + b)"])
+                                   "y = relu(W @ u + b + c)"])
 def test_a_layer_beyond_one_map_and_a_bias_has_no_sequential(layer):
     spec = lbdsl.loads("network s { input u : 4  param W : 4x4 = eye  param b : 4 = zeros  "
-                       f"{layer}  output y }}")
+                       f"param c : 4 = ones  {layer}  output y }}")
     with pytest.raises(LbdslError, match="is not one map and a bias, which nn.Sequential "
                                          "cannot express; export to ONNX instead") as err:
         spec.to_torch()

@@ -49,6 +49,13 @@ NETS = {
           param c : 6 = normal(std = 0.2, seed = 9)
           h = h + V @ soft(A @ h, theta = 0.05) + c
           y = dense(h, 3)  output y }""",
+    # a pre-activation with two biases
+    "two_biases": """
+        network tb { input u : 4
+          param A : 5x4 = normal(std = 0.4, seed = 15)  param b : 5 = normal(std = 0.1, seed = 16)
+          param b2 : 5 = normal(std = 0.1, seed = 17)  param V : 4x5 = normal(std = 0.4, seed = 18)
+          u = u + V @ relu(A @ u + b + b2)
+          y = dense(u, 3)  output y }""",
     # the output is the residual sum: no z of its own to pin
     "residual_output": """
         network o { input u : 4

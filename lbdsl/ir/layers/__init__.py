@@ -37,6 +37,8 @@ def describe(affine: Affine, name: Callable[[str], str] = str,
             text = LAYER_TYPES[m.kind].describe(m, text)
         c = abs(t.coef)
         scaled = text if c == 1.0 else f"{c:g} * {text}"
+        if t.coef < 0 and not parts and t.maps and c == 1.0:
+            scaled = f"({scaled})"          # -A @ x would read as (-A) @ x
         parts.append(("- " if t.coef < 0 else "+ ") + scaled)
     parts += [f"+ {b}" for b in affine.biases if b not in hidden]
     text = " ".join(parts)
