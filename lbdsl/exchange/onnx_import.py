@@ -142,6 +142,10 @@ class _Translator(LinearOps):
         self.taken: set[str] = set()
         self.uses = self._count_uses()
         self.alias_reads: dict[str, int] = {}
+        # the tensors that hold each expression, and each variable (by id): counting readers
+        # must not scan every tensor at every node
+        self.holders: dict[int, list[str]] = {}
+        self.var_holders: dict[int, list[str]] = {}
         self.counter = 0
 
     def constant(self, node: Any) -> np.ndarray:
@@ -175,15 +179,24 @@ class _Translator(LinearOps):
     def refuse(self, node: Any, why: str) -> NoReturn:
         raise ImportRefused(f"node '{node.name or node.output[0]}' ({node.op_type}): {why}")
 
+    def hold(self, name: str, lin: Lin) -> None:
+        """Tensor ``name`` holds ``lin``."""
+        self.values[name] = lin
+        self.holders.setdefault(id(lin), []).append(name)
+        if lin.var is not None:
+            self.var_holders.setdefault(id(lin.var), []).append(name)
+
+    def _count(self, names: list[str]) -> int:
+        return sum(self.uses.get(k, 0) - self.alias_reads.get(k, 0) for k in names)
+
     def readers(self, lin: Lin) -> int:
         """How many nodes (and graph outputs) read the tensors that hold ``lin``, a
         ``Flatten`` or ``Reshape`` in between not counted (it only renames)."""
-        return sum(self.uses.get(k, 0) - self.alias_reads.get(k, 0)
-                   for k, v in self.values.items() if v is lin)
+        return self._count(self.holders.get(id(lin), []))
 
     def var_readers(self, var: Var) -> int:
-        return sum(self.uses.get(k, 0) - self.alias_reads.get(k, 0)
-                   for k, v in self.values.items() if v.var is var)
+        """The same for every tensor that is the variable ``var``."""
+        return self._count(self.var_holders.get(id(var), []))
 
     def fresh(self) -> str:
         """The next layer's name, ``h1``, ``h2``, … (the ONNX names are in the comments)."""
@@ -210,9 +223,8 @@ class _Translator(LinearOps):
         """``lin`` as a variable: the layer that computes it is written now."""
         var = self.materialise(lin)
         out = Lin.of(var)
-        for k, v in list(self.values.items()):
-            if v is lin:
-                self.values[k] = out
+        for k in self.holders.pop(id(lin), []):
+            self.hold(k, out)
         return out
 
     def materialise(self, lin: Lin) -> Var:
@@ -281,7 +293,7 @@ class _Translator(LinearOps):
                                 f"more than lbdsl allocates ({MAX_ENTRIES:,})")
         source = Var(identifier("u" if x.name in ("input", "output", "x_input") else x.name,
                                  self.taken, "u"), shape)
-        self.values[x.name] = Lin.of(source)
+        self.hold(x.name, Lin.of(source))
         self.shapes[x.name] = shape
         for node in self.graph.node:
             if node.op_type != "Constant":
@@ -323,7 +335,9 @@ class _Translator(LinearOps):
     def put(self, node: Any, lin: Lin, shape: tuple[int, ...]) -> None:
         """The node's output is ``lin``, of ONNX shape ``shape`` (no batch axis)."""
         self.check_size(node, shape)
-        self.values[node.output[0]] = lin
+        if node.output[0] in self.values or node.output[0] in self.consts:
+            self.refuse(node, f"its output '{node.output[0]}' is produced twice")
+        self.hold(node.output[0], lin)
         self.shapes[node.output[0]] = tuple(int(d) for d in shape)
 
     def check_size(self, node: Any, shape: tuple[int, ...]) -> None:

@@ -24,15 +24,14 @@ import numpy as np
 
 from ..ir.layers import LAYER_TYPES
 from ..ir.nodes import LinearMap
-from ..ops.conv import (Conv2d, Conv2dTranspose, Pair, conv2d_output_shape,
-                        conv2d_transpose_output_shape)
+from ..ops.conv import Pair, conv2d_output_shape, conv2d_transpose_output_shape
 from ..syntax.grammar import keywords
 
 #: The words of the language, which a name in the written spec must not be.
 KEYWORDS = keywords()
 
 __all__ = ["Var", "Weight", "Map", "Term", "Lin", "matrix_map", "conv_map", "number", "attrs",
-           "label", "size", "identifier", "printable", "KEYWORDS"]
+           "label", "identifier", "printable", "KEYWORDS"]
 
 
 def identifier(text: str, taken: set[str], fallback: str) -> str:
@@ -58,11 +57,6 @@ def attrs(node: Any) -> dict[str, Any]:
 def label(node: Any, note: str = "") -> str:
     """A node as the comments of the written spec name it: ``NAME (Op)``."""
     return f"{node.name or node.output[0]} ({node.op_type}{note})"
-
-
-def size(h: int, w: int) -> Pair:
-    """A size per axis, one int when both agree (as the language writes it)."""
-    return int(h) if h == w else (int(h), int(w))
 
 
 def number(x: float) -> str:
@@ -112,27 +106,25 @@ class Map:
         """A matrix map's ``(out, in)`` matrix."""
         return self.weight.value.T if self.transposed else self.weight.value
 
+    def linear_map(self, weight: str) -> LinearMap:
+        """The IR's map of the same kind and geometry, its weight named ``weight``."""
+        return LinearMap(self.kind, weight, self.transposed, self.in_shape, self.out_shape,
+                         tuple(self.weight.value.shape[2:4]) or None, self.stride,
+                         self.padding, self.output_padding)
+
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """The map applied to the samples ``x`` (``(B, …)``, each of ``in_shape``'s size):
-        ``(B, *out_shape)``."""
-        if self.kind == "matmul":
-            rows = x.reshape(x.shape[0], -1) @ self.matrix.T
-            return rows.reshape(x.shape[0], *self.out_shape)
-        image = x.reshape(x.shape[0], *self.in_shape)
-        hw = (self.in_shape[1], self.in_shape[2])
-        op = (Conv2dTranspose(self.weight.value, hw, self.stride, self.padding,
-                              self.output_padding) if self.transposed
-              else Conv2d(self.weight.value, hw, self.stride, self.padding))
-        return np.asarray(op.forward(image))
+        """The map applied to the samples ``x`` (``(B, …)``, each of ``in_shape``'s size) by
+        its layer type's operator: ``(B, *out_shape)``."""
+        m, kind = self.linear_map(self.weight.key), LAYER_TYPES[self.kind]
+        shape_in, _ = kind.shapes(m)
+        y = kind.operator(m, self.weight.value).forward(x.reshape(x.shape[0], *shape_in))
+        return np.asarray(y).reshape(x.shape[0], *self.out_shape)
 
     def text(self, x: str) -> str:
         """``self`` applied to the expression ``x``, as a spec writes it (its layer type's
         description: ``W @ x``, ``W.T @ x``, ``L @ x``, ``conv_t(L, x, stride=2, …)``)."""
         assert self.weight.name is not None
-        m = LinearMap(self.kind, self.weight.name, self.transposed, self.in_shape,
-                      self.out_shape, tuple(self.weight.value.shape[2:4]) or None,
-                      self.stride, self.padding, self.output_padding)
-        return LAYER_TYPES[self.kind].describe(m, x)
+        return LAYER_TYPES[self.kind].describe(self.linear_map(self.weight.name), x)
 
 
 def matrix_map(weight: Weight, onnx_array_transposed: bool, in_shape: tuple[int, ...],

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops.conv import Pair
-from .onnx_linear import Lin, Map, Weight, attrs, conv_map, label, matrix_map, size
+from ..ops.conv import Pair, one_or_pair
+from .onnx_linear import Lin, Map, Weight, attrs, conv_map, label, matrix_map
 
 __all__ = ["LinearOps"]
 
@@ -279,7 +279,7 @@ class LinearOps:
         extra = [int(q) for q in a.get("output_padding", [0, 0])]
         if len(strides) != 2 or len(extra) != 2 or len(pads) != 4:
             self.refuse(node, f"a 2-D convolution is read, got strides {strides}, pads {pads}")
-        return size(*strides), self.pads(node, pads), size(*extra) if transposed else 0
+        return one_or_pair(*strides), self.pads(node, pads), one_or_pair(*extra) if transposed else 0
 
     def pads(self, node: Any, pads: list[int]) -> Pair:
         """ONNX's ``[top, left, bottom, right]`` as one padding per axis (refused if a side
@@ -287,7 +287,7 @@ class LinearOps:
         if len(pads) != 4 or pads[0] != pads[2] or pads[1] != pads[3] or min(pads) < 0:
             self.refuse(node, f"pads {pads} pad a side differently from its opposite; the "
                         "language pads both sides of an axis alike")
-        return size(pads[0], pads[1])
+        return one_or_pair(pads[0], pads[1])
 
     def conv(self, node: Any, transposed: bool) -> None:
         w, _ = self.weight(node, node.input[1], "the kernel", "K")

@@ -3,6 +3,7 @@ gradient in the kernel."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from array_api_compat import array_namespace, device
 from .norm import gram_lambda_max
 
 __all__ = ["Conv2d", "Conv2dTranspose", "conv2d_output_shape", "conv2d_transpose_output_shape",
-           "pair"]
+           "pair", "one_or_pair", "Pair"]
 
 #: A size of both spatial axes: one int for both, or ``(height, width)``.
 Pair = int | tuple[int, int]
@@ -22,6 +23,11 @@ def pair(v: Pair) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
         return int(v[0]), int(v[1])
     return int(v), int(v)
+
+
+def one_or_pair(h: int, w: int) -> Pair:
+    """A size of both axes as one int when they agree, else ``(h, w)``: how a spec writes it."""
+    return int(h) if h == w else (int(h), int(w))
 
 
 def _check(name: str, value: Pair, least: int) -> tuple[int, int]:
@@ -234,9 +240,10 @@ class Conv2dTranspose:
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_hw", (int(self.input_hw[0]), int(self.input_hw[1])))
 
-    @property
+    @functools.cached_property
     def conv(self) -> Conv2d:
-        """The convolution this operator is the adjoint of (from the output's size)."""
+        """The convolution this operator is the adjoint of (from the output's size; made
+        once)."""
         ho, wo = conv2d_transpose_output_shape(self.input_hw[0], self.input_hw[1],
                                                (int(self.kernel.shape[2]),
                                                 int(self.kernel.shape[3])),

@@ -1,11 +1,11 @@
 """``lbdsl import`` on models that try to break it: text from the file that would become spec
 text or terminal codes, weights shared through a ``Transpose`` that a fold must not change,
 sizes that would exhaust memory, malformed attributes, patterns that once wrote specs that do
-not load.  Each one is read exactly (onnxruntime agrees) or refused in one line, quickly."""
+not load.  Each one is read exactly (onnxruntime agrees) or refused in one line, before
+anything of a size the file declares is made."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +45,8 @@ def _exact(model, tmp_path: Path, shape, name: str = "net", dtype=np.float64):
 def _refused(model, tmp_path: Path, capsys, message: str) -> str:
     path = tmp_path / "m.onnx"
     path.write_bytes(model.SerializeToString())
-    start = time.perf_counter()
+    # refused before anything of the declared size is made: a MemoryError would be a traceback
     assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 2
-    assert time.perf_counter() - start < 30          # refused before anything large is made
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert message in err, err
@@ -151,6 +150,10 @@ def _tensor(name: str, values, dtype=np.int64):
     (lambda: _single("BatchNormalization", (3,), [_tensor(n, [1.0, 1.0, 1.0], np.float64)
                                                   for n in "gbmv"], 15, list("gbmv"),
                      training_mode=1), "export the model in eval mode"),
+    (lambda: _model([helper.make_node("Relu", ["x"], ["t"], name="a"),
+                     helper.make_node("Tanh", ["x"], ["t"], name="the_node"),
+                     helper.make_node("Identity", ["t"], ["y"], name="out")], [], (4,)),
+     "its output 't' is produced twice"),
     # sizes that would exhaust memory, refused before anything of their size is made
     (lambda: _single("ReduceSum", (10 ** 9,), [_tensor("ax", [1])], 13, ["ax"]),
      "entries per sample"),

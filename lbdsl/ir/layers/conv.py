@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ...errors import ExportRefused
 from ...ops.conv import (Conv2d, Conv2dTranspose, Pair, conv2d_output_shape,
-                         conv2d_transpose_output_shape, pair)
+                         conv2d_transpose_output_shape, one_or_pair, pair)
 from ...syntax import tree
 from ..nodes import LinearMap, Shape, format_shape
 from .base import CreatingLayerType, LayerType
@@ -67,7 +67,7 @@ def _size(b: Any, kws: dict[str, Any], key: str, func: str, least: int, default:
             need = "positive" if least else "non-negative"
             b.fail(value.span, f"the {key} of `{func}` is N or HxW with {need} integers")
         h, w = int(value.dims[0]), int(value.dims[1])
-        return h if h == w else (h, w)
+        return one_or_pair(h, w)
     return b.positive_int(value, f"the {key} of `{func}`", least=least)
 
 
@@ -290,4 +290,4 @@ class ConvLayer(_Convolution):
 def _same_padding(kernel: Any) -> Pair:
     """``(k − 1)/2`` on each axis (one int when they agree): an odd kernel keeps the size."""
     ph, pw = (int(kernel[0]) - 1) // 2, (int(kernel[1]) - 1) // 2
-    return ph if ph == pw else (ph, pw)
+    return one_or_pair(ph, pw)
