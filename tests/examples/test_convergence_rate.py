@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "convergence_rate.py"
+from example_helpers import load_example
 
 
 def _module():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location("convergence_rate", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_example("convergence_rate")
 
 
 def test_bregman_distance_decays_like_delta_and_respects_the_bound() -> None:

@@ -3,24 +3,18 @@ TV smoothed, and one short end-to-end run gives a result every method improved o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lbdsl
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "decode_conv_autoencoder.py"
+from example_helpers import load_example
 
 
 def _module():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location("decode_conv_autoencoder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_example("decode_conv_autoencoder")
 
 
 def test_the_torch_tv_is_lbdsls_tv_smoothed(monkeypatch) -> None:

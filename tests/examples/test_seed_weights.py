@@ -8,10 +8,8 @@ through lbdsl's own IR exactly as they will after ``python examples/seed_weights
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +17,11 @@ import pytest
 
 from lbdsl import pipeline
 from lbdsl.cli import main as lbdsl_main
+from example_helpers import load_example
 from reference_forward import forward
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
-SCRIPT = ROOT / "examples" / "seed_weights.py"
 
 #: Seed 2: piecewise-linear interpolation with knot spacing h = 0.06 errs by up to
 #: h²·max|K''|/8 on a cell; K'' ≈ 22.5 at u = 1.5 gives ≈ 0.010 on the last cell [1.44, 1.5],
@@ -36,15 +34,7 @@ SHALLOW_TOL = 0.01
 RESIDUAL_QUICK_TOL = 0.03
 
 
-def _import_script():
-    spec = importlib.util.spec_from_file_location("seed_weights", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["seed_weights"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sw = _import_script()
+sw = load_example("seed_weights", register=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,83 +11,29 @@ only in float32), and lbdsl's own export of the imported spec computes what the 
 
 from __future__ import annotations
 
-import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lbdsl
+from example_helpers import load_example
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
-nn, F = torch.nn, torch.nn.functional
 
-
-class ResidualMLP(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.a1, self.v1 = nn.Linear(6, 10), nn.Linear(10, 6)
-        self.a2, self.v2 = nn.Linear(6, 10), nn.Linear(10, 6)
-        self.out = nn.Linear(6, 3)
-
-    def forward(self, x):  # noqa: ANN001, ANN201
-        x = x + self.v1(torch.relu(self.a1(x)))
-        x = x - self.v2(torch.tanh(self.a2(x)))
-        return self.out(x)
-
-
-class ConvAutoencoder(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.e1, self.e2 = nn.Conv2d(1, 4, 3, 2, 1), nn.Conv2d(4, 8, 3, 2, 1)
-        self.code, self.up = nn.Linear(72, 10), nn.Linear(10, 72)
-        self.d1 = nn.ConvTranspose2d(8, 4, 3, 2, 1, 1)
-        self.d2 = nn.ConvTranspose2d(4, 1, 3, 2, 1, 1)
-
-    def forward(self, x):  # noqa: ANN001, ANN201
-        h = torch.relu(self.e2(torch.relu(self.e1(x))))
-        c = torch.relu(self.code(h.flatten(1)))
-        h = torch.relu(self.up(c)).view(-1, 8, 3, 3)
-        return torch.sigmoid(self.d2(torch.relu(self.d1(h))))
-
-
-class UnrolledDualFB(nn.Module):
-    """``u_{k+1} = clip_λ(u_k − τ L_k(L_kᵀ u_k − z))``, ``x = z − L_Kᵀ u_K`` (u_0 = 0)."""
-
-    def __init__(self, layers: int = 3, channels: int = 4, tau: float = 0.4,
-                 lam: float = 0.1) -> None:
-        super().__init__()
-        self.L = nn.ParameterList([nn.Parameter(0.3 * torch.randn(channels, 1, 3, 3))
-                                   for _ in range(layers)])
-        self.tau, self.lam = tau, lam
-
-    def forward(self, z):  # noqa: ANN001, ANN201
-        u = torch.clamp(self.tau * F.conv2d(z, self.L[0], padding=1), -self.lam, self.lam)
-        for L in self.L[1:]:
-            r = F.conv_transpose2d(u, L, padding=1) - z
-            u = torch.clamp(u - self.tau * F.conv2d(r, L, padding=1), -self.lam, self.lam)
-        return z - F.conv_transpose2d(u, self.L[-1], padding=1)
-
-
-MODELS = {
-    "residual_mlp": (ResidualMLP, (6,), torch.float64, 1e-6),
-    "conv_autoencoder": (ConvAutoencoder, (1, 12, 12), torch.float32, 1e-5),
+tm = load_example("torch_models")      # the three models the tests import
+UnrolledDualFB = tm.UnrolledDualFB
+MODELS = {   # name → (class, shape, the dtype onnxruntime runs it in, tolerance)
+    "residual_mlp": (tm.ResidualMLP, (6,), torch.float64, 1e-6),
+    "conv_autoencoder": (tm.ConvAutoencoder, (1, 12, 12), torch.float32, 1e-5),
     "unrolled_dual_fb": (UnrolledDualFB, (1, 8, 8), torch.float32, 1e-5),
 }
 
 
 def _exported(module, shape, dtype) -> bytes:  # noqa: ANN001
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.to(dtype).eval(), (torch.zeros(2, *shape, dtype=dtype),),
-                          buffer, dynamo=False, input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
-                          opset_version=20, do_constant_folding=True)
-    return buffer.getvalue()
+    return tm.onnx_bytes(module, shape, dtype)
 
 
 def _ort(model: bytes | Path, x: np.ndarray) -> np.ndarray:
@@ -173,3 +119,13 @@ def test_from_torch_reads_the_module_directly(tmp_path) -> None:
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
     assert np.max(np.abs(lbdsl.load(spec_path).forward(x) - want)) <= 1e-12
+
+
+def test_the_example_prints_each_import(tmp_path, monkeypatch, capsys) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["x", "--out", str(tmp_path)])
+    tm.main()
+    out = capsys.readouterr().out
+    diffs = [float(line.rsplit("=", 1)[1]) for line in out.splitlines() if "max |" in line]
+    assert len(diffs) == 3 and max(diffs) <= 1e-12
