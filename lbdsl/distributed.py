@@ -54,12 +54,14 @@ from rich.console import Console
 
 from .errors import LbdslError
 from .paths import cwd, working_directory
+from .scheduler import connect
 from .tasks.executor import SpecRef
 
 __all__ = ["DaskExecutor", "cluster", "RETRIES"]
 
 #: How many times a task whose worker died is started again.
 RETRIES = 2
+
 
 
 def _stop_event(run: str, client: Any = None) -> Any:
@@ -415,19 +417,16 @@ def _not_started(task: Any) -> Any:
 @contextlib.contextmanager
 def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """A Dask ``Client``: of a new ``LocalCluster`` of ``workers`` processes (one thread each),
-    or of the scheduler at ``scheduler``; ``LbdslError`` in one line without Dask."""
+    or of the scheduler at ``scheduler`` (given up after
+    :data:`lbdsl.scheduler.SCHEDULER_TIMEOUT` seconds: :func:`lbdsl.scheduler.connect`); ``LbdslError`` in one line without Dask, or when the scheduler cannot be
+    reached."""
     try:
         from dask.distributed import Client, LocalCluster
     except ModuleNotFoundError:
         raise LbdslError("--workers / --scheduler need Dask: pip install 'lbdsl[dask]'") \
             from None
     if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=10)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise LbdslError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") \
-                from None
-        with client:
+        with connect(scheduler) as client:
             yield client
         return
     if workers is None or workers < 1:
@@ -439,3 +438,4 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
                       scheduler_kwargs={"dashboard": False}) as local, \
             Client(local) as client:
         yield client
+
