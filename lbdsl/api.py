@@ -20,12 +20,16 @@ run here) are raised: :class:`~lbdsl.errors.SpecError`, :class:`~lbdsl.errors.Ba
 from __future__ import annotations
 
 import io
+import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import pipeline
+from .bounded import read_npz
 from .certify.certificate import Certificate
 from .errors import LbdslError
 from .ir.nodes import NetworkIR, format_shape
@@ -82,11 +86,11 @@ class Spec:
         """``N(x)`` by the network runtime, float64 on the host: ``x`` of shape
         ``(*batch, *input_shape)`` (any array the array API can bring to the host: NumPy,
         CuPy) gives ``(*batch, *output_shape)``."""
-        from .backend import to_numpy
+        from .backend import real_array
         from .tasks.data import forward
 
         net = self.network(network)
-        x = np.asarray(to_numpy(x), dtype=np.float64)
+        x = real_array(x, "forward: x")
         k = len(net.input_shape)
         if x.ndim < k or tuple(x.shape[x.ndim - k:]) != tuple(net.input_shape):
             raise LbdslError(f"forward: x has shape {x.shape}; network `{net.name}` takes "
@@ -101,10 +105,10 @@ class Spec:
         from .exchange import export_onnx
 
         if isinstance(weights, (str, Path)):
-            try:
-                with np.load(weights, allow_pickle=False) as npz:
-                    weights = {k: np.array(npz[k]) for k in npz.files}
-            except (OSError, ValueError, AttributeError) as exc:
+            try:   # each array's declared size checked before it is read (lbdsl.bounded)
+                weights = read_npz(weights)
+            except (OSError, ValueError, AttributeError, EOFError, zipfile.BadZipFile,
+                    zlib.error) as exc:
                 raise LbdslError(f"cannot read the weights {weights}: "
                                  f"{getattr(exc, 'strerror', None) or exc}") from None
         return export_onnx(self.network(network), out, weights, dtype)
@@ -171,10 +175,29 @@ class Spec:
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
     """Parse and build the spec at ``path`` (``None``: the built-in demo)."""
-    return Spec(path, tuple(overrides))
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"lbdsl.load takes a file path (str or os.PathLike), not "
+                        f"{type(path).__name__}" + ("; for spec text use lbdsl.loads"
+                                                    if isinstance(path, bytes) else ""))
+    return Spec(path, _overrides(overrides))
 
 
 def loads(text: str, overrides: tuple[str, ...] | list[str] = ()) -> Spec:
     """Parse and build a spec given as a string: errors point into it as ``<string>:L:C``;
     ``load("f.npz")`` paths are relative to the working directory."""
-    return Spec(None, tuple(overrides), text=text)
+    if not isinstance(text, str):
+        advice = {bytes: "; decode it first: lbdsl.loads(data.decode('utf-8'))",
+                  type(None): "; lbdsl.load() is the built-in demo"}
+        hint = "; for a file use lbdsl.load(path)" if isinstance(text, os.PathLike) else \
+            advice.get(type(text), "")
+        raise TypeError(f"lbdsl.loads takes the spec's text (str), not "
+                        f"{type(text).__name__}{hint}")
+    return Spec(None, _overrides(overrides), text=text)
+
+
+def _overrides(overrides: Any) -> tuple[str, ...]:
+    """``--set`` overrides as a tuple of strings (one string alone would be read letter by
+    letter)."""
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise TypeError("overrides are a list of 'KEY=VALUE' strings, e.g. ['alpha=2']")
+    return tuple(overrides)

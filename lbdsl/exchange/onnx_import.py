@@ -120,7 +120,7 @@ class _Translator(LinearOps):
     statements that write them (module docstring)."""
 
     def __init__(self, model: Any, name: str, weights_file: str) -> None:
-        from onnx import TensorProto, numpy_helper
+        from onnx import TensorProto
 
         self.graph, self.name, self.file = model.graph, name, weights_file
         self.consts: dict[str, np.ndarray] = {}
@@ -130,7 +130,7 @@ class _Translator(LinearOps):
                 raise ImportRefused(f"initializer '{t.name}' keeps its data in an external "
                                     "file; lbdsl reads only self-contained models (save it "
                                     "with onnx.save(model, path, save_as_external_data=False))")
-            self.consts[t.name] = np.asarray(numpy_helper.to_array(t))
+            self.consts[t.name] = _tensor(t, f"initializer '{t.name}'")
         for node in self.graph.node:
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = self.constant(node)
@@ -151,13 +151,14 @@ class _Translator(LinearOps):
     def constant(self, node: Any) -> np.ndarray:
         """A ``Constant`` node's value (``value`` as a tensor, or ``value_float(s)`` /
         ``value_int(s)``); refused in one line otherwise."""
-        from onnx import TensorProto, numpy_helper
+        from onnx import TensorProto
 
         a = attrs(node)
         if "value" in a:
             if a["value"].data_location == TensorProto.EXTERNAL:
                 self.refuse(node, "its value is kept in an external file")
-            return np.asarray(numpy_helper.to_array(a["value"]))
+            return _tensor(a["value"], f"node '{node.name or node.output[0]}' (Constant): "
+                           "its value")
         for key in ("value_float", "value_floats", "value_int", "value_ints"):
             if key in a:
                 return np.asarray(a[key], dtype=np.float64 if "float" in key else np.int64)
@@ -618,7 +619,7 @@ class _Translator(LinearOps):
         if value is None:
             self.refuse(node, f"{what} ('{name}') is computed, not a constant; lbdsl reads "
                         "fixed weights")
-        if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value)):
+        if value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)):
             self.refuse(node, f"{what} ('{name}') is not a finite real array")
         return np.asarray(value, dtype=np.float64)
 
@@ -627,6 +628,34 @@ class _Translator(LinearOps):
         if value.size != 1:
             self.refuse(node, f"{what} ('{name}') has {value.size} entries, not one")
         return float(value.reshape(-1)[0])
+
+
+def _tensor(t: Any, what: str) -> np.ndarray:
+    """The array of the ONNX tensor ``t``, its declared size checked first: real numbers
+    only, at most :data:`MAX_ENTRIES` entries, and as many values as it declares (the data
+    present are read, never an array of the declared size made first)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if t.data_type in (TensorProto.COMPLEX64, TensorProto.COMPLEX128):
+        raise ImportRefused(f"{what} holds {helper.tensor_dtype_to_np_dtype(t.data_type)} "
+                            "data, not real numbers")
+    dims = tuple(int(d) for d in t.dims)
+    count = math.prod(dims)
+    if any(d < 0 for d in dims):
+        raise ImportRefused(f"{what} declares shape {dims}, which is not a shape")
+    if count > MAX_ENTRIES:
+        raise ImportRefused(f"{what} declares {count:,} entries {dims}, more than lbdsl "
+                            f"allocates ({MAX_ENTRIES:,})")
+    try:
+        return np.asarray(numpy_helper.to_array(t))
+    except (ValueError, TypeError, KeyError):
+        if t.HasField("raw_data"):
+            held = f"{len(t.raw_data):,} bytes of data"
+        else:
+            field = helper.tensor_dtype_to_field(t.data_type)
+            held = f"{len(getattr(t, field)):,} values in {field}"
+        raise ImportRefused(f"{what} declares {count:,} entries {dims} but holds {held}") \
+            from None
 
 
 def translate(model: Any, name: str, weights_file: str) -> Imported:

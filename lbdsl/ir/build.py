@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..bounded import format_bytes
 from ..errors import Diagnostic, SourceSpan, SpecError
 from ..syntax import tree
 from . import params as init
@@ -539,9 +540,9 @@ class _NetworkBuilder(AffineForms):
         if nbytes > self.max_param_bytes:
             largest = max(self.params.values(), key=lambda p: size_of(p.shape or ()))
             self.error(self.net.name.span,
-                       f"the parameters of `{self.net.name.id}` need {_bytes(nbytes)} "
+                       f"the parameters of `{self.net.name.id}` need {format_bytes(nbytes)} "
                        f"({total:,} float64 entries), more than the limit of "
-                       f"{_bytes(self.max_param_bytes)}",
+                       f"{format_bytes(self.max_param_bytes)}",
                        f"the largest is `{largest.name}` "
                        f"({format_shape(largest.shape or ())}); use smaller layers")
 
@@ -553,9 +554,9 @@ class _NetworkBuilder(AffineForms):
             known = [v for v in self.vars.values() if v.shape is not None]
             biggest = max(known, key=lambda v: size_of(v.shape))  # type: ignore[arg-type]
             self.error(self.net.name.span,
-                       f"the variables of `{self.net.name.id}` need {_bytes(8 * states)} "
+                       f"the variables of `{self.net.name.id}` need {format_bytes(8 * states)} "
                        f"({states:,} float64 entries), more than the limit of "
-                       f"{_bytes(self.max_param_bytes)}",
+                       f"{format_bytes(self.max_param_bytes)}",
                        f"the largest is `{biggest.name}` ({format_shape(biggest.shape)}); "
                        "use a smaller input or smaller layers")
 
@@ -613,13 +614,6 @@ def _count_statements(body: tuple[tree.Statement, ...]) -> int:
         else:
             total += 1
     return total
-
-
-def _bytes(n: int) -> str:
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
 
 
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:

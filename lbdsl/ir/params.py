@@ -22,7 +22,10 @@ INIT forms (shape ``S``, ``n = prod(S)`` entries, row-major):
 ``load("f.npz", "key")`` / ``load("f.npy")``  path relative to the spec's folder; the array must
                                             have shape S exactly, real numeric dtype, all finite;
                                             ``allow_pickle=False`` always; an ``.npz`` holding a
-                                            single array may omit the key
+                                            single array may omit the key; the size its header
+                                            declares is checked against the file's bytes and
+                                            :data:`MAX_PARAM_BYTES` before it is read
+                                            (:mod:`lbdsl.bounded`)
 ==========================================  =====================================================
 
 Seeds: ``numpy.random.default_rng(seed)``.  Inside ``repeat`` the seed of iteration ``i``
@@ -48,7 +51,9 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded import BoundError, check_npy, check_regular, npz_array
 from ..errors import Diagnostic, SourceSpan
+from ..limits import MAX_MAGNITUDE, MAX_PARAM_BYTES, too_large
 from ..syntax import tree
 from .nodes import Shape, format_shape, size_of
 
@@ -56,9 +61,6 @@ __all__ = [
     "MAX_PARAM_BYTES", "InitError", "InitPlan", "Loader", "plan_init", "default_init",
     "materialise", "name_seed", "literal_number", "INITIALISERS",
 ]
-
-#: Refuse networks whose parameters together need more than this many bytes (float64).
-MAX_PARAM_BYTES = 2 * 1024**3
 
 #: The initialiser names a spec may use, as they are written.
 INITIALISERS = {
@@ -300,7 +302,8 @@ def default_init(name: str, fan_in: int, span: SourceSpan | None) -> InitPlan:
 # --- materialising ---------------------------------------------------------------------------
 
 class Loader:
-    """Reads ``.npy`` / ``.npz`` files once per build; always ``allow_pickle=False``."""
+    """Reads ``.npy`` / ``.npz`` files once per build; always ``allow_pickle=False``, and
+    never an array larger than its file holds or than :data:`MAX_PARAM_BYTES`."""
 
     def __init__(self, base_dir: Path):
         self.base_dir = Path(base_dir)
@@ -331,17 +334,23 @@ class Loader:
         if not path.exists():
             raise InitError(span, f"cannot load `{file}`: no such file",
                             f"looked for {path} (paths are relative to the spec file's folder)")
-        if path.is_dir():
-            raise InitError(span, f"cannot load `{file}`: it is a directory")
+        try:   # a FIFO would wait for a writer, a device might never end
+            check_regular(path)
+        except BoundError as exc:
+            raise InitError(span, f"cannot load `{file}`: {exc}") from None
         if path not in self._npz:
             _check_signature(path, file, span)
         try:
             if path in self._npz:
                 loaded: Any = self._npz[path]
             else:
+                if _is_npy(path):
+                    check_npy(path, "it")
                 loaded = _np_load(path)
                 if isinstance(loaded, np.lib.npyio.NpzFile):
                     self._npz[path] = loaded
+        except BoundError as exc:
+            raise InitError(span, f"cannot read `{file}`: {exc}") from None
         except ValueError as exc:
             raise _read_error(file, exc, span) from None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -361,7 +370,9 @@ class Loader:
                 raise InitError(span, f"`{file}` has no array `{key}`",
                                 "it holds: " + (", ".join(keys) or "nothing (empty archive)"))
             try:
-                return np.asarray(loaded[key])
+                return np.asarray(npz_array(loaded, key, "it"))
+            except BoundError as exc:
+                raise InitError(span, f"cannot read `{file}[{key}]`: {exc}") from None
             except ValueError as exc:
                 raise _read_error(f"{file}[{key}]", exc, span) from None
             except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -388,6 +399,11 @@ def _check_signature(path: Path, file: str, span: SourceSpan | None) -> None:
     raise InitError(span, f"cannot read `{file}`: it is not a .npy or .npz file "
                     "(it does not start with the NumPy or zip signature)",
                     "write it with numpy.save or numpy.savez")
+
+
+def _is_npy(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(6) == b"\x93NUMPY"
 
 
 def _np_load(path: Path) -> Any:
@@ -425,12 +441,10 @@ def _validated(array: np.ndarray, shape: Shape, what: str, name: str,
                         f"declared {format_shape(shape)}",
                         "reshape the array before saving it, or change the declared shape")
     out = np.array(array, dtype=np.float64, order="C", copy=True)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        n_nan = int(np.isnan(out).sum())
-        n_inf = int(bad.sum()) - n_nan
-        raise InitError(span, f"`{what}` holds {int(bad.sum())} non-finite entries "
-                        f"({n_nan} NaN, {n_inf} inf)", "parameters must be finite")
+    problem = too_large(out)
+    if problem:
+        raise InitError(span, f"`{what}` {problem}", "parameters must be finite and at most "
+                        f"{MAX_MAGNITUDE:.0e} in magnitude")
     return out
 
 

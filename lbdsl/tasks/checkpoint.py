@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded import check_regular, json_loads, read_npz
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR
 from ..outputs import write_bytes_atomic
@@ -108,13 +109,15 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) ->
 
 def load_npz(path: Path, fmt: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``(arrays, meta)`` of a file :func:`save_npz` wrote in format ``fmt``; ``ValueError``,
-    ``OSError``, … (see :data:`READ_ERRORS`) for anything else."""
+    ``OSError``, … (see :data:`READ_ERRORS`) for anything else — also for an array larger than
+    the file holds or than lbdsl allocates, and for a ``meta`` nested too deep to parse
+    (:mod:`lbdsl.bounded`)."""
+    check_regular(path, follow=False)   # lbdsl's own file in its output folder: no link
     with open(path, "rb") as handle:  # np.load calls anything unknown "pickled data"
         if handle.read(4) != b"PK\x03\x04":
             raise ValueError("it is not an .npz file")
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {key: np.array(npz[key]) for key in npz.files}
-    meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    arrays = read_npz(path)
+    meta = json_loads(arrays.pop("meta").tobytes().decode("utf-8"), "`meta`")
     if meta.get("format") != fmt:
         raise ValueError(f"it was written by another version of lbdsl (format "
                          f"{meta.get('format')!r}; this one reads {fmt})")

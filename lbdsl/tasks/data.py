@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded import excess
 from ..errors import DataError, SourceSpan, SpecError
 from ..ir.nodes import NetworkIR, format_shape, size_of
 from ..ir.params import InitError, Loader
@@ -34,6 +35,7 @@ from ..ir.tasks.records import (
     ForwardData, GaussianNoise, ImageTruth, InvertTask, LinspaceTruth, LoadData, LoadTruth, Truth,
 )
 from ..lift.network import lifted_network
+from ..limits import too_large
 
 __all__ = ["Observed", "DIGITS_TEST_FRACTION", "digits_split", "image", "make_truth",
            "make_data", "forward", "load_array"]
@@ -154,10 +156,9 @@ def load_array(path: str, key: str | None, span: SourceSpan | None, spec_dir: Pa
         except InitError as err:
             d = err.diagnostic
             raise DataError(d.message + (f" ({d.hint})" if d.hint else "")) from None
-    bad = ~np.isfinite(out)
-    if bad.any():
-        raise DataError(f"{what} `{name}` holds {int(bad.sum())} non-finite entries "
-                        f"({int(np.isnan(out).sum())} NaN); it must be finite")
+    problem = too_large(out)
+    if problem:
+        raise DataError(f"{what} `{name}` {problem}")
     return out
 
 
@@ -202,6 +203,9 @@ def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path) -> np.ndarray:
                                f"but the input of `{net.name}` has {size} entries",
                                "drop n, or use an input of one entry for a batch of scalar "
                                "problems")
+        too_many = excess(truth.n)     # the IR refuses this; kept for API callers
+        if too_many is not None:
+            raise SpecError.at(truth.span, f"linspace(..., n = {truth.n}) makes {too_many}")
         return np.linspace(truth.start, truth.stop, truth.n).reshape(truth.n, *shape)
     assert isinstance(truth, LoadTruth)
     array = load_array(truth.path, truth.key, truth.span, spec_dir, "the truth")
@@ -259,10 +263,21 @@ def make_data(task: InvertTask, net: NetworkIR, truth: np.ndarray | None,
             raise SpecError.at(task.spans.get("data"), "the data and the truth disagree on the "
                                "number of problems")
     if data.noise is None:
-        return Observed(truth, clean, clean.copy(), batch, None, None)
+        return Observed(truth, clean, _bounded(clean.copy(), task), batch, None, None)
     seed = data.noise.seed if data.noise.seed is not None else task.seed
     noise = _noise(data.noise, clean, seed)
-    return Observed(truth, clean, clean + noise, batch, float(np.linalg.norm(noise)), seed)
+    return Observed(truth, clean, _bounded(clean + noise, task), batch,
+                    float(np.linalg.norm(noise)), seed)
+
+
+def _bounded(data: np.ndarray, task: InvertTask) -> np.ndarray:
+    """``data``, refused in one line where the network made it overflow (weights or a truth
+    too large: ``forward(truth)`` is computed here, not written by the user)."""
+    problem = too_large(data)
+    if problem:
+        raise DataError(f"the data {problem}" + ("" if isinstance(task.data, LoadData) else
+                                                  " (the weights or the truth are too large)"))
+    return data
 
 
 def describe(obs: Observed) -> dict[str, Any]:

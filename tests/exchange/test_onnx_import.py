@@ -108,7 +108,7 @@ def test_a_malformed_or_truncated_file_is_one_line_exit_2(content, tmp_path, cap
     path.write_bytes(good[: len(good) // 3] if content is None else content)
     assert main(["import", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"{path}: not an ONNX model") and len(err.splitlines()) == 1
+    assert err.startswith(f"error: {path}: not an ONNX model") and len(err.splitlines()) == 1
     assert main(["import", str(tmp_path / "missing.onnx")]) == 1
     assert "cannot read" in capsys.readouterr().err
 

@@ -6,7 +6,9 @@ import math
 from types import MappingProxyType
 from typing import Any
 
+from ...bounded import excess
 from ...errors import Diagnostic
+from ...limits import MAX_PARAM_BYTES
 from ...syntax import tree
 from . import records as m
 from . import reader as r
@@ -366,6 +368,10 @@ def _truth_shape_problems(truth: m.Truth, ctx: Context) -> list[Diagnostic]:
                                f"values, but {where}",
                                f"drop n (it defaults to {size}), or use an input of one entry "
                                "for a batch of scalar problems")]
+        too_many = excess(truth.n)      # checked before np.linspace makes them
+        if too_many is not None:
+            return [Diagnostic(truth.span, f"linspace(..., n = {truth.n}) makes {too_many}",
+                               f"use at most {MAX_PARAM_BYTES // 8:,} problems")]
     return []
 
 
