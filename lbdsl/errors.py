@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .terminal import visible
+
 __all__ = [
     "SourceSpan",
     "span_text",
@@ -47,23 +49,46 @@ class Diagnostic:
     def render(self, source: str | None = None) -> str:
         """``FILE:LINE:COL: error: MESSAGE``, the source line with a caret, then the hint."""
         where = f"{self.span}: " if self.span is not None else ""
-        lines = [f"{where}error: {self.message}"]
+        # every text here may quote the spec, and a spec may be anybody's: no control
+        # character reaches the terminal (see terminal.visible)
+        lines = [f"{where}error: {visible(self.message, keep_newlines=False)}"]
         if self.span is not None and source is not None:
             # lark counts lines by "\n" only; splitlines() would also split on \x0c, \u2028…
             text = [line.rstrip("\r") for line in source.split("\n")]
             if 1 <= self.span.line <= len(text):
                 code = text[self.span.line - 1].expandtabs(1)
                 gutter = f"{self.span.line:>5} | "
-                lines.append(gutter + code)
                 start = max(self.span.column - 1, 0)
                 width = 1
                 if self.span.end_line == self.span.line and self.span.end_column is not None:
                     width = max(self.span.end_column - self.span.column, 1)
+                code, start, width = _window(code, start, width)
+                lines.append(gutter + visible(code, keep_newlines=False))
                 width = max(min(width, len(code) - start), 1)
-                lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+                # the caret under the escaped text: columns counted after escaping
+                shown = len(visible(code[start:start + width], keep_newlines=False))
+                start = len(visible(code[:start], keep_newlines=False))
+                lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * shown)
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {visible(self.hint, keep_newlines=False)}")
         return "\n".join(lines)
+
+
+#: the widest source line a diagnostic quotes whole; a longer one is cut around the caret
+QUOTE_WIDTH = 120
+
+
+def _window(code: str, start: int, width: int) -> tuple[str, int, int]:
+    """``(code, start, width)`` cut to about :data:`QUOTE_WIDTH` characters around the caret
+    (``…`` where it was cut): a generated or hostile line can be megabytes long."""
+    if len(code) <= QUOTE_WIDTH:
+        return code, start, width
+    width = min(width, QUOTE_WIDTH // 2)
+    left = max(0, min(start - QUOTE_WIDTH // 3, len(code) - QUOTE_WIDTH))
+    right = left + QUOTE_WIDTH
+    cut = code[left:right]
+    head, tail = ("…" if left > 0 else ""), ("…" if right < len(code) else "")
+    return head + cut + tail, start - left + len(head), width
 
 
 def span_text(text: str, span: SourceSpan) -> str:

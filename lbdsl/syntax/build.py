@@ -15,6 +15,7 @@ from lark import Token, Transformer_NonRecursive, Tree, v_args
 from lark.tree import Meta
 
 from ..errors import Diagnostic, SourceSpan, SpecError
+from ..limits import MAX_MAGNITUDE
 from .tree import (
     Assign, Attr, BinOp, Call, Expr, InputDecl, Keyword, ListLit, Module, Name, Neg, Network,
     Number, Output, ParamDecl, Repeat, Setting, Shape, String, Task,
@@ -25,6 +26,10 @@ __all__ = ["build_module"]
 _INTEGER = re.compile(r"[0-9]+")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _SHAPE_HINT = "a shape is positive integers joined by `x`, like `64x64`, `1x28x28` or `784`"
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def build_module(parse_tree: Tree, source: str, file: str) -> Module:
@@ -66,7 +71,7 @@ class _Builder(Transformer_NonRecursive):
         """``number`` as a positive int, or a recorded diagnostic (and 1)."""
         if isinstance(number.value, int) and number.value > 0:
             return number.value
-        self._error(number.span, f"{what} must be a positive integer, not `{number.text}`", hint)
+        self._error(number.span, f"{what} must be a positive integer, not `{_clip(number.text)}`", hint)
         return 1
 
     # --- tokens ----------------------------------------------------------------------------
@@ -76,16 +81,25 @@ class _Builder(Transformer_NonRecursive):
 
     def NUMBER(self, token: Token) -> Number:
         text = str(token)
-        value: int | float = int(text) if _INTEGER.fullmatch(text) else float(text)
         span = self._token_span(token)
-        if isinstance(value, float) and not math.isfinite(value):
-            self._error(span, f"number `{text}` is out of range",
-                        "the largest number is about 1.8e308")
+        # float() first: int() of a few thousand digits is refused by Python, and slow before
+        magnitude = float(text)
+        if not magnitude <= MAX_MAGNITUDE:
+            self._error(span, f"number `{_clip(text)}` is out of range: a spec's numbers are at "
+                              f"most {MAX_MAGNITUDE:.0e} in magnitude",
+                        "lbdsl squares and multiplies them in float64 (at most about 1.8e308); "
+                        "rescale the problem")
+            return Number(1, text, span)   # reported once: no second complaint downstream
+        value: int | float = int(text) if _INTEGER.fullmatch(text) else magnitude
         return Number(value, text, span)
 
     def SHAPE(self, token: Token) -> Shape:
         span = self._token_span(token)
-        dims = tuple(int(part) for part in str(token).split("x"))
+        parts = str(token).split("x")
+        if any(len(part) > 12 for part in parts):   # far beyond every size limit
+            self._error(span, f"shape `{_clip(str(token))}` is out of range", _SHAPE_HINT)
+            return Shape((1,), span)
+        dims = tuple(int(part) for part in parts)
         if 0 in dims:
             self._error(span, f"shape `{token}` has a zero dimension", _SHAPE_HINT)
         return Shape(dims, span)

@@ -10,16 +10,22 @@ import functools
 import os
 from pathlib import Path
 
-from lark import Lark
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from ..errors import SpecError
+from ..errors import Diagnostic, SourceSpan, SpecError
+from ..terminal import is_control
 from .build import build_module
 from .grammar import grammar_locations, grammar_text
 from .diagnose import explain
 from .tree import Module
 
-__all__ = ["grammar_text", "grammar_locations", "lark_parser", "parse", "parse_file"]
+__all__ = ["MAX_NESTING", "grammar_text", "grammar_locations", "lark_parser", "parse", "parse_file"]
+
+#: How deeply a spec may nest (brackets, unary minus, each term of a sum): far beyond any
+#: network written by hand, and well inside what every later stage, recursive over
+#: expressions, handles within Python's stack.
+MAX_NESTING = 100
 
 
 @functools.cache
@@ -38,12 +44,53 @@ def parse(source: str, file: str = "<string>") -> Module:
 
     Raises :class:`SpecError` (with the source attached) for every syntax error.
     """
+    _check_characters(source, file)
     parser = lark_parser()
     try:
         parse_tree = parser.parse(source)
     except UnexpectedInput as exc:
         raise explain(exc, source, file, parser) from None
+    _check_nesting(parse_tree, source, file)
     return build_module(parse_tree, source, file)
+
+
+def _check_characters(source: str, file: str) -> None:
+    """Refuse a control character (other than tab and line breaks) anywhere in a spec: it has
+    no meaning in the language, and text of a spec reaches terminals and file names."""
+    for index, ch in enumerate(source):
+        if is_control(ch) and ch not in "\n\r":
+            line = source.count("\n", 0, index) + 1
+            column = index - (source.rfind("\n", 0, index) + 1) + 1
+            span = SourceSpan(file, line, column, line, column + 1)
+            raise SpecError([Diagnostic(span, f"control character U+{ord(ch):04X} in the spec",
+                                        "a spec is plain text: remove it (in a string, "
+                                        "\\n and \\t are the escapes the language knows)")],
+                            source)
+
+
+def _check_nesting(parse_tree: Tree, source: str, file: str) -> None:
+    """Refuse a parse tree with more than :data:`MAX_NESTING` nested levels (:data:`_LEVELS`),
+    with a caret at the first level too deep; walked with an explicit stack (no recursion)."""
+    stack: list[tuple[Tree | Token, int]] = [(parse_tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in _LEVELS:
+            depth += 1
+        if depth > MAX_NESTING:
+            meta = node.meta
+            line, column = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            span = SourceSpan(file, line, column, line, column + 1)
+            raise SpecError([Diagnostic(
+                span, f"this nests more than {MAX_NESTING} levels deep (brackets, calls, "
+                      "unary minus, each term of a sum and each `repeat` count a level)",
+                "split it into several statements or settings")], source)
+        stack.extend((child, depth) for child in node.children)
+
+
+#: the parse-tree nodes that nest: every later stage recurses once per level of these
+_LEVELS = frozenset({"binop", "neg", "attr", "call", "keyword", "list_literal", "paren", "repeat"})
 
 
 def parse_file(path: str | os.PathLike[str]) -> Module:

@@ -40,7 +40,7 @@ CATALOGUE = [
      'double quotes: "out"'),
     ("invert", T + "rho = fast", E, 11, "`rho` must be a number from 1e-100 to 1e+100, got `fast`",
      ""),
-    ("invert", T + "rho = 1e300", E, 11, "`rho` must be a number from 1e-100 to 1e+100", ""),
+    ("invert", T + "rho = 1e-101", E, 11, "`rho` must be a number from 1e-100 to 1e+100", ""),
     ("invert", T + "baseline = maybe", E, 16, "`baseline` must be true or false", ""),
     ("invert", T + "dtype = float16", E, 13, "unknown dtype `float16`", "did you mean `float"),
     ("check", "rho = 0", FIRST, 11, "`rho` must be a number from 1e-100 to 1e+100, got `0`", ""),

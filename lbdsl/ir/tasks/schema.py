@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import Diagnostic, SourceSpan
 from ...syntax import tree
+from ...terminal import is_control
 from . import reader as r
 
 __all__ = ["Context", "Schema", "Read", "read_settings", "typed_task", "ALIASES",
@@ -89,6 +90,9 @@ def _read_save(expr: tree.Expr, what: str) -> str:
     path = r.string(expr, what)
     if not path.strip():
         r.fail(expr.span, f"{what} must name a directory, got an empty string")
+    if any(is_control(ch) for ch in path):   # a line break (`\n`) in a folder's name
+        r.fail(expr.span, f"{what} must not hold a control character such as a line break",
+               "name the directory with letters, digits, `_`, `-`, `.` and `/`")
     return path
 
 
