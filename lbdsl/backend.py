@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj, to_device
 
-from .errors import BackendError
+from .errors import BackendError, DataError
 
-__all__ = ["BACKENDS", "namespace", "array_namespace", "asarray", "to_numpy", "float_dtype"]
+__all__ = ["BACKENDS", "namespace", "array_namespace", "asarray", "real", "real_array", "to_numpy",
+           "float_dtype"]
 
 #: Backends a user can name on the command line (``--backend``).
 BACKENDS = ("numpy", "cupy", "array_api_strict")
@@ -69,6 +70,30 @@ def asarray(xp: Any, x: Any, dtype: Any = None) -> Any:
     if is_array_api_obj(x) and not isinstance(x, np.ndarray):
         return x if dtype is None else xp.astype(x, dtype)
     return xp.asarray(np.asarray(x), dtype=dtype)
+
+
+def real(x: Any, what: str) -> Any:
+    """An array a user handed over, checked to hold real numbers: an array of any backend is
+    returned as it is, anything else (a list, a scalar) as a NumPy array; complex, text or
+    object data refused in one line, as the data loader refuses them (a cast would drop an
+    imaginary part without a word)."""
+    if is_array_api_obj(x) and not isinstance(x, np.ndarray):
+        xp = array_namespace(x)
+        if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):
+            raise DataError(f"{what} holds {x.dtype} data, not real numbers")
+        return x
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:   # a ragged list, an object NumPy cannot read
+        raise DataError(f"{what} is not an array of numbers ({exc})") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{what} holds {array.dtype} data, not real numbers")
+    return array
+
+
+def real_array(x: Any, what: str) -> np.ndarray:
+    """:func:`real` as a float64 NumPy array on the host."""
+    return np.asarray(to_numpy(real(x, what)), dtype=np.float64)
 
 
 def to_numpy(x: Any) -> np.ndarray:

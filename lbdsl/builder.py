@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import real_array
 from .errors import LbdslError
 from .outputs import write_npz_atomic, write_text_atomic
 from .syntax.grammar import keywords
@@ -57,8 +58,8 @@ class Network:
 
     # -- statements ----------------------------------------------------------------------------
     def _param(self, base: str, value: Any) -> str:
-        array = np.asarray(value, dtype=np.float64)
         name = f"{base}{self.k}"
+        array = real_array(value, f"{self.name}: {name}")
         self.arrays[name] = array
         self.params.append((name, array.shape, f'load("{self.name}.npz", "{name}")'))
         return name
@@ -83,13 +84,13 @@ class Network:
     def conv2d(self, K: Any, c: Any = None, activation: str = "identity", *, stride: int = 1,
                padding: int = 0, **params: float) -> Network:
         """``h = σ(conv2d(x, K) + c)``, ``K`` of shape ``(C_out, C_in, kh, kw)``."""
-        K = np.asarray(K, dtype=np.float64)
+        K = real_array(K, f"{self.name}: conv2d kernel")
         if K.ndim != 4:
             raise LbdslError(f"conv2d: the kernel must be (C_out, C_in, kh, kw), got {K.shape}")
         target = self._next()
         self.arrays[f"{target}_W"] = K
         self.arrays[f"{target}_b"] = (np.zeros(K.shape[0]) if c is None
-                                      else np.asarray(c, dtype=np.float64).reshape(-1))
+                                      else real_array(c, f"{self.name}: conv2d bias").reshape(-1))
         kh, kw = K.shape[2:]
         k = str(kh) if kh == kw else f"{kh}x{kw}"
         affine = (f"conv2d({self.current}, {K.shape[0]}, kernel = {k}, stride = {stride}, "

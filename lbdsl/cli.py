@@ -14,9 +14,10 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
-from .errors import LbdslError
+from .errors import LbdslError, SpecError
 
 __all__ = ["main"]
 
@@ -147,18 +148,58 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from .tasks.progress import install_stop_handlers, restore_handlers
-    from .terminal import degrade
+    from .terminal import degrade, guard_stdout
 
     degrade()                   # any locale: ASCII spellings where the terminal has no λ
+    _private_matplotlib_home()
     previous = install_stop_handlers()  # SIGTERM/SIGHUP like Ctrl-C; Ctrl-C even if ignored
+    stdout, sys.stdout = sys.stdout, guard_stdout()
+    guard = sys.stdout
     try:
-        return _main(argv)
+        status = _main(argv)
     finally:
+        sys.stdout = stdout
         restore_handlers(previous)
+    return _output_status(status, guard, argv)
+
+
+def _private_matplotlib_home() -> None:
+    """Give matplotlib a private configuration and cache folder for this run (unless the user
+    chose one with ``MPLCONFIGDIR``): by default it writes under ``~/.cache`` and ``~/.config``,
+    outside every folder lbdsl is asked to write to.  Removed when the process ends; rebuilding
+    the font list costs about 0.2 s per run that draws figures."""
+    if "MPLCONFIGDIR" in os.environ or "matplotlib" in sys.modules:
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="lbdsl-matplotlib-")
+    os.environ["MPLCONFIGDIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+def _output_status(status: int, guard: Any, argv: list[str] | None) -> int:
+    """The exit status once standard output is accounted for: 141 (the shell's status for a
+    closed pipe) when the reader left before the end and the command had succeeded — its
+    files are written all the same; 1 and one line when output was closed from the start and
+    the command's product is what it prints (``check``, ``show``)."""
+    if status != 0:
+        return status
+    if guard.broken:
+        return 141
+    command = next((a for a in (sys.argv[1:] if argv is None else argv)
+                    if not a.startswith("-")), None)
+    if guard.closed_at_start and command in ("check", "show"):
+        print(f"error: standard output is closed: `lbdsl {command}` had nothing to write its "
+              "answer to", file=sys.stderr)
+        return 1
+    return status
 
 
 def _main(argv: list[str] | None) -> int:
     from .tasks.progress import Stopped, stop_status
+    from .terminal import visible
 
     args = _parser().parse_args(argv)
     if args.command is None:  # a command is required; say which there are
@@ -168,8 +209,15 @@ def _main(argv: list[str] | None) -> int:
         _working_directory()
         return _COMMANDS[args.command](args)
     except LbdslError as err:
-        print(str(err) if err.exit_status == 2 else f"error: {err}", file=sys.stderr)
+        # a message may quote a file name or a model's text: nothing in it drives the terminal
+        text = str(err) if isinstance(err, SpecError) else f"error: {err}"
+        print(visible(text), file=sys.stderr)
         return err.exit_status
+    except MemoryError as exc:  # a problem larger than this machine, whatever allocated it
+        detail = visible(" ".join(str(exc).split()), keep_newlines=False)
+        print(f"error: out of memory{': ' + detail if detail else ''} (a smaller problem, a "
+              "smaller batch or chunk, or a machine with more memory)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         what = f"stopped by {exc.args[0]}" if isinstance(exc, Stopped) else "interrupted"
         print(what, file=sys.stderr)
@@ -214,14 +262,25 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from . import pipeline
 
     program = pipeline.load(args.file)
-    print(pipeline.show(program, lifted=args.lifted))
+    # `--dot /dev/stdout | dot -Tpng`: the graph alone on standard output, the listing aside
+    listing = sys.stderr if args.dot and _is_stdout(args.dot) else sys.stdout
+    print(pipeline.show(program, lifted=args.lifted), file=listing)
     if args.dot:
         from .ir.graph import to_dot
         from .outputs import write_text_atomic
 
-        write_text_atomic(Path(args.dot), "\n".join(to_dot(n) for n in program.networks.values()))
-        print(f"wrote {args.dot}")
+        write_text_atomic(Path(args.dot), "\n".join(to_dot(n) for n in program.networks.values()),
+                          streams=True)
+        print(f"wrote {args.dot}", file=listing)
     return 0
+
+
+def _is_stdout(path: str) -> bool:
+    """``path`` is this process's standard output (``/dev/stdout``, ``-``-like links)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except (OSError, ValueError):
+        return False
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

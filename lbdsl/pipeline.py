@@ -72,17 +72,16 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     tasks — :class:`lbdsl.distributed.DaskExecutor` as futures on a Dask cluster, into the same
     folders, with the same results.
     """
-    from rich.console import Console
-
     from .backend import namespace
+    from .terminal import plain_console
     from .tasks.layout import Allocator, base_dir
     from .tasks.progress import last_signal
     from .tasks.summary import summary_table
 
     last_signal.clear()
     xp = namespace(backend)  # fail early, in one line, on an unusable backend
-    console = console or Console(markup=False, highlight=False, soft_wrap=True)
-    errors = errors or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    console = console or plain_console(soft_wrap=True)
+    errors = errors or plain_console(stderr=True, soft_wrap=True)
     ctx = context(program, xp, backend, overrides, console, errors, resume, executor)
     allocator = Allocator()
     folders: dict[int, Any] = {}

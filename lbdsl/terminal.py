@@ -4,15 +4,21 @@ Where a stream cannot encode lbdsl's mathematical characters (``LANG=C``, ``PYTH
 ascii``, an old console), :func:`degrade` makes it write their ASCII spellings instead — ``λ`` as
 ``lambda``, ``ρ`` as ``rho``, ``⪰`` and ``≥`` as ``>=`` — and ``?`` for anything else, rather than
 fail with ``UnicodeEncodeError``.  JSON is always written as UTF-8 bytes (:func:`write_utf8`).
+
+Text that came from a file (a spec line quoted under an error, a name in a message) reaches the
+terminal through :func:`visible`: a control character would otherwise drive the terminal
+(``ESC ]0;…BEL`` retitles it, other sequences rewrite the screen), so it is shown as its escape.
 """
 
 from __future__ import annotations
 
 import codecs
+import os
 import sys
 from typing import Any
 
-__all__ = ["ASCII", "degrade", "write_utf8"]
+__all__ = ["ASCII", "Guarded", "degrade", "guard_stdout", "is_control", "plain_console",
+           "visible", "write_utf8"]
 
 #: ASCII spellings of the characters lbdsl prints.
 ASCII = {
@@ -65,3 +71,111 @@ def write_utf8(text: str, stream: Any = None) -> None:
     stream.flush()
     buffer.write((text + "\n").encode("utf-8"))
     buffer.flush()
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def is_control(ch: str) -> bool:
+    """A character that moves or drives a terminal rather than printing: C0 and C1 controls,
+    DEL, and the Unicode line and paragraph separators (tab is not one: it prints as space)."""
+    code = ord(ch)
+    return (code < 0x20 and ch != "\t") or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029)
+
+
+def visible(text: str, keep_newlines: bool = True) -> str:
+    """``text`` with every control character written as its escape (``\\x1b``), so that it
+    prints as what it is; line breaks kept when ``keep_newlines``."""
+    return "".join(ch if not is_control(ch) or (keep_newlines and ch == "\n") else _escape(ch)
+                   for ch in text)
+
+
+class Guarded:
+    """A standard stream whose reader may leave (``lbdsl solve spec.lbn | head -1``) or that
+    was closed before the start (``>&-``): writes after that are dropped, not raised, so the
+    run goes on and writes its results; :attr:`broken` and :attr:`closed_at_start` say what
+    happened, for the exit status.  Everything else is the wrapped stream's."""
+
+    def __init__(self, stream: Any, closed_at_start: bool = False) -> None:
+        self._stream = stream
+        self.closed_at_start = closed_at_start
+        self.broken = False
+
+    def _lost(self) -> None:
+        self.broken = True
+        try:  # the interpreter's last flush must not meet the broken pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: Any) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._lost()
+
+    @property
+    def buffer(self) -> Any:
+        raw = getattr(self._stream, "buffer", None)
+        return None if raw is None else _GuardedBuffer(raw, self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _GuardedBuffer:
+    """The byte stream under a :class:`Guarded` text stream, sharing its fate."""
+
+    def __init__(self, raw: Any, owner: Guarded) -> None:
+        self._raw, self._owner = raw, owner
+
+    def write(self, data: bytes) -> int:
+        if not self._owner.broken:
+            try:
+                return self._raw.write(data)
+            except BrokenPipeError:
+                self._owner._lost()
+        return len(data)
+
+    def flush(self) -> None:
+        if not self._owner.broken:
+            try:
+                self._raw.flush()
+            except BrokenPipeError:
+                self._owner._lost()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def guard_stdout() -> Guarded:
+    """Put a :class:`Guarded` stream in ``sys.stdout`` (over ``os.devnull`` when standard
+    output was closed) and return it; the caller puts the old one back."""
+    stream = sys.stdout
+    if stream is None:
+        return Guarded(open(os.devnull, "w", encoding="utf-8"), closed_at_start=True)
+    return Guarded(stream)
+
+
+def plain_console(**options: Any) -> Any:
+    """A ``rich`` console for lbdsl's messages: no markup, no highlighting, and every text it
+    prints passed through :func:`visible` first (a message may quote a file's contents;
+    ``rich`` itself strips BEL and CR but not ESC)."""
+    from rich.console import Console
+
+    class _Plain(Console):
+        def print(self, *objects: Any, **kw: Any) -> None:
+            super().print(*(visible(o) if isinstance(o, str) else o for o in objects), **kw)
+
+    return _Plain(markup=False, highlight=False, **options)

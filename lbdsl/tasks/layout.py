@@ -21,6 +21,7 @@ files or the new ones, never a mix within a file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,10 +40,20 @@ DEMO_STEM = "demo"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
+#: the longest name :func:`sanitise` returns: a folder name of a task (``kind-NAME-2``) stays
+#: far inside every file system's limit (255 bytes), whatever the network is called
+NAME_LIMIT = 64
+
+
 def sanitise(name: str) -> str:
-    """A folder name made only of letters, digits, ``_`` and ``-`` (never empty, never ``..``)."""
+    """A folder name made only of letters, digits, ``_`` and ``-`` (never empty, never ``..``),
+    at most :data:`NAME_LIMIT` characters: a longer one is cut and ends in 8 hex digits of the
+    whole name's SHA-256, so that two long names stay two folders."""
     clean = _UNSAFE.sub("_", name).strip("_") or "task"
-    return clean
+    if len(clean) <= NAME_LIMIT:
+        return clean
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{clean[:NAME_LIMIT - 9]}-{digest}"
 
 
 def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
@@ -109,10 +120,17 @@ def locked(folder: Path) -> Iterator[None]:
     except OSError as exc:
         raise SolveError(f"cannot create {folder}: {exc.strerror or exc}") from None
     check_inside(folder)        # before anything is created in it: it may link elsewhere
+    lock = folder / LOCK_FILE
     try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        # never through a link planted there: O_CREAT would create the file it names,
+        # anywhere (O_NOFOLLOW: ELOOP instead)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as exc:
-        raise SolveError(f"cannot create {folder / LOCK_FILE}: {exc.strerror or exc}") from None
+        if lock.is_symlink():
+            raise SolveError(f"refusing to use {lock}: it is a symbolic link (to "
+                             f"{os.readlink(lock)}), and lbdsl never follows a link in its "
+                             "output folder; remove it") from None
+        raise SolveError(f"cannot create {lock}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -65,3 +65,7 @@ def _run_task(ctx: RunContext, task: Any, folder: Path | SpecError | None) -> Ta
     except LbdslError as err:
         ctx.errors.print(f"error: {label(task)}: {err}")
         return TaskResult(task.kind, task.network, line, "failed", error=str(err))
+    except MemoryError as exc:   # this task is larger than the machine; the next may fit
+        reason = f"out of memory: {' '.join(str(exc).split()) or 'an allocation failed'}"
+        ctx.errors.print(f"error: {label(task)}: {reason}")
+        return TaskResult(task.kind, task.network, line, "failed", error=reason)

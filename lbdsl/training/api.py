@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-from ..backend import asarray, float_dtype, namespace, to_numpy
+from ..backend import asarray, float_dtype, namespace, real, to_numpy
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR, size_of
 from ..lift.network import LiftedNetwork, lifted_network
@@ -105,7 +105,7 @@ class TrainResult:
 
 def _rows(xp: Any, data: Any, size: int, dtype: Any, what: str) -> Any:
     """``data (N, ...)`` with ``size`` entries per sample, as rows ``(N, size)``."""
-    array = asarray(xp, data, dtype=dtype)
+    array = asarray(xp, real(data, f"the {what} array"), dtype=dtype)
     if array.ndim < 1 or size_of(tuple(array.shape[1:])) != size:
         raise SolveError(f"the {what} have shape {tuple(array.shape)}, which is not a stack of "
                          f"samples of {size} entries each")
@@ -145,8 +145,9 @@ def _init_params(rt: LiftedNetwork, xp: Any, dtype: Any, initial: dict[str, Any]
     out = {}
     for name in rt.param_names:
         given = initial is not None and name in initial
-        array = asarray(xp, initial[name] if given else rt.network.params[name].value,
-                        dtype=dtype)
+        value = real(initial[name], f"parameter `{name}`") if given else \
+            rt.network.params[name].value
+        array = asarray(xp, value, dtype=dtype)
         if tuple(array.shape) != tuple(rt.network.params[name].shape):
             raise SolveError(f"parameter `{name}` must have shape "
                              f"{rt.network.params[name].shape}, got {tuple(array.shape)}")

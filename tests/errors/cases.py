@@ -47,9 +47,12 @@ class Case:
     needs_non_root: bool = False   # chmod 000 does not stop root
     needs_no_gpu: bool = False     # `--backend cupy` must fail only where there is no GPU
     subprocess: bool = False       # run `python -m lbdsl` in a fresh process
-    env: dict[str, str] | None = None      # environment overrides (subprocess cases)
+    env: dict[str, str | None] | None = None   # environment overrides (None: unset)
     cwd_removed: bool = False      # run in a working directory removed under the process
     send: tuple[int, str] | None = None    # (signal, a text): sent once the output shows it
+    hang_up: str | None = None     # the reader of stdout leaves once stdout shows this text
+    stdout_closed: bool = False    # run with standard output closed (`>&-`)
+    memory: int | None = None      # the address-space limit in bytes (subprocess cases)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,15 @@ class Outcome:
 SUBPROCESS_MEMORY = 6 * 1024**3
 
 
-def _limit_memory() -> None:
-    try:
-        import resource
+def _limit_memory(limit: int = SUBPROCESS_MEMORY) -> Callable[[], None]:
+    def apply() -> None:
+        try:
+            import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (SUBPROCESS_MEMORY, SUBPROCESS_MEMORY))
-    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: run unlimited
-        pass
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: unlimited
+            pass
+    return apply
 
 
 def skip_reason(case: Case) -> str | None:
@@ -105,6 +110,7 @@ def _run_process(case: Case, workdir: Path) -> Outcome:
     once the process is in it), with the case's environment, and the case's signal sent once
     its output shows the case's text."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(case.env or {})}
+    env = {k: v for k, v in env.items() if v is not None}   # None: unset
     command = [sys.executable, "-m", "lbdsl", *case.argv]
     cwd = workdir
     if case.cwd_removed:
@@ -112,17 +118,26 @@ def _run_process(case: Case, workdir: Path) -> Outcome:
         cwd.mkdir()
         # the child is in it when the shell removes it, then becomes Python
         command = ["sh", "-c", 'rmdir "$PWD" && exec "$0" "$@"', *command]
+    if case.stdout_closed:
+        command = ["sh", "-c", 'exec "$0" "$@" >&-', *command]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, env=env, preexec_fn=_limit_memory)
+                            cwd=cwd, env=env,
+                            preexec_fn=_limit_memory(case.memory or SUBPROCESS_MEMORY))
     head = ""
     try:
-        if case.send is not None:
-            signum, text = case.send
+        if case.send is not None or case.hang_up is not None:
+            text = case.hang_up if case.hang_up is not None else case.send[1]  # type: ignore[index]
             for line in proc.stdout:   # type: ignore[union-attr]
                 head += line
                 if text in line:
-                    proc.send_signal(signum)
                     break
+            if case.send is not None:
+                proc.send_signal(case.send[0])
+            else:   # `| head -1`: the reader leaves; what lbdsl says now goes to stderr only
+                proc.stdout.close()   # type: ignore[union-attr]
+                err = proc.stderr.read()   # type: ignore[union-attr]
+                proc.wait(timeout=300)
+                return Outcome(proc.returncode, head, err)
         out, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
@@ -703,5 +718,188 @@ CASES: list[Case] = [
 ]
 
 
+
+# -- the third round (#27): files made to hurt, specs that recurse, a hostile output folder -----
+LIMITS = "depth and magnitude"
+STREAMS = "terminal and pipes"
+
+#: four layers of weights ~1e90: forward(truth) overflows float64 at the third
+OVERFLOW = """network p {
+    input u : 4
+    param W1 : 4x4 = normal(std = 1e90, seed = 0)
+    param W2 : 4x4 = normal(std = 1e90, seed = 1)
+    param W3 : 4x4 = normal(std = 1e90, seed = 2)
+    h1 = relu(W1 @ u)
+    h2 = relu(W2 @ h1)
+    h3 = relu(W3 @ h2)
+    output h3
+}
+invert p {
+    truth = linspace(0.1, 1)
+    data = forward(truth)
+    figures = false
+    solver = pdhg(max_iter = 5)
+}
+"""
+LONG_NAME = "n" * 300
+_FIFO_READS: dict[str, list[str]] = {}
+
+
+def fifo_with_reader(rel: str) -> Callable[[Path], None]:
+    """A FIFO at ``rel`` and a thread that reads it to the end (as `dot -Tpng` would)."""
+    def setup(workdir: Path) -> None:
+        import threading
+
+        path = workdir / rel
+        os.mkfifo(path)
+        got = _FIFO_READS.setdefault(str(path), [])
+        threading.Thread(target=lambda: got.append(path.read_text()), daemon=True).start()
+    return setup
+
+
+def fifo_read(rel: str, text: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        import stat
+        import time
+
+        path = workdir / rel
+        assert stat.S_ISFIFO(os.lstat(path).st_mode), f"{rel} was replaced"
+        got = _FIFO_READS[str(path)]
+        for _ in range(100):   # the reader thread ends once the writer closes
+            if got:
+                break
+            time.sleep(0.05)
+        assert got and text in got[0], f"the reader of {rel} got {got!r}"
+    return post
+
+
+def planted_link(rel: str, target: str) -> Callable[[Path], None]:
+    """A symbolic link at ``rel`` to ``target`` (relative to the working directory's parent),
+    which does not exist."""
+    def setup(workdir: Path) -> None:
+        (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(workdir.parent / target, workdir / rel)
+    return setup
+
+
+def directory(rel: str) -> Callable[[Path], None]:
+    def setup(workdir: Path) -> None:
+        (workdir / rel).mkdir(parents=True)
+    return setup
+
+
+def has(rel: str) -> Callable[[Path], None]:
+    def post(workdir: Path) -> None:
+        assert (workdir / rel).exists(), f"{rel} was not written"
+    return post
+
+
+def _link_elsewhere(path: Path) -> None:
+    """Move the file at ``path`` out of its folder (to the working directory) and leave a
+    link to it in its place."""
+    moved = path.parents[2] / "elsewhere.npz"
+    path.rename(moved)
+    path.symlink_to(moved)
+
+
+def _idx_of_no_images(path: Path) -> None:
+    import struct
+
+    path.write_bytes(b"\x00\x00\x08\x03" + struct.pack(">III", 0, 4, 4))
+
+
+THIRD_ROUND: list[Case] = [
+    spec(LIMITS, "nested-negation", NET.replace("relu(W @ u", "relu(" + "-" * 3000 + "W @ u"),
+         2, "nests more than 100 levels", "`relu(------…W @ u + b)`: 3,000 unary minus signs"),
+    spec(LIMITS, "nested-lists", NET.replace("zeros", "[" * 3000 + "0" + "]" * 3000), 2,
+         "nests more than 100 levels", "a parameter list nested 3,000 deep"),
+    solve(LIMITS, "long-sum", NET.replace("W @ u + b", " + ".join(["W @ u"] * 3000)), 2,
+          "nests more than 100 levels", "a pre-activation of 3,000 terms (`W @ u + W @ u + …`)"),
+    solve(LIMITS, "nested-set", GOOD, 2, "--set:1:", "the same through `--set`: "
+          "`--set solver=pdhg(max_iter = ((((…1))))` nested 3,000 deep", "--set",
+          "solver=pdhg(max_iter = " + "(" * 3000 + "1" + ")" * 3000 + ")"),
+    spec(LIMITS, "number-beyond-range", NET.replace("std = 1", "std = 1e308"), 2,
+         "at most 1e+100 in magnitude", "`normal(std = 1e308)`"),
+    spec(LIMITS, "thousands-of-digits", NET.replace("zeros", "constant(" + "9" * 5000 + ")"), 2,
+         "out of range", "`constant(999…9)`, a number of 5,000 digits"),
+    solve(LIMITS, "forward-overflows", OVERFLOW, 1, "(the weights or the truth are too large)",
+          "weights of 1e90 in three layers: `forward(truth)` overflows float64"),
+    solve(LIMITS, "data-near-float-max", DATA_SPEC, 1, "beyond 1e+100 in magnitude",
+          "data of 1e308, finite but beyond every square", files={"f.npy": F(np.full(8, 1e308))}),
+    solve(LIMITS, "save-with-line-break", invert('save = "a\\nb"'), 2,
+          "must not hold a control character", '`save = "a\\nb"`, a line break in a folder name',
+          post=nothing_outside()),
+    spec(STREAMS, "nul-in-save", invert('save = "a\x00b"'), 2, "control character U+0000",
+         "a NUL byte in a `save` path", command="solve"),
+    spec(STREAMS, "escape-in-spec", NET.replace("zeros", 'load("\x1b]0;owned\x07.npy")'), 2,
+         "\\x1b]0;owned\\x07", "`load(\"ESC]0;owned BEL.npy\")`: a terminal title sequence in "
+         "a spec (shown escaped, never sent to the terminal)"),
+    solve(STREAMS, "escape-in-file", NPZ_SPEC.replace('"f.npz", "f"', '"f.npz", "g"'), 1,
+          "\\x1b]0;owned\\x07", "an `.npz` whose array is named `ESC]0;owned BEL` (the message "
+          "lists its names, escaped)",
+          files={"f.npz": npz(**{"\x1b]0;owned\x07": np.linspace(0.1, 1, 8)})}),
+    Case(STREAMS, "dot-to-fifo", ("show", "spec.lbn", "--dot", "graph.fifo"), 0, "wrote",
+         "`show --dot graph.fifo`, a FIFO `dot -Tpng` reads (allowed: written through, "
+         "not replaced)", files={"spec.lbn": NET}, setup=fifo_with_reader("graph.fifo"),
+         post=fifo_read("graph.fifo", "digraph")),
+    Case(STREAMS, "dot-to-stdout", ("show", "spec.lbn", "--dot", "/dev/stdout"), 0,
+         'digraph "p"', "`show --dot /dev/stdout | dot -Tpng` (allowed: the graph alone on "
+         "standard output, the listing on standard error)", files={"spec.lbn": NET},
+         subprocess=True),
+    Case(STREAMS, "dot-to-directory", ("show", "spec.lbn", "--dot", "graphs"), 1,
+         "it is a directory, not a regular file", "`show --dot graphs` where `graphs/` is a "
+         "folder", files={"spec.lbn": NET}, setup=directory("graphs")),
+    Case(STREAMS, "json-stdout-closed", ("check", "spec.lbn", "--json"), 1,
+         "standard output is closed", "`check --json >&-`: standard output closed",
+         files={"spec.lbn": NET}, subprocess=True, stdout_closed=True),
+    Case(STREAMS, "solve-into-head", ("solve", "spec.lbn", "--out", "out"), 141, "",
+         "`lbdsl solve spec.lbn | head -1` (allowed: the results are written; 141, the status "
+         "of a closed pipe)", files={"spec.lbn": LONG}, subprocess=True, hang_up="invert p",
+         post=has("out/invert-p/result.npz")),
+    Case(HOSTILE, "lock-is-a-link", ("solve", "spec.lbn", "--out", "out"), 1,
+         "is a symbolic link", "a symbolic link planted at `out/invert-p/.lbdsl.lock` "
+         "(it would create the file it names)", files={"spec.lbn": GOOD},
+         setup=planted_link("out/invert-p/.lbdsl.lock", "planted"), post=nothing_outside()),
+    solve(HOSTILE, "figure-is-a-directory", invert("figures = true"), 1,
+          "reconstruction.png: it is a directory", "a folder where `reconstruction.png` goes",
+          setup=directory("out/invert-p/reconstruction.png")),
+    Case(HOSTILE, "long-network-name", ("solve", "spec.lbn", "--out", "out"), 0, "wrote out/",
+         "a network named with 300 letters (allowed: its folder name is cut, with a hash)",
+         files={"spec.lbn": GOOD.replace("network p", f"network {LONG_NAME}")
+                .replace("invert p", f"invert {LONG_NAME}")}),
+    Case(HOSTILE, "matplotlib-cache", ("solve", "spec.lbn", "--out", "out"), 0, "wrote out/",
+         "figures drawn with `HOME` in the working directory (allowed: matplotlib's cache and "
+         "configuration go to a private temporary folder, not `~/.cache`, `~/.config`)",
+         files={"spec.lbn": invert("figures = true")}, subprocess=True,
+         env={"HOME": "home", "XDG_CACHE_HOME": None, "XDG_CONFIG_HOME": None,
+              "MPLCONFIGDIR": None}, post=no_file("home")),
+    solve(DATA, "idx-of-no-images", NET + 'train p {\n    data = idx("none-idx3-ubyte")\n'
+          '    optimizer = implicit_sgd(epochs = 1)\n    figures = false\n}\n', 1,
+          "holds no images", "a well-formed IDX file of 0 images",
+          files={"none-idx3-ubyte": _idx_of_no_images}),
+    solve(HOSTILE, "data-is-a-fifo", DATA_SPEC, 1, "it is a FIFO, not a regular file",
+          "`data = load(\"f.npy\")` where `f.npy` is a FIFO nobody writes to (it would wait "
+          "for ever)", setup=lambda w: os.mkfifo(w / "f.npy")),
+    solve(RESUME, "resume-checkpoint-is-a-link", LONG, 1, "it is a symbolic link",
+          "`--resume` where `checkpoint.npz` is a link planted in the task folder", "--resume",
+          setup=interrupted_invert(_link_elsewhere)),
+    Case(SIZE, "out-of-memory", ("solve", "spec.lbn", "--out", "out"), 1, "out of memory",
+         "a 0.8 GB parameter (inside the size limit) on a machine of 1 GiB",
+         files={"spec.lbn": NET.replace("8x16", "100000x1000").replace("u : 4x4", "u : 1000")
+                .replace("b : 8 ", "b : 100000 ") + "invert p {\n    truth = linspace(0, 1)\n"
+                "    data = forward(truth)\n    figures = false\n}\n"},
+         subprocess=True, memory=1024**3),
+]
+
+
 def _absent(path: Path) -> None:
     assert not path.exists(), f"{path} was written"
+
+
+CASES += THIRD_ROUND
+
+# rows kept beside the code they exercise (they import this module's helpers, hence last)
+from cases_readers import READER_CASES  # noqa: E402
+from cases_scheduler import SCHEDULER_CASES  # noqa: E402
+
+CASES += READER_CASES + SCHEDULER_CASES

@@ -98,6 +98,9 @@ def _idx_images(spec: IdxData, spec_dir: Path) -> tuple[np.ndarray, np.ndarray |
     if raw.ndim < 2:
         raise DataError(f"{spec.images}: an IDX file of images has a sample axis and at least "
                         f"one more, got shape {raw.shape}")
+    if raw.shape[0] == 0 or 0 in raw.shape[1:]:
+        raise DataError(f"{spec.images}: the IDX file holds no images (its header says "
+                        f"{'x'.join(map(str, raw.shape))})")
     scale = float(np.iinfo(raw.dtype).max) if raw.dtype.kind in "iu" else 1.0
     images = raw.astype(np.float64) / scale
     if not np.all(np.isfinite(images)):
