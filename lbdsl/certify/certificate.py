@@ -5,7 +5,9 @@ Routes, in order (docs/certificate.md derives each):
 1. **single layer** ``N(u) = prox_Ψ(W u + b)``: inversion minimises ``B_Ψ(f, W u + b) + αJ(u)``,
    convex for every ``W`` because ``B_Ψ(f, ·)`` is convex — exact, no condition on λ, ρ.
 2. **symbolic** — every layer a tied residual ``u_l = u_{l−1} ± A_lᵀ prox(A_l u_{l−1} + b_l)``
-   in one chain: ``Q = A(λ, ρ) ⊗ I`` and ``A ⪰ 0`` is decided exactly (:mod:`.symbolic`).
+   in one chain: ``Q = A(λ, ρ) ⊗ I`` and ``A ⪰ 0`` is decided exactly (:mod:`.symbolic`) — up
+   to :data:`~.symbolic.EXACT_LIMIT` blocks; a longer chain is decided on the same ``A`` in
+   floating point, the rounding counted against it (kind ``numeric``; the note says so).
 3. **numeric** — anything else: ``H_ρ ⪰ 0`` by eigenvalues (:mod:`.numeric`).
 """
 
@@ -21,9 +23,11 @@ from ..lift.compact import LiftedProblem, lift
 from ..lift.network import lifted_network
 from ..lift.structure import structure
 from .fixes import Fix, round_up, search
-from .numeric import DENSE_LIMIT, certify_numeric, hessian_blocks
+from .numeric import DENSE_LIMIT, _dense, certify_numeric, hessian_blocks
 from .weights import WEIGHT_RANGE
-from .symbolic import Matrix, SymbolicResult, certify_blocks, coefficient_matrix
+from . import symbolic
+from .symbolic import (Sparse, SymbolicResult, certify_blocks, coefficient_matrix, rational,
+                       verdict_blocks)
 
 __all__ = ["Culprit", "Certificate", "Fix", "certify", "certify_network", "RHO_GRID",
            "WEIGHT_RANGE"]
@@ -34,6 +38,9 @@ RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
 #: (size(u) + size(z)) for which it tests them (each test is an eigenvalue problem).
 FIX_GRID = RHO_GRID[::2]
 FIX_LIMIT = 1000
+#: The longest tied chain (in blocks) whose fix search explores with exact tests; a longer one
+#: explores in floating point and tests what it prints exactly (each exact test costs O(p²)).
+SEARCH_EXACT = 200
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,8 @@ def _layer_name(lp: LiftedProblem, layer) -> str:  # noqa: ANN001
     return lp.u_blocks[layer.output_block].name
 
 
-def _tied_chain(lp: LiftedProblem) -> tuple[Matrix, Matrix]:
-    """Block coefficients ``k``, ``m`` (square in u-blocks) of a tied chain (route 2)."""
+def _tied_chain(lp: LiftedProblem) -> tuple[Sparse, Sparse]:
+    """Block coefficients ``k``, ``m`` (square in u-blocks, sparse) of a tied chain (route 2)."""
     p = len(lp.u_blocks)
     k = coefficient_matrix((1, p), {(0, lp.output_block): 1})
     entries: dict[tuple[int, int], object] = {}
@@ -181,34 +188,64 @@ def _single_layer(name: str, lam: float, rho: float | None, modulus: float) -> C
                "min_u B_Ψ(f, W u + b) + αJ(u) is a convex problem (no condition on λ, ρ)"])
 
 
-def _symbolic(lp: LiftedProblem, k: Matrix, m: Matrix, lam: float,
+def _symbolic(lp: LiftedProblem, k: Sparse, m: Sparse, lam: float,
               rho: float | None, modulus: float) -> Certificate:
     res = certify_blocks(k, m, lam, rho, modulus)
-    cert = Certificate(lp.network.name, bool(res.certified if rho is not None else res.certifiable),
-                       "symbolic", lam, rho, modulus, route="tied residual chain: Q = A(λ, ρ) ⊗ I")
+    route = "tied residual chain: Q = A(λ, ρ) ⊗ I"
+    if not res.exact:
+        route += ", λ_min(A) in floating point"
+    verdict = res.certified if rho is not None else res.certifiable
+    cert = Certificate(lp.network.name, bool(verdict), "symbolic" if res.exact else "numeric",
+                       lam, rho, modulus, route=route)
     cert.rho_min = res.rho_min
     exact = res.rho_min_exact()
     cert.rho_min_exact = None if exact is None else str(exact)
-    p = len(res.b_matrix)
+    p = res.blocks
     if p <= 30:
         cert.a_matrix = [[str(e) for e in row] for row in res.a_matrix().tolist()]
+    lo, hi = res.lambda_min_b
+    if not res.exact:
+        cert.notes.append(
+            f"numeric route: the exact certificate is limited to {symbolic.EXACT_LIMIT - 1} "
+            f"layers (this chain has {p - 1}); λ_min(A) of the tridiagonal A ({p}×{p}) is "
+            f"bracketed in float64 — LAPACK's bisection, confirmed by Sturm counts with A's "
+            f"diagonal rounded down and up — and the bracket's half-width "
+            f"{float(hi - lo) / 2:.1e} is counted against the network")
+        if not res.certifiable and hi > 0:
+            cert.notes.append(f"λ_min(λkᵀk − M − Mᵀ) = {res.lambda_min_b_float:.6g} ± "
+                              f"{float(hi - lo) / 2:.1e}: floating point cannot tell its sign; "
+                              "no verdict")
+        elif rho is not None and not res.certified and 1 / rational(rho) <= hi:
+            cert.notes.append(f"1/ρ = {1 / rho:.6g} lies within the floating-point bracket of "
+                              "λ_min: no verdict at this ρ")
+    else:
+        if p > 30:
+            cert.notes.append(f"decided in exact rational arithmetic ({p} blocks)")
+        if res.certifiable and exact is None:
+            cert.notes.append(
+                f"rho_min_exact is not written: the threshold is 1/λ_min with λ_min the smallest "
+                f"root of det(xI − B), of degree {p} (written up to {symbolic.POLY_LIMIT - 1} "
+                f"layers and {symbolic.POLY_TEXT_DIGITS}-digit coefficients); rho_min is from its "
+                "exact bracket")
     rho_eval = rho if rho is not None else (2 * res.rho_min if res.rho_min else math.inf)
     exact_margin = res.lambda_min_b_float - (0.0 if math.isinf(rho_eval) else 1 / rho_eval)
     cert.margin, cert.tolerance = _cross_check(lp, res, lam, rho_eval, exact_margin, cert)
     if rho is None and res.certifiable:
         cert.notes.append(f"margin reported at ρ = 2·ρ_min = {rho_eval:.6g}")
     if not cert.certified:
-        _symbolic_culprits(lp, k, m, cert)
+        _symbolic_culprits(lp, k, m, cert, res)
     return _counted(cert)
 
 
 def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
                  exact: float, cert: Certificate) -> tuple[float, float]:
-    """Compare the exact λ_min(A) with eigenvalues of the assembled Q (small) or of A."""
+    """Compare λ_min(A) with eigenvalues of the assembled Q (small), of the tridiagonal A by
+    another LAPACK algorithm (QR, up to :data:`~.symbolic.CROSS_CHECK_LIMIT` blocks), or with
+    float64 pivot counts at the ends of the bracket (longer chains); nothing of size p²."""
     inv_rho = 0.0 if math.isinf(rho) else 1 / rho
     if lp.u_size <= 300:
-        mats = hessian_blocks(lp)
         n = lp.u_size
+        mats = {"K": _dense(lp.K, n), "M": _dense(lp.M, n)}   # V and W are not needed
         ms = np.zeros((n, n))
         for layer in lp.layers:  # the same re-indexing as _tied_chain, on the full matrices
             rows = slice(lp.u_blocks[layer.base_block].offset,
@@ -220,17 +257,22 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
         numeric = float(np.linalg.eigvalsh(q)[0])
         what = f"eigenvalues of the assembled Q ({n}×{n})"
     else:
-        b = np.array([[float(e) for e in row] for row in res.b_matrix])
-        a = b - inv_rho * np.eye(b.shape[0])
-        numeric = float(np.linalg.eigvalsh(a)[0])
-        what = f"eigenvalues of A ({a.shape[0]}×{a.shape[0]})"
+        numeric = res.float_lambda_min(inv_rho)
+        what = f"QR eigenvalues of the tridiagonal A ({res.blocks}×{res.blocks})"
+    lo, hi = res.lambda_min_b
+    if numeric is None:      # a long chain: QR would cost O(p²); its bracket's counts stand
+        cert.notes.append(f"no second eigenvalue algorithm beyond {symbolic.CROSS_CHECK_LIMIT} "
+                          "blocks (QR is O(p²)): the bracket is LAPACK's bisection confirmed by "
+                          "the Sturm counts written in lbdsl/certify/symbolic.py")
+        return exact, float((hi - lo) / 2)
     tol = 1e3 * np.finfo(float).eps * max(1.0, abs(lam) + 2 + inv_rho + cert.modulus) * \
         max(lp.u_size, 1)
     agree = abs(numeric - exact) <= tol
-    cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, exact "
+    label = "exact" if res.exact else "bisection"
+    cert.notes.append(f"numeric cross-check ({what}): λ_min = {numeric:.6g}, {label} "
                       f"{exact:.6g}, {'agree' if agree else 'DISAGREE'} within {tol:.1e}")
-    lo, hi = res.lambda_min_b
-    # the verdict is exact; the margin is known to the width of its rigorous bracket
+    # the verdict is exact (or counts the rounding bound); the margin is known to the width of
+    # its bracket
     return exact, float((hi - lo) / 2)
 
 
@@ -240,39 +282,49 @@ def _m_row(lp: LiftedProblem, layer, m_dense: np.ndarray) -> np.ndarray:  # noqa
     return m_dense[start:start + lp.u_blocks[layer.output_block].size]
 
 
-def _chain_verdict(k: Matrix, m: Matrix):  # noqa: ANN202 - a fixes.Verdict
-    """The exact verdict of a tied chain with blocks ``k``, ``m``, for :func:`.fixes.search`:
-    at ρ, or the smallest ρ (rounded up, and checked exactly) where it holds."""
+def _chain_verdict(k: Sparse, m: Sparse, exact: bool | None = None):  # noqa: ANN202
+    """The verdict of a tied chain with blocks ``k``, ``m``, for :func:`.fixes.search`: at ρ,
+    or the smallest ρ (rounded up, and checked) where it holds — by the certificate's own route
+    (``exact`` None), or forced.  Its ``confirm`` attribute is the certificate's route."""
     def verdict(lam: float, rho: float | None, mu: float) -> bool | float | None:
-        res = certify_blocks(k, m, lam, rho, mu)
         if rho is not None:
-            return bool(res.certified)
+            return verdict_blocks(k, m, lam, rho, mu, exact)
+        res = certify_blocks(k, m, lam, None, mu, exact)
         if not res.certifiable or res.rho_min is None:
             return None
         shown = round_up(res.rho_min)
         for _ in range(4):   # the bracket's midpoint can sit a rounding below the threshold
-            if certify_blocks(k, m, lam, shown, mu).certified:
+            if verdict_blocks(k, m, lam, shown, mu, exact):
                 return shown
             shown = round_up(shown * 1.001)
         return None
+    verdict.confirm = verdict if exact is None else _chain_verdict(k, m)  # type: ignore
     return verdict
 
 
-def _plus_signs(m: Matrix) -> Matrix:
+def _chain_search_verdict(k: Sparse, m: Sparse):  # noqa: ANN202
+    """The fix search's verdict of a tied chain: it explores in floating point (O(p) per
+    candidate, conservative: what it certifies the exact route certifies) where the chain is
+    longer than :data:`SEARCH_EXACT` blocks, and every fix it prints is tested by the
+    certificate's own route (``confirm``)."""
+    return _chain_verdict(k, m, None if m.shape[0] <= SEARCH_EXACT else False)
+
+
+def _plus_signs(m: Sparse) -> Sparse:
     """``m`` with every `−` tied layer made `+` (the layer's two entries change sign)."""
-    flipped = [list(row) for row in m]
-    for i, row in enumerate(m):
-        for j, value in enumerate(row):
-            if i != j and value < 0:       # the (base, output) entry is the layer's sign
-                flipped[i][j], flipped[i][i] = -value, -m[i][i]
-    return flipped
+    flipped = dict(m.entries)
+    for (i, j), value in m.entries.items():
+        if i != j and value < 0:           # the (base, output) entry is the layer's sign
+            flipped[(i, j)], flipped[(i, i)] = -value, -m.entries.get((i, i), 0)
+    return Sparse(m.shape, flipped)
 
 
-def _symbolic_culprits(lp: LiftedProblem, k: Matrix, m: Matrix, cert: Certificate) -> None:
+def _symbolic_culprits(lp: LiftedProblem, k: Sparse, m: Sparse, cert: Certificate,
+                       res: SymbolicResult) -> None:
     minus = [layer for layer in lp.layers if layer.step.sign < 0]  # type: ignore[union-attr]
-    verdict = _chain_verdict(k, m)
+    verdict = _chain_search_verdict(k, m)
     cert.fixes = search(verdict, cert.lam, cert.rho, cert.modulus, 1.0,
-                        plus=_chain_verdict(k, _plus_signs(m)) if minus else None)
+                        plus=_chain_search_verdict(k, _plus_signs(m)) if minus else None)
     tested = _tested(cert, "λ up to 1000×, an input modulus up to 1000"
                      + (", the `+` sign" if minus else ""))
     by_line: dict[int | None, list] = {}
@@ -286,12 +338,11 @@ def _symbolic_culprits(lp: LiftedProblem, k: Matrix, m: Matrix, cert: Certificat
             tested))
     if minus:
         return
-    if cert.rho is not None and verdict(cert.lam, None, cert.modulus) is not None:
+    if cert.rho is not None and res.certifiable:
         cert.culprits.append(Culprit(
             "ρ", None, f"ρ = {cert.rho:g} is below the threshold ρ_min = {cert.rho_min:.6g}",
             tested))
         return
-    res = certify_blocks(k, m, cert.lam, None, cert.modulus)
     worst = int(np.argmax(np.abs(res.eigvec)))
     owner = next((layer for layer in lp.layers if worst in (layer.output_block,
                                                             layer.base_block)), lp.layers[0])

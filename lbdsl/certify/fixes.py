@@ -14,6 +14,11 @@ candidates, in the order they are tried and shown (the first that certifies of e
 
 ``Fix.change`` is the change itself (``lam``, ``rho``, ``modulus``, ``sign``), so that a test
 can apply every printed hint and see the verdict change.
+
+A verdict may carry a ``confirm`` attribute, another verdict: the candidates are then explored
+with the first (a cheaper one — the floating-point route of a long tied chain) and every value
+shown is tested with ``confirm`` (the certificate's own route); a value it does not confirm is
+not shown.
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ def _with_rho(verdict: Verdict, lam: float, rho: float | None, mu: float
     return {} if rho is None else {"rho": float(threshold)}
 
 
+def _confirm(verdict: Verdict) -> Verdict:
+    """The verdict that tests what is shown (module docstring)."""
+    return getattr(verdict, "confirm", verdict)
+
+
 def _rho_text(change: dict[str, Any]) -> str:
     return f", rho = {change['rho']:g}" if "rho" in change else ""
 
@@ -75,18 +85,22 @@ def search(verdict: Verdict, lam: float, rho: float | None, modulus: float, scal
     if plus is not None:
         fixes.extend(_ladder(plus, lam, rho, modulus, "use `+` in the `−` tied layers",
                              {"sign": "+"}, with_lambda=True))
+    confirm = _confirm(verdict)
+    confirming = confirm is not verdict
     if rho is not None:
-        threshold = verdict(lam, None, modulus)
+        threshold = confirm(lam, None, modulus)
         if threshold is not None:
             fixes.append(Fix(f"set rho = {threshold:g} (or more)", {"rho": float(threshold)}))
     lam_fix = _smallest(lambda x: _with_rho(verdict, x, rho, modulus), lam,
-                        [f * lam for f in LAMBDA_LADDER])
+                        [f * lam for f in LAMBDA_LADDER],
+                        (lambda x: _with_rho(confirm, x, rho, modulus)) if confirming else None)
     if lam_fix is not None:
         value, change = lam_fix
         change = {"lam": value, **change}
         fixes.append(Fix(f"set lambda = {value:g}{_rho_text(change)}", change))
     mu_fix = _smallest(lambda x: _with_rho(verdict, lam, rho, x), modulus,
-                       [step * scale for step in MODULUS_LADDER if step * scale > modulus])
+                       [step * scale for step in MODULUS_LADDER if step * scale > modulus],
+                       (lambda x: _with_rho(confirm, lam, rho, x)) if confirming else None)
     if mu_fix is not None:
         value, change = mu_fix
         change = {"modulus": value, **change}
@@ -96,10 +110,22 @@ def search(verdict: Verdict, lam: float, rho: float | None, modulus: float, scal
 
 
 def _smallest(test: Callable[[float], dict[str, Any] | None], below: float,
-              ladder: list[float], steps: int = 8) -> tuple[float, dict[str, Any]] | None:
+              ladder: list[float], confirm: Callable[[float], dict[str, Any] | None] | None = None,
+              steps: int = 8) -> tuple[float, dict[str, Any]] | None:
     """The first value of ``ladder`` for which ``test`` gives a change, narrowed by ``steps``
     geometric bisections towards the last value that failed (``below`` before the ladder), then
-    rounded up — and tested once more, so that the value shown is one that certifies."""
+    rounded up — and tested once more (by ``confirm`` when given), so that the value shown is
+    one that certifies."""
+    if confirm is not None:
+        found = _smallest(test, below, ladder, None, steps)
+        if found is None:
+            return None
+        shown = round_up(found[0], 3)
+        for value in (shown, found[0]):
+            change = confirm(value)
+            if change is not None:
+                return value, change
+        return None
     fail = below
     for value in ladder:
         change = test(value)
@@ -124,6 +150,8 @@ def _ladder(verdict: Verdict, lam: float, rho: float | None, modulus: float, wha
     """``what`` at this λ, else at the first λ of the ladder that certifies with it."""
     for factor in (1.0, *(LAMBDA_LADDER if with_lambda else ())):
         change = _with_rho(verdict, factor * lam, rho, modulus)
+        if change is not None and _confirm(verdict) is not verdict:
+            change = _with_rho(_confirm(verdict), factor * lam, rho, modulus)
         if change is not None:
             if factor != 1.0:
                 change = {"lam": factor * lam, **change}
