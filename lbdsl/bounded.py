@@ -151,6 +151,12 @@ def npz_array(npz: Any, key: str, what: str, limit: int = MAX_PARAM_BYTES) -> np
     the member's data: the stored bytes of a stored member (within the archive), at most
     1032 × the compressed bytes of a deflated one (DEFLATE's ceiling), and the declared
     uncompressed size of any."""
+    _npz_declared(npz, key, what, limit)
+    return npz[key]
+
+
+def _npz_declared(npz: Any, key: str, what: str, limit: int) -> int:
+    """The bytes ``npz[key]`` needs as float64, once :func:`npz_array`'s checks pass."""
     info = npz.zip.getinfo(_member(npz, key))
     with npz.zip.open(info) as fh:
         shape, dtype = npy_header(fh)
@@ -162,20 +168,32 @@ def npz_array(npz: Any, key: str, what: str, limit: int = MAX_PARAM_BYTES) -> np
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         present = min(present, _DEFLATE_RATIO * packed)
     check_declared(what, shape, dtype, present - header, limit)
-    return npz[key]
+    return 8 * math.prod(int(d) for d in shape)
 
 
 def read_npz(path: str | Path, limit: int = MAX_PARAM_BYTES) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` archive at ``path`` (never a pickle), each checked with
     :func:`npz_array` (a message names the member, `` `W` ``; the caller names the file).
     :class:`BoundError` for a file that is no zip archive, ``OSError`` / ``ValueError`` /
-    ``zipfile.BadZipFile`` / … for a damaged one."""
+    ``zipfile.BadZipFile`` / … for a damaged one.  The arrays *together* stay within
+    ``limit``: each is checked against what the ones before it left (many arrays each under
+    the limit are still one bomb)."""
+    check_regular(path)
     with open(path, "rb") as fh:
         if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
             raise BoundError("it is not an .npz archive (it does not start with the zip "
                              "signature)")
+    arrays: dict[str, np.ndarray] = {}
+    left = limit
     with np.load(path, allow_pickle=False) as npz:
-        return {key: np.array(npz_array(npz, key, f"`{key}`", limit)) for key in npz.files}
+        for key in npz.files:
+            need = _npz_declared(npz, key, f"`{key}`", limit)
+            if need > left:
+                raise BoundError(f"its arrays together declare more than the limit of "
+                                 f"{format_bytes(limit)} as float64 (at `{key}`)")
+            arrays[key] = np.array(npz[key])
+            left -= need
+    return arrays
 
 
 def gunzip(data: bytes, what: str, cap: int, *, prefix: bool = False) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import LbdslError, SpecError
+from .terminal import visible
 
 __all__ = ["main"]
 
@@ -182,8 +183,13 @@ def _private_matplotlib_home() -> None:
 def _output_status(status: int, guard: Any, argv: list[str] | None) -> int:
     """The exit status once standard output is accounted for: 141 (the shell's status for a
     closed pipe) when the reader left before the end and the command had succeeded — its
-    files are written all the same; 1 and one line when output was closed from the start and
-    the command's product is what it prints (``check``, ``show``)."""
+    files are written all the same; one line (and 1 unless the command failed already) when
+    standard output could not be written (a full disk), or was closed from the start and the
+    command's product is what it prints (``check``, ``show``)."""
+    if guard.failed is not None:   # said whatever the status: the answer did not arrive
+        print(f"error: cannot write to standard output: "
+              f"{guard.failed.strerror or guard.failed}", file=sys.stderr)
+        return status or 1
     if status != 0:
         return status
     if guard.broken:
@@ -199,7 +205,6 @@ def _output_status(status: int, guard: Any, argv: list[str] | None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     from .tasks.progress import Stopped, stop_status
-    from .terminal import visible
 
     args = _parser().parse_args(argv)
     if args.command is None:  # a command is required; say which there are
@@ -271,7 +276,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
         write_text_atomic(Path(args.dot), "\n".join(to_dot(n) for n in program.networks.values()),
                           streams=True)
-        print(f"wrote {args.dot}", file=listing)
+        print(visible(f"wrote {args.dot}"), file=listing)
     return 0
 
 
@@ -313,7 +318,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise LbdslError(f"{path} exists; use --force to overwrite it")
     write_text_atomic(path, starter_spec(path.stem))
-    print(f"wrote {path}: run `lbdsl check {path}` then `lbdsl solve {path}`")
+    print(visible(f"wrote {path}: run `lbdsl check {path}` then `lbdsl solve {path}`"))
     return 0
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_MAGNITUDE", "MAX_PARAM_BYTES", "too_large"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_MAGNITUDE", "MAX_PARAM_BYTES", "MAX_SPEC_BYTES", "too_large"]
 
 #: The one size limit (bytes as float64): of any array read from a file or generated for a
 #: task, and of a network's parameters (and variables) together (:mod:`lbdsl.ir.build`).
 MAX_PARAM_BYTES = 2 * 1024**3
+#: The largest spec file lbdsl reads (a hand-written spec is a few kilobytes; an imported
+#: model's, its weights in an .npz beside it, rarely a megabyte)
+MAX_SPEC_BYTES = 4 * 1024**2
 #: The deepest nesting of a JSON document lbdsl reads (a checkpoint's ``meta`` needs ~15).
 MAX_JSON_DEPTH = 64
 

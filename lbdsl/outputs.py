@@ -35,6 +35,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, streams: bool = False) -> Non
                 handle.write(data)
             return
         _check_replaceable(path)
+    except BrokenPipeError:     # a stream's reader left: the caller's exit status says so
+        raise
     except ValueError as exc:   # a NUL byte in the name
         raise SolveError(f"cannot write {path!r}: {exc}") from None
     except OSError as exc:

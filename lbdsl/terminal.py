@@ -78,11 +78,18 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+#: Unicode's invisible direction marks and overrides: text around them displays in another
+#: order than it reads ("Trojan Source"), so a reviewer would not see what a spec says
+_BIDI = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+
+
 def is_control(ch: str) -> bool:
-    """A character that moves or drives a terminal rather than printing: C0 and C1 controls,
-    DEL, and the Unicode line and paragraph separators (tab is not one: it prints as space)."""
+    """A character that moves or drives a terminal rather than printing, or that reorders
+    what is displayed: C0 and C1 controls, DEL, the Unicode line and paragraph separators and
+    the bidirectional marks and overrides (tab is not one: it prints as space)."""
     code = ord(ch)
-    return (code < 0x20 and ch != "\t") or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029)
+    return ((code < 0x20 and ch != "\t") or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029)
+            or code in _BIDI)
 
 
 def visible(text: str, keep_newlines: bool = True) -> str:
@@ -93,37 +100,46 @@ def visible(text: str, keep_newlines: bool = True) -> str:
 
 
 class Guarded:
-    """A standard stream whose reader may leave (``lbdsl solve spec.lbn | head -1``) or that
-    was closed before the start (``>&-``): writes after that are dropped, not raised, so the
-    run goes on and writes its results; :attr:`broken` and :attr:`closed_at_start` say what
-    happened, for the exit status.  Everything else is the wrapped stream's."""
+    """A standard stream whose reader may leave (``lbdsl solve spec.lbn | head -1``), that
+    cannot be written (``> /dev/full``) or that was closed before the start (``>&-``): writes
+    after that are dropped, not raised, so the run goes on and writes its results;
+    :attr:`broken`, :attr:`failed` and :attr:`closed_at_start` say what happened, for the exit
+    status.  Everything else is the wrapped stream's."""
 
     def __init__(self, stream: Any, closed_at_start: bool = False) -> None:
         self._stream = stream
         self.closed_at_start = closed_at_start
         self.broken = False
+        self.failed: OSError | None = None   # another write error (a full disk: /dev/full)
 
-    def _lost(self) -> None:
-        self.broken = True
+    def _lost(self, exc: OSError) -> None:
+        if isinstance(exc, BrokenPipeError):
+            self.broken = True
+        else:
+            self.failed = self.failed or exc
         try:  # the interpreter's last flush must not meet the broken pipe again
             os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
         except (OSError, ValueError, AttributeError):
             pass
 
+    @property
+    def lost(self) -> bool:
+        return self.broken or self.failed is not None
+
     def write(self, text: Any) -> int:
-        if not self.broken:
+        if not self.lost:
             try:
                 return self._stream.write(text)
-            except BrokenPipeError:
-                self._lost()
+            except OSError as exc:
+                self._lost(exc)
         return len(text)
 
     def flush(self) -> None:
-        if not self.broken:
+        if not self.lost:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._lost()
+            except OSError as exc:
+                self._lost(exc)
 
     @property
     def buffer(self) -> Any:
@@ -141,19 +157,19 @@ class _GuardedBuffer:
         self._raw, self._owner = raw, owner
 
     def write(self, data: bytes) -> int:
-        if not self._owner.broken:
+        if not self._owner.lost:
             try:
                 return self._raw.write(data)
-            except BrokenPipeError:
-                self._owner._lost()
+            except OSError as exc:
+                self._owner._lost(exc)
         return len(data)
 
     def flush(self) -> None:
-        if not self._owner.broken:
+        if not self._owner.lost:
             try:
                 self._raw.flush()
-            except BrokenPipeError:
-                self._owner._lost()
+            except OSError as exc:
+                self._owner._lost(exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)

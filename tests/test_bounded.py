@@ -407,3 +407,21 @@ def test_complex_onnx_weights_are_refused_not_cast(dtype, tmp_path):
     with pytest.raises(ImportRefused, match=f"m.onnx: initializer 'W' holds {name} data, not "
                        "real numbers$"):
         lbdsl.import_onnx(_onnx(tmp_path, w), tmp_path / "out")
+
+
+def test_an_archive_of_many_arrays_each_under_the_limit_is_bounded_in_total(tmp_path):
+    """Four arrays of 100 entries (800 bytes as float64 each) against a limit of 2,000 bytes:
+    the third is refused before it is read, whatever the first two left."""
+    path = tmp_path / "many.npz"
+    np.savez(path, **{f"a{i}": np.zeros(100) for i in range(4)})
+    assert len(bounded.read_npz(path, limit=3200)) == 4          # exactly the limit: read
+    with pytest.raises(BoundError, match="its arrays together declare more than the limit"):
+        bounded.read_npz(path, limit=2000)
+
+
+def test_a_fifo_is_never_opened_as_an_archive(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "w.npz")
+    with pytest.raises(BoundError, match="it is a FIFO"):
+        bounded.read_npz(tmp_path / "w.npz")

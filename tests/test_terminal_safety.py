@@ -56,3 +56,10 @@ def test_guarded_drops_what_a_departed_reader_would_get() -> None:
     out.write("second\n")      # the reader left: dropped, not raised
     out.flush()
     assert out.broken and pipe.getvalue() == "first\n"
+
+
+def test_bidirectional_overrides_are_controls() -> None:
+    """'Trojan Source': U+202E and its kin reorder what a reviewer sees."""
+    for code in (0x202A, 0x202E, 0x2066, 0x2069, 0x200F, 0x061C):
+        assert is_control(chr(code)) and visible(chr(code)) == f"\\u{code:04x}"
+    assert not is_control("\u2030")     # per mille: printable

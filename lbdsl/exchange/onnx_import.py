@@ -43,10 +43,11 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from ..bounded import BoundError, check_regular, format_bytes
 from ..errors import LbdslError
 from ..outputs import write_npz_atomic, write_text_atomic
 from ..prox.registry import NOT_PROXIMAL, PROXIMAL_NOT_IN_CATALOGUE
-from ..ir.params import MAX_PARAM_BYTES
+from ..limits import MAX_PARAM_BYTES
 from .onnx_linear import (KEYWORDS, Lin, Term, Var, Weight, attrs, identifier, label, number,
                           printable)
 from .onnx_maps import LinearOps
@@ -101,7 +102,14 @@ def read_model(path: str | Path) -> Any:
             from None
     path = Path(path)
     try:
+        check_regular(path)     # a FIFO would wait for a writer; /dev/zero never ends
+        size = path.stat().st_size
+        if size > MAX_PARAM_BYTES:   # protobuf's own limit is 2 GiB too
+            raise BoundError(f"it holds {format_bytes(size)}, more than the limit of "
+                             f"{format_bytes(MAX_PARAM_BYTES)}")
         data = path.read_bytes()
+    except BoundError as exc:
+        raise LbdslError(f"cannot read {path}: {exc}") from None
     except OSError as exc:
         raise LbdslError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:

@@ -635,7 +635,14 @@ def build_network(net: tree.Network, file_dir: Path | str = ".", *, source: str 
 
     Raises :class:`SpecError` with every independent problem (``source`` lets it quote lines).
     """
+    # plain statements count as a repeat's copies do (a repeat's own check says more)
+    plain = sum(not isinstance(st, tree.Repeat) for st in net.body)
+    if plain > MAX_UNROLLED_STATEMENTS:
+        raise SpecError.at(net.name.span, f"network `{net.name.id}` has {plain:,} statements; "
+                           f"a network may have at most {MAX_UNROLLED_STATEMENTS:,}",
+                           "split it, or use `repeat`", source)
     builder = _NetworkBuilder(net, Path(file_dir), source, max_param_bytes)
+    builder.unrolled = plain
     builder.run(net.body)
     return builder.finish()
 

@@ -285,8 +285,9 @@ class QuasiNewton:
         """The change averaged over the window since the last check; a coarse ε stage whose
         change fell to the run's ``tol`` has stopped moving (at a kink of the network its
         gradient need not reach ``stage_tol``): on to the next ε."""
-        self.change = norm(self.x - self.x_check) / ((k - self.k_check)
-                                                     * max(norm(self.x_check), 1e-12))
+        # a second check at the same iteration (a stage that stalled) measures no interval
+        steps = max(k - self.k_check, 1)
+        self.change = norm(self.x - self.x_check) / (steps * max(norm(self.x_check), 1e-12))
         self.x_check, self.k_check = self.x, k
         metrics = self.metrics()
         tol = self.settings.stopping.tol

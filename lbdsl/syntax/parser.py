@@ -13,7 +13,9 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from ..bounded import BoundError, check_regular, format_bytes
 from ..errors import Diagnostic, SourceSpan, SpecError
+from ..limits import MAX_SPEC_BYTES
 from ..terminal import is_control
 from .build import build_module
 from .grammar import grammar_locations, grammar_text
@@ -97,7 +99,14 @@ def parse_file(path: str | os.PathLike[str]) -> Module:
     """Read ``path`` as UTF-8 (a leading byte-order mark is dropped) and :func:`parse` it."""
     name = os.fspath(path)
     try:
+        check_regular(path)     # a FIFO would wait for a writer; /dev/zero never ends
+        size = os.stat(path).st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError.at(None, f"cannot read {name}: it holds {format_bytes(size)}, more "
+                               f"than a spec may ({format_bytes(MAX_SPEC_BYTES)})")
         data = Path(path).read_bytes()
+    except BoundError as exc:
+        raise SpecError.at(None, f"cannot read {name}: {exc}") from None
     except FileNotFoundError:
         raise SpecError.at(None, f"cannot read {name}: no such file") from None
     except IsADirectoryError:

@@ -74,7 +74,16 @@ def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
                                "or pass --allow-outside to let this spec write there")
         return target
     stem = DEMO_STEM if demo else Path(spec_file).stem
-    return Path("lbdsl-out") / sanitise(stem)
+    target = Path("lbdsl-out") / sanitise(stem)
+    # the default folder is inside the root unless a link on its way leads out (a cloned
+    # repository can hold `lbdsl-out` as a link): refused as a `save` that leaves it is
+    root, resolved = Path.cwd().resolve(), target.resolve()
+    if not allow_outside and not resolved.is_relative_to(root):
+        raise SpecError.at(None, f"{target} resolves to {resolved}, outside the output root "
+                           f"{root} (the working directory): a symbolic link on its way "
+                           "leads out", "remove the link, choose the folder with --out, or "
+                           "pass --allow-outside to write there")
+    return target
 
 
 class Allocator:

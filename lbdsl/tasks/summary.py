@@ -8,6 +8,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from ..terminal import visible
 from .result import TaskResult
 
 __all__ = ["summary_table"]
@@ -51,5 +52,5 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
                _num(rep.get("objective"), "{:.6g}"), psnr, _num(rep.get("time_s"), "{:.2f}s")]
         if wide:
             row.append(str(r.path) if r.path else "")
-        table.add_row(*row)
+        table.add_row(*(visible(cell) for cell in row))   # a folder name is anybody's text
     return table

@@ -52,6 +52,7 @@ class Case:
     send: tuple[int, str] | None = None    # (signal, a text): sent once the output shows it
     hang_up: str | None = None     # the reader of stdout leaves once stdout shows this text
     stdout_closed: bool = False    # run with standard output closed (`>&-`)
+    stdout_to: str | None = None   # run with standard output sent to this file (`> /dev/full`)
     memory: int | None = None      # the address-space limit in bytes (subprocess cases)
 
 
@@ -120,6 +121,8 @@ def _run_process(case: Case, workdir: Path) -> Outcome:
         command = ["sh", "-c", 'rmdir "$PWD" && exec "$0" "$@"', *command]
     if case.stdout_closed:
         command = ["sh", "-c", 'exec "$0" "$@" >&-', *command]
+    if case.stdout_to is not None:
+        command = ["sh", "-c", f'exec "$0" "$@" > {case.stdout_to}', *command]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=cwd, env=env,
                             preexec_fn=_limit_memory(case.memory or SUBPROCESS_MEMORY))
@@ -824,6 +827,11 @@ THIRD_ROUND: list[Case] = [
          "out of range", "`constant(999…9)`, a number of 5,000 digits"),
     solve(LIMITS, "forward-overflows", OVERFLOW, 1, "(the weights or the truth are too large)",
           "weights of 1e90 in three layers: `forward(truth)` overflows float64"),
+    solve(LIMITS, "hybrid-huge-weights", invert("fidelity = hybrid",
+                                                "regulariser = 0.01 * l2sq",
+                                                net=NET.replace("std = 1", "std = 1e90")),
+          0, "stalled", "`fidelity = hybrid` on weights of 1e90 (allowed: its refine stage "
+          "stalls and says so; it ended in a ZeroDivisionError)"),
     solve(LIMITS, "data-near-float-max", DATA_SPEC, 1, "beyond 1e+100 in magnitude",
           "data of 1e308, finite but beyond every square", files={"f.npy": F(np.full(8, 1e308))}),
     solve(LIMITS, "save-with-line-break", invert('save = "a\\nb"'), 2,
@@ -883,6 +891,30 @@ THIRD_ROUND: list[Case] = [
     solve(RESUME, "resume-checkpoint-is-a-link", LONG, 1, "it is a symbolic link",
           "`--resume` where `checkpoint.npz` is a link planted in the task folder", "--resume",
           setup=interrupted_invert(_link_elsewhere)),
+    Case(HOSTILE, "default-folder-is-a-link", ("solve", "spec.lbn"), 2,
+         "a symbolic link on its way leads out", "`lbdsl-out` in the working directory is a "
+         "link that leads out of it (a cloned repository can hold one)",
+         files={"spec.lbn": GOOD}, setup=planted_link("lbdsl-out", "victim"),
+         post=nothing_outside()),
+    Case(FILES, "spec-is-a-fifo", ("check", "f.lbn"), 2, "it is a FIFO, not a regular file",
+         "`lbdsl check f.lbn` where `f.lbn` is a FIFO nobody writes to",
+         setup=lambda w: os.mkfifo(w / "f.lbn")),
+    Case(FILES, "spec-is-dev-zero", ("check", "/dev/zero"), 2, "it is a character device",
+         "`lbdsl check /dev/zero`, a file that never ends"),
+    Case(DATA, "weights-is-a-fifo", ("export", "spec.lbn", "--weights", "w.npz", "--out",
+                                     "m.onnx"), 1, "it is a FIFO, not a regular file",
+         "`export --weights w.npz` where `w.npz` is a FIFO", files={"spec.lbn": NET},
+         setup=lambda w: os.mkfifo(w / "w.npz")),
+    Case(STREAMS, "escape-in-out-folder", ("solve", "spec.lbn", "--out", "o\x1b]0;owned\x07"),
+         0, "o\\x1b]0;owned\\x07", "`--out` a folder named with a terminal title sequence "
+         "(allowed: shown escaped in the summary and the messages)", files={"spec.lbn": GOOD}),
+    Case(STREAMS, "stdout-full", ("check", "spec.lbn"), 3, "cannot write to standard output",
+         "`lbdsl check spec.lbn > /dev/full`: standard output cannot be written (a certificate "
+         "that fails keeps its status 3)", files={"spec.lbn": NOT_CERTIFIED}, subprocess=True,
+         stdout_to="/dev/full"),
+    solve(STREAMS, "solve-stdout-full", GOOD, 1, "cannot write to standard output",
+          "`lbdsl solve spec.lbn > /dev/full` (the results are written all the same)",
+          subprocess=True, stdout_to="/dev/full", post=has("out/invert-p/result.npz")),
     Case(SIZE, "out-of-memory", ("solve", "spec.lbn", "--out", "out"), 1, "out of memory",
          "a 0.8 GB parameter (inside the size limit) on a machine of 1 GiB",
          files={"spec.lbn": NET.replace("8x16", "100000x1000").replace("u : 4x4", "u : 1000")

@@ -28,6 +28,8 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
     outcome = run_case(case, workdir)
     assert "Traceback" not in outcome.text, outcome.text
     assert "internal error" not in outcome.text, outcome.text
+    # nothing drives the terminal: no escape sequence from a file, a name or a message
+    assert "\x1b" not in outcome.text, repr(outcome.text)
     assert outcome.status == case.status, outcome.text
     assert case.message in outcome.text, outcome.text
     if case.status == 2 and not outcome.stderr.startswith("usage:"):

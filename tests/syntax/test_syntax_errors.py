@@ -32,6 +32,7 @@ CASES = [
     ("nul-byte", N("h = u\x00"), "2:8", "U+0000", "plain text"),
     ("escape-in-string", N('param W : 1 = load("\x1b]0;x\x07.npy")'), "2:23", "U+001B", "plain text"),
     ("escape-in-comment", N("# \x9b2J"), "2:5", "U+009B", "plain text"),
+    ("bidi-override-in-comment", N("# safe \u202e})ti(esrever"), "2:10", "U+202E", "plain text"),
     ("deep-negation", N("h = relu(" + "-" * 500 + "u)"), "2:111", "more than 100 levels", "split"),
     ("deep-brackets", N("param W : 1 = " + "[" * 500 + "1" + "]" * 500), "2:117", "more than 100 levels", "split"),
     ("long-sum", N("h = relu(" + " + ".join(["u"] * 500) + ")"), "2:12", "more than 100 levels", "split"),
