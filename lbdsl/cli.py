@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._version import __version__
 from .errors import LbdslError, SpecError
@@ -70,8 +70,34 @@ def _count(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose complaint about an unknown option names the closest known one
+    (``--outdir`` → did you mean ``--out``?)."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            import difflib
+
+            known = sorted({o for p in self._subparsers_choices() for o in
+                            p._option_string_actions if o.startswith("--")})
+            for word in message.split(":", 1)[1].split():
+                if word.startswith("--"):
+                    close = difflib.get_close_matches(word.split("=")[0], known, n=1)
+                    if close:
+                        message += f" (did you mean {close[0]}?)"
+                        break
+        super().error(message)
+
+    def _subparsers_choices(self) -> list[argparse.ArgumentParser]:
+        found = [self]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found += list(action.choices.values())
+        return found
+
+
 def _parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="lbdsl",
         description="Compile lifted Bregman networks: check convexity, invert and train.",
         epilog="Without FILE, check/show/solve use the built-in demo spec (a small ReLU "

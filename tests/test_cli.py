@@ -136,3 +136,13 @@ def test_output_into_a_closed_pipe_is_not_an_internal_error(tmp_path: Path) -> N
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.stdout.startswith("network deep")
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["solve", "--outdir", "x"], "did you mean --out?"),
+    (["check", "--jsn"], "did you mean --json?"),
+])
+def test_an_unknown_option_names_the_closest_known_one(argv, hint, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and hint in capsys.readouterr().err

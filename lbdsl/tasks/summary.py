@@ -37,7 +37,9 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
     for r in results:
         rep = r.report
         if r.kind == "train":  # optimizer, epochs, final training loss, validation PSNR
+            done = rep.get("stop_reason") == "max_iter"   # every epoch asked for was run
             rep = {**rep, "solver": {"name": rep.get("label", "")},
+                   "stop_reason": "epochs" if done else rep.get("stop_reason", ""),
                    "iterations": rep.get("epochs"), "objective": rep.get("mse_loss"),
                    "psnr": rep.get("validation_psnr")}
         solver = rep["solver"].get("name", "") if isinstance(rep.get("solver"), dict) else ""

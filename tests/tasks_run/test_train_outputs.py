@@ -51,6 +51,8 @@ def test_the_cli_writes_weights_report_and_figures(write_spec, tmp_path: Path,
     assert len(lines) == 3 and "epoch 2/2" in lines[-1]
     assert "loss" in lines[-1] and "lifted residual" in lines[-1] and "val PSNR" in lines[-1]
     assert "\x1b[" not in out and "train ae" in out  # plain lines and the summary row
+    row = next(ln for ln in out.splitlines() if ln.strip().startswith("train ae"))
+    assert " epochs " in row and "max_iter" not in row   # every epoch done: said as such
 
 
 def test_the_python_api_trains_the_same_weights(write_spec, tmp_path: Path) -> None:
