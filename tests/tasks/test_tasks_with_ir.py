@@ -69,6 +69,7 @@ def test_a_flat_input_accepts_an_image_of_its_size_but_needs_the_size():
     task, ir = build('invert flat {\n    truth = image("camera")\n    data = forward(truth)\n}\n')
     (p,) = problems(build_task, task, ir)
     assert (p.line, p.column) == (N + 2, 13) and "the image needs a size" in p.message
+    assert p.hint.startswith("give it: size = 8x8")    # the size that fits, not an example
 
 
 def test_linspace_points_must_match_a_vector_input():

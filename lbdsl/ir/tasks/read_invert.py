@@ -360,8 +360,11 @@ def _truth_shape_problems(truth: m.Truth, ctx: Context) -> list[Diagnostic]:
             return [Diagnostic(truth.spans.get("size", truth.span), f"the image is {got}, but "
                                f"{where}", f"use size = {text}" if len(shape) >= 2 else None)]
         if truth.size is None and (len(shape) < 2 or any(d != 1 for d in shape[:-2])):
+            side = math.isqrt(size)   # the size that fits this input, not a fixed example
+            fits = f"size = {side}x{side}" if side * side == size else \
+                f"size = HxW with H·W = {size}"
             return [Diagnostic(truth.span, f"the image needs a size: {where}, not an image",
-                               "give it, e.g. size = 64x64 (the image is flattened row-major)")]
+                               f"give it: {fits} (the image is flattened row-major)")]
     if isinstance(truth, m.LinspaceTruth) and truth.n is not None:
         if size != 1 and truth.n != size:
             return [Diagnostic(truth.span, f"linspace(..., n = {truth.n}) makes {truth.n} "
