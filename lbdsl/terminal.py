@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 from typing import Any
 
-__all__ = ["ASCII", "Guarded", "degrade", "guard_stdout", "is_control", "plain_console",
-           "visible", "write_utf8"]
+__all__ = ["ASCII", "Guarded", "degrade", "first_control", "guard_stdout", "is_control",
+           "plain_console", "visible", "write_utf8"]
 
 #: ASCII spellings of the characters lbdsl prints.
 ASCII = {
@@ -73,31 +74,38 @@ def write_utf8(text: str, stream: Any = None) -> None:
     buffer.flush()
 
 
-def _escape(ch: str) -> str:
-    code = ord(ch)
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-#: Unicode's invisible direction marks and overrides: text around them displays in another
-#: order than it reads ("Trojan Source"), so a reviewer would not see what a spec says
-_BIDI = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+#: the characters that move or drive a terminal rather than print — C0 and C1 controls but
+#: tab (it prints as space), DEL, the Unicode line and paragraph separators — or that reorder
+#: what is displayed: the bidirectional marks and overrides ("Trojan Source": text displays
+#: in another order than it reads)
+_CONTROLS = ("\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e"
+             "\u2066-\u2069")
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_BUT_NEWLINE = re.compile(f"(?!\n)[{_CONTROLS}]")
+_CONTROL_BUT_LINE_BREAKS = re.compile(f"(?![\n\r])[{_CONTROLS}]")
 
 
 def is_control(ch: str) -> bool:
-    """A character that moves or drives a terminal rather than printing, or that reorders
-    what is displayed: C0 and C1 controls, DEL, the Unicode line and paragraph separators and
-    the bidirectional marks and overrides (tab is not one: it prints as space)."""
-    code = ord(ch)
-    return ((code < 0x20 and ch != "\t") or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029)
-            or code in _BIDI)
+    """``ch`` is one of the characters :func:`visible` escapes."""
+    return _CONTROL.fullmatch(ch) is not None
+
+
+def first_control(text: str, line_breaks: bool = False) -> int | None:
+    """The index of the first control character in ``text`` (``line_breaks``: ``\\n`` and
+    ``\\r`` allowed), or None."""
+    match = (_CONTROL_BUT_LINE_BREAKS if line_breaks else _CONTROL).search(text)
+    return None if match is None else match.start()
 
 
 def visible(text: str, keep_newlines: bool = True) -> str:
     """``text`` with every control character written as its escape (``\\x1b``), so that it
     prints as what it is; line breaks kept when ``keep_newlines``."""
-    return "".join(ch if not is_control(ch) or (keep_newlines and ch == "\n") else _escape(ch)
-                   for ch in text)
-
+    return (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(_escape, text)
 
 class Guarded:
     """A standard stream whose reader may leave (``lbdsl solve spec.lbn | head -1``), that
@@ -126,20 +134,21 @@ class Guarded:
     def lost(self) -> bool:
         return self.broken or self.failed is not None
 
-    def write(self, text: Any) -> int:
+    def attempt(self, call: Any, *args: Any) -> Any:
+        """``call(*args)`` on a stream of this fate, unless it is lost already or loses it."""
         if not self.lost:
             try:
-                return self._stream.write(text)
+                return call(*args)
             except OSError as exc:
                 self._lost(exc)
-        return len(text)
+        return None
+
+    def write(self, text: Any) -> int:
+        written = self.attempt(self._stream.write, text)
+        return len(text) if written is None else written
 
     def flush(self) -> None:
-        if not self.lost:
-            try:
-                self._stream.flush()
-            except OSError as exc:
-                self._lost(exc)
+        self.attempt(self._stream.flush)
 
     @property
     def buffer(self) -> Any:
@@ -157,19 +166,11 @@ class _GuardedBuffer:
         self._raw, self._owner = raw, owner
 
     def write(self, data: bytes) -> int:
-        if not self._owner.lost:
-            try:
-                return self._raw.write(data)
-            except OSError as exc:
-                self._owner._lost(exc)
-        return len(data)
+        written = self._owner.attempt(self._raw.write, data)
+        return len(data) if written is None else written
 
     def flush(self) -> None:
-        if not self._owner.lost:
-            try:
-                self._raw.flush()
-            except OSError as exc:
-                self._owner._lost(exc)
+        self._owner.attempt(self._raw.flush)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)

@@ -16,7 +16,7 @@ from lark.exceptions import UnexpectedInput
 from ..bounded import BoundError, check_regular, format_bytes
 from ..errors import Diagnostic, SourceSpan, SpecError
 from ..limits import MAX_SPEC_BYTES
-from ..terminal import is_control
+from ..terminal import first_control
 from .build import build_module
 from .grammar import grammar_locations, grammar_text
 from .diagnose import explain
@@ -59,15 +59,16 @@ def parse(source: str, file: str = "<string>") -> Module:
 def _check_characters(source: str, file: str) -> None:
     """Refuse a control character (other than tab and line breaks) anywhere in a spec: it has
     no meaning in the language, and text of a spec reaches terminals and file names."""
-    for index, ch in enumerate(source):
-        if is_control(ch) and ch not in "\n\r":
-            line = source.count("\n", 0, index) + 1
-            column = index - (source.rfind("\n", 0, index) + 1) + 1
-            span = SourceSpan(file, line, column, line, column + 1)
-            raise SpecError([Diagnostic(span, f"control character U+{ord(ch):04X} in the spec",
-                                        "a spec is plain text: remove it (in a string, "
-                                        "\\n and \\t are the escapes the language knows)")],
-                            source)
+    index = first_control(source, line_breaks=True)
+    if index is not None:
+        ch = source[index]
+        line = source.count("\n", 0, index) + 1
+        column = index - (source.rfind("\n", 0, index) + 1) + 1
+        span = SourceSpan(file, line, column, line, column + 1)
+        raise SpecError([Diagnostic(span, f"control character U+{ord(ch):04X} in the spec",
+                                    "a spec is plain text: remove it (in a string, "
+                                    "\\n and \\t are the escapes the language knows)")],
+                        source)
 
 
 def _check_nesting(parse_tree: Tree, source: str, file: str) -> None:

@@ -30,6 +30,7 @@ from ..bounded import check_regular, json_loads, read_npz
 from ..errors import SolveError
 from ..ir.nodes import NetworkIR
 from ..outputs import write_bytes_atomic
+from ..terminal import visible
 
 __all__ = ["FILE", "check_compatible", "sha", "network_fingerprint", "plain", "save_npz",
            "load_npz", "READ_ERRORS", "reason", "changed"]
@@ -133,7 +134,7 @@ def reason(exc: BaseException, limit: int = 160) -> str:
     """An exception's message for a one-line error: printable, at most ``limit`` characters
     (a damaged zip directory can put a kilobyte of raw bytes in it)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    text = "".join(c if c.isprintable() else "?" for c in text)
+    text = visible(text, keep_newlines=False)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

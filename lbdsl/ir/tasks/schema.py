@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import Diagnostic, SourceSpan
 from ...syntax import tree
-from ...terminal import is_control
+from ...terminal import first_control
 from . import reader as r
 
 __all__ = ["Context", "Schema", "Read", "read_settings", "typed_task", "ALIASES",
@@ -90,7 +90,7 @@ def _read_save(expr: tree.Expr, what: str) -> str:
     path = r.string(expr, what)
     if not path.strip():
         r.fail(expr.span, f"{what} must name a directory, got an empty string")
-    if any(is_control(ch) for ch in path):   # a line break (`\n`) in a folder's name
+    if first_control(path) is not None:   # a line break (`\n`) in a folder's name
         r.fail(expr.span, f"{what} must not hold a control character such as a line break",
                "name the directory with letters, digits, `_`, `-`, `.` and `/`")
     return path
