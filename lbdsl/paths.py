@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-__all__ = ["cwd", "working_directory", "spec_file", "spec_dir"]
+__all__ = ["cwd", "working_directory", "spec_file", "spec_dir", "tidy"]
 
 _CWD: ContextVar[Path | None] = ContextVar("lbdsl_working_directory", default=None)
 
@@ -51,3 +51,17 @@ def spec_dir(file: str) -> Path:
     resolved), or :func:`cwd` for a spec given as text."""
     path = spec_file(file)
     return cwd() if path is None else path.resolve().parent
+
+
+def tidy(path: str | Path) -> Path:
+    """``path`` without ``..`` (``specs/../lbdsl-out/x`` → ``lbdsl-out/x``), for the folders
+    lbdsl writes and prints: a path with ``..`` becomes the place it leads to (symbolic links
+    resolved, as the system would follow them — never ``a/link/../b`` → ``a/b`` by text
+    alone), relative to :func:`cwd` when it lies inside it, else absolute.  A path without
+    ``..`` is returned as it is (``Path`` already drops ``.`` and repeated slashes)."""
+    path = Path(path)
+    if ".." not in path.parts:
+        return path
+    here = cwd().resolve()
+    target = (cwd() / path).resolve()
+    return target.relative_to(here) if target.is_relative_to(here) else target

@@ -13,6 +13,7 @@ exported as something else:
 ``identity``                   nothing
 ``relu`` ``tanh`` ``sigmoid``  ``Relu`` ``Tanh`` ``Sigmoid``
 ``leaky_relu(a)``              ``LeakyRelu(alpha = a)``
+``elu(alpha)``                 ``Elu(alpha = α)``
 ``soft(theta)``                ``Shrink(lambd = θ, bias = θ)`` (the soft threshold)
 ``clip(lo, hi)``, hardtanh     ``Clip(lo, hi)``
 ``softmax``                    ``Softmax`` over the flattened layer
@@ -25,9 +26,9 @@ declared kernel applied in several places is one initialiser, used by its ``Conv
 ``MatMul(±Vᵀ) (→ Add(±c))`` of ψ's output to ``x``.  The
 weights are the spec's, or the arrays given (a trained ``weights.npz``: each parameter under its
 spec name).  ``dtype`` float32 (default: what PyTorch models use) or float64 (note:
-onnxruntime's CPU ``Conv`` has no float64 kernel; and ONNX stores ``LeakyRelu``'s ``alpha`` and
-``Shrink``'s ``lambd`` as float32 attributes whatever the model's type, so those two are exact to
-about 10⁻⁸ relative, not to float64 rounding).
+onnxruntime's CPU ``Conv`` and ``Elu`` have no float64 kernel; and ONNX stores ``LeakyRelu``'s
+and ``Elu``'s ``alpha`` and ``Shrink``'s ``lambd`` as float32 attributes whatever the model's
+type, so those are exact to about 10⁻⁸ relative, not to float64 rounding).
 """
 
 from __future__ import annotations

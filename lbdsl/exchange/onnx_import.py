@@ -21,6 +21,7 @@ a number, ``Transpose`` of a constant       any earlier variables (skip inputs t
 ``Reshape`` to ``(N, C, H, W)`` after a      ``dense(x, CxHxW, init = load(...))``
 matrix
 ``Relu`` ``LeakyRelu`` ``Sigmoid`` ``Tanh``  ``relu`` ``leaky_relu(a = α)`` ``sigmoid`` ``tanh``
+``Elu`` (``Celu`` at α = 1)                  ``elu(alpha = α)``, 0 < α ≤ 1
 ``Softmax`` ``Clip`` ``Shrink``             ``softmax`` ``clip(lo, hi)`` ``soft``, of any
                                             expression or variable
 ``Add(x, V·σ(…) + c)``                      the residual layer ``y = x + V @ σ(…) + c``
@@ -68,7 +69,7 @@ class ImportRefused(LbdslError):
 
 
 #: ONNX ops that are activations lbdsl refuses, by the catalogue's name for them.
-_REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Elu": "elu", "Selu": "selu", "Celu": "elu",
+_REFUSED_ACTIVATIONS = {"Gelu": "gelu", "Selu": "selu", "Celu": "celu",
                         "Softplus": "softplus", "Softsign": "softsign", "Mish": "mish",
                         "HardSigmoid": "hardsigmoid", "Sign": "sign", "Abs": "abs",
                         "Exp": "exp", "Sin": "sin", "Cos": "cos"}
@@ -80,7 +81,7 @@ MAX_ENTRIES = MAX_PARAM_BYTES // 8
 _ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5,
           "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Neg": 1, "Transpose": 1, "AveragePool": 1,
           "Reshape": 2, "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1,
-          "Sigmoid": 1, "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
+          "Elu": 1, "Celu": 1, "Sigmoid": 1, "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
 
 
 @dataclass
@@ -586,6 +587,21 @@ class _Translator(LinearOps):
             self.refuse(node, f"LeakyRelu with alpha = {a:g} is not a proximal map (it needs "
                         "0 < alpha <= 1: nondecreasing and 1-Lipschitz)")
         self.activation(node, "leaky_relu", f"a = {number(a)}")
+
+    def op_Elu(self, node: Any) -> None:
+        a = float(attrs(node).get("alpha", 1.0))
+        if not 0 < a <= 1:
+            self.refuse(node, f"Elu with alpha = {a:g} is not a proximal map (it needs "
+                        "0 < alpha <= 1: its slope alpha·e^z near 0 must not exceed 1)")
+        self.activation(node, "elu", f"alpha = {number(a)}")
+
+    def op_Celu(self, node: Any) -> None:
+        """``Celu(α) = α·elu(x/α)``: ``elu`` at α = 1, refused (not in the catalogue) else."""
+        a = float(attrs(node).get("alpha", 1.0))
+        if a != 1.0:
+            self.refuse(node, f"Celu with alpha = {a:g} is not in the catalogue: "
+                        f"{PROXIMAL_NOT_IN_CATALOGUE['celu']}")
+        self.activation(node, "elu", "alpha = 1")
 
     def op_Softmax(self, node: Any) -> None:
         shape = self.shape_of(node.input[0])

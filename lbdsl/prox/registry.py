@@ -18,6 +18,7 @@ from types import MappingProxyType
 from ..options import Option, options
 from ..registry import Registry
 from .base import Psi
+from .elu import ELU
 from .legendre import Sigmoid, Tanh
 from .piecewise import Clip, Identity, LeakyReLU, ReLU, SoftThreshold
 from .softmax import Softmax
@@ -28,7 +29,8 @@ __all__ = [
 ]
 
 ACTIVATIONS: Registry[type[Psi]] = Registry(
-    "activation", (Identity, ReLU, LeakyReLU, SoftThreshold, Clip, Tanh, Sigmoid, Softmax),
+    "activation",
+    (Identity, ReLU, LeakyReLU, ELU, SoftThreshold, Clip, Tanh, Sigmoid, Softmax),
     aliases=lambda cls: cls.aliases)
 
 
@@ -48,8 +50,6 @@ NOT_PROXIMAL: Mapping[str, str] = MappingProxyType({
     "abs": "it is not monotone",
     "square": "it is not monotone and not 1-Lipschitz",
     "exp": "it is not 1-Lipschitz (its slope e^z exceeds 1 for z > 0)",
-    "elu": "it is 1-Lipschitz only for alpha <= 1 (its slope alpha·e^z reaches alpha near 0); "
-           "lbdsl does not implement its Ψ",
     "selu": "it is not 1-Lipschitz (its slope is 1.0507 for z > 0)",
     "sign": "it is not continuous, so not 1-Lipschitz",
     "step": "it is not continuous, so not 1-Lipschitz",
@@ -70,6 +70,8 @@ PROXIMAL_NOT_IN_CATALOGUE: Mapping[str, str] = MappingProxyType({
                 "sigmoid or relu may serve",
     "softsign": "it is a proximal map, but its Ψ is not in lbdsl's catalogue; tanh may serve",
     "softshrink": "use soft(..., theta = ...)",
+    "celu": "it is a proximal map (its slope e^(z/alpha) is at most 1), but its Ψ is in lbdsl's "
+            "catalogue only at alpha = 1, where it is elu",
 })
 
 

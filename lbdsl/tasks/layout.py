@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SolveError, SpecError
-from ..paths import spec_dir
+from ..paths import spec_dir, tidy
 
 __all__ = ["DEMO_STEM", "base_dir", "sanitise", "Allocator", "check_inside", "locked",
            "LOCK_FILE"]
@@ -61,7 +61,7 @@ def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
     """``DIR`` for one task (see the module docstring); a :class:`SpecError` at ``save_span``
     when ``save`` leaves the output root."""
     if out is not None:
-        return Path(out)
+        return tidy(out)
     demo = not spec_file or spec_file.startswith("<")
     if save is not None:
         target = spec_dir(spec_file or "") / save
@@ -72,7 +72,7 @@ def base_dir(out: str | Path | None, save: str | None, spec_file: str | None,
                                f"root {root} (the working directory)",
                                "save under the working directory, choose the folder with --out, "
                                "or pass --allow-outside to let this spec write there")
-        return target
+        return tidy(target)         # printed and reported: not `specs/../lbdsl-out/…`
     stem = DEMO_STEM if demo else Path(spec_file).stem
     target = Path("lbdsl-out") / sanitise(stem)
     # the default folder is inside the root unless a link on its way leads out (a cloned

@@ -20,10 +20,50 @@ def _num(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
+def _baseline(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's ``baseline`` (an invert task's quadratic-fidelity run), if it has one."""
+    baseline = report.get("baseline")
+    return baseline if isinstance(baseline, dict) else None
+
+
+def _baseline_stop(result: TaskResult) -> str | None:
+    """How the baseline run of an ``ok`` task ended when it did not converge (``stalled``,
+    ``max_iter``), else None: a row says how every solve in it ended."""
+    baseline = _baseline(result.report)
+    if result.status != "ok" or baseline is None or baseline.get("converged", True):
+        return None
+    return str(baseline.get("stop_reason") or "not converged")
+
+
+def _baseline_note(result: TaskResult, stop: str) -> str:
+    """The line under the table for a row marked ``ok*``: how its baseline ended."""
+    baseline = _baseline(result.report) or {}
+    solver = f" ({baseline['solver']})" if baseline.get("solver") else ""
+    after = (f" after {baseline['iterations']} iterations"
+             if isinstance(baseline.get("iterations"), int) else "")
+    where = f":{result.line}" if result.line else ""
+    return (f"* {result.kind} {result.network}{where}: ok, but its quadratic baseline{solver} "
+            f"did not converge (stop: {stop}{after}); report.json: baseline")
+
+
+def _time(report: dict[str, Any]) -> str:
+    """The task's time: the main solve's ``time_s`` plus its baseline's, so that the column is
+    what the task took (report.json keeps the two apart)."""
+    main = report.get("time_s")
+    baseline = _baseline(report)
+    extra = baseline.get("time_s") if baseline is not None else None
+    if isinstance(main, (int, float)) and isinstance(extra, (int, float)):
+        main += extra
+    return _num(main, "{:.2f}s")
+
+
 def summary_table(results: list[TaskResult], width: int = 132) -> Table:
     """Task, status, solver, iterations and stop reason, objective, PSNR, time — and the
     output folder when there are ``width >= 120`` columns to show it.  A ``train`` task shows
-    its method and optimizer, epochs, final training loss and validation PSNR there."""
+    its method and optimizer, epochs, final training loss and validation PSNR there.  An
+    ``invert`` task with a quadratic baseline adds the baseline's time to the row's time and
+    marks its status ``ok*`` when the baseline did not converge, with a line under the table
+    saying how it stopped (``stalled``, ``max_iter``)."""
     table = Table(title="lbdsl solve", title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
     columns = [("task", "left"), ("status", "left"), ("solver", "left"), ("iter", "right"),
@@ -34,8 +74,13 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
     for name, justify in columns:
         table.add_column(name, justify=justify,  # type: ignore[arg-type]
                          no_wrap=name != "output", overflow="fold")
+    notes: list[str] = []
     for r in results:
         rep = r.report
+        status, stop = r.status, _baseline_stop(r)
+        if stop is not None:    # a mark in the row (it stays one line), the words under it
+            status = "ok*"
+            notes.append(_baseline_note(r, stop))
         if r.kind == "train":  # optimizer, epochs, final training loss, validation PSNR
             done = rep.get("stop_reason") == "max_iter"   # every epoch asked for was run
             rep = {**rep, "solver": {"name": rep.get("label", "")},
@@ -49,10 +94,13 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
         baseline = rep.get("baseline")
         if wide and isinstance(baseline, dict) and baseline.get("psnr") is not None:
             psnr += f" (baseline {baseline['psnr']:.2f})"
-        row = [f"{r.kind} {r.network}" + (f":{r.line}" if r.line else ""), r.status, solver,
+        row = [f"{r.kind} {r.network}" + (f":{r.line}" if r.line else ""), status, solver,
                _num(rep.get("iterations"), "{:d}"), rep.get("stop_reason", ""),
-               _num(rep.get("objective"), "{:.6g}"), psnr, _num(rep.get("time_s"), "{:.2f}s")]
+               _num(rep.get("objective"), "{:.6g}"), psnr, _time(rep)]
         if wide:
             row.append(str(r.path) if r.path else "")
         table.add_row(*(visible(cell) for cell in row))   # a folder name is anybody's text
+    if notes:
+        table.caption = "\n".join(visible(n) for n in notes)
+        table.caption_justify = "left"
     return table

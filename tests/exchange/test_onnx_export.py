@@ -38,6 +38,16 @@ network every {
 }
 """
 
+# onnxruntime's CPU has no float64 kernel for Elu (as for Conv): float32 only through it
+ELU = """
+network elus {
+    input u : 6
+    h = elu(dense(u, 8))
+    g = elu(dense(h, 5), alpha = 0.5)
+    output g
+}
+"""
+
 CONV = """
 network conv {
     input img : 9x9
@@ -79,6 +89,7 @@ def _ort(path: Path, x: np.ndarray) -> np.ndarray:
 # float64 to 1e-7, not to rounding: ONNX keeps LeakyRelu's alpha and Shrink's lambd in float32
 @pytest.mark.parametrize("text, dtype, tol", [(EVERY_ACTIVATION, "float64", 1e-7),
                                               (EVERY_ACTIVATION, "float32", 1e-5),
+                                              (ELU, "float32", 1e-5),
                                               (CONV, "float32", 1e-5),
                                               (TERMS, "float32", 1e-5)])
 def test_onnxruntime_computes_what_spec_forward_computes(text, dtype, tol, tmp_path):
@@ -117,6 +128,17 @@ def test_import_of_export_is_the_identity_on_the_weights(tmp_path):
     # the same function, up to leaky_relu's a = 0.3 having come back as float32(0.3)
     assert "a = 0.30000001192092896" in (tmp_path / "back.lbn").read_text()
     assert np.allclose(back.forward(x), spec.forward(x), rtol=1e-6, atol=1e-9)
+
+
+def test_elu_exports_as_elu_and_imports_back_in_float64(tmp_path):
+    spec = lbdsl.loads(ELU)
+    path = spec.export_onnx(tmp_path / "m.onnx", dtype="float64")
+    nodes = [(n.op_type, {a.name: a.f for a in n.attribute}) for n in onnx.load(path).graph.node
+             if n.op_type == "Elu"]
+    assert nodes == [("Elu", {"alpha": 1.0}), ("Elu", {"alpha": 0.5})]
+    back = lbdsl.import_onnx(path, tmp_path, "back")
+    x = np.random.default_rng(4).standard_normal((5, 6))
+    assert np.allclose(back.forward(x), spec.forward(x), rtol=1e-14, atol=1e-15)
 
 
 def test_trained_weights_replace_the_specs_and_bad_ones_are_one_line(tmp_path, capsys):

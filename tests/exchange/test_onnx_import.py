@@ -61,6 +61,8 @@ def test_what_the_spec_says(tmp_path):
     ("Selu", {}, "Selu is not a proximal map"),
     ("MaxPool", {"kernel_shape": [2]}, "MaxPool is not supported"),
     ("LeakyRelu", {"alpha": 2.0}, "LeakyRelu with alpha = 2 is not a proximal map"),
+    ("Elu", {"alpha": 1.5}, "Elu with alpha = 1.5 is not a proximal map"),
+    ("Celu", {"alpha": 2.0}, "Celu with alpha = 2 is not in the catalogue"),
     ("Shrink", {"lambd": 0.5, "bias": 0.1}, "is not the soft threshold"),
     ("Softmax", {"axis": 0}, "only a softmax over a whole vector layer"),
     ("Flatten", {"axis": 0}, "only Flatten(axis = 1)"),

@@ -130,3 +130,28 @@ def test_a_layer_beyond_one_map_and_a_bias_has_no_sequential(layer):
                                          "cannot express; export to ONNX instead") as err:
         spec.to_torch()
     assert "\n" not in str(err.value)
+
+
+def test_elu_comes_in_from_torch_and_goes_back_out(tmp_path):
+    """``nn.ELU`` at PyTorch's default α = 1 (and α = 0.5, and ``nn.CELU`` at α = 1, which is
+    the same map) imports as ``elu(alpha = α)``; ``to_torch`` gives ``nn.ELU(α)`` back; α > 1
+    (not 1-Lipschitz) is refused in one line."""
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ELU(), torch.nn.Linear(8, 6),
+                                 torch.nn.ELU(alpha=0.5), torch.nn.Linear(6, 4), torch.nn.CELU())
+    x = torch.randn(7, 5, generator=torch.Generator().manual_seed(1))
+    spec = lbdsl.from_torch(module, x[:2], out=tmp_path, name="m")
+    text = (tmp_path / "m.lbn").read_text()
+    assert "elu(W1 @ u + b1, alpha = 1.0)" in text and "alpha = 0.5)" in text, text
+    with torch.no_grad():
+        expected = module.eval()(x).numpy()
+    got = spec.forward(x.numpy().astype(np.float64))
+    assert np.max(np.abs(got - expected)) <= 1e-5 * max(1.0, np.abs(expected).max())
+    back = spec.to_torch()
+    assert [m.alpha for m in back if isinstance(m, torch.nn.ELU)] == [1.0, 0.5, 1.0]
+    with torch.no_grad():
+        again = back(torch.from_numpy(x.numpy().astype(np.float64))).numpy()
+    assert np.allclose(again, got, rtol=1e-12, atol=1e-14)
+    steep = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ELU(alpha=1.5))
+    with pytest.raises(LbdslError, match=r"\(Elu\): Elu with alpha = 1.5 is not a proximal map"):
+        lbdsl.from_torch(steep, torch.zeros(1, 4), out=tmp_path, name="steep")

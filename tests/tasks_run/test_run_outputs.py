@@ -131,7 +131,8 @@ def test_out_overrides_a_traversing_save_and_nothing_escapes(standins, write_spe
 
 
 def test_an_explicit_save_may_leave_the_spec_folder_but_not_its_task_folder(
-        standins, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        standins, write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_spec(TINY_INVERT.replace("solver", 'save = "../x"\n    solver'), folder="a/b")
     monkeypatch.chdir(tmp_path)   # the output root: `save` may leave a/b, not the root
     before = _files(tmp_path)
@@ -139,6 +140,11 @@ def test_an_explicit_save_may_leave_the_spec_folder_but_not_its_task_folder(
     new = _files(tmp_path) - before
     assert new and all(p.parent == tmp_path / "a" / "x" / "invert-tiny" for p in new)
     assert (tmp_path / "a" / "x" / "invert-tiny" / LOCK_FILE) in new
+    # the folder is printed as where it is, not as `…/a/b/../x/…` (#28)
+    out = capsys.readouterr().out
+    assert "  wrote a/x/invert-tiny\n" in out and "/../" not in out, out
+    row = next(ln for ln in out.splitlines() if ln.strip().startswith("invert tiny"))
+    assert row.rstrip().endswith(" a/x/invert-tiny"), row           # the summary's output
 
 
 def test_a_symlinked_task_folder_that_leads_outside_is_refused(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_run_helpers import METHODS, TINY_AE, report, same_weights, weights
+from train_run_helpers import METHODS, TINY_AE, TINY_AE_NET, report, same_weights, weights
 
 import lbdsl
 from lbdsl.cli import main
@@ -53,6 +53,22 @@ def test_the_cli_writes_weights_report_and_figures(write_spec, tmp_path: Path,
     assert "\x1b[" not in out and "train ae" in out  # plain lines and the summary row
     row = next(ln for ln in out.splitlines() if ln.strip().startswith("train ae"))
     assert " epochs " in row and "max_iter" not in row   # every epoch done: said as such
+    # the certificate is about inverting the network, not training it: no "not certified"
+    assert "not certified" not in out and "certificate (inverting" not in out
+
+
+def test_a_certified_network_is_noted_as_such_and_an_uncertified_one_not_at_all() -> None:
+    from lbdsl.tasks.train import certificate_note
+
+    net = TINY_AE_NET.replace("    y    = W2 @ code + b2\n", "").replace("output y", "output code")
+    (cert,) = lbdsl.loads(net + "check ae { lambda = 1 }").check().values()
+    assert cert.certified
+    note = certificate_note("ae", cert)
+    assert note is not None and note.startswith("  note: inverting ae as written (before "
+                                                "training) is certified convex (")
+    assert "λ = 1" in note
+    (uncertified,) = lbdsl.loads(TINY_AE_NET + "check ae { lambda = 1 }").check().values()
+    assert not uncertified.certified and certificate_note("ae", uncertified) is None
 
 
 def test_the_python_api_trains_the_same_weights(write_spec, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from lbdsl.lift.network import lifted_network
 from lbdsl.training.lifted import LiftedRoles, LiftedTrainer
 from train_helpers import build_net, teacher_data
 
-ACTIVATIONS = ["identity", "relu", "leaky_relu(a = 0.2)", "soft(theta = 0.1)", "clip",
+ACTIVATIONS = ["identity", "relu", "leaky_relu(a = 0.2)", "elu", "soft(theta = 0.1)", "clip",
                "tanh", "sigmoid", "softmax"]
 
 

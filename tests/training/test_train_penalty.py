@@ -12,15 +12,15 @@ from lbdsl.backend import asarray, to_numpy
 from lbdsl.errors import SolveError
 from lbdsl.ir.tasks.records import PenaltyTerms, PenaltyTerm
 from lbdsl.prox.catalogue import (
-    Clip, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, SoftThreshold, Tanh,
+    ELU, Clip, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, SoftThreshold, Tanh,
 )
 from lbdsl.training.penalty import (
     state_penalty, prox_phi_penalised, prox_psi_penalised, resolve_penalties,
 )
 from train_helpers import build_net
 
-ELEMENTWISE = [Identity(), ReLU(), LeakyReLU(0.2), SoftThreshold(0.3), Clip(-0.5, 1.5),
-               Clip(0.2, 0.9), Tanh(), Sigmoid()]
+ELEMENTWISE = [Identity(), ReLU(), LeakyReLU(0.2), ELU(0.5), SoftThreshold(0.3),
+               Clip(-0.5, 1.5), Clip(0.2, 0.9), Tanh(), Sigmoid()]
 #: each penalty's weights, written out here for the brute-force oracles
 PENALTIES = [{"l1": 0.4}, {"l2sq": 0.7}, {"l1": 0.25, "l2sq": 1.5}]
 
@@ -34,6 +34,8 @@ def _domain(psi) -> tuple[float, float]:
         return -1.0, 1.0
     if isinstance(psi, Sigmoid):
         return 0.0, 1.0
+    if isinstance(psi, ELU):
+        return -psi.alpha, 20.0
     return -20.0, 20.0
 
 

@@ -16,12 +16,26 @@ from ...errors import SolveError
 from ..context import RunContext
 from ..result import TaskResult
 
-__all__ = ["run", "splits"]
+__all__ = ["run", "splits", "certificate_note"]
 
 
 def splits(task: Any) -> bool:
     """Whether the task runs here with its shards on a distributing executor's workers."""
     return task.shards is not None
+
+
+def certificate_note(network: str, cert: Any) -> str | None:
+    """The line a ``train`` task prints about its network's certificate, or None.
+
+    The certificate is about *inverting* the network as written (``min_u B_Ψ(f, N(u)) + αJ(u)``
+    convex), not about training it: report.json keeps it either way, and the console says it
+    only when it holds (a note that the network, before training, is safe to invert), never
+    "not certified", which a training run would read as its own failure."""
+    if not cert.certified:
+        return None
+    at = f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else "")
+    return (f"  note: inverting {network} as written (before training) is certified convex "
+            f"({cert.kind}) at {at}")
 
 
 def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
@@ -36,9 +50,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     console = ctx.console
     net = ctx.networks[task.network]
     cert = ctx.certificate(task.network, *ctx.certificate_weights(task.network))
-    console.print(f"  certificate (inverting {task.network}): "
-                  f"{'certified' if cert.certified else 'not certified'} ({cert.kind}) at "
-                  f"λ = {cert.lam:g}" + (f", ρ = {cert.rho:g}" if cert.rho is not None else ""))
+    note = certificate_note(task.network, cert)
+    if note is not None:
+        console.print(note)
     data = make_pairs(task.data, net, ctx.spec_dir, task.seed)
     validation = (make_pairs(task.validation, net, ctx.spec_dir, task.seed)
                   if task.validation is not None else None)
