@@ -181,6 +181,25 @@ class Psi(ABC):
         mu = check_scale(mu, "mu")
         return self.prox_scaled(v / (1.0 + mu), mu / (1.0 + mu))
 
+    def flat_values(self) -> tuple[float, ...]:
+        """The values σ keeps on a whole interval of z (relu: 0 for z ≤ 0), empty where σ is
+        injective.  A measurement ``value + ε`` of such a unit cannot be told from noise, and
+        ``B_Ψ(value + ε, z)`` grows like ``|ε|·dist(z, interval)`` over the interval (the noise
+        amplified by the pre-activation): :meth:`snap` sets such data to the value."""
+        return ()
+
+    def snap(self, y: Any, width: float) -> Any:
+        """``y`` with each entry closer than ``width`` to a :meth:`flat_values` value set to
+        the nearest such value."""
+        xp = array_namespace(y)
+        out, nearest = y, None
+        for value in self.flat_values():
+            d = xp.abs(y - value)
+            closer = d < width if nearest is None else (d < width) & (d < nearest)
+            out = xp.where(closer, xp.asarray(value, dtype=y.dtype), out)
+            nearest = d if nearest is None else xp.minimum(nearest, d)
+        return out
+
     @abstractmethod
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """The nearest point of dom Ψ shrunk by ``margin`` (``y`` itself where dom Ψ = ℝⁿ)."""

@@ -114,6 +114,10 @@ class ReLU(ElementwisePsi):
         check_scale(c)
         return self.prox(v)
 
+    def flat_values(self) -> tuple[float, ...]:
+        """σ = 0 on z ≤ 0."""
+        return (0.0,)
+
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """``max(y, margin)``: the nearest point of ``[margin, ∞)``."""
         margin = check_margin(margin, INF, self.name)
@@ -254,6 +258,10 @@ class SoftThreshold(ElementwisePsi):
         t = check_scale(c) * self.theta
         return v - _clip(v, -t, t)
 
+    def flat_values(self) -> tuple[float, ...]:
+        """σ = 0 on |z| ≤ θ (none for θ = 0, the identity)."""
+        return (0.0,) if self.theta > 0 else ()
+
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """dom Ψ = ℝⁿ: ``y``."""
         check_margin(margin, INF, self.name)
@@ -326,6 +334,10 @@ class Clip(ElementwisePsi):
     def prox_scaled(self, v: Any, c: Any) -> Any:
         check_scale(c)
         return self.prox(v)
+
+    def flat_values(self) -> tuple[float, ...]:
+        """σ = lo on z ≤ lo and hi on z ≥ hi."""
+        return (self.lo, self.hi)
 
     def project_domain(self, y: Any, margin: float = 0.0) -> Any:
         """``clip(y, lo + margin, hi − margin)``."""

@@ -353,17 +353,20 @@ def sweep(alphas: list[float], solve: Solve, measure: Measure, *, delta: float |
 
 # --- glue for the task runner ----------------------------------------------------------------
 
-def residual_norm_of(problem: InverseProblem) -> ResidualNorm:
-    """``result ↦ ‖N(u) − f‖₂`` on ``problem`` (whole batch), by the lifted forward pass."""
+def residual_norm_of(problem: InverseProblem, measured: Any = None) -> ResidualNorm:
+    """``result ↦ ‖N(u) − f‖₂`` on ``problem`` (whole batch), by the lifted forward pass;
+    ``f`` is ``measured`` when given (the data as measured, before the Bregman fidelity's
+    projection and threshold: what the noise norm δ is the distance to), else ``problem.f``."""
     lp = problem.lifted
     xp = lp.xp
     n = lp.u_blocks[0].size
+    data = problem.f if measured is None else measured
 
     def norm(result: SolveResult) -> float:
         u = xp.asarray(result.u, dtype=lp.dtype)
         u = xp.reshape(u, (-1, n))
         out = lp.output(lp.forward(u))
-        f = xp.reshape(xp.asarray(problem.f, dtype=lp.dtype), (-1, out.shape[-1]))
+        f = xp.reshape(xp.asarray(data, dtype=lp.dtype), (-1, out.shape[-1]))
         return float(xp.linalg.vector_norm(xp.reshape(out - f, (-1,))))
 
     return norm
@@ -385,17 +388,18 @@ def quadratic_only(problem: InverseProblem) -> bool:
 
 def choose(rule: Rule, problem: InverseProblem, delta: float | None,
            solve_at: Callable[..., SolveResult], *, warm_start: bool = True,
-           truth: Any = None, quality: Measure | None = None,
+           truth: Any = None, quality: Measure | None = None, measured: Any = None,
            ) -> tuple[float, SolveResult, dict[str, Any]]:
     """Apply the α rule ``rule`` with noise norm ``delta`` (None only for a sweep without one).
 
     ``problem`` is the problem at α = 1 (used for ``N`` and ``f``, for ``J`` and for ``v†``);
     ``solve_at(alpha, x0)`` solves at α from ``x0``, the previous :class:`SolveResult` (None
     without ``warm_start``: the caller gives its solver the warm start that solver takes);
-    ``quality`` (a sweep's PSNR/SSIM against the truth) adds to each row of a sweep's table.
+    ``quality`` (a sweep's PSNR/SSIM against the truth) adds to each row of a sweep's table;
+    residuals are measured against ``measured`` when given (:func:`residual_norm_of`).
     Returns ``(α, result, JSON-able info)``.
     """
-    residual_norm = residual_norm_of(problem)
+    residual_norm = residual_norm_of(problem, measured)
 
     def solve(alpha: float, x0: SolveResult | None) -> SolveResult:
         return solve_at(alpha, x0 if warm_start else None)

@@ -46,6 +46,26 @@ def _baseline_note(result: TaskResult, stop: str) -> str:
             f"did not converge (stop: {stop}{after}); report.json: baseline")
 
 
+#: A baseline this many dB better than the main solve gets a line under the table.
+BASELINE_MARGIN_DB = 0.5
+
+
+def _baseline_wins(result: TaskResult) -> str | None:
+    """The line under the table when the quadratic baseline beat the main solve in PSNR by
+    more than :data:`BASELINE_MARGIN_DB` (the main method failed where a simpler one did not:
+    a row must not read ``ok`` alone), else None."""
+    baseline = _baseline(result.report) or {}
+    main, other = result.report.get("psnr"), baseline.get("psnr")
+    if not isinstance(main, (int, float)) or not isinstance(other, (int, float)):
+        return None
+    if not other > main + BASELINE_MARGIN_DB:
+        return None
+    where = f":{result.line}" if result.line else ""
+    return (f"! {result.kind} {result.network}{where}: the quadratic baseline is "
+            f"{other - main:.1f} dB better ({other:.2f} against {main:.2f} dB) — "
+            "docs/inversion.md, \"Data that cannot be told from noise\", says why and what to try")
+
+
 def _time(report: dict[str, Any]) -> str:
     """The task's time: the main solve's ``time_s`` plus its baseline's, so that the column is
     what the task took (report.json keeps the two apart)."""
@@ -63,7 +83,8 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
     its method and optimizer, epochs, final training loss and validation PSNR there.  An
     ``invert`` task with a quadratic baseline adds the baseline's time to the row's time and
     marks its status ``ok*`` when the baseline did not converge, with a line under the table
-    saying how it stopped (``stalled``, ``max_iter``)."""
+    saying how it stopped (``stalled``, ``max_iter``), and one when the baseline's PSNR beat
+    the main solve's."""
     table = Table(title="lbdsl solve", title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
     columns = [("task", "left"), ("status", "left"), ("solver", "left"), ("iter", "right"),
@@ -81,6 +102,9 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
         if stop is not None:    # a mark in the row (it stays one line), the words under it
             status = "ok*"
             notes.append(_baseline_note(r, stop))
+        wins = _baseline_wins(r)
+        if wins is not None:
+            notes.append(wins)
         if r.kind == "train":  # optimizer, epochs, final training loss, validation PSNR
             done = rep.get("stop_reason") == "max_iter"   # every epoch asked for was run
             rep = {**rep, "solver": {"name": rep.get("label", "")},

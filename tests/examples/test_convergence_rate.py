@@ -19,3 +19,13 @@ def test_bregman_distance_decays_like_delta_and_respects_the_bound() -> None:
     # only where it vanishes; measured, it holds at every level here)
     assert np.all(res["distance"] <= float(res["bound_slope"]) * res["delta"])
     assert rate.fitted_slope(res["delta"], res["distance"]) >= 0.9
+
+
+def test_the_rate_survives_the_noise_threshold() -> None:
+    """With the data snapped at k·σ (an invert task's default) and δ measured on them, the
+    bound still holds at every level and the rate is still O(δ)."""
+    rate = _module()
+    res = rate.rate_experiment(n=16, m=48, levels=5, threshold=True)
+    assert np.all(res["snapped"] > 0)            # the threshold did something at every level
+    assert np.all(res["distance"] <= float(res["bound_slope"]) * res["delta"])
+    assert rate.fitted_slope(res["delta"], res["distance"]) >= 0.9

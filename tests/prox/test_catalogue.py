@@ -30,12 +30,13 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
 from lbdsl.backend import to_numpy
-from lbdsl.prox.catalogue import (Clip, Identity, LeakyReLU, Psi, ReLU, Sigmoid, Softmax,
+from lbdsl.prox.catalogue import (ELU, Clip, Identity, LeakyReLU, Psi, ReLU, Sigmoid, Softmax,
                                   SoftThreshold, Tanh)
 
 CATALOGUE: tuple[Psi, ...] = (
-    Identity(), ReLU(), LeakyReLU(), LeakyReLU(0.3), SoftThreshold(), SoftThreshold(0.7),
-    SoftThreshold(0.0), Clip(), Clip(-0.5, 2.0), Tanh(), Sigmoid(), Softmax(),
+    Identity(), ReLU(), LeakyReLU(), LeakyReLU(0.3), ELU(), ELU(0.375), SoftThreshold(),
+    SoftThreshold(0.7), SoftThreshold(0.0), Clip(), Clip(-0.5, 2.0), Tanh(), Sigmoid(),
+    Softmax(),
 )
 SCALES = (0.05, 0.5, 1.0, 3.0, 50.0)  # c for prox_scaled
 MUS = (0.1, 2.0)  # μ for prox_phi
@@ -311,6 +312,17 @@ def _reference(psi: Psi) -> dict[str, Any] | None:
         return {"prox": lambda z: np.where(z >= 0, z, a * z),
                 "phi": lambda y: np.where(y >= 0, 0.5 * y**2, y**2 / (2 * a)),
                 "conj": lambda z: np.where(z >= 0, 0.5 * z**2, 0.5 * a * z**2)}
+    if isinstance(psi, ELU):
+        al = psi.alpha
+
+        def phi(y: np.ndarray) -> np.ndarray:   # (α + y) log(1 + y/α) − y on [−α, 0)
+            with np.errstate(all="ignore"):
+                neg = sps.xlogy(al + y, (al + y) / al) - y
+            return np.where(y >= 0, 0.5 * y**2, np.where(y >= -al, neg, inf))
+        return {"prox": lambda z: np.where(z >= 0, z, al * np.expm1(np.minimum(z, 0))),
+                "phi": phi,
+                "conj": lambda z: np.where(z >= 0, 0.5 * z**2,
+                                           al * (np.expm1(np.minimum(z, 0)) - z))}
     if isinstance(psi, SoftThreshold):
         t = psi.theta
         return {"prox": lambda z: np.sign(z) * np.maximum(np.abs(z) - t, 0),
@@ -370,6 +382,11 @@ def _mp_phi_conj(psi: Psi) -> tuple[Any, Any] | None:
         a = mp.mpf(psi.a)
         return ((lambda y: y * y / 2 if y >= 0 else y * y / (2 * a)),
                 (lambda z: z * z / 2 if z >= 0 else a * z * z / 2))
+    if isinstance(psi, ELU):
+        al = mp.mpf(psi.alpha)
+        return ((lambda y: y * y / 2 if y >= 0
+                 else (0 if y == -al else (al + y) * mp.log(1 + y / al)) - y),
+                (lambda z: z * z / 2 if z >= 0 else al * (mp.exp(z) - 1 - z)))
     if isinstance(psi, SoftThreshold):
         t = mp.mpf(psi.theta)
         return (lambda y: y * y / 2 + t * abs(y)), (lambda z: max(abs(z) - t, 0) ** 2 / 2)
@@ -553,6 +570,7 @@ def test_attributes_and_params(psi: Psi) -> None:
 @pytest.mark.parametrize("build, message", [
     (lambda: LeakyReLU(0.0), "0 < a <= 1"), (lambda: LeakyReLU(1.5), "0 < a <= 1"),
     (lambda: SoftThreshold(-0.1), "theta >= 0"), (lambda: Clip(1.0, 1.0), "lo < hi"),
+    (lambda: ELU(1.5), "0 < alpha <= 1"), (lambda: ELU(0.0), "0 < alpha <= 1"),
     (lambda: Clip(0.0, math.inf), "lo < hi"),
 ])
 def test_constructors_reject_bad_parameters(build: Any, message: str) -> None:
@@ -711,3 +729,30 @@ def test_a_psi_that_forgets_a_method_cannot_be_built() -> None:
 
     with pytest.raises(TypeError, match="psi"):
         Partial()
+
+
+@each_psi
+def test_flat_values_are_the_values_sigma_keeps_on_an_interval(psi: Psi) -> None:
+    """Brute force on a grid of z (step 1e-3 on [−8, 8]): the values σ takes at 50 or more
+    consecutive points are exactly ``flat_values``.  Softmax is constant along ``z + t·1``
+    for every value, so it has no value of its own to snap data to: none."""
+    if not psi.elementwise:
+        assert psi.flat_values() == ()
+        return
+    s = as_np(psi.prox(np.linspace(-8.0, 8.0, 16001)))
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    runs = np.diff(np.r_[starts, s.size])
+    held = {float(s[i]) for i, n in zip(starts, runs) if n >= 50}
+    assert held == set(psi.flat_values())
+
+
+@each_psi
+@pytest.mark.parametrize("width", (0.0, 0.05, 0.4, 5.0))
+def test_snap_sets_each_entry_near_a_flat_value_to_the_nearest(psi: Psi, width: float,
+                                                              xp: Any) -> None:
+    y = np.random.default_rng(3).uniform(-3.0, 3.0, (4, 25))
+    out = as_np(psi.snap(as_xp(xp, y), width))
+    flats = np.array(psi.flat_values())
+    for got, entry in zip(out.ravel(), y.ravel()):
+        d = np.abs(flats - entry) if flats.size else np.array([np.inf])
+        assert got == (flats[np.argmin(d)] if d.min() < width else entry)

@@ -55,18 +55,19 @@ def test_discrepancy_pick_over_the_table_with_residuals_recomputed(write_spec, t
     assert bound == pytest.approx(1.2 * report["data"]["noise_norm"], rel=1e-12)
     within = [r["alpha"] for r in rows if r["residual"] <= bound]
     assert within and report["alpha"] == max(within)
-    # the residual of a row, recomputed: a fixed-alpha solve there, through relu(W u + b)
+    # the residual of a row, recomputed: a fixed-alpha solve there, through relu(W u + b),
+    # against the data as measured (δ's reference: not the projected, thresholded f_solver)
     net = load(spec).networks["tiny"]
     W, b = (np.asarray(net.params[k].value) for k in ("W", "b"))
     for row in (rows[1], rows[3]):
         _, fixed, _, _ = _run(write_spec, tmp_path, repr(row["alpha"]), f"a{rows.index(row)}")
         u = fixed["u"].reshape(-1)
-        r = np.linalg.norm(np.maximum(W @ u + b, 0.0) - fixed["f_solver"].reshape(-1))
+        r = np.linalg.norm(np.maximum(W @ u + b, 0.0) - fixed["f"].reshape(-1))
         assert row["residual"] == pytest.approx(r, rel=1e-5, abs=1e-7)
     chosen = next(r for r in rows if r["alpha"] == report["alpha"])
     u = arrays["u"].reshape(-1)
     assert chosen["residual"] == pytest.approx(
-        np.linalg.norm(np.maximum(W @ u + b, 0.0) - arrays["f_solver"].reshape(-1)), rel=1e-9)
+        np.linalg.norm(np.maximum(W @ u + b, 0.0) - arrays["f"].reshape(-1)), rel=1e-9)
     assert chosen["psnr"] == pytest.approx(report["psnr"], rel=1e-12)
     # the files: the CSV says what the report says; the figure is there
     with open(folder / "alpha_sweep.csv", newline="") as fh:

@@ -319,6 +319,29 @@ def _read_baseline(expr: tree.Expr, what: str, ctx: Context) -> bool:
     return r.boolean(expr, what)
 
 
+def read_threshold(expr: tree.Expr, what: str, ctx: Context) -> m.Threshold:
+    """``auto``, ``none``, a number K >= 0 (k·σ with σ from the noise model or the data), or
+    ``auto(k = K, sigma = S)`` (either optional)."""
+    if isinstance(expr, tree.Name) and expr.id in ("auto", "none"):
+        return m.Threshold(k=0.0 if expr.id == "none" else None, span=expr.span)
+    if isinstance(expr, tree.Call) and expr.func == "auto":
+        b = r.bind(expr, (r.Arg("k", r.nonnegative, None),
+                          r.Arg("sigma", r.positive, None)),
+                   example="auto(k = 3, sigma = 0.01)")
+        return m.Threshold(k=b["k"], sigma=b["sigma"], span=expr.span)
+    if isinstance(expr, tree.Call):
+        r.fail(expr.func_span, f"unknown threshold `{expr.func}`",
+               "write auto(k = 3, sigma = 0.01), a number k (the data below k·σ are set to "
+               "0 for relu), auto or none")
+    value = r.numeric_value(expr)
+    if value is None or not math.isfinite(value) or value < 0:
+        r.fail(expr.span, f"{what} must be auto, none, a number k >= 0 or auto(k = K, "
+               f"sigma = S), got `{r.show(expr)}`",
+               "e.g. threshold = 3: data within 3σ of relu's 0 are set to 0 before a Bregman "
+               "solve")
+    return m.Threshold(k=float(value), span=expr.span)
+
+
 def _lam_rho(expr: tree.Expr, what: str, ctx: Context) -> float:
     return r.weight(expr, what)
 
@@ -328,7 +351,7 @@ INVERT = Schema(
     readers={"truth": read_truth, "data": read_data, "fidelity": read_fidelity,
              "regulariser": read_regulariser, "alpha": read_alpha, "lambda": _lam_rho,
              "rho": _lam_rho, "solver": read_solver, "baseline": _read_baseline,
-             "chunk": plain(r.count), **SHARED_READERS},
+             "threshold": read_threshold, "chunk": plain(r.count), **SHARED_READERS},
     required=("data",),
     hints={
         "max_iter": "`max_iter` is an option of the solver: solver = pdhg(max_iter = 5000)",
@@ -344,7 +367,7 @@ INVERT = Schema(
         "regularisation": "the setting is spelled `regulariser` (or `regularizer`)",
     },
     examples={"data": "forward(truth) + gaussian(sigma = 0.01, seed = 3)"},
-    shown=("fidelity", "alpha", "lambda", "rho", "solver", "seed", "dtype")
+    shown=("fidelity", "alpha", "lambda", "rho", "solver", "threshold", "seed", "dtype")
 )
 
 

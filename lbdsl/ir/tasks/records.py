@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Union
 
@@ -25,7 +26,7 @@ __all__ = [
     "GaussianNoise", "ForwardData", "LoadData", "InvertData",
     "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha",
     "SweepAlpha", "Alpha", "AlphaRule",
-    "Solver", "InvertTask",
+    "Solver", "Threshold", "InvertTask", "THRESHOLD_FALSE_ALARM",
     "DigitsData", "IdxData", "LoadPairs", "TrainData", "PenaltyTerm", "PenaltyTerms",
     "ImplicitSGD", "SGD", "Adam", "Optimizer", "TrainTask",
     "CheckTask", "Task",
@@ -258,6 +259,49 @@ class SolvingTask(TaskRecord):
     figures: bool = True
 
 
+#: ``threshold = auto`` sets k so that pure noise exceeds k·σ anywhere in a problem's m data
+#: with probability at most this (k = Φ⁻¹(1 − p/m), a Bonferroni bound; measured in
+#: docs/inversion.md, "Data that cannot be told from noise").
+THRESHOLD_FALSE_ALARM = 0.05
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold:
+    """``threshold = auto | none | K | auto(k = K, sigma = S)``: before a Bregman solve, each
+    measurement within ``k·σ`` of a value that σ keeps on a whole interval of z (relu: 0) is
+    set to that value — it cannot be told from noise, and ``B_Ψ(value + ε, z)`` grows like
+    ``ε·|z|`` over that interval (docs/inversion.md).  ``k`` None (``auto``) is
+    :meth:`k_for` the problem's size; ``k = 0`` (``none``) leaves the data alone; ``sigma``
+    None takes the noise level from the task's noise model, or estimates it from the data
+    that lie outside dom Ψ.
+    """
+
+    k: float | None = None
+    sigma: float | None = None
+    span: SourceSpan | None = None
+
+    @property
+    def off(self) -> bool:
+        return self.k == 0.0
+
+    def k_for(self, m: int) -> float:
+        """``k``, or for ``auto`` ``max(3, Φ⁻¹(1 − p/m))`` (p = :data:`THRESHOLD_FALSE_ALARM`):
+        the level that one of ``m`` standard normal draws exceeds with probability at most p
+        (3.59 for m = 300, 3.73 for 512, 4.22 for 4096; 3 up to m = 67)."""
+        if self.k is not None:
+            return float(self.k)
+        return max(3.0, NormalDist().inv_cdf(1.0 - THRESHOLD_FALSE_ALARM / max(int(m), 1)))
+
+    def spec_text(self) -> str:
+        """The setting as a spec writes it (``auto``, ``none``, ``auto(k = 4, sigma = 0.01)``)."""
+        if self.off:
+            return "none"
+        if self.sigma is None:
+            return "auto" if self.k is None else f"{self.k:g}"
+        return "auto(" + (f"k = {self.k:g}, " if self.k is not None else "") + \
+            f"sigma = {self.sigma:g})"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvertTask(SolvingTask):
     """``invert NET { ... }``: recover the input of NET from data (math.md §3).
@@ -282,6 +326,7 @@ class InvertTask(SolvingTask):
     rho: float = DEFAULT_RHO
     solver: Solver = field(default_factory=Solver)
     baseline: bool = False
+    threshold: Threshold = field(default_factory=Threshold)
     chunk: int | None = None      # rows of a batch per solve (None: the whole batch at once)
 
     @property

@@ -15,6 +15,8 @@ _BOOKKEEPING = {"given", "spans", "span", "network_span", "options"}
 
 def _value(value: Any) -> str:
     """A default value the way a spec would write it."""
+    if hasattr(value, "spec_text"):
+        return value.spec_text()
     if value is None:
         return "none (check reports the set of ρ where the certificate holds)"
     if is_dataclass(value) and hasattr(value, "value") and not hasattr(value, "name"):

@@ -21,6 +21,7 @@ from typing import Any
 from ..context import RunContext
 from ..result import TaskResult
 from .prepare import Prepared, prepare, solve_group
+from .threshold import MISFIT_WARNING
 
 __all__ = ["run", "prepare", "solve_group", "Prepared", "certificate_weights", "splits",
            "CERTIFICATE_PRIORITY"]
@@ -76,6 +77,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     if projection.moved:
         console.print(f"  data: {projection.moved} of {projection.entries} entries moved "
                       f"into the domain of {projection.psi} (margin {projection.margin:g})")
+    said = prep.snapping.describe() if prep.snapping is not None else None
+    if said:
+        console.print(f"  {said}", highlight=False)
     fingerprint = sc.fingerprint(task, net, f_raw, f_solver, observed.truth, ctx.backend)
     rows = chunks.groups(task, observed)
     if rows is not None:
@@ -93,8 +97,18 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
             points = lambda alphas: ctx.executor.map(  # noqa: E731
                 parts.point, [(ref, a) for a in alphas], [f"α = {a:.3g}" for a in alphas])
         solved = solve.run(task, prep.lp, f_solver, f_raw, observed, console, replay, points)
+    solved.misfit_ratio = _misfit_ratio(task, prep, solved)
+    if _misfit_warning(solved, observed.truth):
+        ctx.errors.print(
+            f"WARNING: {task.network}: the Bregman fidelity at the solution is "
+            f"{solved.misfit_ratio:.3g}× the noise energy of the data (½σ²m): the solution "
+            "does not fit them to their noise level — α may be too large, or the fidelity "
+            "weighs their noise far above its size, where the quadratic fidelity may do much "
+            "better. Choose α with `alpha = sweep(...)`, compare with `baseline = true`, or "
+            "try `fidelity = hybrid`; see docs/inversion.md, \"Data that cannot be told from "
+            "noise\"", highlight=False)
     record = InvertRecord(task, net, cert, observed, projection, f_solver, solved, ctx.backend,
-                          ctx.file, ctx.source, ctx.overrides, fingerprint)
+                          ctx.file, ctx.source, ctx.overrides, fingerprint, prep.snapping)
     result = write_invert(folder, record)
     console.print(f"  wrote {folder}")
     if result.status == "failed":
@@ -105,6 +119,42 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
                       "solver.max_iter=N` " + ("goes on from there" if solved.result.state
                                                else "solves it again with more"))
     return result
+
+
+def _misfit_warning(solved: Any, truth: Any) -> bool:
+    """Whether to warn that the Bregman solve does not explain the data within their noise:
+    :data:`~.threshold.MISFIT_WARNING` exceeded, unless a quadratic baseline on the same data
+    was measured against the truth and did no better (the warning's own remedy)."""
+    if solved.misfit_ratio is None or not solved.misfit_ratio > MISFIT_WARNING:
+        return False
+    if truth is not None and solved.baseline is not None:
+        import numpy as np
+
+        from ...backend import to_numpy
+
+        def error(result: Any) -> float:
+            return float(np.linalg.norm(np.ravel(to_numpy(result.u)) - np.ravel(truth)))
+        return error(solved.result) > error(solved.baseline)
+    return True
+
+
+def _misfit_ratio(task: Any, prep: Prepared, solved: Any) -> float | None:
+    """:func:`.threshold.misfit_ratio` of the Bregman solve (the first stage of a hybrid;
+    None for ``fidelity = l2``, a batch, or an unknown noise level)."""
+    from . import lower
+    from .threshold import misfit_ratio, noise_level
+    from ...solvers.alpha import penalty_of
+
+    result = solved.start if solved.start is not None else solved.result
+    if task.stage_fidelity != "bregman" or prep.observed.batch or result is None:
+        return None
+    sigma = prep.snapping.sigma if prep.snapping is not None else None
+    if sigma is None:
+        known = noise_level(task, prep.observed)
+        sigma = known[0] if known is not None else None
+    problem = lower.lower(task, prep.lp, prep.f_solver, solved.alpha)
+    fidelity = float(result.objective) - penalty_of(problem)(result)
+    return misfit_ratio(fidelity, sigma, int(prep.f_solver.size))
 
 
 def _solve_groups(ctx: RunContext, task: Any, prep: Prepared, rows: list[slice]) -> Any:

@@ -13,33 +13,38 @@ from ...lift.compact import lift
 from .. import data as dt
 from ..context import RunContext
 from . import chunks, lower, solve
+from .threshold import Snapping, threshold
 
 __all__ = ["Prepared", "prepare", "solve_group"]
 
 
 @dataclass
 class Prepared:
-    """An ``invert`` task up to its solve: the data, the lifted problem, the projected data."""
+    """An ``invert`` task up to its solve: the data, the lifted problem, the data projected
+    onto dom Ψ and thresholded (what the projection and the threshold did)."""
 
     observed: Any
     lp: Any
     f_raw: np.ndarray
     f_solver: np.ndarray
     projection: Any
+    snapping: Snapping | None = None
 
 
 def prepare(ctx: RunContext, task: Any) -> Prepared:
-    """Truth and data, the lifted problem on the backend, the data projected onto dom Ψ."""
+    """Truth and data, the lifted problem on the backend, the data projected onto dom Ψ and
+    thresholded at the noise level (:mod:`.threshold`) for the Bregman fidelity."""
     net = ctx.networks[task.network]
     truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
     observed = dt.make_data(task, net, truth, ctx.spec_dir)
     lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
     f_raw = observed.f.reshape(*observed.batch, -1)
-    if task.stage_fidelity == "bregman":
-        f_solver, projection = lower.project_data(lp, f_raw, task.dtype)
-    else:
-        f_solver, projection = f_raw, lower.Projection("none", 0.0, 0, int(f_raw.size))
-    return Prepared(observed, lp, f_raw, f_solver, projection)
+    if task.stage_fidelity != "bregman":
+        return Prepared(observed, lp, f_raw, f_raw,
+                        lower.Projection("none", 0.0, 0, int(f_raw.size)))
+    projected, projection = lower.project_data(lp, f_raw, task.dtype)
+    f_solver, snapping = threshold(task, lower.output_psi(lp), observed, f_raw, projected)
+    return Prepared(observed, lp, f_raw, f_solver, projection, snapping)
 
 
 def solve_group(task: Any, prep: Prepared, rows: slice, console: Any) -> Any:

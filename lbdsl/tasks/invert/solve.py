@@ -74,6 +74,7 @@ class Solved:
     groups: list[dict[str, Any]] | None = None   # chunk = K: how each group of rows ended
     stop_requested: bool = False   # Ctrl-C during this task: the run stops after it
     complete: bool = True          # every solve the task needs was made to its end
+    misfit_ratio: float | None = None   # F(u*) / (½σ²m), :func:`.threshold.misfit_ratio`
 
     def stored(self, max_iter: int) -> Stored:
         """What the checkpoint of this run holds (its solvers ran under ``max_iter``)."""
@@ -420,8 +421,11 @@ def _choose_alpha(rule: AlphaRule, task: InvertTask, problem: InverseProblem,
         def quality(result: SolveResult) -> dict[str, Any]:
             q = rp.quality(observed.truth, to_numpy(result.u), image)
             return {"psnr": q["psnr"], "ssim": q["ssim"]}
+    # δ is the distance of the data as measured from the clean data, so the residual is too
+    # (the thresholded data are nearer N(u†) than δ: against them the rule over-smooths)
+    measured = np.ascontiguousarray(observed.f.reshape(*observed.batch, -1))
     return rules.choose(_rule(rule), problem, delta, solve_at, warm_start=warm,
-                        truth=observed.truth, quality=quality)
+                        truth=observed.truth, quality=quality, measured=measured)
 
 
 def _rule(rule: AlphaRule) -> rules.Rule:
