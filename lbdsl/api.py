@@ -19,6 +19,7 @@ run here) are raised: :class:`~lbdsl.errors.SpecError`, :class:`~lbdsl.errors.Ba
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import zipfile
@@ -97,6 +98,44 @@ class Spec:
                              f"(*batch, {', '.join(map(str, net.input_shape))})")
         return forward(net, x, tuple(x.shape[:x.ndim - k]))
 
+    def invert(self, data: Any, *, truth: Any = None, network: str | None = None,
+               regulariser: str | None = "tv", alpha: float | str | None = None,
+               verbose: bool = False, backend: str = "numpy", **settings: Any) -> TaskResult:
+        """Recover ``network``'s input from the array ``data`` — an ``invert`` task with
+        ``data = given`` (and ``truth = given`` when ``truth`` is passed: PSNR/SSIM against
+        it) written for you and solved in memory; the spec's own tasks are not run.
+
+        ``min_u F(N(u), f) + α·J(u)``: ``regulariser`` and every other setting of an
+        ``invert`` task (``fidelity = "hybrid"``, ``solver = "pdhg(max_iter = 2000)"``,
+        ``threshold = "none"``, ``baseline = True``) as it is written in a spec
+        (docs/language.md §5), numbers and booleans as Python values.  Returns the
+        :class:`TaskResult`: ``u`` the reconstruction, ``report`` the report as a dict,
+        ``figures`` its PNG figures.
+        """
+        net = self.network(network)
+        written = {"regulariser": regulariser, "alpha": alpha, **settings}
+        lines = ["data = given"] + (["truth = given"] if truth is not None else [])
+        for key, value in written.items():
+            if value is not None:
+                lines.append(f"{key} = {_spec_value(key, value)}")
+        task = f"\ninvert {net.name} {{\n" + "".join(f"    {line}\n" for line in lines) + "}\n"
+        file = str(self.path) if self.path is not None else "<invert>"
+        program = pipeline.loads(self.to_text() + task, file=file)
+        program = dataclasses.replace(program, ir=dataclasses.replace(
+            program.ir, tasks=program.ir.tasks[-1:]))     # only the task written here
+        from .terminal import quiet_console
+
+        console = None if verbose else quiet_console()
+        given = {"data": data, **({"truth": truth} if truth is not None else {})}
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lbdsl-") as tmp:
+            [result] = pipeline.solve(program, backend=backend, out=tmp, console=console,
+                                      errors=console, given=given)
+            result.figures = _figures(result.path)
+        result.path = None
+        return result
+
     def export_onnx(self, out: str | Path, network: str | None = None,
                     weights: str | Path | dict[str, np.ndarray] | None = None,
                     dtype: str = "float32") -> Path:
@@ -131,7 +170,9 @@ class Spec:
     def solve(self, backend: str = "numpy", out: str | Path | None = None,
               overrides: tuple[str, ...] | list[str] = (), verbose: bool = True,
               resume: bool = False, allow_outside: bool = False,
-              in_memory: bool | None = None, client: Any = None) -> list[TaskResult]:
+              in_memory: bool | None = None, client: Any = None, *,
+              data: Any = None, truth: Any = None,
+              threads: int | None = None) -> list[TaskResult]:
         """Run every task (``lbdsl solve``); ``overrides`` are ``--set KEY=VALUE`` strings
         applied after the ones given to :func:`load`; ``resume`` continues each task an
         interrupted run left a ``checkpoint.npz`` for (``lbdsl solve --resume``);
@@ -141,7 +182,18 @@ class Spec:
         on disk: the tasks write into a temporary folder, which is removed once the results
         (arrays and report) are read back; each result's ``path`` is then None.  ``client``
         (a ``dask.distributed.Client``) runs the tasks as futures on its workers, with the
-        same folders and numbers as a serial run (:mod:`lbdsl.distributed`)."""
+        same folders and numbers as a serial run (:mod:`lbdsl.distributed`).
+
+        ``data`` and ``truth`` (NumPy or CuPy arrays) are what the tasks written
+        ``data = given`` / ``truth = given`` take, in the shape of the network's output /
+        input (or a batch of them); a result's ``figures`` holds its PNG figures as bytes
+        either way, and ``verbose=False`` prints nothing, in a terminal or in Jupyter.
+        ``threads``: BLAS threads for every task, as ``--threads`` (default: this process's
+        count, which Dask workers then use too, so that their results are the serial ones)."""
+        given = {k: v for k, v in (("data", data), ("truth", truth)) if v is not None}
+        if given and client is not None:
+            raise LbdslError("arrays passed with data= / truth= stay in this process: solve "
+                             "without a Dask client, or save them and use load(...)")
         if in_memory is None:
             in_memory = self.text is not None and out is None
         if in_memory:
@@ -151,26 +203,59 @@ class Spec:
                 raise LbdslError("in_memory solves take neither `out` nor `resume`")
             with tempfile.TemporaryDirectory(prefix="lbdsl-") as tmp:
                 results = self.solve(backend, tmp, overrides, verbose, False, allow_outside,
-                                     in_memory=False, client=client)
+                                     in_memory=False, client=client, threads=threads,
+                                     **given)
             for result in results:
                 result.path = None
             return results
-        from rich.console import Console
+        from .terminal import quiet_console
 
         every = self.overrides + tuple(overrides)
         program = self.program if not overrides else self._program(every)
         console = errors = None
         if not verbose:
-            console = Console(file=io.StringIO(), markup=False, highlight=False)
-            errors = console
+            console = errors = quiet_console()
         executor = None
         if client is not None:
             from .distributed import DaskExecutor
 
             executor = DaskExecutor(client, ())
-        return pipeline.solve(program, backend=backend, out=out, overrides=every,
-                              console=console, errors=errors, resume=resume,
-                              allow_outside=allow_outside, executor=executor)
+        results = pipeline.solve(program, backend=backend, out=out, overrides=every,
+                                 console=console, errors=errors, resume=resume,
+                                 allow_outside=allow_outside, executor=executor, given=given,
+                                 threads=threads)
+        for result in results:
+            result.figures = _figures(result.path)
+        return results
+
+
+def _spec_value(key: str, value: Any) -> str:
+    """A Python value as the right-hand side of ``key = ...`` in a spec: booleans as
+    ``true``/``false``, numbers by ``repr``, strings as written (one line, spec text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+    if isinstance(value, str) and value.strip() and not any(c in value for c in "\n\r{}#"):
+        return value
+    raise LbdslError(f"invert: `{key}` must be a number, a boolean or one line of spec text "
+                     f"such as \"0.02 * tv\", got {value!r}")
+
+
+#: The most figure bytes read back into one result (each figure a few hundred kB at most).
+_MAX_FIGURE_BYTES = 16 * 1024 * 1024
+
+
+def _figures(folder: Path | None) -> dict[str, bytes]:
+    """The PNG figures a task wrote into ``folder`` (regular files only, bounded)."""
+    out: dict[str, bytes] = {}
+    if folder is None or not Path(folder).is_dir():
+        return out
+    for path in sorted(Path(folder).glob("*.png")):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > _MAX_FIGURE_BYTES:
+            continue
+        out[path.name] = path.read_bytes()
+    return out
 
 
 def load(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Spec:

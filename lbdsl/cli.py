@@ -142,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="use the running cluster at ADDRESS (tcp://host:8786, from `dask "
                             "scheduler`); its workers must see the spec's files and the "
                             "output folder at the same absolute paths")
+    solve.add_argument("--threads", type=_count, metavar="N",
+                       help="BLAS threads for every task, here and on Dask workers alike "
+                            "(default: this machine's BLAS default; the count changes the "
+                            "rounding, so one count makes a Dask run equal the serial one)")
     solve.add_argument("--allow-outside", action="store_true",
                        help="let a spec's `save` write outside the output root (--out, else "
                             "the working directory)")
@@ -322,7 +326,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.workers is None and args.scheduler is None:
         results = pipeline.solve(program, backend=args.backend, out=args.out,
                                  overrides=args.overrides, resume=args.resume,
-                                 allow_outside=args.allow_outside)
+                                 allow_outside=args.allow_outside, threads=args.threads)
         return exit_status(results)
     from .distributed import DaskExecutor, cluster
 
@@ -332,7 +336,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         results = pipeline.solve(program, backend=args.backend, out=args.out,
                                  overrides=args.overrides, resume=args.resume,
                                  allow_outside=args.allow_outside,
-                                 executor=DaskExecutor(client, again))
+                                 executor=DaskExecutor(client, again), threads=args.threads)
     return exit_status(results)
 
 

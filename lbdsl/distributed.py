@@ -56,6 +56,7 @@ from .errors import LbdslError
 from .paths import cwd, working_directory
 from .scheduler import connect
 from .tasks.executor import SpecRef
+from .threads import pinned
 
 __all__ = ["DaskExecutor", "cluster", "RETRIES"]
 
@@ -171,21 +172,22 @@ def _task_on_worker(ref: SpecRef, folder: Any, resume: bool) -> Any:
         ctx = context(program, namespace(ref.backend), ref.backend, ref.overrides,
                       _worker_console(ref.run, label(task)), _worker_console(), resume,
                       run=ref.run)
-        with _stoppable(ref.run):
+        ctx.threads = ref.threads
+        with _stoppable(ref.run), pinned(ref.threads):
             return run_task(ctx, task, folder)
 
 
 def _part_on_worker(part: Callable[..., Any], args: tuple[Any, ...], run: str, label: str,
-                    where: str) -> Any:
+                    where: str, threads: int | None = None) -> Any:
     """One part of a task, run on this worker from the caller's working directory ``where``
-    (its lines forwarded to the caller, prefixed with ``label``); None when the run was
-    stopped before it started."""
+    with the run's ``threads`` BLAS threads (its lines forwarded to the caller, prefixed with
+    ``label``); None when the run was stopped before it started."""
     import numpy as np
 
     if _stopped_before(run):
         return None
     console = _worker_console(run, label)
-    with working_directory(where), _stoppable(run), \
+    with working_directory(where), _stoppable(run), pinned(threads), \
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return part(*args, console=console)
 
@@ -311,6 +313,7 @@ class DaskExecutor:
         self.client = client
         self.options: tuple[str, ...] | None = tuple(options)
         self.stop: _Stop | None = None
+        self.threads: int | None = None     # the run's BLAS threads, set by run_tasks
 
     def map(self, part: Callable[..., Any], calls: list[tuple[Any, ...]],
             names: list[str]) -> list[Any]:
@@ -321,7 +324,7 @@ class DaskExecutor:
         where = str(cwd().absolute())
         batch = uuid.uuid4().hex           # the parts of one call (a run may make several)
         futures = [self.client.submit(_part_on_worker, part, args, stop.run, name, where,
-                                      key=f"lbdsl-{part.__name__}-{batch}-{k}",
+                                      self.threads, key=f"lbdsl-{part.__name__}-{batch}-{k}",
                                       retries=RETRIES, pure=False)
                    for k, (args, name) in enumerate(zip(calls, names))]
         return stop.gather(futures, {f.key: name for f, name in zip(futures, names)})
@@ -341,6 +344,7 @@ class DaskExecutor:
         belongs to."""
         from .tasks.run import label
 
+        self.threads = ctx.threads
         with _Lines(self.client, ctx.run, ctx.console):
             results = self._submit_and_gather(ctx, folders, run_task)
         for result in results:

@@ -59,7 +59,8 @@ def show(program: Program, lifted: bool = False) -> str:
 def solve(program: Program, backend: str = "numpy", out: str | Path | None = None,
           overrides: tuple[str, ...] | list[str] = (), console: Any = None,
           errors: Any = None, resume: bool = False, allow_outside: bool = False,
-          executor: Any = None) -> list[Any]:
+          executor: Any = None, given: dict[str, Any] | None = None,
+          threads: int | None = None) -> list[Any]:
     """Run every task in order; one :class:`~lbdsl.tasks.result.TaskResult` per task.
 
     Each task kind is a package of :mod:`lbdsl.tasks` (``invert``, ``train``, ``check``) whose
@@ -70,19 +71,25 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     during a solve writes that task's last iterate (a training's last complete epoch) and stops
     the run.  ``executor`` (:mod:`lbdsl.tasks.executor`; default: here, in order) runs the
     tasks — :class:`lbdsl.distributed.DaskExecutor` as futures on a Dask cluster, into the same
-    folders, with the same results.
+    folders, with the same results.  ``given`` maps ``"data"`` / ``"truth"`` to the arrays
+    that the tasks' ``data = given`` / ``truth = given`` take.  Every task runs with
+    ``threads`` BLAS threads (default: this process's count), here and on workers alike
+    (:mod:`lbdsl.threads`: the count changes the rounding).
     """
     from .backend import namespace
     from .terminal import plain_console
     from .tasks.layout import Allocator, base_dir
     from .tasks.progress import last_signal
     from .tasks.summary import summary_table
+    from .threads import blas_threads, pinned
 
     last_signal.clear()
     xp = namespace(backend)  # fail early, in one line, on an unusable backend
     console = console or plain_console(soft_wrap=True)
     errors = errors or plain_console(stderr=True, soft_wrap=True)
     ctx = context(program, xp, backend, overrides, console, errors, resume, executor)
+    ctx.given = dict(given or {})
+    ctx.threads = threads if threads is not None else blas_threads()
     allocator = Allocator()
     folders: dict[int, Any] = {}
     for index, task in enumerate(program.tasks):
@@ -94,7 +101,8 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
                 folders[index] = err
                 continue
             folders[index] = allocator.folder(base, task.kind, task.network)
-    results = ctx.executor.run_tasks(ctx, folders, run_task)
+    with pinned(threads):
+        results = ctx.executor.run_tasks(ctx, folders, run_task)
     stopped = [r for r in results if r.status == "interrupted"]
     if stopped:     # a serial run stops at the first; on a cluster, every task says itself
         _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside,

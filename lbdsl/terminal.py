@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 __all__ = ["ASCII", "Guarded", "degrade", "first_control", "guard_stdout", "is_control",
+           "quiet_console",
            "plain_console", "visible", "write_utf8"]
 
 #: ASCII spellings of the characters lbdsl prints.
@@ -196,3 +197,14 @@ def plain_console(**options: Any) -> Any:
             super().print(*(visible(o) if isinstance(o, str) else o for o in objects), **kw)
 
     return _Plain(markup=False, highlight=False, **options)
+
+
+def quiet_console() -> Any:
+    """A ``rich`` console that prints nowhere — also in Jupyter, where ``rich`` would otherwise
+    display what it is given whatever its file (``force_jupyter=False``)."""
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), markup=False, highlight=False, force_jupyter=False,
+                   force_terminal=False)

@@ -372,3 +372,19 @@ def test_a_ctrl_c_stops_the_running_workers_and_keeps_the_rest_from_starting(tmp
         assert (r.path / "checkpoint.npz").exists() and 0 < r.report["iterations"] < 10000000
         assert r.report["stop_reason"] == "interrupted"
         assert r.report["checkpoint"]["complete"] is False
+
+
+def test_with_the_default_blas_threads_a_worker_computes_the_serial_bits(tmp_path):
+    """The demo's 512×256 products run on several BLAS threads here; Dask starts its workers
+    with one, which changed the rounding (up to 2e-13 in the demo's arrays): every task now
+    runs with this process's count (lbdsl/threads.py).  Vacuous with one BLAS thread."""
+    from lbdsl.threads import blas_threads
+
+    if (blas_threads() or 1) < 2:
+        pytest.skip("BLAS runs on one thread here: nothing to pin")
+    assert main(["solve", "--out", str(tmp_path / "serial")]) == 0
+    assert main(["solve", "--out", str(tmp_path / "dask"), "--workers", "1"]) == 0
+    a, b = (_arrays(tmp_path / run / "invert-perceptron") for run in ("serial", "dask"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key

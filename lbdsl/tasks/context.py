@@ -22,7 +22,9 @@ class RunContext:
     the ``--set`` strings; ``console`` / ``errors`` where progress and one-line failures go;
     ``resume`` whether to go on from each task's checkpoint; ``executor`` where the tasks and
     their parts run (:mod:`.executor`); ``run`` names the run; ``certificates`` the
-    certificates computed so far, by ``(network, λ, ρ, μ)``.
+    certificates computed so far, by ``(network, λ, ρ, μ)``; ``given`` the arrays passed in
+    Python (``spec.solve(data = f, truth = u)``) for the tasks' ``data = given`` /
+    ``truth = given``.
     """
 
     networks: dict[str, Any]
@@ -38,6 +40,8 @@ class RunContext:
     executor: Any = field(default_factory=Serial)
     run: str = field(default_factory=lambda: uuid.uuid4().hex)
     certificates: dict[tuple[str, float, float | None, float], Any] = field(default_factory=dict)
+    given: dict[str, Any] = field(default_factory=dict)   # arrays passed in Python: `given`
+    threads: int | None = None     # BLAS threads of every task (:mod:`lbdsl.threads`)
 
     @property
     def spec_dir(self) -> Path:
@@ -47,7 +51,7 @@ class RunContext:
         """This run's spec as a worker rebuilds it, for ``task`` (its index in the spec)."""
         index = next((i for i, t in enumerate(self.tasks) if t is task), -1)
         return SpecRef(self.file, self.source, str(cwd().absolute()), tuple(self.overrides),
-                       self.backend, self.run, index)
+                       self.backend, self.run, index, self.threads)
 
     def certificate(self, network: str, lam: float, rho: float | None,
                     modulus: float = 0.0) -> Any:

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -32,13 +34,14 @@ from ..errors import DataError, SourceSpan, SpecError
 from ..ir.nodes import NetworkIR, format_shape, size_of
 from ..ir.params import InitError, Loader
 from ..ir.tasks.records import (
-    ForwardData, GaussianNoise, ImageTruth, InvertTask, LinspaceTruth, LoadData, LoadTruth, Truth,
+    ForwardData, GaussianNoise, GivenData, GivenTruth, ImageTruth, InvertTask, LinspaceTruth,
+    LoadData, LoadTruth, Truth,
 )
 from ..lift.network import lifted_network
 from ..limits import too_large
 
 __all__ = ["Observed", "DIGITS_TEST_FRACTION", "digits_split", "image", "make_truth",
-           "make_data", "forward", "load_array"]
+           "make_data", "forward", "load_array", "given_array"]
 
 #: The share of scikit-learn's 1,797 digits held out as the test split (fixed, seed-independent).
 DIGITS_TEST_FRACTION = 0.2
@@ -162,6 +165,27 @@ def load_array(path: str, key: str | None, span: SourceSpan | None, spec_dir: Pa
     return out
 
 
+def given_array(given: Mapping[str, Any], key: str, span: SourceSpan | None,
+                what: str) -> np.ndarray:
+    """The array passed in Python for ``key = given`` (``spec.solve(data = f)``), as a real,
+    finite float64 copy on the host; a :class:`SpecError` at ``span`` when none was passed."""
+    from ..backend import to_numpy
+
+    if key not in given:
+        raise SpecError.at(span, f"`{key} = given` takes an array passed in Python, "
+                           f"spec.solve({key} = array), and none was",
+                           f"on the command line, save it and write {key} = "
+                           f'load("{key}.npy")')
+    array = np.asarray(to_numpy(given[key]))
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{what} passed as `{key}` holds {array.dtype} data, not real numbers")
+    out = np.array(array, dtype=np.float64, order="C", copy=True)
+    problem = too_large(out)
+    if problem:
+        raise DataError(f"{what} passed as `{key}` {problem}")
+    return out
+
+
 def _fit(array: np.ndarray, shape: tuple[int, ...], batch: tuple[int, ...] | None,
          ) -> np.ndarray | None:
     """``array`` as ``(*batch, *shape)`` if its entries fit (row-major), else None.
@@ -182,8 +206,10 @@ def _fit(array: np.ndarray, shape: tuple[int, ...], batch: tuple[int, ...] | Non
 
 # --- truth and data --------------------------------------------------------------------------
 
-def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path) -> np.ndarray:
-    """The ground truth as ``(*batch, *input_shape)`` float64."""
+def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path,
+               given: Mapping[str, Any] = MappingProxyType({})) -> np.ndarray:
+    """The ground truth as ``(*batch, *input_shape)`` float64 (``given``: the arrays passed
+    in Python, for ``truth = given``)."""
     shape = tuple(net.input_shape)
     size = size_of(shape)
     if isinstance(truth, ImageTruth):
@@ -207,12 +233,16 @@ def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path) -> np.ndarray:
         if too_many is not None:
             raise SpecError.at(truth.span, f"linspace(..., n = {truth.n}) makes {too_many}")
         return np.linspace(truth.start, truth.stop, truth.n).reshape(truth.n, *shape)
-    assert isinstance(truth, LoadTruth)
-    array = load_array(truth.path, truth.key, truth.span, spec_dir, "the truth")
+    if isinstance(truth, GivenTruth):
+        array, how = given_array(given, "truth", truth.span, "the truth"), "given"
+    else:
+        assert isinstance(truth, LoadTruth)
+        array = load_array(truth.path, truth.key, truth.span, spec_dir, "the truth")
+        how = "loaded"
     fitted = _fit(array, shape, None)
     if fitted is None:
         got = format_shape(array.shape) if array.ndim else "a scalar"
-        raise SpecError.at(truth.span, f"the loaded truth has shape {got}, but the input of "
+        raise SpecError.at(truth.span, f"the {how} truth has shape {got}, but the input of "
                            f"`{net.name}` is {format_shape(shape)}",
                            "save an array of the input's shape (or N of them for a batch)")
     return fitted
@@ -237,8 +267,9 @@ def _noise(noise: GaussianNoise, clean: np.ndarray, seed: int) -> np.ndarray:
 
 
 def make_data(task: InvertTask, net: NetworkIR, truth: np.ndarray | None,
-              spec_dir: Path) -> Observed:
-    """The data f^δ of ``task`` (and the clean data it came from)."""
+              spec_dir: Path, given: Mapping[str, Any] = MappingProxyType({})) -> Observed:
+    """The data f^δ of ``task`` (and the clean data it came from; ``given``: the arrays
+    passed in Python, for ``data = given``)."""
     data = task.data
     out_shape = tuple(net.output_shape)
     batch: tuple[int, ...] = () if truth is None else truth.shape[:truth.ndim - len(net.input_shape)]
@@ -247,14 +278,18 @@ def make_data(task: InvertTask, net: NetworkIR, truth: np.ndarray | None,
             raise SpecError.at(task.spans.get("data"), "`forward(truth)` needs a ground truth")
         clean = forward(net, truth, batch)
     else:
-        assert isinstance(data, LoadData)
-        array = load_array(data.path, data.key, data.span, spec_dir, "the data")
+        if isinstance(data, GivenData):
+            array, how = given_array(given, "data", data.span, "the data"), "given"
+        else:
+            assert isinstance(data, LoadData)
+            array = load_array(data.path, data.key, data.span, spec_dir, "the data")
+            how = "loaded"
         clean_or_none = _fit(array, out_shape, batch if truth is not None else None)
         if clean_or_none is None:
             got = format_shape(array.shape) if array.ndim else "a scalar"
             want = format_shape(out_shape) if not batch else \
                 f"{batch[0]}x{format_shape(out_shape)} ({batch[0]} problems)"
-            raise SpecError.at(task.spans.get("data"), f"the loaded data has shape {got}, but "
+            raise SpecError.at(task.spans.get("data"), f"the {how} data has shape {got}, but "
                                f"the output of `{net.name}` is {want}",
                                "save an array of the output's shape")
         clean = clean_or_none
@@ -275,8 +310,9 @@ def _bounded(data: np.ndarray, task: InvertTask) -> np.ndarray:
     too large: ``forward(truth)`` is computed here, not written by the user)."""
     problem = too_large(data)
     if problem:
-        raise DataError(f"the data {problem}" + ("" if isinstance(task.data, LoadData) else
-                                                  " (the weights or the truth are too large)"))
+        computed = not isinstance(task.data, (LoadData, GivenData))
+        raise DataError(f"the data {problem}" + (" (the weights or the truth are too large)"
+                                                  if computed else ""))
     return data
 
 

@@ -24,7 +24,8 @@ class SpecRef:
     """A spec as another process rebuilds it: its file name, the text this process read (never
     the file again: it may have changed since), the working directory its relative names start
     from, the ``--set`` overrides, the backend, the run it belongs to (a long-lived worker
-    keeps nothing of one run into the next) and, for one task, its index in the spec."""
+    keeps nothing of one run into the next), for one task its index in the spec, and the
+    number of BLAS threads every task of the run uses (:mod:`lbdsl.threads`)."""
 
     file: str
     source: str
@@ -33,6 +34,7 @@ class SpecRef:
     backend: str
     run: str
     index: int = -1
+    threads: int | None = None
 
 
 class Serial:

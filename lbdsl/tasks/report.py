@@ -141,9 +141,12 @@ def spec_sha256(source: str) -> str:
 
 def provenance(backend: str, dtype: str, seed: int, spec_file: str, source: str
                ) -> dict[str, Any]:
-    """What produced a result: backend, dtype, seed, package versions and the spec's hash."""
-    return {"backend": backend, "dtype": dtype, "seed": seed, "versions": versions(),
-            "spec": {"file": spec_file, "sha256": spec_sha256(source)}}
+    """What produced a result: backend, dtype, seed, BLAS threads (they change the rounding),
+    package versions and the spec's hash."""
+    from ..threads import blas_threads
+
+    return {"backend": backend, "dtype": dtype, "seed": seed, "blas_threads": blas_threads(),
+            "versions": versions(), "spec": {"file": spec_file, "sha256": spec_sha256(source)}}
 
 
 # --- arrays ----------------------------------------------------------------------------------

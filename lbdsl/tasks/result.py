@@ -19,7 +19,8 @@ Status = Literal["ok", "interrupted", "failed", "spec_error"]
 @dataclass
 class TaskResult:
     """One task's outcome: ``u`` (the reconstruction), ``report`` (report.json), ``path`` (its
-    folder), ``arrays`` (everything in result.npz; for a ``train`` task, weights.npz)."""
+    folder), ``arrays`` (everything in result.npz; for a ``train`` task, weights.npz),
+    ``figures`` (its PNG figures as bytes, by file name: kept for an in-memory solve too)."""
 
     kind: str
     network: str
@@ -29,6 +30,7 @@ class TaskResult:
     report: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
+    figures: dict[str, bytes] = field(default_factory=dict)   # PNG bytes by file name
 
     @property
     def u(self) -> np.ndarray | None:
@@ -53,17 +55,44 @@ class TaskResult:
         why = f": {self.error}" if self.error else ""
         return f"<TaskResult {self.label}: {self.status}{why}{where}>"
 
+    def headline(self) -> dict[str, str]:
+        """The report's headline numbers as text, rounded, with units (``psnr``:
+        ``"40.48 dB"``; the baseline's PSNR beside the main one)."""
+        rep = self.report
+        units = {"psnr": ("{:.2f} dB", "PSNR"), "ssim": ("{:.3f}", "SSIM"),
+                 "objective": ("{:.6g}", "objective"), "alpha": ("{:.4g}", "α"),
+                 "iterations": ("{:d}", "iterations"), "epochs": ("{:d}", "epochs"),
+                 "loss": ("{:.4g}", "loss"), "time_s": ("{:.2f} s", "time"),
+                 "stop_reason": ("{}", "stop")}
+        out: dict[str, str] = {}
+        for key, (fmt, name) in units.items():
+            value = rep.get(key)
+            if value is None or (isinstance(value, float) and not np.isfinite(value)):
+                continue
+            try:
+                out[name] = fmt.format(value)
+            except (TypeError, ValueError):
+                out[name] = str(value)
+        baseline = rep.get("baseline")
+        if isinstance(baseline, dict) and isinstance(baseline.get("psnr"), float):
+            out["baseline PSNR"] = f"{baseline['psnr']:.2f} dB (quadratic fidelity)"
+        return out
+
     def _repr_html_(self) -> str:
-        """Jupyter: status, and the report's headline numbers."""
+        """Jupyter: status, the headline numbers (rounded, with units) and the main figure."""
+        import base64
         import html
 
-        keys = ("stop_reason", "iterations", "objective", "psnr", "ssim", "alpha", "time_s",
-                "loss", "epochs")
-        rows = "".join(f"<tr><td>{k}</td><td>{html.escape(str(self.report[k]))}</td></tr>"
-                       for k in keys if self.report.get(k) is not None)
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+                       for k, v in self.headline().items())
+        figure = next((self.figures[n] for n in ("reconstruction.png", "function.png",
+                                                 "training.png") if n in self.figures), None)
+        image = ("" if figure is None else
+                 f'<img src="data:image/png;base64,{base64.b64encode(figure).decode()}" '
+                 'style="max-width: 100%"/>')
         return (f"<b>{html.escape(self.label)}</b>: {html.escape(self.status)}"
                 + (f" — {html.escape(self.error)}" if self.error else "")
-                + (f"<table>{rows}</table>" if rows else ""))
+                + (f"<table>{rows}</table>" if rows else "") + image)
 
 
 def exit_status(results: list[TaskResult]) -> int:

@@ -537,6 +537,8 @@ CASES: list[Case] = [
           "max_iter", "`pdhg(max_iter = 2.5)`"),
     solve(SETTINGS, "negative-alpha", invert("alpha = -0.1", "regulariser = tv"), 2, "alpha",
           "`alpha = -0.1`"),
+    solve(SETTINGS, "given-data-on-the-command-line", invert("data = given"), 2,
+          "`data = given` takes an array passed in Python", "`data = given` run by the CLI"),
     solve(SETTINGS, "negative-threshold", invert("threshold = -1"), 2, "threshold",
           "`threshold = -1`"),
     solve(SETTINGS, "threshold-word", invert("threshold = always"), 2, "threshold",

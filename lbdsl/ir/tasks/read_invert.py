@@ -52,8 +52,10 @@ _LOAD_ARGS = (r.Arg("path", r.file_name, positional=True),
 
 
 def read_truth(expr: tree.Expr, what: str, ctx: Context) -> m.Truth:
-    """``image(...)``, ``load(...)`` or ``linspace(...)``."""
+    """``image(...)``, ``load(...)``, ``linspace(...)`` or ``given`` (an array from Python)."""
     forms = ("image", "load", "linspace")
+    if isinstance(expr, tree.Name) and expr.id == "given":
+        return m.GivenTruth(span=expr.span)
     if isinstance(expr, tree.Call) and expr.func == "image":
         b = r.bind(expr, (r.Arg("name", _image_name, positional=True),
                           r.Arg("size", _image_size, None, positional=True),
@@ -111,27 +113,33 @@ def read_noise(call: tree.Call) -> m.GaussianNoise:
 
 
 def read_data(expr: tree.Expr, what: str, ctx: Context) -> m.InvertData:
-    """``forward(truth)`` or ``load(...)``, optionally ``+ gaussian(...)``."""
+    """``forward(truth)``, ``load(...)`` or ``given`` (an array from Python), optionally
+    ``+ gaussian(...)``."""
     example = "forward(truth) + gaussian(sigma = 0.01, seed = 3)"
     source: tree.Call | None = None
     noise: tree.Call | None = None
     for term in r.sum_terms(expr):
+        if isinstance(term, tree.Name) and term.id == "given":   # read as a call without args
+            term = tree.Call("given", (), (), term.span, term.span)
         if isinstance(term, tree.Call) and term.func == "gaussian":
             if noise is not None:
                 r.fail(term.span, "the data has two noise terms; give one gaussian(...)")
             noise = term
-        elif isinstance(term, tree.Call) and term.func in ("forward", "load"):
+        elif isinstance(term, tree.Call) and term.func in ("forward", "load", "given"):
             if source is not None:
                 r.fail(term.span, f"{what} has two sources (`{source.func}` and `{term.func}`); "
                        "give one", f"e.g. {what.strip('`')} = {example}")
             source = term
         else:
-            _unknown_form(term, what, ("forward", "load", "gaussian"), example)
+            _unknown_form(term, what, ("forward", "load", "gaussian"), example)  # or `given`
     if source is None:
         assert noise is not None
         r.fail(noise.span, "noise needs data to be added to",
                f"e.g. {what.strip('`')} = {example}")
     parsed_noise = read_noise(noise) if noise is not None else None
+    if source.func == "given":
+        r.bind(source, (), example="given")
+        return m.GivenData(noise=parsed_noise, span=expr.span)
     if source.func == "load":
         b = r.bind(source, _LOAD_ARGS, example='load("data.npy")')
         return m.LoadData(path=b["path"], key=b["key"], noise=parsed_noise, span=expr.span)

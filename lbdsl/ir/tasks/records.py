@@ -22,8 +22,8 @@ from ...solvers.base import Stopping
 from ...training.settings import SGD, Adam, ImplicitSGD, Optimizer
 
 __all__ = [
-    "ImageTruth", "LoadTruth", "LinspaceTruth", "Truth",
-    "GaussianNoise", "ForwardData", "LoadData", "InvertData",
+    "ImageTruth", "LoadTruth", "LinspaceTruth", "GivenTruth", "Truth",
+    "GaussianNoise", "ForwardData", "LoadData", "GivenData", "InvertData",
     "RegTerm", "RegulariserTerms", "FixedAlpha", "AprioriAlpha", "DiscrepancyAlpha",
     "SweepAlpha", "Alpha", "AlphaRule",
     "Solver", "Threshold", "InvertTask", "THRESHOLD_FALSE_ALARM",
@@ -80,7 +80,14 @@ class LinspaceTruth:
     span: SourceSpan | None = None
 
 
-Truth = Union[ImageTruth, LoadTruth, LinspaceTruth]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GivenTruth:
+    """``given``: the array passed in Python, ``spec.solve(truth = u)``."""
+
+    span: SourceSpan | None = None
+
+
+Truth = Union[ImageTruth, LoadTruth, LinspaceTruth, GivenTruth]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +121,15 @@ class LoadData:
     span: SourceSpan | None = None
 
 
-InvertData = Union[ForwardData, LoadData]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GivenData:
+    """``given`` (+ ``gaussian(...)``): the array passed in Python, ``spec.solve(data = f)``."""
+
+    noise: GaussianNoise | None = None
+    span: SourceSpan | None = None
+
+
+InvertData = Union[ForwardData, LoadData, GivenData]
 
 
 # --- invert: the variational problem ---------------------------------------------------------

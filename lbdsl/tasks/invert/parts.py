@@ -11,13 +11,11 @@ exactly as the serial run does: the serial run's arrays, bit for bit.
 from __future__ import annotations
 
 import functools
-import io
 from typing import Any
-
-from rich.console import Console
 
 from ...backend import namespace
 from ...program import loads
+from ...terminal import quiet_console
 from ..executor import SpecRef
 from ..run import context
 from . import chunks
@@ -33,7 +31,7 @@ def prepared(ref: SpecRef) -> tuple[Any, Any]:
     names the run: a long-lived worker must not keep a data file's old contents into the next
     one)."""
     program = loads(ref.source, ref.overrides, file=ref.file)
-    quiet = Console(file=io.StringIO(), markup=False, highlight=False)
+    quiet = quiet_console()
     ctx = context(program, namespace(ref.backend), ref.backend, ref.overrides, quiet, quiet,
                   False, run=ref.run)
     task = program.tasks[ref.index]

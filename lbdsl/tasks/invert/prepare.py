@@ -35,8 +35,9 @@ def prepare(ctx: RunContext, task: Any) -> Prepared:
     """Truth and data, the lifted problem on the backend, the data projected onto dom Ψ and
     thresholded at the noise level (:mod:`.threshold`) for the Bregman fidelity."""
     net = ctx.networks[task.network]
-    truth = dt.make_truth(task.truth, net, ctx.spec_dir) if task.truth is not None else None
-    observed = dt.make_data(task, net, truth, ctx.spec_dir)
+    truth = (dt.make_truth(task.truth, net, ctx.spec_dir, ctx.given)
+             if task.truth is not None else None)
+    observed = dt.make_data(task, net, truth, ctx.spec_dir, ctx.given)
     lp = lift(net, ctx.xp, float_dtype(ctx.xp, task.dtype))
     f_raw = observed.f.reshape(*observed.batch, -1)
     if task.stage_fidelity != "bregman":
