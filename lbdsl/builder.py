@@ -50,6 +50,7 @@ class Network:
         self.arrays: dict[str, np.ndarray] = {}
         self.statements: list[str] = []
         self.current = "u"
+        self.shape = self.input_shape      # of the current variable: checked at each call
         self.k = 0
 
     def __repr__(self) -> str:
@@ -68,13 +69,46 @@ class Network:
         self.k += 1
         return f"h{self.k}"
 
+    def _activation(self, call: str, activation: str, params: dict[str, float]) -> None:
+        """Refuse an activation the catalogue does not have, or bad parameters, here — not
+        later, at :meth:`spec`, with a caret into text the user never wrote."""
+        from .prox.registry import ACTIVATIONS, explain_unknown, make_activation
+
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            message, hint = explain_unknown(str(activation))
+            raise LbdslError(f"{self.name}.{call}: {message}" + (f" ({hint})" if hint else ""))
+        try:
+            make_activation(activation, **params)
+        except ValueError as exc:
+            raise LbdslError(f"{self.name}.{call}: {exc}") from None
+
+    def _matrix(self, call: str, label: str, value: Any, cols: int) -> np.ndarray:
+        """``value`` as a matrix with ``cols`` columns (what the current variable has)."""
+        array = real_array(value, f"{self.name}.{call}: {label}")
+        if array.ndim != 2 or array.shape[1] != cols:
+            raise LbdslError(f"{self.name}.{call}: {label} must be a matrix with {cols} columns "
+                             f"(the entries of {self.current}, shape {self.shape}), got shape "
+                             f"{array.shape}")
+        return array
+
+    def _vector(self, call: str, label: str, value: Any, rows: int) -> np.ndarray:
+        array = real_array(value, f"{self.name}.{call}: {label}")
+        if array.size != rows:
+            raise LbdslError(f"{self.name}.{call}: {label} must have {rows} entries (the rows "
+                             f"of the matrix), got shape {array.shape}")
+        return array.reshape(rows)
+
     def dense(self, W: Any, b: Any = None, activation: str = "identity",
               **params: float) -> Network:
         """``h = σ(W @ x + b)`` on the last variable (``identity``: a linear layer)."""
+        self._activation("dense", activation, params)
+        W = self._matrix("dense", "W", W, int(np.prod(self.shape)))
+        b = None if b is None else self._vector("dense", "b", b, W.shape[0])
         target = self._next()
         affine = f"{self._param('W', W)} @ {self.current}"
         if b is not None:
             affine += f" + {self._param('b', b)}"
+        self.shape = (W.shape[0],)
         text = affine if activation == "identity" and not params else \
             f"{activation}({affine}{_keywords(params)})"
         self.statements.append(f"{target} = {text}")
@@ -84,9 +118,15 @@ class Network:
     def conv2d(self, K: Any, c: Any = None, activation: str = "identity", *, stride: int = 1,
                padding: int = 0, **params: float) -> Network:
         """``h = σ(conv2d(x, K) + c)``, ``K`` of shape ``(C_out, C_in, kh, kw)``."""
+        self._activation("conv2d", activation, params)
         K = real_array(K, f"{self.name}: conv2d kernel")
         if K.ndim != 4:
             raise LbdslError(f"conv2d: the kernel must be (C_out, C_in, kh, kw), got {K.shape}")
+        channels, *image = (1, *self.shape) if len(self.shape) == 2 else self.shape
+        if len(image) != 2 or K.shape[1] != channels:
+            raise LbdslError(f"{self.name}.conv2d: the kernel {K.shape} takes {K.shape[1]} "
+                             f"channel(s), but {self.current} has shape {self.shape} "
+                             "(C, H, W or H, W)")
         target = self._next()
         self.arrays[f"{target}_W"] = K
         self.arrays[f"{target}_b"] = (np.zeros(K.shape[0]) if c is None
@@ -99,6 +139,9 @@ class Network:
             f"{activation}({affine}{_keywords(params)})"
         self.statements.append(f"{target} = {text}")
         self.current = target
+        kh, kw = K.shape[2:]
+        self.shape = (K.shape[0], (image[0] + 2 * padding - kh) // stride + 1,
+                      (image[1] + 2 * padding - kw) // stride + 1)
         return self
 
     def residual(self, V: Any, A: Any, b: Any = None, activation: str = "relu",
@@ -106,6 +149,14 @@ class Network:
         """``h = x ± V @ σ(A @ x + b)`` on the last variable ``x``."""
         if sign not in (1, -1):
             raise LbdslError(f"residual: sign must be 1 or -1, got {sign!r}")
+        self._activation("residual", activation, params)
+        n = int(np.prod(self.shape))
+        A = self._matrix("residual", "A", A, n)
+        b = None if b is None else self._vector("residual", "b", b, A.shape[0])
+        V = real_array(V, f"{self.name}.residual: V")
+        if V.shape != (n, A.shape[0]):
+            raise LbdslError(f"{self.name}.residual: V must be {n}x{A.shape[0]} (back to the "
+                             f"{n} entries of {self.current}), got shape {V.shape}")
         target = self._next()
         affine = f"{self._param('A', A)} @ {self.current}"
         if b is not None:

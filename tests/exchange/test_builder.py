@@ -3,6 +3,8 @@ the same lifted blocks and the same weights as that spec loaded from its file.""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,21 @@ def test_to_text_save_and_a_task_on_the_built_network(tmp_path):
     assert result.ok and result.u.shape == (6, 6) and result.path is None
     with pytest.raises(LbdslError, match="no layers yet"):
         lbdsl.Network("e", input=3).to_text()
+
+
+@pytest.mark.parametrize("build, says", [
+    (lambda n: n.dense(np.ones((3, 15)), activation="relu"), "W must be a matrix with 16 columns"),
+    (lambda n: n.dense(np.ones((3, 16)), np.ones(4), "relu"), "b must have 3 entries"),
+    (lambda n: n.dense(np.ones((3, 16)), activation="gelu"), "`gelu` is not a proximal map"),
+    (lambda n: n.dense(np.ones((3, 16)), activation="relux"), "did you mean `relu`?"),
+    (lambda n: n.dense(np.ones((3, 16)), activation="leaky_relu", a=2.0), "needs 0 < a <= 1"),
+    (lambda n: n.dense(np.ones((3, 16)), activation="relu").dense(np.ones((2, 16))),
+     "W must be a matrix with 3 columns (the entries of h1"),
+    (lambda n: n.residual(np.ones((16, 4)), np.ones((5, 16))), "V must be 16x5"),
+    (lambda n: n.conv2d(np.ones((2, 3, 3, 3))), "takes 3 channel(s)"),
+])
+def test_a_wrong_shape_or_activation_is_refused_at_the_call(build, says):
+    """Not later, at spec(), with a caret into generated text the user never wrote."""
+    net = lbdsl.Network("enc", input=(4, 4))
+    with pytest.raises(LbdslError, match=re.escape(says)):
+        build(net)

@@ -71,6 +71,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         ctx.errors.print(f"WARNING: network {task.network} is NOT certified convex at "
                          f"λ = {task.lam:g}, ρ = {task.rho:g}; solving anyway (the solver may "
                          "stop at a point that is not a global minimiser)")
+    flat = _flat_gradient(task, net)
+    if flat:
+        console.print(f"  note: {flat}", highlight=False)
     prep = prepare(ctx, task)
     observed, f_raw, f_solver, projection = (prep.observed, prep.f_raw, prep.f_solver,
                                              prep.projection)
@@ -119,6 +122,27 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
                       "solver.max_iter=N` " + ("goes on from there" if solved.result.state
                                                else "solves it again with more"))
     return result
+
+
+def _flat_gradient(task: Any, net: Any) -> str | None:
+    """What to say when a 2-D image is recovered through a flat input with a gradient
+    regulariser (``tv``): its differences run along the flattened vector, across the ends of
+    the rows, not down the columns."""
+    from ...ir.tasks.records import ImageTruth
+    from .lower import regulariser_form
+
+    dims = [d for d in net.input_shape if d != 1]
+    if len(dims) != 1 or not isinstance(task.truth, ImageTruth):
+        return None
+    terms = regulariser_form(task).names("gradient")
+    if not terms:
+        return None
+    name = net.variables[net.input].name
+    size = "x".join(str(d) for d in task.truth.size) if task.truth.size else "HxW"
+    return (f"the input `{name}` is flat ({dims[0]} entries) and the truth an image: "
+            f"{', '.join(terms)} takes differences along the flattened vector (across the ends "
+            f"of the rows, not down the columns); declare `input {name} : {size}` for 2-D "
+            "differences")
 
 
 def _misfit_warning(solved: Any, truth: Any) -> bool:
