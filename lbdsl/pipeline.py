@@ -80,6 +80,7 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
     from .terminal import plain_console
     from .tasks.layout import Allocator, base_dir
     from .tasks.progress import last_signal
+    from .tasks.compare import write_comparisons
     from .tasks.summary import summary_table
     from .threads import blas_threads, pinned
 
@@ -103,6 +104,8 @@ def solve(program: Program, backend: str = "numpy", out: str | Path | None = Non
             folders[index] = allocator.folder(base, task.kind, task.network)
     with pinned(threads):
         results = ctx.executor.run_tasks(ctx, folders, run_task)
+    # a spec's tasks on one network and data, side by side (compare-NET.png in the output root)
+    write_comparisons(program.tasks, results, console, errors)
     stopped = [r for r in results if r.status == "interrupted"]
     if stopped:     # a serial run stops at the first; on a cluster, every task says itself
         _say_interrupted(errors, stopped, program, out, overrides, backend, allow_outside,

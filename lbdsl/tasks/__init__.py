@@ -22,7 +22,8 @@ their parts run: here, or a Dask cluster's executor), :mod:`.data` (images, digi
 noise), :mod:`.checkpoint` (the one checkpoint format, fingerprints, ``--resume``) with
 :mod:`.arraytree`, :mod:`.progress` (progress display, Ctrl-C), :mod:`.layout` (output
 folders), :mod:`.report` and :mod:`.figures` (provenance, metrics, plot helpers),
-:mod:`.result` (the :class:`TaskResult` a caller gets back) and :mod:`.summary` (its table).
+:mod:`.result` (the :class:`TaskResult` a caller gets back), :mod:`.summary` (its table)
+and :mod:`.compare` (after all tasks: the figures that compare tasks on the same data).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ...ir.tasks.records import InvertTask
 from ...outputs import write_npz_atomic, write_text_atomic
 from .. import data as dt
 from . import figures as fg
+from ..figures import png
 from . import lower as lw
 from .. import report as rp
 from . import checkpoint as sc
@@ -126,23 +127,26 @@ def build_report(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None
 
 
 def _figures(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None,
-             ) -> dict[str, bytes]:
+             report: dict[str, Any]) -> dict[str, bytes]:
+    """The task's figures as PNG bytes by file name; the titles' PSNR and SSIM are the
+    report's."""
     obs, net = rec.observed, rec.net
     shape = tuple(net.input_shape)
-    out: dict[str, bytes] = {}
+    shown = fg.shown_of(report, u, u_baseline)
+    out: dict[str, Any] = {}
     scalar_batch = bool(obs.batch) and int(np.prod(shape)) == 1 and obs.f[0].size == 1
     if scalar_batch:
         def forward(grid: np.ndarray) -> np.ndarray:
             return dt.forward(net, grid.reshape(-1, *shape), (grid.size,))
-        out["function.png"] = fg.function(forward, obs.truth, obs.f, u, u_baseline)
+        out["function.png"] = fg.function(forward, obs.truth, obs.f, shown)
     else:
-        out["reconstruction.png"] = fg.reconstruction(obs.truth, obs.f, u, u_baseline, shape)
+        out["reconstruction.png"] = fg.reconstruction(obs.truth, obs.f, shown, shape)
     curves = fg.convergence(rec.solved.result, rec.solved.baseline)
     if curves is not None:
         out["convergence.png"] = curves
     if rec.solved.rule.get("rule") == "sweep" and rec.solved.rule.get("table"):
         out["alpha_sweep.png"] = fg.alpha_sweep(rec.solved.rule)
-    return out
+    return {name: png(fig) for name, fig in out.items()}
 
 
 def sweep_csv(rows: list[dict[str, Any]]) -> str:
@@ -187,7 +191,7 @@ def write_invert(folder: Path, rec: InvertRecord) -> TaskResult:
         report["checkpoint"] = {"file": sc.FILE, "solves": len(solved.solves),
                                 "baseline": solved.baseline is not None,
                                 "complete": solved.complete}
-    figures = _figures(rec, u, u_baseline) if task.figures else {}
+    figures = _figures(rec, u, u_baseline, report) if task.figures else {}
     rp.finish_folder(folder, written, figures, report, OWN_FILES)
     status, error = "ok", None
     if solved.interrupted:

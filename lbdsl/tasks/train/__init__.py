@@ -59,9 +59,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
     fingerprint = ck.fingerprint(task, net, data, validation)
     prepare_folder(folder, ctx.resume)
     path = folder / ck.FILE
-    start = None
+    start, times = None, None
     if ctx.resume and path.exists():
-        state, found, time_s = ck.read(path)
+        state, found, time_s, times = ck.read_with_times(path)
         check_compatible(found, fingerprint, path, ck.WHAT)
         if state.epoch > task.optimizer.epochs:
             raise SolveError(f"cannot resume from {path}: it is at epoch {state.epoch}, beyond "
@@ -80,7 +80,7 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
         console.print(f"  note: shards = {task.shards} splits the samples over Dask workers; "
                       "without --workers / --scheduler (client= in Python) it has no effect")
     trained = fit.run(task, net, data, validation, ctx.xp, console, path, fingerprint, start,
-                      shards=pool)
+                      shards=pool, times_before=times)
     record = TrainRecord(task, net, cert, data, validation, trained, ctx.backend, ctx.file,
                          ctx.source, ctx.overrides)
     result = write_train(folder, record)

@@ -5,9 +5,10 @@ The file holds a :class:`~lbdsl.training.TrainState` — parameters (``param/NAM
 in their current row order (``state/ID``) with that order (``order``), the optimizer's arrays
 (``optimizer/KEY/NAME``), the power-iteration vectors (``norm/K``) — and, in ``meta``, the epoch,
 the generator's state, the history, the scalars of the optimizer and the norms, the training
-time so far and the fingerprint: the network (layers, parameter shapes and initial values), the
-training and validation data (sha256 of the arrays), the loss, the penalty, the optimizer's
-other settings (not ``epochs``), the seed and the dtype.
+time so far (and at the end of each epoch of the history: ``epoch_time_s``) and the
+fingerprint: the network (layers, parameter shapes and initial values), the training and
+validation data (sha256 of the arrays), the loss, the penalty, the optimizer's other settings
+(not ``epochs``), the seed and the dtype.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ...training import TrainState
 from ..checkpoint import FILE, READ_ERRORS, load_npz, network_fingerprint, reason, save_npz, sha
 from .pairs import Pairs
 
-__all__ = ["FILE", "FORMAT", "WHAT", "fingerprint", "write", "read"]
+__all__ = ["FILE", "FORMAT", "WHAT", "fingerprint", "write", "read", "read_with_times"]
 
 FORMAT = 3   # 2: the network's fingerprint holds its input and every field of its layers;
              # 3: a layer's pre-activation is its terms (linear expressions) and biases
@@ -67,8 +68,10 @@ WHAT = {"network": "the network (its layers or initial parameters)", "data": "th
          "optimizer": "the optimizer (other than `epochs`)", "seed": "`seed`", "dtype": "`dtype`"}
 
 
-def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float) -> None:
-    """Atomically write ``state`` (with its fingerprint and the training time so far)."""
+def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float,
+          epoch_times: list[float | None] | None = None) -> None:
+    """Atomically write ``state`` (with its fingerprint, the training time so far and, in
+    ``epoch_times``, the time at the end of each epoch of its history, None where unknown)."""
     arrays: dict[str, np.ndarray] = {"order": np.asarray(state.order, dtype=np.int64)}
     for name, value in state.params.items():
         arrays[f"param/{name}"] = to_numpy(value)
@@ -95,12 +98,21 @@ def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float) -> N
         "time_s": float(time_s),
         "fingerprint": fp,
     }
+    if epoch_times is not None:
+        meta["epoch_time_s"] = [None if t is None else float(t) for t in epoch_times]
     save_npz(path, arrays, meta)
 
 
 def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
     """The state, fingerprint and training time stored at ``path`` (a one-line error if the file
     is not a checkpoint lbdsl wrote)."""
+    return read_with_times(path)[:3]
+
+
+def read_with_times(path: Path,
+                    ) -> tuple[TrainState, dict[str, Any], float, dict[int, float]]:
+    """:func:`read`, and the training time at the end of each epoch of the history, by epoch
+    (those the file records)."""
     try:
         arrays, meta = load_npz(path, FORMAT)
         params, states, vectors = {}, {}, {}
@@ -123,7 +135,9 @@ def read(path: Path) -> tuple[TrainState, dict[str, Any], float]:
             rng=meta["rng"],
             history=History([int(i) for i in history["iteration"]],
                             {k: [float(v) for v in vs] for k, vs in history["metrics"].items()}))
-        return state, meta["fingerprint"], float(meta.get("time_s", 0.0))
+        times = {int(epoch): float(t) for epoch, t in
+                 zip(history["iteration"], meta.get("epoch_time_s") or ()) if t is not None}
+        return state, meta["fingerprint"], float(meta.get("time_s", 0.0)), times
     except READ_ERRORS as exc:
         raise DataError(f"cannot read the checkpoint {path}: {reason(exc)}; run without "
                         "--resume to start over") from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,16 @@ __all__ = ["Trained", "EpochProgress", "validator", "psnr", "run"]
 @dataclass
 class Trained:
     """The outcome of one task's training: the library's result, the time this run took and
-    the time of the runs it resumed (``resumed_from`` is the epoch it started at, or None)."""
+    the time of the runs it resumed (``resumed_from`` is the epoch it started at, or None);
+    ``epoch_times``: the training time (s, the resumed runs' included) at the end of each
+    epoch, by epoch (an epoch of a resumed run whose checkpoint did not record it is absent)."""
 
     result: TrainResult
     time_s: float
     time_s_before: float = 0.0
     resumed_from: int | None = None
     checkpoint_epoch: int | None = None
+    epoch_times: dict[int, float] = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -113,23 +116,30 @@ def method_label(task: TrainTask) -> str:
 
 def run(task: TrainTask, net: NetworkIR, data: Pairs, validation: Pairs | None, xp: Any,
         console: Console, checkpoint_path: Path, fingerprint: dict[str, Any],
-        resume: tuple[TrainState, float] | None = None, shards: Any = None) -> Trained:
+        resume: tuple[TrainState, float] | None = None, shards: Any = None,
+        times_before: dict[int, float] | None = None) -> Trained:
     """Train ``net`` on ``data`` as ``task`` says, writing ``checkpoint_path`` after every
-    epoch; ``resume`` is a checkpoint's state and the training time it records; ``shards``:
-    a pool of data-parallel shards (:func:`lbdsl.training.train`)."""
+    epoch; ``resume`` is a checkpoint's state and the training time it records
+    (``times_before``: the time at the end of each of its epochs); ``shards``: a pool of
+    data-parallel shards (:func:`lbdsl.training.train`)."""
     dtype = float_dtype(xp, task.dtype)
     validate = validator(net, validation, xp, dtype) if validation is not None else None
     state, before = resume if resume is not None else (None, 0.0)
     label = method_label(task)
     written: list[int] = []
+    # kept beside the history, not in it: a resumed run's history equals an unbroken one's
+    times: dict[int, float] = dict(times_before or {})
     start = time.perf_counter()
 
     def save(snapshot: TrainState) -> None:
-        ck.write(checkpoint_path, snapshot, fingerprint, before + time.perf_counter() - start)
+        times.setdefault(snapshot.epoch, before + time.perf_counter() - start)
+        ck.write(checkpoint_path, snapshot, fingerprint, before + time.perf_counter() - start,
+                 [times.get(epoch) for epoch in snapshot.history.iteration])
         written.append(snapshot.epoch)
 
     with InterruptGuard() as guard, EpochProgress(console, label, task.optimizer.epochs) as bar:
         def monitor(epoch: int, metrics: dict[str, float]) -> None:
+            times.setdefault(epoch, before + time.perf_counter() - start)  # epoch 0: no save
             bar(epoch, metrics)
             guard.check()
 
@@ -142,4 +152,4 @@ def run(task: TrainTask, net: NetworkIR, data: Pairs, validation: Pairs | None, 
     if last is not None and (not written or written[-1] != last.epoch):
         save(last)  # the starting point of a run stopped in its first epoch, or a rollback
     return Trained(result, elapsed, before, None if state is None else state.epoch,
-                   None if last is None else last.epoch)
+                   None if last is None else last.epoch, times)

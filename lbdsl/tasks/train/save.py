@@ -123,6 +123,8 @@ def build_report(rec: TrainRecord) -> dict[str, Any]:
     if "validation_accuracy" in history.metrics:
         report["validation_accuracy"] = _final(history, "validation_accuracy")
     report["history"] = {"epoch": list(history.iteration), **history.metrics}
+    # wall time beside the history, not in it (a resumed run's history is an unbroken one's)
+    report["epoch_time_s"] = [trained.epoch_times.get(epoch) for epoch in history.iteration]
     report["data"] = rec.data.source
     report["validation"] = rec.validation.source if rec.validation is not None else None
     report["projected_targets"] = res.projected_targets
