@@ -19,6 +19,13 @@ holds (so that ``state()`` may return references); ``check(k)`` returns its metr
    monitor raised ``KeyboardInterrupt`` before ``max_iter`` (a converged check, or one at
    ``max_iter``, ends the run as it would have ended anyway).
 
+An iteration whose every iterate is feasible and whose ``objective`` is the problem's own
+declares ``keeps_best = True`` (L-BFGS, FISTA): a run of it that ends ``"max_iter"`` or
+``"stalled"`` with the objective above the lowest one checked (by more than :data:`RISE`,
+relatively) returns the iterate of that check and says so in its message; the state a longer
+run would go on from stays the last one.  (A primal–dual method's objective may dip below the
+optimum at infeasible iterates: its last iterate is kept.)
+
 Only the monitor's interrupt is a clean stop: a ``KeyboardInterrupt`` raised anywhere else — in
 a step, a check, ``after_check`` (a second Ctrl-C) — propagates, unless ``catch_interrupts``
 (training), where the run goes back to the last complete check and ends ``"interrupted"``.
@@ -77,6 +84,7 @@ class Outcome:
     metrics: dict[str, float]
     history: History
     state: dict[str, Any] | None = None
+    kept: int | None = None     # the check whose iterate was brought back (keeps_best)
 
 
 def stop_requested(monitor: Monitor | None, k: int, metrics: dict[str, float],
@@ -103,6 +111,7 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
         k, history = int(resume["k"]), resume["history"].copy()
     metrics = {key: values[-1] for key, values in history.metrics.items()}
     good, good_k = it.state(), k
+    best: Best | None = None      # the lowest objective checked, for _keep_best
     reason: StopReason = "max_iter"
     message = f"stopped after max_iter = {stopping.max_iter} {unit}s"
     if record_start:
@@ -128,6 +137,7 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
             metrics = it.check(k)
             history.record(k, metrics)
             good, good_k = it.state(), k
+            best = _better(best, metrics, good, k)
             if after_check is not None:
                 after_check(k, history)
             reason, message = _verdict(it, stopping, monitor, k, metrics, unit)
@@ -142,7 +152,41 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
     if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
         # where a longer run passes too: it can go on from here exactly
         state = {"iteration": it.state(), "k": k, "history": history}
-    return Outcome(k, reason, message, metrics, history, state)
+    kept = None
+    if reason in ("max_iter", "stalled") and getattr(it, "keeps_best", False) and best:
+        said = _keep_best(it, best, metrics)
+        if said:
+            message, metrics, kept = f"{message}; {said}", best[3], best[2]
+    return Outcome(k, reason, message, metrics, history, state, kept)
+
+
+#: A final objective this much (relatively) above the best checked one is a rise that matters:
+#: not rounding, nor the small shift of L-BFGS's minimiser as its smoothing ε shrinks.
+RISE = 1e-3
+
+
+def _keep_best(it: Iteration, best: Best, metrics: dict[str, float]) -> str | None:
+    """After a run that did not converge: where the objective ended above the lowest one
+    checked (a monitor shows it rising), bring back that iterate and say so (None: the last
+    iterate is the best)."""
+    value, state, k_best, _ = best
+    last = metrics.get("objective")
+    if last is None or not last > value + RISE * max(abs(value), 1e-300):
+        return None
+    it.restore(state)
+    return (f"the objective rose after iteration {k_best} ({value:.6g} → {last:.6g}): the "
+            f"iterate of iteration {k_best} is kept")
+
+
+Best = tuple[float, Any, int, dict[str, float]]   # objective, state, check, its metrics
+
+
+def _better(best: Best | None, metrics: dict[str, float], state: Any, k: int) -> Best | None:
+    """``(objective, state, k, metrics)`` of the lowest finite objective checked so far."""
+    value = metrics.get("objective")
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return best
+    return (float(value), state, k, dict(metrics)) if best is None or value < best[0] else best
 
 
 def _step(it: Iteration, stopping: Stopping, k: int, good: Any, good_k: int, unit: str,

@@ -137,6 +137,7 @@ class APG:
     """The iteration of the module docstring, as an :class:`~.driver.Iteration`."""
 
     optimality = "optimality"
+    keeps_best = True       # every iterate feasible, ``objective`` the problem's own (driver)
     #: the variables a check keeps, to go on exactly from them
     _STATE = ("x", "x_prev", "s_x", "f_x", "size_x", "t", "L", "change", "opt", "x_check",
               "k_check")
@@ -248,4 +249,5 @@ def minimise(problem: Composite, x0: Any, options: APGOptions, stopping: Stoppin
     return APGResult(x=it.x, iterations=k, stop_reason=out.reason, history=out.history,
                      lipschitz=it.L, objective=float(metrics.get("objective", it.f_x)),
                      change=it.change, optimality=it.opt, metrics=metrics,
-                     message=out.message if out.reason == "diverged" else "", state=out.state)
+                     message=out.message if out.reason == "diverged" or out.kept else "",
+                     state=out.state)

@@ -105,6 +105,7 @@ class QuasiNewton:
     """The iteration of the module docstring, as an :class:`~.driver.Iteration`."""
 
     optimality = "gradient"
+    keeps_best = True       # every iterate feasible, ``objective`` the problem's own (driver)
     _STATE = ("x", "value", "grad", "pairs", "eps", "pg0", "x_check", "k_check", "change",
               "evaluations")
 
@@ -315,7 +316,7 @@ def solve(problem: InverseProblem, settings: LBFGSSettings | None = None, *,
         stop_reason=out.reason, objective=float(metrics["objective"]),
         residual=float(metrics["gradient"]), history=out.history,
         lifted={"u": lp.forward(it.x), "evaluations": it.evaluations, "eps": it.eps},
-        message=out.message if out.reason in ("diverged", "stalled") else "",
+        message=out.message if out.reason in ("diverged", "stalled") or out.kept else "",
         solver="lbfgs", state=out.state)
 
 

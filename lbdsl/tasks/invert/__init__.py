@@ -121,6 +121,10 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
                       f"before reaching tol = {task.solver.tol:g}; `--resume --set "
                       "solver.max_iter=N` " + ("goes on from there" if solved.result.state
                                                else "solves it again with more"))
+    for label, solve in (("", solved.result), ("baseline: ", solved.baseline)):
+        if solve is not None and "the objective rose after" in (solve.message or ""):
+            console.print(f"  note: {label}{solve.message.split('; ', 1)[-1]}",
+                          highlight=False)
     return result
 
 
