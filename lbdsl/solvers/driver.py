@@ -106,12 +106,13 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
         after_check: Callable[[int, History], None] | None = None) -> Outcome:
     """Iterate ``it`` under ``stopping`` (module docstring), from ``resume`` if given."""
     history, k = History(), 0
+    best: Best | None = None      # the lowest objective checked, for _keep_best
     if resume is not None:
         it.restore(resume["iteration"])
         k, history = int(resume["k"]), resume["history"].copy()
+        best = resume.get("best")   # so that a resumed run keeps what one run would have
     metrics = {key: values[-1] for key, values in history.metrics.items()}
     good, good_k = it.state(), k
-    best: Best | None = None      # the lowest objective checked, for _keep_best
     reason: StopReason = "max_iter"
     message = f"stopped after max_iter = {stopping.max_iter} {unit}s"
     if record_start:
@@ -151,7 +152,7 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
     state = None
     if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
         # where a longer run passes too: it can go on from here exactly
-        state = {"iteration": it.state(), "k": k, "history": history}
+        state = {"iteration": it.state(), "k": k, "history": history, "best": best}
     kept = None
     if reason in ("max_iter", "stalled") and getattr(it, "keeps_best", False) and best:
         said = _keep_best(it, best, metrics)

@@ -52,3 +52,15 @@ def test_otherwise_the_last_iterate_stays(values, keeps):
     it = Path(values, keeps)
     out = run(it, Stopping(max_iter=6, tol=1e-9, check_every=1))
     assert it.k == 6 and out.kept is None and "rose" not in out.message
+
+
+def test_a_resumed_run_keeps_what_one_run_would_have():
+    values = [9.0, 5.0, 3.0, 2.0, 2.5, 4.0, 6.0, 7.0]
+    whole = Path(values)
+    one = run(whole, Stopping(max_iter=7, tol=1e-9, check_every=1))
+    first = Path(values)
+    part = run(first, Stopping(max_iter=5, tol=1e-9, check_every=1))
+    second = Path(values)
+    rest = run(second, Stopping(max_iter=7, tol=1e-9, check_every=1), resume=part.state)
+    assert second.k == whole.k == 3 and rest.kept == one.kept == 3
+    assert rest.message == one.message
