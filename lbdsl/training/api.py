@@ -124,6 +124,8 @@ def _resolve(settings: Any, loss: str | None) -> tuple[str, Any]:
     if loss == "mse" and settings.lifted:
         raise SolveError("`implicit_sgd` is lifted training: use `loss = bregman`, or `sgd`/`adam` "
                          "with `loss = mse`")
+    if loss == "bregman" and settings.backprop_only:
+        raise SolveError(f"`{settings.name}` takes backpropagated gradients: use `loss = mse`")
     return loss, settings
 
 

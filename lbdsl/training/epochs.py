@@ -76,7 +76,8 @@ class Samples:
 
 
 class BackpropMethod:
-    """Backpropagation: an explicit ``update`` (SGD, Adam) on ``∇_Θ`` of the MSE."""
+    """Backpropagation: an explicit ``update`` (SGD, Adam) on ``∇_Θ`` of the MSE, or the
+    implicit step of ISGD-BP (its ``proximal``, with gradients at its own iterates)."""
 
     roles = None                    # no per-sample states
 
@@ -88,6 +89,9 @@ class BackpropMethod:
 
     def step(self, params: Params, rows: tuple[Any, Any, dict[str, Any]]) -> Params:
         x, y, _ = rows
+        if hasattr(self.update, "proximal"):     # ISGD-BP: gradients at its inner iterates
+            return self.update.proximal(
+                params, lambda theta: mse_gradient(self.rt, theta, x, y, self.penalties))
         return self.update(params, mse_gradient(self.rt, params, x, y, self.penalties))
 
     def metrics(self, params: Params, data: Samples) -> dict[str, float]:

@@ -3,8 +3,9 @@ fields are the options a spec may give it (``optimizer = adam(lr = 1e-3, epochs 
 the registry of them (:data:`OPTIMIZERS`).
 
 ``lifted`` says whether an optimizer is lifted Bregman training itself (``implicit_sgd``: it
-needs ``loss = bregman``) or an explicit update of the parameters from a gradient, on either
-loss (``sgd``, ``adam``: :meth:`update` makes it, :mod:`.optim`).
+needs ``loss = bregman``) or an update of the parameters from gradients, on either loss
+(``sgd``, ``adam``: :meth:`update` makes it, :mod:`.optim`); ``backprop_only`` marks one that
+needs backpropagated gradients at points of its own choosing (``isgd_bp``: ``loss = mse``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any, ClassVar
 
 from ..options import option
 from ..registry import Registry
-from .optim import AdamUpdate, SGDUpdate
+from .optim import AdamUpdate, ImplicitUpdate, SGDUpdate
 
-__all__ = ["EpochLoop", "ImplicitSGD", "SGD", "Adam", "Optimizer", "OPTIMIZERS"]
+__all__ = ["EpochLoop", "ImplicitSGD", "SGD", "Adam", "ISGDBP", "Optimizer", "OPTIMIZERS"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +26,7 @@ class EpochLoop:
 
     name: ClassVar[str]
     lifted: ClassVar[bool] = False
+    backprop_only: ClassVar[bool] = False
 
     epochs: int = option("count", 10, doc="passes over the training data")
     batch: int = option("count", 32, doc="samples per step")
@@ -73,6 +75,22 @@ class Adam(EpochLoop):
         return AdamUpdate(self.lr, self.beta1, self.beta2, self.eps)
 
 
-Optimizer = ImplicitSGD | SGD | Adam
+@dataclass(frozen=True, kw_only=True)
+class ISGDBP(EpochLoop):
+    """``isgd_bp(lr, tau, inner, epochs, batch)``: implicit SGD with backpropagated gradients,
+    the seed's third baseline (:class:`~.optim.ImplicitUpdate`)."""
 
-OPTIMIZERS: Registry[type[EpochLoop]] = Registry("optimizer", (ImplicitSGD, SGD, Adam))
+    name: ClassVar[str] = "isgd_bp"
+    backprop_only: ClassVar[bool] = True
+
+    lr: float = option("positive", 0.01, doc="the step of the inner gradient iterations")
+    tau: float = option("positive", 1.0, doc="the proximal step (1/2τ)‖Θ − Θ^k‖²")
+    inner: int = option("count", 5, doc="gradient iterations per batch")
+
+    def update(self) -> ImplicitUpdate:
+        return ImplicitUpdate(self.lr, self.tau, self.inner)
+
+
+Optimizer = ImplicitSGD | SGD | Adam | ISGDBP
+
+OPTIMIZERS: Registry[type[EpochLoop]] = Registry("optimizer", (ImplicitSGD, SGD, Adam, ISGDBP))

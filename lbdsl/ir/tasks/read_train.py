@@ -163,7 +163,8 @@ class _OptimizerCall:
 
 def read_optimizer(expr: tree.Expr, what: str, ctx: Context) -> _OptimizerCall:
     """A registered optimizer (:data:`~lbdsl.training.settings.OPTIMIZERS`) with its options,
-    ``implicit_sgd(...)``, ``sgd(...)``, ``adam(...)`` (bare names take the defaults)."""
+    ``implicit_sgd(...)``, ``sgd(...)``, ``adam(...)``, ``isgd_bp(...)`` (bare names take the
+    defaults)."""
     expr = r.named_call(expr, what, OPTIMIZERS, "optimizer",
                         "an optimizer such as implicit_sgd(epochs = 10)")
     cls = OPTIMIZERS[expr.func]
@@ -202,6 +203,12 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
                                    "Bregman loss, but `loss = mse` asks for backpropagation",
                                    "use optimizer = sgd(...) or adam(...) with loss = mse, "
                                    "or loss = bregman"))
+    if loss == "bregman" and optimizer is not None and optimizer.backprop_only:
+        problems.append(Diagnostic(spans["optimizer"], f"`{optimizer.name}` takes "
+                                   "backpropagated gradients of the MSE, but the loss is "
+                                   "the lifted Bregman loss" + ("" if "loss" in read.given
+                                                               else " (the default)"),
+                                   "add loss = mse, or use implicit_sgd for lifted training"))
     if "shards" in v and loss == "mse":
         problems.append(Diagnostic(spans["shards"], "`shards` splits lifted training's samples "
                                    "and states over Dask workers, but `loss = mse` is "
