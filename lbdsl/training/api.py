@@ -273,7 +273,8 @@ def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, Regular
     moved = int(xp.sum(xp.astype(y_dom != y, xp.int64)))
     if update is not None:
         return LiftedMethod(trainer, update), y_dom, moved
-    return LiftedMethod(trainer, None, float(settings.tau), int(settings.inner)), y_dom, moved
+    return (LiftedMethod(trainer, None, float(settings.tau), int(settings.inner),
+                         precondition=bool(settings.precondition)), y_dom, moved)
 
 
 def lifted_trainer(rt: LiftedNetwork, pens: dict[str, RegulariserSum], xp: Any, dtype: Any,

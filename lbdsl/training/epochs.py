@@ -27,7 +27,7 @@ from ..ir.nodes import size_of
 from ..lift.network import LiftedNetwork
 from ..solvers.base import is_finite
 from .backprop import mse_gradient, mse_objective
-from .lifted import LiftedRoles, LiftedTrainer, anchored_step
+from .lifted import LiftedRoles, LiftedTrainer, anchored_step, majorised_step
 from ..prox.regularisers.composite import RegulariserSum
 
 __all__ = ["Samples", "LiftedMethod", "BackpropMethod", "Epochs"]
@@ -108,9 +108,14 @@ class LiftedMethod:
     """Lifted training: implicit SGD (``update`` None: ``tau``, ``inner``) or an explicit
     ``update`` after one state sweep, on the batch's rows and states."""
 
-    def __init__(self, trainer: LiftedTrainer, update: Any, tau: float = 1.0, inner: int = 1):
+    def __init__(self, trainer: LiftedTrainer, update: Any, tau: float = 1.0, inner: int = 1,
+                 precondition: bool = False):
         self.trainer, self.update, self.tau, self.inner = trainer, update, tau, inner
         self.roles: LiftedRoles = trainer.roles
+        self.precondition = precondition and update is None
+        # the dense layers' inputs at the current Θ-step (:func:`~.lifted.majorised_step`);
+        # empty where the gradient comes from shards: their step is the plain one
+        self.inputs: dict[str, tuple[Any, str | None]] = {}
 
     def start(self, params: Params, x: Any) -> dict[str, Any]:
         """The states at the forward pass."""
@@ -133,9 +138,14 @@ class LiftedMethod:
         explicit ``update``, and ``after(Θ)``; the operator norms advanced at the end."""
         anchor, inv_tau = params, 1.0 / self.tau
         for i in range(self.rounds):
+            self.inputs = {}
             grads, lips = gradient(params, i)
-            params = (anchored_step(params, anchor, grads, lips, inv_tau) if self.update is None
-                      else self.update(params, grads))
+            if self.update is not None:
+                params = self.update(params, grads)
+            elif self.inputs:
+                params = majorised_step(params, anchor, grads, lips, inv_tau, self.inputs)
+            else:
+                params = anchored_step(params, anchor, grads, lips, inv_tau)
             if after is not None:
                 after(params)
         self.trainer.refresh_norms(params)
@@ -149,7 +159,10 @@ class LiftedMethod:
         t.new_batch()
 
         def gradient(theta: Params, _: int) -> tuple[Params, dict[str, float]]:
-            return t.theta_gradient(theta, b, t.sweep(theta, b), lipschitz=implicit)
+            cache = t.sweep(theta, b)
+            if self.precondition:
+                self.inputs = t.dense_inputs(b)
+            return t.theta_gradient(theta, b, cache, lipschitz=implicit)
 
         # implicit SGD sweeps the states again at the new Θ: their blocks u first
         params = self.theta_steps(params, gradient,

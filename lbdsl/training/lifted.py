@@ -68,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import asarray
+from ..backend import array_namespace, asarray
 from ..errors import SolveError
 from ..lift.network import LiftedLayer, LiftedNetwork, bias_grad
 from ..ops.norm import gram_lambda_max
@@ -178,6 +178,80 @@ def anchored_step(params: Params, anchor: Params, grads: Params, lips: dict[str,
     return out
 
 
+def dense_owners(layers: Any) -> dict[int, tuple[str, str | None]]:
+    """``{layer index: (W, b)}`` for every layer ``σ(W x + b)`` whose matrix ``W`` (not
+    transposed) and bias ``b`` (one entry per row, or none) no other map of the network uses:
+    the parameters :func:`majorised_step` may precondition with that layer's input alone."""
+    from collections import Counter
+
+    uses: Counter[str] = Counter()
+    for layer in layers:
+        for t in layer.terms:
+            uses.update(m.weight for m in t.maps)
+        uses.update(layer.biases)
+        if layer.V is not None:
+            uses[layer.V.weight] += 1
+        if layer.branch_bias is not None:
+            uses[layer.branch_bias] += 1
+    owners: dict[int, tuple[str, str | None]] = {}
+    for layer in layers:
+        A = layer.A
+        if (A is None or A.kind not in ("matmul", "dense") or A.transposed
+                or layer.V is not None or uses[A.weight] != 1 or len(layer.biases) > 1
+                or any(uses[b] != 1 for b in layer.biases)):
+            continue
+        owners[layer.index] = (A.weight, layer.biases[0] if layer.biases else None)
+    return owners
+
+
+def majorised_step(params: Params, anchor: Params, grads: Params, lips: dict[str, float],
+                   inv_tau: float, inputs: dict[str, tuple[Any, str | None]]) -> Params:
+    """The Θ-step preconditioned by each dense layer's input Gram matrix (majorise–minimise):
+    for ``Θ = [W b]`` of a layer with input rows ``U`` (``B × n``, ``P = [U 1]``), the batch
+    objective is majorised by its gradient plus ``½ tr(ΔΘ (PᵀP/B) ΔΘᵀ)`` (σ is 1-Lipschitz, so
+    ``∇²Φ* ⪯ I``), and minimising that plus the anchor ``(1/2τ)‖Θ − Θ^k‖²`` is one step
+
+        Θ⁺ = Θ − R (PᵀP/B + I/τ)⁻¹,    R = ∇ + (Θ − Θ^k)/τ,
+
+    exact for a linear layer (the implicit step itself), applied by Woodbury through a B×B
+    system when B ≤ n: ``R(...)⁻¹ = τR − τ²(R Pᵀ)(B I + τ P Pᵀ)⁻¹ P``.  ``inputs`` maps ``W``
+    to ``(U, b)``; every other parameter takes :func:`anchored_step`."""
+    owned = set(inputs) | {b for _, b in inputs.values() if b is not None}
+    out = anchored_step(params, anchor, {k: g for k, g in grads.items() if k not in owned},
+                        lips, inv_tau)
+    for name, (u, bias) in inputs.items():
+        xp = array_namespace(u)
+        theta, grad, prior = params[name], grads[name], anchor[name]
+        rows = xp.reshape(u, (u.shape[0], -1))
+        if bias is not None:
+            ones = xp.ones((rows.shape[0], 1), dtype=rows.dtype)
+            rows = xp.concat([rows, ones], axis=1)
+            col = lambda v: xp.reshape(v, (-1, 1))  # noqa: E731
+            theta = xp.concat([theta, col(params[bias])], axis=1)
+            grad = xp.concat([grad, col(grads[bias])], axis=1)
+            prior = xp.concat([prior, col(anchor[bias])], axis=1)
+        r = grad if params is anchor else grad + inv_tau * (theta - prior)
+        new = theta - _precondition(xp, r, rows, 1.0 / inv_tau)
+        if bias is not None:
+            out[name], out[bias] = new[:, :-1], xp.reshape(new[:, -1], params[bias].shape)
+        else:
+            out[name] = new
+    return out
+
+
+def _precondition(xp: Any, r: Any, p: Any, tau: float) -> Any:
+    """``r (PᵀP/B + I/τ)⁻¹`` for ``r (m × n)``, ``P (B × n)``: by Woodbury through ``B × B``
+    when ``B < n``, else through ``n × n``."""
+    batch, n = int(p.shape[0]), int(p.shape[1])
+    pt = xp.matrix_transpose(p)
+    if batch < n:
+        k = batch * xp.eye(batch, dtype=p.dtype) + tau * xp.matmul(p, pt)
+        s = xp.matrix_transpose(xp.linalg.solve(k, xp.matrix_transpose(xp.matmul(r, pt))))
+        return tau * r - tau * tau * xp.matmul(s, p)
+    g = xp.matmul(pt, p) / batch + xp.eye(n, dtype=p.dtype) / tau
+    return xp.matrix_transpose(xp.linalg.solve(g, xp.matrix_transpose(r)))
+
+
 class LiftedTrainer:
     """The lifted objective, its block updates and the implicit-SGD step on one batch."""
 
@@ -188,6 +262,7 @@ class LiftedTrainer:
         self.penalties = penalties
         self.xp = xp
         self.dtype = dtype
+        self._owners = dense_owners(self.net.layers)
         # ‖A_k‖² of every reader of a state, ‖V_l‖² of every residual state
         self._normed = [str(k) for k in sorted({k for l in roles.hidden for k in roles.readers[l]})]
         self._normed += [f"V{l}" for l in roles.hidden if self.net.layers[l].V is not None]
@@ -295,6 +370,12 @@ class LiftedTrainer:
                 b.z[l] = prox_phi_penalised(d.psi, b.z[l] - mu * (grad - pre), mu, pen)
             self._refresh(params, b, l)
         return cache
+
+    def dense_inputs(self, b: Batch) -> dict[str, tuple[Any, str | None]]:
+        """``{W: (U, b)}``: the input rows of each layer of :func:`dense_owners` in the batch
+        ``b`` as swept last, and its bias, for :func:`majorised_step`."""
+        return {w: (b.u[self.net.layers[l].input_block], bias)
+                for l, (w, bias) in self._owners.items()}
 
     def theta_gradient(self, params: Params, b: Batch, cache: dict[int, Any] | None = None,
                        lipschitz: bool = True, scale: float | None = None,

@@ -38,13 +38,17 @@ class EpochLoop:
 
 @dataclass(frozen=True, kw_only=True)
 class ImplicitSGD(EpochLoop):
-    """``implicit_sgd(epochs, batch, tau, inner)``: the seed's lifted solver (math.md §5)."""
+    """``implicit_sgd(epochs, batch, tau, inner, precondition)``: the seed's lifted solver
+    (math.md §5); ``precondition`` takes :func:`~.lifted.majorised_step`."""
 
     name: ClassVar[str] = "implicit_sgd"
     lifted: ClassVar[bool] = True
 
     tau: float = option("positive", 1.0, doc="the proximal step of the parameters")
     inner: int = option("count", 10, doc="state and parameter sweeps per batch")
+    precondition: bool = option("boolean", False,
+                                doc="the Θ-step of a dense layer preconditioned by its input's "
+                                    "Gram matrix (majorise-minimise, Woodbury on the batch)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -76,6 +76,9 @@ def run(ctx: RunContext, task: Any, folder: Path) -> TaskResult:
             else None)
     if pool is not None:
         console.print(f"  data-parallel: {task.shards} shards on the Dask workers")
+        if getattr(task.optimizer, "precondition", False):
+            console.print("  note: precondition = true applies to serial lifted training; "
+                          "the shards take the plain Θ-step", highlight=False)
     elif task.shards is not None:   # a serial run: the same steps, all samples here
         console.print(f"  note: shards = {task.shards} splits the samples over Dask workers; "
                       "without --workers / --scheduler (client= in Python) it has no effect")
