@@ -8,13 +8,22 @@ Routes, in order (docs/certificate.md derives each):
    in one chain: ``Q = A(λ, ρ) ⊗ I`` and ``A ⪰ 0`` is decided exactly (:mod:`.symbolic`) — up
    to :data:`~.symbolic.EXACT_LIMIT` blocks; a longer chain is decided on the same ``A`` in
    floating point, the rounding counted against it (kind ``numeric``; the note says so).
-3. **numeric** — anything else: ``H_ρ ⪰ 0`` by eigenvalues (:mod:`.numeric`).
+3. **numeric** — anything else: ``H_ρ ⪰ 0`` by eigenvalues (:mod:`.numeric`) — unless the
+   structure rules it out at every ρ (:mod:`.structural`: no curvature in the input, a hidden
+   layer read through ``‖A‖² ≥ 1 + λ′``): then no eigenvalue is computed, and the fix search
+   skips every candidate the structure rules out; the smallest input modulus that certifies
+   is computed directly (:func:`.numeric.least_modulus`).
+
+An uncertified report lists the conditions tried and why each fails (:class:`Condition`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,14 +32,15 @@ from ..lift.compact import LiftedProblem, lift
 from ..lift.network import lifted_network
 from ..lift.structure import structure
 from .fixes import Fix, round_up, search
-from .numeric import DENSE_LIMIT, _dense, certify_numeric, hessian_blocks
+from .numeric import DENSE_LIMIT, _dense, certify_numeric, hessian_blocks, least_modulus
+from .structural import Hidden, Obstructions, obstructions
 from .weights import WEIGHT_RANGE
-from . import symbolic
-from .symbolic import (Sparse, SymbolicResult, certify_blocks, coefficient_matrix, rational,
-                       verdict_blocks)
 
-__all__ = ["Culprit", "Certificate", "Fix", "certify", "certify_network", "RHO_GRID",
-           "WEIGHT_RANGE"]
+if TYPE_CHECKING:   # the chain route imports sympy (a quarter second) only when it runs
+    from .symbolic import Sparse, SymbolicResult
+
+__all__ = ["Culprit", "Condition", "Certificate", "Fix", "certify", "certify_network",
+           "RHO_GRID", "WEIGHT_RANGE"]
 
 #: ρ values scanned by the numeric route when the spec gives none.
 RHO_GRID = tuple(10.0 ** (k / 2) for k in range(-4, 13))
@@ -54,6 +64,23 @@ class Culprit:
     fix: str
 
 
+#: The sufficient conditions an uncertified network's report goes through (docs/certificate.md).
+SINGLE_LAYER = "single layer (route 1)"
+TIED_CHAIN = "tied residual chain, Q = A(λ, ρ) ⊗ I ⪰ 0 (route 2)"
+LARGER_MODULUS = "H_ρ + μE₀ ⪰ 0, an l2sq weight μ = α·w on the input (§4)"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A sufficient condition the certificate tried, and what became of it: ``status`` one of
+    ``does not apply`` (the structure rules the route out), ``fails``, ``holds``, ``not
+    decided``; ``reason`` why, for this network."""
+
+    name: str
+    status: str
+    reason: str
+
+
 @dataclass
 class Certificate:
     """What ``lbdsl check`` reports for one network."""
@@ -73,12 +100,14 @@ class Certificate:
     culprits: list[Culprit] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)   # tested: each certifies when applied
     notes: list[str] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)   # tried (when not certified)
 
     def to_json(self) -> dict:
         """The JSON object of ``lbdsl check --json`` (language.md's keys, then details)."""
         out = asdict(self)
         out["culprits"] = [asdict(c) for c in self.culprits]
         out["fixes"] = [asdict(f) for f in self.fixes]
+        out["conditions"] = [asdict(c) for c in self.conditions]
         for key in ("margin", "tolerance", "rho_min", "rho", "lam"):
             value = out[key]
             if isinstance(value, float) and not math.isfinite(value):
@@ -108,6 +137,9 @@ class Certificate:
                             len(self.rho_min_exact) < 80 else ""))
         if self.margin is not None:
             lines.append(f"  margin λ_min = {self.margin:.6g} (tolerance {self.tolerance:.1e})")
+        for cond in self.conditions:
+            lines.append(f"  tried: {cond.name}: {cond.status}"
+                         + (f" — {cond.reason}" if cond.reason else ""))
         for c in self.culprits:
             where = f"line {c.line}" if c.line else "?"
             lines.append(f"  culprit: {c.layer} ({where}): {c.reason}")
@@ -128,14 +160,16 @@ def _layer_name(lp: LiftedProblem, layer) -> str:  # noqa: ANN001
 
 def _tied_chain(lp: LiftedProblem) -> tuple[Sparse, Sparse]:
     """Block coefficients ``k``, ``m`` (square in u-blocks, sparse) of a tied chain (route 2)."""
+    from . import symbolic
+
     p = len(lp.u_blocks)
-    k = coefficient_matrix((1, p), {(0, lp.output_block): 1})
+    k = symbolic.coefficient_matrix((1, p), {(0, lp.output_block): 1})
     entries: dict[tuple[int, int], object] = {}
     for layer in lp.layers:  # the row of layer l sits at its input block, where A_lᵀ lands
         s = int(layer.step.sign)  # type: ignore[union-attr]
         entries[(layer.base_block, layer.output_block)] = s
         entries[(layer.base_block, layer.base_block)] = -s
-    return k, coefficient_matrix((p, p), entries)
+    return k, symbolic.coefficient_matrix((p, p), entries)
 
 
 def _check_weights(lam: float, rho: float | None, modulus: float = 0.0) -> None:
@@ -158,9 +192,32 @@ def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None,
     shape = structure(lp)
     if shape.has("single_layer"):
         return _single_layer(lp.network.name, lam, rho, modulus)
-    if shape.has("tied_chain"):
-        return _symbolic(lp, *_tied_chain(lp), lam, rho, modulus)
-    return _numeric(lp, lam, rho, modulus)
+    chain = shape.has("tied_chain")
+    with _blas_threads(lp.u_size + lp.z_size, scipy=chain):
+        if chain:
+            return _symbolic(lp, *_tied_chain(lp), lam, rho, modulus)
+        return _numeric(lp, lam, rho, modulus)
+
+
+@contextmanager
+def _blas_threads(size: int, scipy: bool = False) -> Iterator[None]:
+    """One BLAS thread for the dense eigenvalue problems (``size ≤ DENSE_LIMIT``): at these
+    sizes threads cost more than they give — ``eigh`` of 352×352 took 103 ms with OpenBLAS's
+    2 threads and 36 ms with one, of 2000×2000 5.1 s and 1.1 s (2-core machine; a user's
+    many-core machine took 2 min 43 s for the 107 eigenvalue problems of one certificate,
+    20 s with one thread).  Larger problems (Lanczos, matrix-free) keep the threads.
+    ``scipy``: the block uses scipy.linalg (the chain route), whose own OpenBLAS must be
+    loaded before the limit is set — a library loaded inside the block keeps its threads (the
+    numeric route uses NumPy's alone, and a structural answer need not pay scipy's import)."""
+    if size > DENSE_LIMIT:
+        yield
+        return
+    if scipy:
+        import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def certify_network(net: NetworkIR, lam: float = 1.0, rho: float | None = None,
@@ -190,7 +247,9 @@ def _single_layer(name: str, lam: float, rho: float | None, modulus: float) -> C
 
 def _symbolic(lp: LiftedProblem, k: Sparse, m: Sparse, lam: float,
               rho: float | None, modulus: float) -> Certificate:
-    res = certify_blocks(k, m, lam, rho, modulus)
+    from . import symbolic
+
+    res = symbolic.certify_blocks(k, m, lam, rho, modulus)
     route = "tied residual chain: Q = A(λ, ρ) ⊗ I"
     if not res.exact:
         route += ", λ_min(A) in floating point"
@@ -215,7 +274,7 @@ def _symbolic(lp: LiftedProblem, k: Sparse, m: Sparse, lam: float,
             cert.notes.append(f"λ_min(λkᵀk − M − Mᵀ) = {res.lambda_min_b_float:.6g} ± "
                               f"{float(hi - lo) / 2:.1e}: floating point cannot tell its sign; "
                               "no verdict")
-        elif rho is not None and not res.certified and 1 / rational(rho) <= hi:
+        elif rho is not None and not res.certified and 1 / symbolic.rational(rho) <= hi:
             cert.notes.append(f"1/ρ = {1 / rho:.6g} lies within the floating-point bracket of "
                               "λ_min: no verdict at this ρ")
     else:
@@ -234,6 +293,10 @@ def _symbolic(lp: LiftedProblem, k: Sparse, m: Sparse, lam: float,
         cert.notes.append(f"margin reported at ρ = 2·ρ_min = {rho_eval:.6g}")
     if not cert.certified:
         _symbolic_culprits(lp, k, m, cert, res)
+        shape = structure(lp)
+        cert.conditions = [Condition(SINGLE_LAYER, "does not apply", shape.single_layer),
+                           Condition(TIED_CHAIN, "fails", cert.culprits[0].reason
+                                     if cert.culprits else "")]
     return _counted(cert)
 
 
@@ -242,6 +305,8 @@ def _cross_check(lp: LiftedProblem, res: SymbolicResult, lam: float, rho: float,
     """Compare λ_min(A) with eigenvalues of the assembled Q (small), of the tridiagonal A by
     another LAPACK algorithm (QR, up to :data:`~.symbolic.CROSS_CHECK_LIMIT` blocks), or with
     float64 pivot counts at the ends of the bracket (longer chains); nothing of size p²."""
+    from . import symbolic
+
     inv_rho = 0.0 if math.isinf(rho) else 1 / rho
     if lp.u_size <= 300:
         n = lp.u_size
@@ -286,15 +351,17 @@ def _chain_verdict(k: Sparse, m: Sparse, exact: bool | None = None):  # noqa: AN
     """The verdict of a tied chain with blocks ``k``, ``m``, for :func:`.fixes.search`: at ρ,
     or the smallest ρ (rounded up, and checked) where it holds — by the certificate's own route
     (``exact`` None), or forced.  Its ``confirm`` attribute is the certificate's route."""
+    from . import symbolic
+
     def verdict(lam: float, rho: float | None, mu: float) -> bool | float | None:
         if rho is not None:
-            return verdict_blocks(k, m, lam, rho, mu, exact)
-        res = certify_blocks(k, m, lam, None, mu, exact)
+            return symbolic.verdict_blocks(k, m, lam, rho, mu, exact)
+        res = symbolic.certify_blocks(k, m, lam, None, mu, exact)
         if not res.certifiable or res.rho_min is None:
             return None
         shown = round_up(res.rho_min)
         for _ in range(4):   # the bracket's midpoint can sit a rounding below the threshold
-            if verdict_blocks(k, m, lam, shown, mu, exact):
+            if symbolic.verdict_blocks(k, m, lam, shown, mu, exact):
                 return shown
             shown = round_up(shown * 1.001)
         return None
@@ -312,11 +379,13 @@ def _chain_search_verdict(k: Sparse, m: Sparse):  # noqa: ANN202
 
 def _plus_signs(m: Sparse) -> Sparse:
     """``m`` with every `−` tied layer made `+` (the layer's two entries change sign)."""
+    from . import symbolic
+
     flipped = dict(m.entries)
     for (i, j), value in m.entries.items():
         if i != j and value < 0:           # the (base, output) entry is the layer's sign
             flipped[(i, j)], flipped[(i, i)] = -value, -m.entries.get((i, i), 0)
-    return Sparse(m.shape, flipped)
+    return symbolic.Sparse(m.shape, flipped)
 
 
 def _symbolic_culprits(lp: LiftedProblem, k: Sparse, m: Sparse, cert: Certificate,
@@ -357,46 +426,167 @@ def _tested(cert: Certificate, candidates: str) -> str:
     return f"none found: no tested change certifies it ({candidates})"
 
 
-def _input_without_curvature(lp: LiftedProblem) -> bool:
-    """Whether ``K`` and ``M`` have no block on ``u_0`` while ``W`` does (and is not zero):
-    then ``H_ρ``'s ``u_0`` diagonal block is ``μI`` and its ``(u_0, z)`` block ``−W_0ᵀ ≠ 0``."""
-    if any(j == 0 for _, j in lp.K.entries) or any(j == 0 for _, j in lp.M.entries):
-        return False
-    if not any(j == 0 for _, j in lp.W.entries):
-        return False
-    n0 = lp.u_blocks[0].size
-    probe = np.zeros(lp.u_size)
-    probe[:n0] = np.random.default_rng(0).standard_normal(n0)
-    return bool(np.any(np.asarray(lp.W.forward(lp.xp.asarray(probe))) != 0))
+def _not_applicable(lp: LiftedProblem) -> list[Condition]:
+    """Routes 1 and 2, where the structure rules them out, with the structure's reason."""
+    shape = structure(lp)
+    return [Condition(SINGLE_LAYER, "does not apply", shape.single_layer),
+            Condition(TIED_CHAIN, "does not apply", shape.tied_chain)]
 
 
-def _structural_refusal(lp: LiftedProblem, lam: float, rho: float | None) -> Certificate:
-    """Not certified at any λ, ρ, decided from the structure (no eigenvalue): a positive
-    semidefinite matrix with a zero diagonal block has zero off-diagonal blocks in its rows."""
-    first = lp.layers[0]
-    cert = Certificate(lp.network.name, False, "symbolic", lam, rho, 0.0,
-                       route="structure: no curvature in the input")
-    cert.notes.append("K and M do not touch u_0 and the regulariser adds none (μ = 0), so H_ρ's "
-                      "u_0 block is 0 while its (u_0, z) block −W_1ᵀ is not: H_ρ ⪰ 0 fails for "
-                      "every λ and ρ (decided from the structure, no eigenvalues computed)")
-    cert.culprits.append(Culprit(
-        _layer_name(lp, first), _line(first),
-        "the input u_0 enters E only through the bilinear term −⟨z_1, W_1 u_0⟩ "
-        "(no curvature in u_0)",
-        f"none found: no λ or ρ certifies it; only curvature on the input can (a strongly "
-        f"convex regulariser, l2sq, whose modulus the certificate then tests; fixes are "
-        f"searched up to size(u) + size(z) = {FIX_LIMIT}, this network: "
-        f"{lp.u_size + lp.z_size})"))
-    return cert
+def _hidden_text(lp: LiftedProblem, pair: Hidden, lam: float) -> str:
+    """The hidden-layer rule on ``pair`` in words (docs/certificate.md)."""
+    hidden, reader = _layer_name(lp, pair.writer), _layer_name(lp, pair.reader)
+    where = f" (line {_line(pair.reader)})" if _line(pair.reader) else ""
+    bound = f"1 + λ = {1 + lam:g}" if pair.output else "1"
+    need = (f" (it can hold only for λ > {pair.norm2 - 1:.4g})" if pair.output
+            else " (whatever λ: only smaller weights there can help)")
+    return (f"{reader}{where} reads the hidden layer {hidden} through {pair.label} with "
+            f"‖{pair.label}‖² ≥ {pair.norm2:.4g} > {bound}, and {hidden}'s only curvature is "
+            f"its own constraint's: H_ρ on {hidden}, {reader} and their layers' z is "
+            f"indefinite{need}")
+
+
+INPUT_TEXT = ("u_0 has no curvature: K and M do not touch it and μ = 0, so H_ρ's u_0 block is 0 "
+              "while its (u_0, z) block −W_1ᵀ is not")
+
+
+def _structural(lp: LiftedProblem, lam: float, rho: float | None, modulus: float,
+                obs: Obstructions) -> Certificate:
+    """Not certified at any ρ, decided from the structure (no eigenvalue of ``H_ρ``; module
+    :mod:`.structural`): a positive semidefinite matrix has positive semidefinite principal
+    submatrices.  The fixes the structure does not rule out are still searched (small
+    networks), the modulus by its exact smallest value."""
+    by_input = obs.input and modulus == 0
+    hidden = obs.every_modulus(lam)
+    if by_input:
+        cert = Certificate(lp.network.name, False, "symbolic", lam, rho, modulus,
+                           route="structure: no curvature in the input")
+        test = Condition(_h_name(modulus), "fails at every λ and ρ", INPUT_TEXT)
+    else:
+        assert hidden is not None
+        cert = Certificate(lp.network.name, False, "numeric", lam, rho, modulus,
+                           route="structure: a hidden layer without curvature")
+        test = Condition(_h_name(modulus), "fails at every ρ", _hidden_text(lp, hidden, lam))
+    cert.notes.append("decided from the structure (docs/certificate.md): no eigenvalue of H_ρ "
+                      "computed" + (f"; ‖{hidden.label}‖ is bounded from below by a power "
+                                    "iteration" if hidden is not None else ""))
+    size = lp.u_size + lp.z_size
+    if size <= FIX_LIMIT:
+        found = _Search(lp, obs, None, modulus)     # least replaces the modulus ladder
+        cert.fixes = search(found.verdict, lam, rho, modulus, 1.0, least=found.least)
+        tested = _tested(cert, "another ρ, λ up to 1000×, the smallest input modulus")
+    elif hidden is not None:
+        tested = ("none found: no " + ("λ or ρ certifies it, nor an l2sq weight at this λ"
+                                       if by_input else "ρ or l2sq weight certifies it at "
+                                       "this λ"))
+    else:
+        tested = (f"none found: no λ or ρ certifies it; only curvature on the input can (an "
+                  f"l2sq weight, whose smallest value is computed up to size(u) + size(z) = "
+                  f"{FIX_LIMIT}; this network: {size})")
+    if by_input:
+        first = lp.layers[0]
+        cert.culprits.append(Culprit(
+            _layer_name(lp, first), _line(first),
+            "the input u_0 enters E only through the bilinear term −⟨z_1, W_1 u_0⟩ "
+            "(no curvature in u_0)", tested))
+    if hidden is not None:
+        cert.culprits.append(Culprit(
+            _layer_name(lp, hidden.reader), _line(hidden.reader),
+            f"it reads the hidden layer {_layer_name(lp, hidden.writer)} through "
+            f"{hidden.label}, ‖{hidden.label}‖² ≥ {hidden.norm2:.4g} > "
+            f"{'1 + λ' if hidden.output else '1'}: no ρ or l2sq weight certifies it", tested))
+    cert.conditions = _not_applicable(lp) + [test, _modulus_condition(lp, cert, obs, size)]
+    return _counted(cert)
+
+
+def _h_name(modulus: float) -> str:
+    return ("H_ρ ⪰ 0 (route 3)" if modulus == 0 else
+            f"H_ρ + μE₀ ⪰ 0 (route 3) at the task's μ = {modulus:g}")
+
+
+def _modulus_condition(lp: LiftedProblem, cert: Certificate, obs: Obstructions,
+                       size: int, searched: bool = True) -> Condition:
+    """Condition 4 (a larger l2sq weight), as the structure and the fix search (``searched``:
+    whether it ran) leave it."""
+    hidden = obs.every_modulus(cert.lam)
+    alone = [f for f in cert.fixes if set(f.change) - {"rho"} == {"modulus"}]
+    both = [f for f in cert.fixes if {"lam", "modulus"} <= set(f.change)]
+    if hidden is not None:
+        reason = _hidden_text(lp, hidden, cert.lam)
+        if both:
+            reason += f"; with a larger λ it holds: {both[0].text} (tested)"
+        return Condition(LARGER_MODULUS, f"fails at every μ and ρ at λ = {cert.lam:g}", reason)
+    if alone:
+        change = alone[0].change
+        at = f" at ρ = {change['rho']:g}" if "rho" in change else ""
+        return Condition(LARGER_MODULUS, "holds",
+                         f"for μ ≥ {change['modulus']:g}{at}: the smallest such μ (a Schur "
+                         "complement of H_ρ), rounded up and tested")
+    if size > FIX_LIMIT:
+        return Condition(LARGER_MODULUS, "not decided",
+                         "no hidden layer rules it out; the smallest μ is computed up to "
+                         f"size(u) + size(z) = {FIX_LIMIT} (this network: {size})")
+    if not searched:
+        return Condition(LARGER_MODULUS, "not decided", "no hidden layer rules it out; not "
+                         "searched, since the test has no verdict at this λ and ρ")
+    return Condition(LARGER_MODULUS, f"fails at the ρ tried at λ = {cert.lam:g}",
+                     "H_ρ outside the u_0 block is not positive definite at any ρ of "
+                     f"{{{', '.join(f'{r:g}' for r in FIX_GRID)}}}, so no μ reaches it")
+
+
+@dataclass
+class _Search:
+    """The numeric route's fix search: ``verdict`` for :func:`.fixes.search`, cut short
+    where the structure decides (no eigenvalue for a candidate it rules out), and ``least``
+    the smallest modulus by a Schur complement; the dense blocks are made once, when first
+    needed."""
+
+    lp: LiftedProblem
+    obs: Obstructions
+    mats: dict[str, np.ndarray] | None
+    modulus: float = 0.0                                     # the certificate's own μ
+    hint: dict[float, float] = field(default_factory=dict)   # λ → the ρ of least's minimum
+
+    def blocks_(self) -> dict[str, np.ndarray]:
+        if self.mats is None:
+            self.mats = hessian_blocks(self.lp)
+        return self.mats
+
+    def verdict(self, lam: float, rho: float | None, mu: float) -> bool | float | None:
+        if self.obs.blocks(lam, mu):
+            return False if rho is not None else None
+        mats = self.blocks_()
+        if rho is not None:
+            return certify_numeric(self.lp, lam, rho, mats, mu).certified
+        # a ρ of the grid where it holds: where the least modulus was found first (one
+        # eigenvalue problem to confirm it), else the first
+        hint = self.hint.get(lam) if mu != self.modulus else None   # a modulus from least
+        order = sorted(FIX_GRID, key=lambda r: r != hint)
+        return next((r for r in order if certify_numeric(self.lp, lam, r, mats, mu).certified),
+                    None)
+
+    def least(self, lam: float, rho: float | None) -> float | None:
+        """The smallest μ with ``H_ρ + μE₀ ⪰ 0`` at ρ, or at a ρ of :data:`FIX_GRID` if that is
+        smaller (ρ None: over the grid); None when the structure rules every μ out or none
+        is found."""
+        if self.obs.every_modulus(lam) is not None:
+            return None
+        mats = self.blocks_()
+        values = [(least_modulus(self.lp, lam, r, mats), r)
+                  for r in ((rho,) if rho is not None else ()) + FIX_GRID]
+        values = [(v, r) for v, r in values if v is not None and v <= WEIGHT_RANGE[1]]
+        if not values:
+            return None
+        value, self.hint[lam] = min(values)
+        return value
 
 
 def _numeric(lp: LiftedProblem, lam: float, rho: float | None, modulus: float) -> Certificate:
     route = "H_ρ ⪰ 0 (weights-dependent; see docs/certificate.md)"
-    if (modulus == 0 and lp.u_size + lp.z_size > FIX_LIMIT
-            and _input_without_curvature(lp)):
-        # the verdict is known without eigenvalues; below FIX_LIMIT they are cheap and
-        # give the margin and the tested fixes (an input modulus), so they still run
-        return _structural_refusal(lp, lam, rho)
+    obs = obstructions(lp)
+    if obs.blocks(lam, modulus):
+        # no eigenvalue can change this verdict (structural.py): none is computed
+        return _structural(lp, lam, rho, modulus, obs)
     if lp.u_size + lp.z_size > 50 * DENSE_LIMIT:
         return Certificate(lp.network.name, False, "none", lam, rho, modulus, route="too large",
                            notes=[f"size(u) + size(z) = {lp.u_size + lp.z_size} is too large "
@@ -420,28 +610,29 @@ def _numeric(lp: LiftedProblem, lam: float, rho: float | None, modulus: float) -
                           + (f"certified for ρ ≥ {good[0].rho:g} on the grid"
                              if good else "certified for none"))
     if not cert.certified and not chosen.unresolved:
-        _numeric_culprits(lp, chosen, cert, mats)
+        _numeric_culprits(lp, chosen, cert, mats, obs)
+    if not cert.certified:
+        status = (f"no verdict at ρ = {chosen.rho:g}" if chosen.unresolved else
+                  f"fails at ρ = {chosen.rho:g}" if rho is not None else
+                  "fails at every ρ scanned")
+        why = chosen.unresolved or (
+            f"λ_min(H_ρ) = {chosen.margin:.6g} < −{chosen.tolerance:.1e}"
+            + ("" if rho is not None else f" at best (ρ = {chosen.rho:g})")
+            + "; no structural rule decides it, so the eigenvalues did")
+        cert.conditions = _not_applicable(lp) + [
+            Condition(_h_name(modulus), status, why),
+            _modulus_condition(lp, cert, obs, lp.u_size + lp.z_size,
+                               searched=not chosen.unresolved)]
     return _counted(cert)
 
 
-def _numeric_verdict(lp: LiftedProblem, mats: dict[str, np.ndarray] | None):  # noqa: ANN202
-    """The numeric verdict for :func:`.fixes.search`: at ρ, or the first ρ of
-    :data:`FIX_GRID` where it holds."""
-    def verdict(lam: float, rho: float | None, mu: float) -> bool | float | None:
-        if rho is not None:
-            return certify_numeric(lp, lam, rho, mats, mu).certified
-        return next((r for r in FIX_GRID if certify_numeric(lp, lam, r, mats, mu).certified),
-                    None)
-    return verdict
-
-
 def _numeric_culprits(lp: LiftedProblem, res, cert: Certificate,  # noqa: ANN001
-                      mats: dict[str, np.ndarray] | None) -> None:
+                      mats: dict[str, np.ndarray] | None, obs: Obstructions) -> None:
     if lp.u_size + lp.z_size <= FIX_LIMIT:
-        scale = max(1.0, float(np.linalg.norm(mats["W"], 2)) ** 2) if mats is not None else 1.0
-        cert.fixes = search(_numeric_verdict(lp, mats), cert.lam, cert.rho, cert.modulus, scale)
-        tested = _tested(cert, "another ρ, λ up to 1000×, an input modulus up to "
-                         f"{1000 * scale:.3g}")
+        found = _Search(lp, obs, mats, cert.modulus)   # least replaces the modulus ladder
+        cert.fixes = search(found.verdict, cert.lam, cert.rho, cert.modulus, 1.0,
+                            least=found.least)
+        tested = _tested(cert, "another ρ, λ up to 1000×, the smallest input modulus")
     else:
         tested = (f"fixes are tested only up to size(u) + size(z) = {FIX_LIMIT} (this network: "
                   f"{lp.u_size + lp.z_size}); none is suggested untested")

@@ -9,8 +9,11 @@ candidates, in the order they are tried and shown (the first that certifies of e
 2. a larger ``lambda``: the first of ``2λ, 10λ, 100λ, 1000λ`` that certifies, narrowed by
    geometric bisection towards the last that did not (with a ``rho`` where one is needed);
 3. a strongly convex regulariser on the input: modulus ``μ' = α·w`` of ``w * l2sq`` on a
-   ladder from ``10⁻²`` to ``10³`` times the network's scale, narrowed the same way;
-4. (tied chains with a ``−`` layer) the ``+`` sign, at this λ or the first of the ladder.
+   ladder from ``10⁻²`` to ``10³`` times the network's scale, narrowed the same way — or, where
+   the route computes it (``least``), the smallest such μ itself, rounded up and tested;
+4. (tied chains with a ``−`` layer) the ``+`` sign, at this λ or the first of the ladder;
+5. where the route computes the smallest modulus and neither 2 nor 3 certifies alone: the
+   first λ of the ladder with its smallest modulus.
 
 ``Fix.change`` is the change itself (``lam``, ``rho``, ``modulus``, ``sign``), so that a test
 can apply every printed hint and see the verdict change.
@@ -79,8 +82,11 @@ def _rho_text(change: dict[str, Any]) -> str:
 
 
 def search(verdict: Verdict, lam: float, rho: float | None, modulus: float, scale: float,
-           plus: Verdict | None = None) -> list[Fix]:
-    """The tested fixes of the module docstring (empty: none of the candidates certifies)."""
+           plus: Verdict | None = None,
+           least: Callable[[float, float | None], float | None] | None = None) -> list[Fix]:
+    """The tested fixes of the module docstring (empty: none of the candidates certifies).
+    ``least(λ, ρ)``, where given, is the smallest modulus that certifies at λ and ρ (or, ρ
+    None, at some ρ the route tries; None: none does) — it replaces the modulus ladder."""
     fixes: list[Fix] = []
     if plus is not None:
         fixes.extend(_ladder(plus, lam, rho, modulus, "use `+` in the `−` tied layers",
@@ -98,15 +104,42 @@ def search(verdict: Verdict, lam: float, rho: float | None, modulus: float, scal
         value, change = lam_fix
         change = {"lam": value, **change}
         fixes.append(Fix(f"set lambda = {value:g}{_rho_text(change)}", change))
-    mu_fix = _smallest(lambda x: _with_rho(verdict, lam, rho, x), modulus,
-                       [step * scale for step in MODULUS_LADDER if step * scale > modulus],
-                       (lambda x: _with_rho(confirm, lam, rho, x)) if confirming else None)
+    if least is not None:
+        mu_fix = _least(least, confirm, lam, rho, modulus)
+    else:
+        mu_fix = _smallest(lambda x: _with_rho(verdict, lam, rho, x), modulus,
+                           [step * scale for step in MODULUS_LADDER if step * scale > modulus],
+                           (lambda x: _with_rho(confirm, lam, rho, x)) if confirming else None)
     if mu_fix is not None:
         value, change = mu_fix
         change = {"modulus": value, **change}
         fixes.append(Fix(f"regularise the input strongly convexly: α·w ≥ {value:g} for "
                          f"`w * l2sq` in the invert task{_rho_text(change)}", change))
+    if least is not None and lam_fix is None and mu_fix is None:
+        for factor in LAMBDA_LADDER:      # neither alone: a larger λ with the smallest modulus
+            both = _least(least, confirm, factor * lam, rho, modulus)
+            if both is not None:
+                value, change = both
+                change = {"lam": factor * lam, "modulus": value, **change}
+                fixes.append(Fix(f"set lambda = {factor * lam:g} and regularise the input "
+                                 f"strongly convexly: α·w ≥ {value:g} for `w * l2sq` in the "
+                                 f"invert task{_rho_text(change)}", change))
+                break
     return fixes
+
+
+def _least(least: Callable[[float, float | None], float | None], confirm: Verdict, lam: float,
+           rho: float | None, modulus: float) -> tuple[float, dict[str, Any]] | None:
+    """The route's smallest modulus, rounded up to 3 digits and tested (a rounding step more
+    if the test's tolerance needs it); None when there is none above ``modulus``."""
+    value = least(lam, rho)
+    if value is None or not math.isfinite(value) or value <= modulus:
+        return None
+    for shown in (round_up(value, 3), round_up(value * 1.01, 3)):
+        change = _with_rho(confirm, lam, rho, shown)
+        if change is not None:
+            return shown, change
+    return None
 
 
 def _smallest(test: Callable[[float], dict[str, Any] | None], below: float,

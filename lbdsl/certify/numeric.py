@@ -34,6 +34,7 @@ this λ).  A negative margin beyond rounding is never certified.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ import numpy as np
 from ..lift.compact import LiftedProblem
 from ..ops.norm import operator_norm
 
-__all__ = ["NumericResult", "hessian_blocks", "certify_numeric", "DENSE_LIMIT"]
+__all__ = ["NumericResult", "hessian_blocks", "certify_numeric", "least_modulus", "DENSE_LIMIT"]
 
 #: Largest ``size(u) + size(z)`` assembled densely; larger problems use Lanczos (scipy).
 DENSE_LIMIT = 4000
@@ -145,3 +146,25 @@ def _lanczos(lp: LiftedProblem, lam: float, rho: float, modulus: float) -> Numer
     base = max(1.0, operator_norm(lp.W, np, np.float64, iters=200, tol=1e-6))
     return _verdict(rho, float(evals[0]), factor * max(abs(top), 1.0), evecs[:, 0],
                     "Lanczos (scipy eigsh)", base, factor, abs(top), 0.0)
+
+
+def least_modulus(lp: LiftedProblem, lam: float, rho: float,
+                  mats: dict[str, np.ndarray]) -> float | None:
+    """The smallest μ with ``H_ρ + μE₀ ⪰ 0`` (dense, small problems), or None when no μ makes
+    it so.  Write ``H_ρ = [[H₀₀, H₀ᵣ], [Hᵣ₀, Hᵣᵣ]]`` with ``0`` the ``u_0`` block: for
+    ``Hᵣᵣ ≻ 0`` (a Cholesky factor ``C``), ``H_ρ + μE₀ ⪰ 0`` iff its Schur complement
+    ``μI + H₀₀ − H₀ᵣHᵣᵣ⁻¹Hᵣ₀ ⪰ 0``, i.e. ``μ ≥ λ_max(H₀ᵣHᵣᵣ⁻¹Hᵣ₀ − H₀₀)`` (one Cholesky and one
+    eigenvalue problem of the input's size, instead of a bisection on eigenvalues of ``H``).
+    ``Hᵣᵣ`` not positive definite: None (no μ reaches those blocks)."""
+    n0 = lp.u_blocks[0].size
+    h = _h_matrix(mats, lam, rho, 0.0, n0)
+    if not np.all(np.isfinite(h)):
+        return None
+    try:
+        c = np.linalg.cholesky(h[n0:, n0:])
+    except np.linalg.LinAlgError:
+        return None
+    x = np.linalg.solve(c, h[n0:, :n0])             # C⁻¹ Hᵣ₀ (C lower triangular)
+    schur = x.T @ x - h[:n0, :n0]
+    mu = float(np.linalg.eigvalsh((schur + schur.T) / 2)[-1])
+    return max(mu, 0.0) if math.isfinite(mu) else None

@@ -78,12 +78,16 @@ def test_certified_implies_the_dense_hessian_is_psd_up_to_the_tolerance(kind, la
 
 
 def test_a_huge_rho_is_refused_by_the_range_and_never_certified_below_it():
-    lp = lift(build_net(SPECS["feedforward"].format(layers=0, std=0.5, seed=5)))
+    lp = lift(build_net(SPECS["feedforward"].format(layers=0, std=0.2, seed=5)))
     with pytest.raises(ValueError, match="outside the range"):
         certify(lp, 1.0, 1e300)
-    high = certify(lp, 1.0, WEIGHT_RANGE[1])   # inside the range: the test cannot resolve it
+    # with an input modulus no structural rule decides (μ > 0, ‖B‖² < 1 + λ): the eigenvalues
+    # run, and inside the range the test cannot resolve ρ = 10¹⁰⁰
+    high = certify(lp, 1.0, WEIGHT_RANGE[1], modulus=1.0)
     assert not high.certified and any("no verdict" in n for n in high.notes)
     assert high.tolerance > 1e-3 and high.margin < 0
+    # without one, the structure answers at every ρ
+    assert not certify(lp, 1.0, WEIGHT_RANGE[1]).certified
 
 
 def test_extreme_weights_inside_the_range_give_a_verdict_or_say_why_not():
