@@ -15,7 +15,8 @@ holds (so that ``state()`` may return references); ``check(k)`` returns its metr
    ``after_check(k, history)`` sees it (training writes its checkpoint there);
 3. shows the metrics to the monitor (every check, the last one included);
 4. stops with ``"tol"`` when ``metrics["change"] ≤ tol`` and ``metrics[it.optimality] ≤ tol``
-   (``tol = None``: never — training runs its epochs), else with ``"interrupted"`` when the
+   (``tol = None``: never — training runs its epochs), or when the iteration's own
+   ``converged(k, metrics)`` gives a reason (training's early stopping), else with ``"interrupted"`` when the
    monitor raised ``KeyboardInterrupt`` before ``max_iter`` (a converged check, or one at
    ``max_iter``, ends the run as it would have ended anyway).
 
@@ -217,6 +218,10 @@ def _verdict(it: Iteration, stopping: Stopping, monitor: Monitor | None, k: int,
     """After check ``k``: show it to the monitor; converged (a Ctrl-C there changes nothing),
     interrupted, or on (``"max_iter"``)."""
     requested = stop_requested(monitor, k, dict(metrics), stopping)
+    own = getattr(it, "converged", None)     # a criterion of the iteration's own (training's
+    why = own(k, metrics) if own is not None else None   # early stopping)
+    if why:
+        return "tol", why
     tol = stopping.tol
     if tol is not None and metrics["change"] <= tol and metrics[it.optimality] <= tol:
         return "tol", (f"converged: change {metrics['change']:.2e} and {it.optimality} "

@@ -107,8 +107,10 @@ def summary_table(results: list[TaskResult], width: int = 132) -> Table:
             notes.append(wins)
         if r.kind == "train":  # optimizer, epochs, final training loss, validation PSNR
             done = rep.get("stop_reason") == "max_iter"   # every epoch asked for was run
+            early = rep.get("stop_reason") == "tol"      # patience: stopped early
             rep = {**rep, "solver": {"name": rep.get("label", "")},
-                   "stop_reason": "epochs" if done else rep.get("stop_reason", ""),
+                   "stop_reason": "epochs" if done else "early" if early else
+                   rep.get("stop_reason", ""),
                    "iterations": rep.get("epochs"), "objective": rep.get("mse_loss"),
                    "psnr": rep.get("validation_psnr")}
         solver = rep["solver"].get("name", "") if isinstance(rep.get("solver"), dict) else ""

@@ -18,7 +18,10 @@ states and the forward map of the states before them), then whatever ``validate(
 returns.  ``monitor(epoch, metrics)`` sees the same record; a ``KeyboardInterrupt`` raised there
 before the last epoch (or anywhere during an epoch, its check or its checkpoint) stops training
 with ``stop_reason = "interrupted"`` at the last complete epoch, a non-finite parameter with
-``"diverged"`` (keeping the last finite epoch); otherwise ``"max_iter"`` (every epoch ran).
+``"diverged"`` (keeping the last finite epoch); with ``patience = P`` (and validation data)
+``"tol"`` once the validation PSNR has not improved for P epochs, the parameters of the best
+epoch returned (the hidden states and the history are the last epoch's); otherwise
+``"max_iter"`` (every epoch ran).
 The epochs run in the one loop of :mod:`lbdsl.solvers.driver` (:mod:`.epochs`).
 
 Checkpoints.  At the end of every epoch training is fully described by a :class:`TrainState`
@@ -44,7 +47,7 @@ from ..ir.nodes import NetworkIR, size_of
 from ..lift.network import LiftedNetwork, lifted_network
 from ..solvers.base import History, Monitor, Stopping, is_finite
 from ..solvers.driver import run
-from .epochs import BackpropMethod, Epochs, LiftedMethod, Samples
+from .epochs import BackpropMethod, EarlyStopping, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
 from .settings import Adam, EpochLoop, ImplicitSGD
 from .shards import ShardedEpochs
@@ -76,6 +79,7 @@ class TrainState:
     norms: dict[str, Any]
     rng: dict[str, Any]
     history: History
+    best: dict[str, Any] | None = None   # early stopping: the best epoch, its value and params
 
 
 @dataclass
@@ -233,6 +237,10 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     else:
         epochs = ShardedEpochs(method, data, params, seed, batch, validate, xp, dtype,
                                shards(method.trainer))
+    if settings.patience is not None:
+        if validate is None:
+            raise SolveError("patience stops on the validation PSNR: give validation data")
+        epochs = EarlyStopping(epochs, settings.patience)
 
     def snapshot(k: int, history: History) -> TrainState:
         return TrainState(epoch=k, history=history.copy(), **epochs.state())
@@ -251,11 +259,13 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     finally:
         epochs.close()
     note = f"{moved} target entries moved into the domain of the output's activation"
-    return TrainResult(params=epochs.params, history=out.history, stop_reason=out.reason,
-                       epochs=out.iterations, method="lifted" if roles else "backprop",
+    best = getattr(epochs, "best", None) if out.reason == "tol" else None
+    return TrainResult(params=best["params"] if best else epochs.params, history=out.history,
+                       stop_reason=out.reason, epochs=out.iterations,
+                       method="lifted" if roles else "backprop",
                        optimizer=settings.name, lifted_states=states,
-                       message=out.message if out.reason == "diverged" else (note if moved
-                                                                             else ""),
+                       message=out.message if out.reason in ("diverged", "tol") else
+                       (note if moved else ""),
                        projected_targets=moved, state=last)
 
 

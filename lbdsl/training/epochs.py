@@ -15,6 +15,8 @@ warm-started operator norms, the generator), as references: no step changes an a
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -279,3 +281,51 @@ def on_backend(xp: Any, value: Any, dtype: Any) -> Any:
     if isinstance(value, (int, float)):
         return value
     return asarray(xp, value, dtype=dtype)
+
+
+class EarlyStopping:
+    """Epochs that stop once ``key`` (the validation PSNR) has not improved for ``patience``
+    epochs, keeping the parameters of the best epoch (:attr:`best`: its ``epoch``, ``value`` and
+    ``params``; part of the state, so that a resumed run stops where one run would have).
+    Everything else is the wrapped :class:`Epochs`' (or :class:`~.shards.ShardedEpochs`')."""
+
+    optimality = "objective"
+
+    def __init__(self, epochs: Any, patience: int, key: str = "validation_psnr") -> None:
+        self.epochs, self.patience, self.key = epochs, int(patience), key
+        self.best: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:      # params, close, sample_states, …
+        return getattr(self.epochs, name)
+
+    def step(self) -> None:
+        self.epochs.step()
+
+    def finite(self) -> bool:
+        return self.epochs.finite()
+
+    def check(self, k: int) -> dict[str, float]:
+        out = self.epochs.check(k)
+        value = out.get(self.key)
+        if value is not None and math.isfinite(value) and (self.best is None
+                                                           or value > self.best["value"]):
+            self.best = {"epoch": k, "value": float(value), "params": self.epochs.params}
+        return out
+
+    def converged(self, k: int, metrics: dict[str, float]) -> str | None:
+        """Why training stops after epoch ``k`` (None: it goes on)."""
+        if self.best is None or k - self.best["epoch"] < self.patience:
+            return None
+        return (f"stopped early: {self.key} has not improved for {self.patience} epochs; the "
+                f"parameters of epoch {self.best['epoch']} ({self.best['value']:.4g}) are kept")
+
+    def state(self) -> dict[str, Any]:
+        return {**self.epochs.state(), "best": self.best}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.epochs.restore(state)
+        best = state.get("best")
+        self.best = None if best is None else {
+            "epoch": int(best["epoch"]), "value": float(best["value"]),
+            "params": {k: asarray(self.epochs.xp, v, dtype=self.epochs.dtype)
+                       for k, v in best["params"].items()}}

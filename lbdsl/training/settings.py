@@ -30,6 +30,9 @@ class EpochLoop:
 
     epochs: int = option("count", 10, doc="passes over the training data")
     batch: int = option("count", 32, doc="samples per step")
+    patience: int | None = option("count", None, doc="stop once the validation PSNR has not "
+                                  "improved for this many epochs, keeping the best epoch's "
+                                  "parameters (needs validation data)")
 
     def update(self) -> Any:
         """The explicit update of the parameters (None: lifted training's own steps)."""

@@ -28,7 +28,8 @@ def test_the_cli_writes_weights_report_and_figures(write_spec, tmp_path: Path,
     assert rep["kind"] == "train" and rep["loss"] == "bregman" and rep["method"] == "lifted"
     assert rep["epochs"] == 2 and rep["stop_reason"] == "max_iter" and rep["time_s"] >= 0
     assert rep["optimizer"] == {"name": "implicit_sgd",
-                                "settings": {"epochs": 2, "batch": 8, "tau": 1.0, "inner": 2}}
+                                "settings": {"epochs": 2, "batch": 8, "patience": None, "tau": 1.0,
+                                             "inner": 2, "precondition": False}}
     assert rep["history"]["epoch"] == [0, 1, 2]
     assert rep["history"]["mse_loss"][-1] < rep["history"]["mse_loss"][0]
     assert rep["validation_psnr"] == rep["history"]["validation_psnr"][-1] > 0

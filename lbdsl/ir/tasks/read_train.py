@@ -209,6 +209,11 @@ def finish_train(read: Read, task: tree.Task, ctx: Context) -> m.TrainTask | Non
                                    "the lifted Bregman loss" + ("" if "loss" in read.given
                                                                else " (the default)"),
                                    "add loss = mse, or use implicit_sgd for lifted training"))
+    if optimizer is not None and optimizer.patience is not None and "validation" not in v:
+        problems.append(Diagnostic(call.spans.get("patience", spans["optimizer"]),
+                                   "`patience` stops on the validation PSNR, but this task "
+                                   "has no `validation` data",
+                                   'e.g. validation = digits(n = 200, split = "test")'))
     if "shards" in v and loss == "mse":
         problems.append(Diagnostic(spans["shards"], "`shards` splits lifted training's samples "
                                    "and states over Dask workers, but `loss = mse` is "

@@ -87,6 +87,9 @@ def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float,
             scalars[key] = value
     for k, vector in state.norms.get("vectors", {}).items():
         arrays[f"norm/{k}"] = to_numpy(vector)
+    best = state.best
+    for name, value in (best["params"].items() if best else ()):
+        arrays[f"best/{name}"] = to_numpy(value)
     meta = {
         "format": FORMAT,
         "epoch": int(state.epoch),
@@ -97,6 +100,8 @@ def write(path: Path, state: TrainState, fp: dict[str, Any], time_s: float,
                     "metrics": state.history.metrics},
         "time_s": float(time_s),
         "fingerprint": fp,
+        "best": None if not best else {"epoch": int(best["epoch"]),
+                                       "value": float(best["value"])},
     }
     if epoch_times is not None:
         meta["epoch_time_s"] = [None if t is None else float(t) for t in epoch_times]
@@ -115,7 +120,7 @@ def read_with_times(path: Path,
     (those the file records)."""
     try:
         arrays, meta = load_npz(path, FORMAT)
-        params, states, vectors = {}, {}, {}
+        params, states, vectors, best_params = {}, {}, {}, {}
         optimizer: dict[str, Any] = dict(meta["optimizer"])
         for key, array in arrays.items():
             kind, _, name = key.partition("/")
@@ -125,6 +130,8 @@ def read_with_times(path: Path,
                 states[name] = array
             elif kind == "norm":
                 vectors[name] = array
+            elif kind == "best":
+                best_params[name] = array
             elif kind == "optimizer":
                 slot, _, pname = name.partition("/")
                 optimizer.setdefault(slot, {})[pname] = array
@@ -133,6 +140,9 @@ def read_with_times(path: Path,
             epoch=int(meta["epoch"]), params=params, states=states, order=arrays["order"],
             optimizer=optimizer, norms={"vectors": vectors, "normsq": meta["normsq"]},
             rng=meta["rng"],
+            best=None if not meta.get("best") else {
+                "epoch": int(meta["best"]["epoch"]), "value": float(meta["best"]["value"]),
+                "params": best_params},
             history=History([int(i) for i in history["iteration"]],
                             {k: [float(v) for v in vs] for k, vs in history["metrics"].items()}))
         times = {int(epoch): float(t) for epoch, t in
