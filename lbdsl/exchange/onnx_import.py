@@ -13,7 +13,10 @@ ONNX                                        ``.lbn``
                                             initializer is read the other way round)
 ``Conv(x, K, c)``, ``ConvTranspose``        ``conv(K, x, stride, padding) + c``, ``conv_t(…)``:
                                             one kernel read by both is one tied parameter
-``AveragePool``                             ``conv(P, x, …)``, ``P[c, c] = 1/(k_h k_w)``
+``AveragePool``, ``GlobalAveragePool``      ``conv(P, x, …)``, ``P[c, c] = 1/(k_h k_w)``
+                                            (border windows over fewer entries: a matrix)
+``Resize``/``Upsample``, nearest, integer   ``conv_t(U, x, stride = s_hxs_w)``,
+scales                                      ``U[c, c]`` a block of ones
 ``Add`` ``Sub`` ``Neg``, ``Mul``/``Div`` by  sums, differences and multiples of terms, over
 a number, ``Transpose`` of a constant       any earlier variables (skip inputs too)
 ``BatchNormalization``                      folded into the map before it
@@ -27,6 +30,8 @@ matrix
 ``Add(x, V·σ(…) + c)``                      the residual layer ``y = x + V @ σ(…) + c``
 ``Flatten``, ``Reshape`` to ``(N, −1)``,     nothing: the language flattens a variable when it
 ``Identity``, ``Dropout``                   is multiplied
+``Shape`` and the integer ops on it          folded; the batch's size only as the batch's
+(``nn.Unflatten``, ``x.view(x.size(0),…)``)  (:mod:`.onnx_shapes`)
 =========================================  ================================================
 
 A constant is folded through the maps that follow it (``M (x + b) = M x + M b``).  Anything
@@ -52,6 +57,8 @@ from ..limits import MAX_PARAM_BYTES
 from .onnx_linear import (KEYWORDS, Lin, Term, Var, Weight, attrs, identifier, label, number,
                           printable)
 from .onnx_maps import LinearOps
+from .onnx_resample import ResampleOps
+from .onnx_shapes import ShapeOps
 from .onnx_write import Statement, write_spec
 
 __all__ = ["ImportRefused", "Imported", "read_model", "translate", "import_onnx"]
@@ -80,8 +87,10 @@ MAX_ENTRIES = MAX_PARAM_BYTES // 8
 #: The least number of inputs each op reads (a malformed node is refused, not a traceback).
 _ARITY = {"Gemm": 2, "MatMul": 2, "Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5,
           "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Neg": 1, "Transpose": 1, "AveragePool": 1,
-          "Reshape": 2, "Flatten": 1, "Identity": 1, "Dropout": 1, "Relu": 1, "LeakyRelu": 1,
-          "Elu": 1, "Celu": 1, "Sigmoid": 1, "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
+          "GlobalAveragePool": 1, "Resize": 1, "Upsample": 1, "Shape": 1, "Gather": 2,
+          "Concat": 1, "Cast": 1, "Mod": 2, "Reshape": 2, "Flatten": 1, "Identity": 1,
+          "Dropout": 1, "Relu": 1, "LeakyRelu": 1, "Elu": 1, "Celu": 1, "Sigmoid": 1,
+          "Tanh": 1, "Softmax": 1, "Shrink": 1, "Clip": 1}
 
 
 @dataclass
@@ -124,7 +133,7 @@ def read_model(path: str | Path) -> Any:
     return model
 
 
-class _Translator(LinearOps):
+class _Translator(LinearOps, ResampleOps, ShapeOps):
     """The graph's nodes, in order, folded into linear expressions (:class:`Lin`) and the
     statements that write them (module docstring)."""
 
@@ -132,7 +141,11 @@ class _Translator(LinearOps):
         from onnx import TensorProto
 
         self.graph, self.name, self.file = model.graph, name, weights_file
+        self.opset = next((int(o.version) for o in model.opset_import
+                           if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict[str, np.ndarray] = {}
+        self.batch: dict[str, np.ndarray] = {}          # a shape's batch entries, by constant
+        self.batch_size: int | None = None              # the input's, when the model fixes it
         self.roots: dict[str, tuple[str, bool]] = {}   # a transposed matrix constant's source
         for t in self.graph.initializer:
             if t.data_location == TensorProto.EXTERNAL:
@@ -179,6 +192,8 @@ class _Translator(LinearOps):
     def _count_uses(self) -> dict[str, int]:
         uses: dict[str, int] = {}
         for node in self.graph.node:
+            if node.op_type == "Shape":     # reads the sizes only, which are known
+                continue
             for name in node.input:
                 if name:
                     uses[name] = uses.get(name, 0) + 1
@@ -298,6 +313,7 @@ class _Translator(LinearOps):
             raise ImportRefused(f"input '{x.name}' has shape {dims}: lbdsl needs a batch axis "
                                 "first and fixed sizes after it")
         shape = tuple(int(d) for d in dims[1:])
+        self.batch_size = dims[0]            # fixed by the model, or None: any
         if math.prod(shape) > MAX_ENTRIES:
             raise ImportRefused(f"input '{x.name}' has {math.prod(shape):,} entries per sample, "
                                 f"more than lbdsl allocates ({MAX_ENTRIES:,})")
@@ -328,6 +344,7 @@ class _Translator(LinearOps):
         if given < _ARITY.get(op, 0) or not node.output:
             self.refuse(node, f"it has {given} input(s); {op} reads at least {_ARITY[op]}"
                         if given < _ARITY.get(op, 0) else "it has no output")
+        self.check_batch(node)
         handler = getattr(self, f"op_{op}", None)
         if handler is not None:
             handler(node)
@@ -374,9 +391,11 @@ class _Translator(LinearOps):
         shape = self.shape_of(src)
         new = self._new_shape(node, shape, lin is None)
         if lin is None:                          # folded: a constant stays a constant
-            value = self.consts[src]
-            self.consts[node.output[0]] = value.reshape(new) if new is not None else value
-            return
+            value, mask = self.consts[src], self.batch.get(src)
+            if new is None:
+                return self.folded(node, value, mask)
+            return self.folded(node, value.reshape(new),
+                               None if mask is None else mask.reshape(new))
         if node.op_type == "Dropout" and ((len(node.output) > 1 and node.output[1])
                                           or self._training(node)):
             self.refuse(node, "a Dropout in training mode (or whose mask is used) is random: "
@@ -401,7 +420,14 @@ class _Translator(LinearOps):
             axis = axis % max(len(full), 1)
             out = (int(np.prod(full[:axis])), int(np.prod(full[axis:])))
         elif op == "Reshape":
-            dims = [int(d) for d in self.const(node, node.input[1], "the shape").reshape(-1)]
+            dims = self.ints(node, node.input[1], "the shape")
+            batch = self.batch.get(node.input[1])
+            if batch is not None:    # the batch's size read by Shape: only as the batch's
+                batch = batch.reshape(-1)
+                if const or batch[1:].any():
+                    self.refuse(node, "it puts the batch's size (read by Shape) on an axis "
+                                "that is not the batch's")
+                dims[0] = 0
             if not const and (not dims or dims[0] not in (-1, 0)):
                 return None
             dims = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(dims)]
@@ -414,7 +440,7 @@ class _Translator(LinearOps):
         elif op in ("Squeeze", "Unsqueeze"):
             axes = a.get("axes")
             if axes is None and len(node.input) > 1 and node.input[1]:
-                axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1)
+                axes = self.ints(node, node.input[1], "the axes")
             rank = len(full) + (len(axes) if op == "Unsqueeze" and axes is not None else 0)
             axes = sorted({int(x) % max(rank, 1) for x in (
                 axes if axes is not None else [i for i, d in enumerate(full) if d == 1])})
@@ -646,6 +672,17 @@ class _Translator(LinearOps):
         if value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)):
             self.refuse(node, f"{what} ('{name}') is not a finite real array")
         return np.asarray(value, dtype=np.float64)
+
+    def ints(self, node: Any, name: str, what: str) -> list[int]:
+        """The integers of constant ``name`` (read as integers: INT64_MAX, PyTorch's "to the
+        end", is not a float)."""
+        value = self.consts.get(name)
+        if value is not None and value.dtype.kind in "iu":
+            return [int(v) for v in value.reshape(-1)]
+        floats = self.const(node, name, what).reshape(-1)
+        if not np.all(floats == np.round(floats)) or np.any(np.abs(floats) >= 2.0 ** 62):
+            self.refuse(node, f"{what} ('{name}') are not integers")
+        return [int(v) for v in floats]
 
     def scalar(self, node: Any, name: str, what: str) -> float:
         value = self.const(node, name, what)

@@ -1,6 +1,7 @@
 """The linear ops of an ONNX graph, read by the importer (:mod:`.onnx_import`): matrix
-products, convolutions and their transposes, pooling, batch normalization, and the linear ops
-the language has no structured form of (their matrices).
+products, convolutions and their transposes, batch normalization, and the linear ops the
+language has no structured form of (their matrices); pooling and resizing are
+:mod:`.onnx_resample`'s.
 
 A mixin of the importer's translator: each ``op_X`` reads a node through the translator's
 ``value`` / ``const`` / ``weight`` and records its output as a :class:`~.onnx_linear.Lin` with
@@ -50,16 +51,17 @@ class LinearOps:
                         "the batch first")
         self.linear_op(node, lambda a: np.transpose(a, perm))
 
-    def linear_op(self, node: Any, fn: Any, bias: Any = None) -> None:
+    def linear_op(self, node: Any, fn: Any, bias: Any = None, why: str = "") -> None:
         """An op that is linear in its one variable input, by its NumPy action on a batch;
-        ``bias(out_shape)`` what it adds (an affine op's constant), if anything."""
+        ``bias(out_shape)`` what it adds (an affine op's constant), if anything; ``why``: the
+        reason it is a matrix, for a refusal of one too large."""
         src = node.input[0]
         if src in self.consts:
             self.refuse(node, "computes with constants only")
         x = self.value(node, src)
         shape = self.shape_of(src)
         out = self.out_shape(node, shape, fn)
-        lin = self.matrix_of(node, x, shape, fn, "M", out)
+        lin = self.matrix_of(node, x, shape, fn, "M", out, why)
         if bias is not None:
             lin = lin.plus_constant(bias(out))
         self.put(node, lin.noted(label(node)), out)
@@ -86,7 +88,7 @@ class LinearOps:
         rank = len(self.shape_of(node.input[0])) + 1
         axes = a.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
-            axes = self.const(node, node.input[1], "the axes").astype(int).reshape(-1).tolist()
+            axes = self.ints(node, node.input[1], "the axes")
         if not axes:
             if int(a.get("noop_with_empty_axes", 0)):
                 return self.alias(node)
@@ -106,36 +108,41 @@ class LinearOps:
         self.reduce(node, True)
 
     def op_Slice(self, node: Any) -> None:
-        a, shape = attrs(node), self.shape_of(node.input[0])
-        rank = len(shape) + 1
+        """Of a variable: its matrix (the batch axis not sliced); of a constant: folded (a
+        shape's batch entry moved with it)."""
+        a, src = attrs(node), node.input[0]
+        const = src in self.consts
+        full = tuple(self.consts[src].shape) if const else (1, *self.shape_of(src))
+        rank = len(full)
         if "starts" in a:                        # opset < 10: attributes
             starts, ends = list(a["starts"]), list(a["ends"])
             axes = list(a.get("axes", range(len(starts))))
             steps = [1] * len(starts)
         else:
-            starts, ends = (self.const(node, n, w).astype(np.int64).reshape(-1).tolist()
+            starts, ends = (self.ints(node, n, w)
                             for n, w in zip(node.input[1:3], ("the starts", "the ends")))
-            axes = (self.const(node, node.input[3], "the axes").astype(int).reshape(-1).tolist()
+            axes = (self.ints(node, node.input[3], "the axes")
                     if len(node.input) > 3 and node.input[3] else list(range(len(starts))))
-            steps = (self.const(node, node.input[4], "the steps").astype(int).reshape(-1)
-                     .tolist() if len(node.input) > 4 and node.input[4] else [1] * len(starts))
+            steps = (self.ints(node, node.input[4], "the steps")
+                     if len(node.input) > 4 and node.input[4] else [1] * len(starts))
         index = [slice(None)] * rank
-        full = (1, *shape)
         if len(set(map(len, (starts, ends, axes, steps)))) != 1 or 0 in steps \
                 or any(not -rank <= int(x) < rank for x in axes):
             self.refuse(node, f"starts {starts}, ends {ends}, axes {axes}, steps {steps} are "
                         "not a slice (one of each per axis, no zero step)")
         for axis, lo, hi, step in zip(axes, starts, ends, steps):
             axis = int(axis) % rank
-            if axis == 0 and slice(lo, hi, step).indices(1) != (0, 1, 1):
+            if not const and axis == 0 and slice(lo, hi, step).indices(1) != (0, 1, 1):
                 self.refuse(node, "it slices the batch axis")
             index[axis] = slice(int(max(min(lo, full[axis]), -full[axis] - 1)),
                                 int(max(min(hi, full[axis]), -full[axis] - 1)), int(step))
+        if const:
+            return self.moved(node, lambda v: v[0][tuple(index)], [src])
         index[0] = slice(None)
         self.linear_op(node, lambda x: x[tuple(index)])
 
     def op_Tile(self, node: Any) -> None:
-        reps = self.const(node, node.input[1], "the repeats").astype(int).reshape(-1).tolist()
+        reps = self.ints(node, node.input[1], "the repeats")
         if len(reps) != len(self.shape_of(node.input[0])) + 1 or reps[0] != 1 or min(reps) < 1:
             self.refuse(node, f"repeats {reps} are not one positive count per axis with the "
                         "batch's 1")
@@ -148,7 +155,7 @@ class LinearOps:
         mode = mode.decode() if isinstance(mode, bytes) else str(mode)
         pads = a.get("pads")
         if pads is None:
-            pads = self.const(node, node.input[1], "the pads").astype(int).reshape(-1).tolist()
+            pads = self.ints(node, node.input[1], "the pads")
         value = float(a.get("value", 0.0))
         if len(node.input) > 2 and node.input[2]:
             value = self.scalar(node, node.input[2], "the constant value")
@@ -163,10 +170,6 @@ class LinearOps:
             bias = lambda out: np.pad(np.zeros((1, *shape)), width,  # noqa: E731
                                       constant_values=value).reshape(-1)
         self.linear_op(node, lambda x: np.pad(x, width, mode=mode), bias)
-
-    def op_Shape(self, node: Any) -> None:
-        self.refuse(node, "a shape computed from the input (x.view(x.size(0), ...) in "
-                    "PyTorch) is not read; flatten with nn.Flatten or x.view(-1, ...)")
 
     # -- linear maps -------------------------------------------------------------------------
     def weight(self, node: Any, name: str, what: str, stem: str) -> tuple[Weight, bool]:
@@ -233,17 +236,25 @@ class LinearOps:
         m.weight.uses -= 1
         return self.matrix_of(node, x, m.in_shape, m.apply, "M", m.out_shape)
 
+    def check_matrix(self, node: Any, shape: tuple[int, ...], out: tuple[int, ...],
+                     why: str = "") -> tuple[int, int]:
+        """``(columns, rows)`` of the matrix of a linear op from samples of ``shape`` to
+        ``out``, refused if it has more than :data:`MAX_MATRIX` entries (``why``: the reason
+        it is a matrix)."""
+        n, rows = math.prod(shape), math.prod(out)
+        if n * rows > MAX_MATRIX or n > MAX_MATRIX_COLUMNS:
+            self.refuse(node, f"{why}its matrix would have {rows:,}x{n:,} entries, more than "
+                        f"{MAX_MATRIX:,} (or {MAX_MATRIX_COLUMNS:,} columns); the language has "
+                        "no structured form of it here")
+        return n, rows
+
     def matrix_of(self, node: Any, x: Lin, shape: tuple[int, ...], fn: Any, stem: str,
-                  out: tuple[int, ...]) -> Lin:
+                  out: tuple[int, ...], why: str = "") -> Lin:
         """The linear op ``fn`` (on a batch of samples of ``shape``, in NumPy, making samples of
         ``out``) applied to ``x``, as its matrix — refused before anything is made if it has
         more than :data:`MAX_MATRIX` entries; built from the unit samples a block at a time,
         so that nothing larger than the matrix is made."""
-        n, rows = math.prod(shape), math.prod(out)
-        if n * rows > MAX_MATRIX or n > MAX_MATRIX_COLUMNS:
-            self.refuse(node, f"its matrix would have {rows:,}x{n:,} entries, more than "
-                        f"{MAX_MATRIX:,} (or {MAX_MATRIX_COLUMNS:,} columns); the language has "
-                        "no structured form of it here")
+        n, rows = self.check_matrix(node, shape, out, why)
         matrix = np.empty((rows, n))
         block = max(1, MAX_MATRIX // (n + rows))
         for start in range(0, n, block):
@@ -264,14 +275,20 @@ class LinearOps:
         return shape
 
     def geometry(self, node: Any, transposed: bool) -> tuple[Pair, Pair, Pair]:
-        """``(stride, padding, output_padding)`` of a Conv / ConvTranspose / AveragePool."""
+        """``(stride, padding, output_padding)`` of a Conv / ConvTranspose."""
         a = attrs(node)
-        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            self.refuse(node, "auto_pad: give the padding explicitly")
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        if auto != "NOTSET":
+            self.refuse(node, f"auto_pad = {auto}: give the padding explicitly (pads; in "
+                        "PyTorch padding=N, not padding='same')")
         if int(a.get("group", 1)) != 1:
-            self.refuse(node, "group > 1 (grouped or depthwise convolution) is not supported")
+            self.refuse(node, f"group > 1 (group = {int(a['group'])}: a grouped or depthwise "
+                        "convolution) is not read; the language's conv and conv_t read every "
+                        "input channel")
         if any(int(d) != 1 for d in a.get("dilations", [1, 1])):
-            self.refuse(node, "dilation > 1 is not supported")
+            self.refuse(node, f"dilations {[int(d) for d in a['dilations']]}: a dilated "
+                        "convolution is not read (dilation > 1)")
         if "output_shape" in a:
             self.refuse(node, "output_shape: give pads and output_padding instead")
         strides = [int(s) for s in a.get("strides", [1, 1])]
@@ -313,31 +330,6 @@ class LinearOps:
 
     def op_ConvTranspose(self, node: Any) -> None:
         self.conv(node, True)
-
-    def op_AveragePool(self, node: Any) -> None:
-        """The mean over each window: the convolution with ``K[c, c] = 1/(k_h k_w)``."""
-        a = attrs(node)
-        k = [int(d) for d in a.get("kernel_shape", [])]
-        shape = self.shape_of(node.input[0])
-        if len(k) != 2 or len(shape) != 3:
-            self.refuse(node, f"a 2-D pooling of an image C×H×W is read, got kernel {k} on "
-                        f"{shape}")
-        if int(a.get("ceil_mode", 0)):
-            self.refuse(node, "ceil_mode = 1 (partial windows) is not a convolution")
-        stride, padding, _ = self.geometry(node, False)
-        if padding != 0 and not int(a.get("count_include_pad", 0)):
-            self.refuse(node, "padding without count_include_pad = 1 averages the border "
-                        "windows over fewer entries: not a convolution")
-        c = shape[0]
-        if min(k) < 1 or c * c * k[0] * k[1] > MAX_MATRIX:
-            self.refuse(node, f"a {k} pooling of {c} channels is not read (a kernel of "
-                        f"positive sizes, as a convolution of at most {MAX_MATRIX:,} weights)")
-        kernel = np.zeros((c, c, *k))
-        kernel[np.arange(c), np.arange(c)] = 1.0 / (k[0] * k[1])
-        key = f"{node.output[0]}:pool"
-        self.weights[key] = w = Weight(key, kernel, "P")
-        m = conv_map(w, False, self.image(node, node.input[0], c), stride, padding)
-        self.put(node, self.convolved(node, node.input[0], m).noted(label(node)), m.out_shape)
 
     def op_BatchNormalization(self, node: Any) -> None:
         """``s (x − μ) + β``, ``s = γ/√(σ² + ε)``: folded into the map before it when that is
