@@ -34,6 +34,7 @@ from .bounded import read_npz
 from .certify.certificate import Certificate
 from .errors import LbdslError
 from .ir.nodes import NetworkIR, format_shape
+from .limits import MAX_THREADS
 from .tasks.result import TaskResult
 
 __all__ = ["Spec", "load", "loads"]
@@ -46,6 +47,8 @@ class Spec:
     def __init__(self, path: str | Path | None = None, overrides: tuple[str, ...] = (),
                  text: str | None = None):
         self.path = None if path is None else Path(path)
+        # where it is now: a later chdir must not move the spec `invert` re-reads
+        self._where = None if path is None else Path(path).absolute()
         self.text = text
         self.overrides = tuple(overrides)
         self.program = self._program(self.overrides)
@@ -112,17 +115,29 @@ class Spec:
         :class:`TaskResult`: ``u`` the reconstruction, ``report`` the report as a dict,
         ``figures`` its PNG figures.
         """
+        from .ir.tasks import SCHEMAS, canonical_key
+
         net = self.network(network)
-        written = {"regulariser": regulariser, "alpha": alpha, **settings}
+        written = {k: v for k, v in {"regulariser": regulariser, "alpha": alpha,
+                                     **settings}.items() if v is not None}
+        keys = set(SCHEMAS["invert"].readers) - {"data", "truth"}
+        for key in written:
+            if canonical_key(key) not in keys:
+                raise LbdslError(f"invert: `{key}` is not a setting of an invert task (they "
+                                 f"are {', '.join(sorted(keys))})")
         lines = ["data = given"] + (["truth = given"] if truth is not None else [])
-        for key, value in written.items():
-            if value is not None:
-                lines.append(f"{key} = {_spec_value(key, value)}")
+        lines += [f"{key} = {_spec_value(key, value)}" for key, value in written.items()]
         task = f"\ninvert {net.name} {{\n" + "".join(f"    {line}\n" for line in lines) + "}\n"
-        file = str(self.path) if self.path is not None else "<invert>"
+        file = str(self._where) if self._where is not None else "<invert>"
         program = pipeline.loads(self.to_text() + task, file=file)
+        mine = program.ir.tasks[-1]
+        expected = {canonical_key(k) for k in written} | {"data"} | (
+            {"truth"} if truth is not None else set())
+        if len(program.ir.tasks) != len(self.program.tasks) + 1 or set(mine.given) != expected:
+            raise LbdslError("invert: a setting's value wrote more than one setting: give each "
+                             "as one expression")
         program = dataclasses.replace(program, ir=dataclasses.replace(
-            program.ir, tasks=program.ir.tasks[-1:]))     # only the task written here
+            program.ir, tasks=(mine,)))     # only the task written here
         from .terminal import quiet_console
 
         console = None if verbose else quiet_console()
@@ -194,6 +209,11 @@ class Spec:
         if given and client is not None:
             raise LbdslError("arrays passed with data= / truth= stay in this process: solve "
                              "without a Dask client, or save them and use load(...)")
+        _check_given(self.program.tasks, given)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or not 1 <= threads <= MAX_THREADS):
+            raise LbdslError(f"threads must be an integer from 1 to {MAX_THREADS}, got "
+                             f"{threads!r}")
         if in_memory is None:
             in_memory = self.text is not None and out is None
         if in_memory:
@@ -229,14 +249,26 @@ class Spec:
         return results
 
 
+def _check_given(tasks: Any, given: dict[str, Any]) -> None:
+    """Refuse an array that no task takes (its ``data`` / ``truth`` is not ``given``): it
+    would be ignored without a word."""
+    from .ir.tasks.records import GivenData, GivenTruth
+
+    kinds = {"data": GivenData, "truth": GivenTruth}
+    for key in given:
+        if not any(isinstance(getattr(t, key, None), kinds[key]) for t in tasks):
+            raise LbdslError(f"{key}= was passed, but no task of the spec takes it: write "
+                             f"`{key} = given` in the invert task (or use spec.invert)")
+
+
 def _spec_value(key: str, value: Any) -> str:
     """A Python value as the right-hand side of ``key = ...`` in a spec: booleans as
     ``true``/``false``, numbers by ``repr``, strings as written (one line, spec text)."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, float, np.integer, np.floating)):
         return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
-    if isinstance(value, str) and value.strip() and not any(c in value for c in "\n\r{}#"):
+    if isinstance(value, str) and value.strip() and not any(c in value for c in "\n\r{}#;"):
         return value
     raise LbdslError(f"invert: `{key}` must be a number, a boolean or one line of spec text "
                      f"such as \"0.02 * tv\", got {value!r}")

@@ -100,7 +100,7 @@ def to_numpy(x: Any) -> np.ndarray:
     """A host NumPy copy of any backend's array (for writing files and figures)."""
     if isinstance(x, np.ndarray):
         return x
-    if hasattr(x, "get"):  # cupy
+    if type(x).__module__.split(".")[0] == "cupy":   # not anything with a .get (pandas, dict)
         return np.asarray(x.get())
     try:
         return np.asarray(to_device(x, "cpu"))

@@ -58,6 +58,16 @@ def _weight(text: str) -> float:
     return value
 
 
+def _threads(text: str) -> int:
+    """A number of BLAS threads: an integer from 1 to :data:`~lbdsl.limits.MAX_THREADS`."""
+    from .limits import MAX_THREADS
+
+    value = _count(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text}")
+    return value
+
+
 def _count(text: str) -> int:
     """A number of workers: an integer ≥ 1; argparse reports anything else with exit status
     2."""
@@ -142,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="use the running cluster at ADDRESS (tcp://host:8786, from `dask "
                             "scheduler`); its workers must see the spec's files and the "
                             "output folder at the same absolute paths")
-    solve.add_argument("--threads", type=_count, metavar="N",
+    solve.add_argument("--threads", type=_threads, metavar="N",
                        help="BLAS threads for every task, here and on Dask workers alike "
                             "(default: this machine's BLAS default; the count changes the "
                             "rounding, so one count makes a Dask run equal the serial one)")

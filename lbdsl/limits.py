@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_MAGNITUDE", "MAX_PARAM_BYTES", "MAX_SPEC_BYTES", "too_large"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_MAGNITUDE", "MAX_PARAM_BYTES", "MAX_SPEC_BYTES", "MAX_THREADS",
+           "too_large"]
 
 #: The one size limit (bytes as float64): of any array read from a file or generated for a
 #: task, and of a network's parameters (and variables) together (:mod:`lbdsl.ir.build`).
@@ -43,3 +44,7 @@ def too_large(array: np.ndarray) -> str | None:
                 f"(up to {float(np.abs(values).max()):.3g}): their squares and products "
                 "overflow float64; rescale them")
     return None
+
+
+#: The most BLAS threads a run may ask for (``--threads``, ``solve(threads=)``).
+MAX_THREADS = 1024

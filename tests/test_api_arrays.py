@@ -5,6 +5,8 @@ is the same solve through files (``load(...)``): it must give the same numbers b
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,49 @@ def test_quiet_is_quiet_where_rich_thinks_it_is_in_jupyter(arrays, monkeypatch, 
     lbdsl.loads(NET).invert(f, alpha=0.05)
     out = capsys.readouterr()
     assert shown == [] and out.out == "" and out.err == ""
+
+
+@pytest.mark.parametrize("settings, says", [
+    ({"regulariser": "0.05 * tv; fidelity = l2"}, "one line of spec text"),
+    ({"regulariser": "0.05 * tv  fidelity = l2"}, "wrote more than one setting"),
+    ({"fidelity = l2\n    alpha": 0.5}, "is not a setting of an invert task"),
+    ({"nonsense": 1}, "is not a setting of an invert task"),
+])
+def test_spec_invert_writes_exactly_the_settings_it_is_given(arrays, settings, says):
+    with pytest.raises(LbdslError, match=re.escape(says)):
+        lbdsl.loads(NET).invert(arrays[1], **settings)
+
+
+def test_an_array_no_task_takes_is_refused_not_ignored(arrays):
+    spec = lbdsl.loads(_task('image("shepp_logan", size = 8x8)', "forward(truth)"))
+    with pytest.raises(LbdslError, match="no task of the spec takes it"):
+        spec.solve(verbose=False, data=arrays[1])
+
+
+@pytest.mark.parametrize("threads", [0, -1, 2.5, "2", True, 10**6])
+def test_threads_must_be_a_sensible_count(arrays, threads):
+    with pytest.raises(LbdslError, match="threads must be an integer"):
+        lbdsl.loads(NET).solve(verbose=False, threads=threads)
+
+
+def test_invert_finds_a_spec_loaded_by_a_relative_path_after_a_chdir(arrays, tmp_path,
+                                                                    monkeypatch):
+    (tmp_path / "sub").mkdir()
+    np.save(tmp_path / "sub" / "W.npy", np.random.default_rng(0).standard_normal((96, 64)))
+    (tmp_path / "sub" / "net.lbn").write_text(NET.replace("normal(std = 1, seed = 0)",
+                                                          'load("W.npy")'))
+    monkeypatch.chdir(tmp_path)
+    spec = lbdsl.load("sub/net.lbn")
+    monkeypatch.chdir("/")
+    assert spec.invert(arrays[1], alpha=0.05).ok
+
+
+def test_array_likes_are_read_and_other_objects_refused_in_one_line(arrays):
+    pd = pytest.importorskip("pandas")
+    u, f = arrays
+    text = _task("given", "given")
+    [series] = lbdsl.loads(text).solve(verbose=False, data=pd.Series(f), truth=u)
+    [plain] = lbdsl.loads(text).solve(verbose=False, data=f, truth=u)
+    np.testing.assert_array_equal(series.u, plain.u)
+    [ragged] = lbdsl.loads(text).solve(verbose=False, data=[[1.0, 2.0], [3.0]], truth=u)
+    assert ragged.status == "failed" and "is not an array of numbers" in ragged.error

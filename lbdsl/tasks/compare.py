@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import LbdslError
 from ..outputs import write_bytes_atomic
+from ..terminal import visible
 from .checkpoint import sha
 from .figures import png
 from .layout import check_inside, sanitise
@@ -83,11 +84,15 @@ def _invert_key(result: TaskResult) -> Any:
             None if truth is None else sha(truth))
 
 
+#: The most tasks one comparison figure shows (each adds two panels); the rest are named.
+MAX_COMPARED = 8
+
+
 def _invert_figure(group: list[TaskResult]) -> Any:
     from .invert import figures as fg
 
     shown = []
-    for r in group:
+    for r in group[:MAX_COMPARED]:
         where = _where(r)
         shown += fg.shown_of(r.report, r.arrays["u"], r.arrays.get("u_baseline"),
                              label=f"{fg.method_label(r.report)} ({where})",
@@ -98,9 +103,11 @@ def _invert_figure(group: list[TaskResult]) -> Any:
     problems = group[0].report.get("data", {}).get("problems", 1)
     shape = tuple(u.shape[1:]) if isinstance(problems, int) and problems > 1 \
         and u.shape[:1] == (problems,) else tuple(u.shape)
-    return fg.reconstruction(first.get("truth"), first["f"], shown, shape,
-                             title=f"invert {group[0].network}: {len(group)} tasks, the same "
-                                   "data")
+    more = len(group) - MAX_COMPARED
+    title = f"invert {group[0].network}: {len(group)} tasks, the same data" + (
+        f" (the first {MAX_COMPARED} shown; not shown: "
+        f"{', '.join(_where(r) for r in group[MAX_COMPARED:])})" if more > 0 else "")
+    return fg.reconstruction(first.get("truth"), first["f"], shown, shape, title=title)
 
 
 def _train_key(result: TaskResult) -> Any:
@@ -165,7 +172,14 @@ def write_comparisons(tasks: Sequence[Any], results: Sequence[TaskResult], conso
     """Write :func:`comparisons` (a line on ``console`` for each, an error line on ``errors``
     for one that cannot be written); the paths written."""
     written = []
-    for comparison in comparisons(tasks, results):
+    try:
+        made = comparisons(tasks, results)
+    except (LbdslError, MemoryError, ValueError, RuntimeError) as err:
+        # a bonus figure: its failure is one line, never the loss of the run's results
+        errors.print(f"error: comparison figure: {visible(str(err)) or type(err).__name__}",
+                     highlight=False)
+        return written
+    for comparison in made:
         path = comparison.path
         try:
             check_inside(path)

@@ -176,9 +176,20 @@ def given_array(given: Mapping[str, Any], key: str, span: SourceSpan | None,
                            f"spec.solve({key} = array), and none was",
                            f"on the command line, save it and write {key} = "
                            f'load("{key}.npy")')
-    array = np.asarray(to_numpy(given[key]))
-    if array.dtype.kind not in "biuf":
+    value = given[key]
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise DataError(f"{what} passed as `{key}` is a masked array with masked entries: "
+                        "fill them (or pass the entries it has) first")
+    try:
+        array = np.asarray(to_numpy(value))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} passed as `{key}` is not an array of numbers "
+                        f"({type(value).__name__}: {exc})") from None
+    if array.dtype.kind not in "iuf":
         raise DataError(f"{what} passed as `{key}` holds {array.dtype} data, not real numbers")
+    too_many = excess(int(array.size))          # before the float64 copy
+    if too_many is not None:
+        raise DataError(f"{what} passed as `{key}` has {too_many}")
     out = np.array(array, dtype=np.float64, order="C", copy=True)
     problem = too_large(out)
     if problem:

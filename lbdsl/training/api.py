@@ -49,7 +49,7 @@ from ..solvers.base import History, Monitor, Stopping, is_finite
 from ..solvers.driver import run
 from .epochs import BackpropMethod, EarlyStopping, Epochs, LiftedMethod, Samples
 from .lifted import LiftedRoles, LiftedTrainer, output_layer
-from .settings import Adam, EpochLoop, ImplicitSGD
+from .settings import ISGDBP, Adam, EpochLoop, ImplicitSGD
 from .shards import ShardedEpochs
 from ..prox.regularisers.composite import RegulariserSum
 from .penalty import resolve_penalties
@@ -130,6 +130,10 @@ def _resolve(settings: Any, loss: str | None) -> tuple[str, Any]:
                          "with `loss = mse`")
     if loss == "bregman" and settings.backprop_only:
         raise SolveError(f"`{settings.name}` takes backpropagated gradients: use `loss = mse`")
+    if isinstance(settings, ISGDBP) and not settings.lr < 2.0 * settings.tau:
+        # the anchor's pull (Θ − Θ^k)/τ alone makes the inner iteration diverge then
+        raise SolveError(f"`isgd_bp` needs lr < 2·tau (its inner steps diverge otherwise), got "
+                         f"lr = {settings.lr:g}, tau = {settings.tau:g}")
     return loss, settings
 
 

@@ -226,3 +226,32 @@ def test_the_summary_says_when_the_baseline_wins():
     console = Console(width=200, record=True)
     console.print(summary_table([fixed], width=200))
     assert "dB better" not in console.export_text()
+
+
+def test_an_outlier_does_not_become_the_noise_level():
+    """One entry of −5 among N(0, 0.02²) noise: σ̂ stays the noise's (it was 1.34 before the
+    outlier rule, and every positive entry was set to 0)."""
+    f, sigma = _relu_data(3, 2000, 64, 0.01)
+    f[-1] = -5.0
+    f[-2] = -1e100
+    est, n = estimate_sigma(ReLU(), f)
+    assert est == pytest.approx(sigma, rel=0.1) and n == np.count_nonzero(f < 0) - 2
+
+
+def test_a_tiny_noise_level_gives_no_ratio_and_no_crash():
+    from lbdsl.tasks.invert.threshold import misfit_ratio
+
+    assert misfit_ratio(1.0, 1e-170, 48) is None          # σ² underflows
+    assert misfit_ratio(1.0, 1e200, 48) is None           # σ² overflows
+    assert misfit_ratio(1.0, 0.0, 48) is None
+    result = solve(case(m=300, size=8, data="forward(truth) + gaussian(sigma = 1e-170)"))
+    assert result.report["noise_threshold"]["misfit_ratio"] is None
+
+
+def test_soft_data_say_that_their_noise_cannot_be_estimated(tmp_path):
+    text = case(m=300, size=8).replace("relu(W @ u + b)", "soft(W @ u + b, theta = 2)")
+    result = solve(text)
+    np.save(tmp_path / "f.npy", result.arrays["f"])
+    loaded = solve(text.replace("forward(truth) + gaussian(relative = 0.01, seed = 3)",
+                                f'load("{tmp_path / "f.npy"}")'))
+    assert "lies inside its domain" in loaded.report["noise_threshold"]["skipped"]

@@ -328,3 +328,23 @@ def test_a_dask_run_compares_the_results_its_workers_sent_back(write_spec,
     written = compare.write_comparisons(program.tasks, results, plain_console(),
                                         plain_console())
     assert written == [tmp_path / "dask" / "compare-tiny.png"]
+
+
+def test_a_comparison_shows_at_most_eight_tasks_and_names_the_rest(monkeypatch):
+    from lbdsl.tasks import compare as cmp
+
+    class R:      # the fields _invert_figure reads
+        def __init__(self, line):
+            self.line, self.label, self.network = line, f"invert p (line {line})", "p"
+            self.report = {"fidelity": "bregman", "psnr": 20.0, "ssim": 0.5}
+            self.arrays = {"u": np.zeros((4, 4)), "f": np.zeros(8), "truth": np.ones((4, 4))}
+
+    seen = {}
+
+    def fake(truth, f, shown, shape, title):
+        seen.update(panels=len(shown), title=title)
+        return "figure"
+    monkeypatch.setattr("lbdsl.tasks.invert.figures.reconstruction", fake)
+    assert cmp._invert_figure([R(k) for k in range(1, 13)]) == "figure"
+    assert seen["panels"] == cmp.MAX_COMPARED == 8
+    assert "12 tasks" in seen["title"] and "line 9, line 10, line 11, line 12" in seen["title"]

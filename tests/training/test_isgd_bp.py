@@ -83,3 +83,9 @@ def test_isgd_bp_needs_the_mse_loss():
     text = NET + "\ntrain n {\n    data = digits(n = 20)\n    optimizer = isgd_bp(inner = 2)\n}\n"
     with pytest.raises(SpecError, match="add loss = mse"):
         lbdsl.loads(text)
+
+
+def test_a_step_the_anchor_alone_would_make_diverge_is_refused():
+    with pytest.raises(SolveError, match="lr < 2·tau"):
+        train(build_net(NET), np.zeros((2, 5)), np.zeros((2, 4)),
+              ISGDBP(lr=0.01, tau=1e-320), loss="mse")

@@ -17,7 +17,8 @@ The noise level σ (one for the whole data array):
 * otherwise estimated from the data: an entry that lies past a flat value at the edge of
   dom Ψ (relu: ``f < 0``; clip: below lo, above hi) is the flat value plus noise that went the
   wrong way, so ``σ̂² = mean(d²)`` over the ``d = f − P_{dom Ψ}(f)`` ≠ 0 (the second moment of a
-  half-normal sample is σ²).  Units truly active near the edge and pushed past it by their
+  half-normal sample is σ²), leaving out outliers beyond :data:`OUTLIER` times the
+  median-based estimate ``median|d| / 0.6745``.  Units truly active near the edge and pushed past it by their
   noise have ``|d| < |ε|``: the estimate is biased low, by a few percent for Gaussian weights
   (tests/tasks/test_threshold.py measures it).  It needs :data:`MIN_SAMPLE` such entries; a Ψ
   without a flat edge (soft: its flat value 0 lies inside dom Ψ) gives no estimate.
@@ -40,6 +41,12 @@ __all__ = ["MIN_SAMPLE", "MISFIT_WARNING", "Snapping", "noise_level", "estimate_
 
 #: The fewest entries outside dom Ψ σ is estimated from (fewer: the data are not thresholded).
 MIN_SAMPLE = 10
+
+#: The median of |N(0, 1)|: the half-normal's median is this times σ.
+_HALF_NORMAL_MEDIAN = 0.6744897501960817
+
+#: Entries farther past dom Ψ than this many (median-based) σ are outliers, not noise.
+OUTLIER = 5.0
 
 #: :func:`misfit_ratio` above this: the Bregman fidelity carries far more than the data's noise
 #: energy (measured in docs/inversion.md: ≤ 0.02 on the shipped specs and the cases the
@@ -102,10 +109,23 @@ def estimate_sigma(psi: Any, f: np.ndarray) -> tuple[float, int]:
     at_flat = np.zeros_like(outside)
     for value in psi.flat_values():
         at_flat |= projected == value
-    d = (f - projected)[outside & at_flat]
+    d = np.abs((f - projected)[outside & at_flat])
     if d.size == 0:
         return 0.0, 0
-    return float(np.sqrt(np.mean(d * d))), int(d.size)
+    # an outlier (one entry of −5 among noise of 0.02) must not become the noise level: the
+    # half-normal's median (0.6745σ) sets a bound no pure-noise entry reaches (5σ: p = 6e-7),
+    # and the second moment is taken below it
+    robust = float(np.median(d)) / _HALF_NORMAL_MEDIAN
+    kept = d[d <= OUTLIER * robust] if robust > 0 else d
+    return float(np.sqrt(np.mean(kept * kept))), int(kept.size)
+
+
+def _edge_flat(psi: Any) -> bool:
+    """Whether a flat value of σ lies on the edge of dom Ψ (relu's 0, clip's ends), where the
+    data past it are pure noise (soft's 0 lies inside: nothing is past it)."""
+    probe = np.asarray([v + d for v in psi.flat_values() for d in (-1e-3, 1e-3)])
+    moved = np.asarray(to_numpy(psi.project_domain(probe, 0.0)), dtype=np.float64)
+    return bool(np.any(moved != probe))
 
 
 def threshold(task: InvertTask, psi: Any | None, observed: Observed, f_raw: np.ndarray,
@@ -124,6 +144,11 @@ def threshold(task: InvertTask, psi: Any | None, observed: Observed, f_raw: np.n
     known = noise_level(task, observed)
     if known is None:
         sigma, n = estimate_sigma(psi, f_raw)
+        if not _edge_flat(psi):
+            return f, Snapping(k, None, "", values, 0, entries,
+                               f"σ unknown: the flat value of {psi.name} lies inside its "
+                               "domain, so the data cannot tell its noise; give threshold = "
+                               "auto(sigma = S)")
         if n == 0:
             return f, Snapping(k, None, "", values, 0, entries,
                                f"no entry lies outside dom {psi.name}: the data look "
@@ -146,6 +171,10 @@ def misfit_ratio(fidelity: float, sigma: float | None, entries: int) -> float | 
     far above, the data are not explained within their noise — the fidelity amplifies noise
     where σ is nearly flat (leaky relu with a small slope, tanh near ±1, relu with
     ``threshold = none``) or α is too large.  None when σ is unknown or 0."""
-    if sigma is None or sigma <= 0 or entries <= 0 or not math.isfinite(fidelity):
+    if sigma is None or entries <= 0 or not math.isfinite(fidelity):
         return None
-    return float(fidelity) / (0.5 * sigma * sigma * entries)
+    energy = 0.5 * float(sigma) * float(sigma) * entries
+    if not (math.isfinite(energy) and energy > 0):      # σ² under- or overflowed
+        return None
+    ratio = float(fidelity) / energy
+    return ratio if math.isfinite(ratio) else None
