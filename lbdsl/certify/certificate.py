@@ -101,6 +101,7 @@ class Certificate:
     fixes: list[Fix] = field(default_factory=list)   # tested: each certifies when applied
     notes: list[str] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)   # tried (when not certified)
+    time_s: float | None = None            # how long it took (set by the run that made it)
 
     def to_json(self) -> dict:
         """The JSON object of ``lbdsl check --json`` (language.md's keys, then details)."""

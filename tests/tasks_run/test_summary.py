@@ -67,3 +67,15 @@ def test_a_failed_task_keeps_its_status() -> None:
                      status="failed")
     row = _row(_render([result], 132))
     assert " failed " in row and "ok, baseline" not in row, row
+
+
+def test_a_certificate_counts_once_in_the_time_of_the_first_task_that_used_it() -> None:
+    """The issue: `check` cost minutes that no row showed.  Two tasks of one network share one
+    certificate (computed once per run): the first row carries its time."""
+    cert = {"network": "perceptron", "lam": 1.0, "rho": 1000.0, "modulus": 0.0, "time_s": 2.0}
+    first, second = _invert(None), _invert(None)
+    first.report["certificate"] = dict(cert)
+    second.report["certificate"] = dict(cert)
+    rows = [ln for ln in _render([first, second], 132).splitlines()
+            if ln.strip().startswith("invert perceptron")]
+    assert "9.96s" in rows[0] and "7.96s" in rows[1], rows
