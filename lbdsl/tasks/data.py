@@ -197,6 +197,14 @@ def given_array(given: Mapping[str, Any], key: str, span: SourceSpan | None,
     return out
 
 
+def _array_of(form: Any, given: Mapping[str, Any], key: str, spec_dir: Path,
+              what: str) -> tuple[np.ndarray, str]:
+    """The array of a ``load(...)`` or ``given`` form, and which it was (for messages)."""
+    if isinstance(form, (GivenData, GivenTruth)):
+        return given_array(given, key, form.span, what), "given"
+    return load_array(form.path, form.key, form.span, spec_dir, what), "loaded"
+
+
 def _fit(array: np.ndarray, shape: tuple[int, ...], batch: tuple[int, ...] | None,
          ) -> np.ndarray | None:
     """``array`` as ``(*batch, *shape)`` if its entries fit (row-major), else None.
@@ -244,12 +252,8 @@ def make_truth(truth: Truth, net: NetworkIR, spec_dir: Path,
         if too_many is not None:
             raise SpecError.at(truth.span, f"linspace(..., n = {truth.n}) makes {too_many}")
         return np.linspace(truth.start, truth.stop, truth.n).reshape(truth.n, *shape)
-    if isinstance(truth, GivenTruth):
-        array, how = given_array(given, "truth", truth.span, "the truth"), "given"
-    else:
-        assert isinstance(truth, LoadTruth)
-        array = load_array(truth.path, truth.key, truth.span, spec_dir, "the truth")
-        how = "loaded"
+    assert isinstance(truth, (LoadTruth, GivenTruth))
+    array, how = _array_of(truth, given, "truth", spec_dir, "the truth")
     fitted = _fit(array, shape, None)
     if fitted is None:
         got = format_shape(array.shape) if array.ndim else "a scalar"
@@ -289,12 +293,8 @@ def make_data(task: InvertTask, net: NetworkIR, truth: np.ndarray | None,
             raise SpecError.at(task.spans.get("data"), "`forward(truth)` needs a ground truth")
         clean = forward(net, truth, batch)
     else:
-        if isinstance(data, GivenData):
-            array, how = given_array(given, "data", data.span, "the data"), "given"
-        else:
-            assert isinstance(data, LoadData)
-            array = load_array(data.path, data.key, data.span, spec_dir, "the data")
-            how = "loaded"
+        assert isinstance(data, (LoadData, GivenData))
+        array, how = _array_of(data, given, "data", spec_dir, "the data")
         clean_or_none = _fit(array, out_shape, batch if truth is not None else None)
         if clean_or_none is None:
             got = format_shape(array.shape) if array.ndim else "a scalar"
