@@ -107,6 +107,7 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
         after_check: Callable[[int, History], None] | None = None) -> Outcome:
     """Iterate ``it`` under ``stopping`` (module docstring), from ``resume`` if given."""
     history, k = History(), 0
+    keeps = bool(getattr(it, "keeps_best", False))
     best: Best | None = None      # the lowest objective checked, for _keep_best
     if resume is not None:
         it.restore(resume["iteration"])
@@ -139,7 +140,8 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
             metrics = it.check(k)
             history.record(k, metrics)
             good, good_k = it.state(), k
-            best = _better(best, metrics, good, k)
+            if keeps:
+                best = _better(best, metrics, good, k)
             if after_check is not None:
                 after_check(k, history)
             reason, message = _verdict(it, stopping, monitor, k, metrics, unit)
@@ -153,9 +155,11 @@ def run(it: Iteration, stopping: Stopping, monitor: Monitor | None = None,
     state = None
     if reason == "interrupted" or (reason == "max_iter" and k % stopping.check_every == 0):
         # where a longer run passes too: it can go on from here exactly
-        state = {"iteration": it.state(), "k": k, "history": history, "best": best}
+        state = {"iteration": it.state(), "k": k, "history": history}
+        if keeps:
+            state["best"] = best
     kept = None
-    if reason in ("max_iter", "stalled") and getattr(it, "keeps_best", False) and best:
+    if reason in ("max_iter", "stalled") and best:
         said = _keep_best(it, best, metrics)
         if said:
             message, metrics, kept = f"{message}; {said}", best[3], best[2]
