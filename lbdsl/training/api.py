@@ -99,6 +99,7 @@ class TrainResult:
     method: str                              # "lifted" or "backprop"
     optimizer: str                           # "implicit_sgd", "sgd", "adam"
     lifted_states: dict[str, Any] | None = None
+    kept_epoch: int | None = None            # patience: the epoch whose parameters these are
     message: str = ""
     projected_targets: int = 0               # target entries moved into dom Ψ of the output
     state: TrainState | None = None          # where training stands: a checkpoint to resume
@@ -270,7 +271,8 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
                        optimizer=settings.name, lifted_states=states,
                        message=out.message if out.reason in ("diverged", "tol") else
                        (note if moved else ""),
-                       projected_targets=moved, state=last)
+                       projected_targets=moved, state=last,
+                       kept_epoch=int(best["epoch"]) if best else None)
 
 
 def _method(rt: LiftedNetwork, loss: str, settings: Any, pens: dict[str, RegulariserSum],

@@ -104,3 +104,30 @@ train dae {
     assert state.best is not None and state.best["epoch"] == int(np.argmax(psnr))
     for name, value in state.best["params"].items():
         np.testing.assert_array_equal(value, result.weights[name])
+
+
+def test_the_report_gives_the_kept_epochs_numbers(tmp_path):
+    """Its validation PSNR is the best epoch's (the weights written are that epoch's), not the
+    last epoch's."""
+    spec = """network dae {
+    input  u  : 8x8
+    param  W1 : 32x64 = normal(std = 0.125, seed = 0)
+    param  W2 : 64x32 = normal(std = 0.18, seed = 1)
+    code = relu(W1 @ u)
+    y    = W2 @ code
+    output y
+}
+train dae {
+    data       = digits(n = 20, split = "train", noise = 0.3, seed = 0)
+    validation = digits(n = 100, split = "test", noise = 0.3, seed = 1)
+    loss       = mse
+    optimizer  = adam(lr = 0.05, epochs = 200, batch = 20, patience = 3)
+    figures    = false
+}
+"""
+    [result] = lbdsl.loads(spec).solve(verbose=False)
+    rep, hist = result.report, result.report["history"]
+    best = int(np.argmax(hist["validation_psnr"]))
+    assert rep["kept_epoch"] == best and rep["validation_psnr"] == max(hist["validation_psnr"])
+    assert rep["validation_psnr"] != hist["validation_psnr"][-1]
+    assert rep["mse_loss"] == hist["mse_loss"][best]

@@ -81,9 +81,15 @@ def _optimizer(task: TrainTask) -> dict[str, Any]:
                                            if f.name not in ("spans", "span")}}
 
 
-def _final(history: Any, key: str) -> float | None:
+def _final(history: Any, key: str, epoch: int | None = None) -> float | None:
+    """``key``'s value at the last epoch, or at ``epoch`` (the one whose parameters training
+    kept: with ``patience``, the best)."""
     values = history.metrics.get(key)
-    return values[-1] if values else None
+    if not values:
+        return None
+    if epoch is not None and epoch in history.iteration:
+        return values[history.iteration.index(epoch)]
+    return values[-1]
 
 
 def build_report(rec: TrainRecord) -> dict[str, Any]:
@@ -110,18 +116,19 @@ def build_report(rec: TrainRecord) -> dict[str, Any]:
         "epochs": res.epochs,
         "epochs_requested": task.optimizer.epochs,
         "stop_reason": res.stop_reason,
+        "kept_epoch": res.kept_epoch,     # patience: the headline numbers are this epoch's
         "message": res.message,
         "time_s": trained.time_s,
         "time_s_total": trained.time_s_before + trained.time_s,
         "resumed_from_epoch": trained.resumed_from,
-        "objective": _final(history, "objective"),
-        "mse_loss": _final(history, "mse_loss"),
-        "residual": _final(history, "residual"),
-        "validation_psnr": _final(history, "validation_psnr"),
-        "validation_mse": _final(history, "validation_mse"),
+        "objective": _final(history, "objective", res.kept_epoch),
+        "mse_loss": _final(history, "mse_loss", res.kept_epoch),
+        "residual": _final(history, "residual", res.kept_epoch),
+        "validation_psnr": _final(history, "validation_psnr", res.kept_epoch),
+        "validation_mse": _final(history, "validation_mse", res.kept_epoch),
     }
     if "validation_accuracy" in history.metrics:
-        report["validation_accuracy"] = _final(history, "validation_accuracy")
+        report["validation_accuracy"] = _final(history, "validation_accuracy", res.kept_epoch)
     report["history"] = {"epoch": list(history.iteration), **history.metrics}
     # wall time beside the history, not in it (a resumed run's history is an unbroken one's)
     report["epoch_time_s"] = [trained.epoch_times.get(epoch) for epoch in history.iteration]
