@@ -19,9 +19,9 @@ returns.  ``monitor(epoch, metrics)`` sees the same record; a ``KeyboardInterrup
 before the last epoch (or anywhere during an epoch, its check or its checkpoint) stops training
 with ``stop_reason = "interrupted"`` at the last complete epoch, a non-finite parameter with
 ``"diverged"`` (keeping the last finite epoch); with ``patience = P`` (and validation data)
-``"tol"`` once the validation PSNR has not improved for P epochs, the parameters of the best
-epoch returned (the hidden states and the history are the last epoch's); otherwise
-``"max_iter"`` (every epoch ran).
+``"tol"`` once the validation PSNR has not improved for P epochs; otherwise ``"max_iter"``
+(every epoch ran).  With ``patience``, in both cases the parameters of the best epoch are
+returned (``kept_epoch``; the hidden states and the history are the last epoch's).
 The epochs run in the one loop of :mod:`lbdsl.solvers.driver` (:mod:`.epochs`).
 
 Checkpoints.  At the end of every epoch training is fully described by a :class:`TrainState`
@@ -264,13 +264,17 @@ def train(net: NetworkIR, inputs: Any, targets: Any, settings: Any = None, *,
     finally:
         epochs.close()
     note = f"{moved} target entries moved into the domain of the output's activation"
-    best = getattr(epochs, "best", None) if out.reason == "tol" else None
+    # with patience, the best epoch's parameters whether it stopped early or ran every epoch
+    best = getattr(epochs, "best", None) if out.reason in ("tol", "max_iter") else None
+    message = out.message if out.reason in ("diverged", "tol") else ""
+    if best and out.reason == "max_iter" and best["epoch"] != out.iterations:
+        message = (f"every epoch ran; the parameters of epoch {best['epoch']} (the best "
+                   f"validation PSNR, {best['value']:.4g}) are kept")
     return TrainResult(params=best["params"] if best else epochs.params, history=out.history,
                        stop_reason=out.reason, epochs=out.iterations,
                        method="lifted" if roles else "backprop",
                        optimizer=settings.name, lifted_states=states,
-                       message=out.message if out.reason in ("diverged", "tol") else
-                       (note if moved else ""),
+                       message=message or (note if moved else ""),
                        projected_targets=moved, state=last,
                        kept_epoch=int(best["epoch"]) if best else None)
 

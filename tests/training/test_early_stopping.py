@@ -131,3 +131,16 @@ train dae {
     assert rep["kept_epoch"] == best and rep["validation_psnr"] == max(hist["validation_psnr"])
     assert rep["validation_psnr"] != hist["validation_psnr"][-1]
     assert rep["mse_loss"] == hist["mse_loss"][best]
+
+
+def test_with_patience_a_run_that_reaches_its_epoch_cap_keeps_the_best_epoch_too():
+    x, y, validate = _problem()
+    net = build_net(NET)
+    full = train(net, x, y, Adam(lr=0.05, epochs=300, batch=12, patience=5), validate=validate)
+    cap = full.epochs           # past the best, before patience would have stopped it
+    res = train(net, x, y, Adam(lr=0.05, epochs=cap - 1, batch=12, patience=5),
+                validate=validate)
+    assert res.stop_reason == "max_iter" and res.kept_epoch == full.kept_epoch
+    assert "every epoch ran; the parameters of epoch" in res.message
+    for name in res.params:
+        np.testing.assert_array_equal(res.params[name], full.params[name])
