@@ -20,7 +20,6 @@ run here) are raised: :class:`~lbdsl.errors.SpecError`, :class:`~lbdsl.errors.Ba
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import zipfile
 import zlib
