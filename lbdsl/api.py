@@ -147,7 +147,7 @@ class Spec:
             [result] = pipeline.solve(program, backend=backend, out=tmp, console=console,
                                       errors=console, given=given)
             result.figures = _figures(result.path)
-        result.path = None
+        _forget_folder(result, tmp)
         return result
 
     def export_onnx(self, out: str | Path, network: str | None = None,
@@ -225,7 +225,7 @@ class Spec:
                                      in_memory=False, client=client, threads=threads,
                                      **given)
             for result in results:
-                result.path = None
+                _forget_folder(result, tmp)
             return results
         from .terminal import quiet_console
 
@@ -246,6 +246,16 @@ class Spec:
         for result in results:
             result.figures = _figures(result.path)
         return results
+
+
+def _forget_folder(result: TaskResult, tmp: str) -> None:
+    """An in-memory result: no folder, and no message naming the temporary one (it is gone:
+    "its last finite iterate is in /tmp/lbdsl-…" would send the user to nothing)."""
+    if result.path is not None and result.error:
+        result.error = result.error.replace(str(result.path), "the result (in memory)")
+    if result.error:
+        result.error = result.error.replace(tmp, "(in memory)")
+    result.path = None
 
 
 def _check_given(tasks: Any, given: dict[str, Any]) -> None:

@@ -179,3 +179,16 @@ def test_array_likes_are_read_and_other_objects_refused_in_one_line(arrays):
     np.testing.assert_array_equal(series.u, plain.u)
     [ragged] = lbdsl.loads(text).solve(verbose=False, data=[[1.0, 2.0], [3.0]], truth=u)
     assert ragged.status == "failed" and "is not an array of numbers" in ragged.error
+
+
+def test_a_diverging_in_memory_solve_is_one_line_about_no_deleted_folder():
+    """pdhg without a regulariser on a 1-unknown problem diverges: its figures once made
+    matplotlib's log ticks overflow (a traceback), and the message named the temporary
+    folder the in-memory solve had already removed."""
+    spec = lbdsl.loads("network net { input u : 1  param W : 40x1 = normal(std = 1, seed = 0)"
+                       "  param b : 40 = normal(std = 1, seed = 1)  h = relu(W @ u + b)"
+                       "  output h }")
+    result = spec.invert(spec.forward(np.array([0.5])), regulariser=None)
+    assert result.status == "failed" and "diverged" in result.error
+    assert "/tmp" not in result.error and "lbdsl-" not in result.error
+    assert "reconstruction.png" in result.figures

@@ -259,6 +259,10 @@ _PANELS = (("objective", "objective: (F − min F) / |min F|"), ("residual", "re
            ("gradient", "stationarity (relative to the start)"))
 
 
+#: The values a log-scale panel draws (outside: left out).
+_LOG_RANGE = (1e-300, 1e300)
+
+
 def _series(result: SolveResult, key: str) -> tuple[np.ndarray, np.ndarray] | None:
     """``(iterations, values)`` of a history key as drawn on a log scale (the objective as its
     relative distance to the best value seen), or None: absent, or nothing finite and > 0."""
@@ -272,7 +276,8 @@ def _series(result: SolveResult, key: str) -> tuple[np.ndarray, np.ndarray] | No
     if key == "objective":  # the distance to the best objective seen, relative to it
         best = float(finite.min())
         values = (values - best) / max(abs(best), np.finfo(np.float64).tiny)
-    keep = np.isfinite(values) & (values > 0)
+    # a diverging run's values reach 1e308: matplotlib's log ticks overflow near there
+    keep = np.isfinite(values) & (values > _LOG_RANGE[0]) & (values < _LOG_RANGE[1])
     if not np.any(keep):
         return None
     return its[keep], values[keep]

@@ -146,7 +146,15 @@ def _figures(rec: InvertRecord, u: np.ndarray, u_baseline: np.ndarray | None,
         out["convergence.png"] = curves
     if rec.solved.rule.get("rule") == "sweep" and rec.solved.rule.get("table"):
         out["alpha_sweep.png"] = fg.alpha_sweep(rec.solved.rule)
-    return {name: png(fig) for name, fig in out.items()}
+    drawn = {}
+    for name, fig in out.items():
+        try:
+            drawn[name] = png(fig)
+        except (OverflowError, ValueError, RuntimeError, MemoryError):
+            # a figure is a view of the results: one that cannot be drawn is left out (the
+            # report's `files` says which were written), never the loss of the results
+            continue
+    return drawn
 
 
 def sweep_csv(rows: list[dict[str, Any]]) -> str:
