@@ -26,13 +26,17 @@ def blas_threads() -> int | None:
 
 
 @contextmanager
-def pinned(threads: int | None) -> Iterator[None]:
-    """BLAS limited to ``threads`` threads inside the block (None: left as it is)."""
+def pinned(threads: int | None, scipy: bool = True) -> Iterator[None]:
+    """BLAS limited to ``threads`` threads inside the block (None: left as it is).  A BLAS
+    library loaded inside the block keeps its own default count, so NumPy's — and, unless the
+    block never uses it (``scipy = False``: no import paid for it), SciPy's — are loaded
+    first."""
     if threads is None:
         yield
         return
-    import numpy  # noqa: F401 — load both BLAS libraries first: a library loaded inside
-    import scipy.linalg  # noqa: F401 — the block would keep its own default count
+    import numpy  # noqa: F401
+    if scipy:
+        import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=int(threads), user_api="blas"):

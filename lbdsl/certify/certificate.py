@@ -20,8 +20,7 @@ An uncertified report lists the conditions tried and why each fails (:class:`Con
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +30,7 @@ from ..ir.nodes import NetworkIR
 from ..lift.compact import LiftedProblem, lift
 from ..lift.network import lifted_network
 from ..lift.structure import structure
+from ..threads import pinned
 from .fixes import Fix, round_up, search
 from .numeric import DENSE_LIMIT, _dense, certify_numeric, hessian_blocks, least_modulus
 from .structural import Hidden, Obstructions, obstructions
@@ -200,25 +200,15 @@ def certify(lp: LiftedProblem, lam: float = 1.0, rho: float | None = None,
         return _numeric(lp, lam, rho, modulus)
 
 
-@contextmanager
-def _blas_threads(size: int, scipy: bool = False) -> Iterator[None]:
+def _blas_threads(size: int, scipy: bool = False) -> AbstractContextManager[None]:
     """One BLAS thread for the dense eigenvalue problems (``size ≤ DENSE_LIMIT``): at these
     sizes threads cost more than they give — ``eigh`` of 352×352 took 103 ms with OpenBLAS's
     2 threads and 36 ms with one, of 2000×2000 5.1 s and 1.1 s (2-core machine; a user's
     many-core machine took 2 min 43 s for the 107 eigenvalue problems of one certificate,
     20 s with one thread).  Larger problems (Lanczos, matrix-free) keep the threads.
-    ``scipy``: the block uses scipy.linalg (the chain route), whose own OpenBLAS must be
-    loaded before the limit is set — a library loaded inside the block keeps its threads (the
-    numeric route uses NumPy's alone, and a structural answer need not pay scipy's import)."""
-    if size > DENSE_LIMIT:
-        yield
-        return
-    if scipy:
-        import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    ``scipy``: whether the block uses scipy.linalg (the chain route; the numeric route uses
+    NumPy's BLAS alone, and a structural answer need not pay scipy's import)."""
+    return pinned(1 if size <= DENSE_LIMIT else None, scipy=scipy)
 
 
 def certify_network(net: NetworkIR, lam: float = 1.0, rho: float | None = None,
