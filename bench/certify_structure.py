@@ -35,6 +35,9 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from certify_depth import _cpu  # noqa: E402 — the machine line both certificate benches print
+
 MLP = """network mlp {
     input  u  : 64
     param  W1 : 96x64 = normal(std = 1, seed = 0)
@@ -127,16 +130,6 @@ def in_process(spec: Path, repeats: int) -> dict:
         row[label] = {"s": best, "eigh": count[0], "certified": cert.certified,
                       "route": cert.route, "fixes": [f.text for f in cert.fixes]}
     return row
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def main() -> None:

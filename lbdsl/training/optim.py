@@ -110,10 +110,6 @@ class ImplicitUpdate:
                              for name, g in grads.items()}}
         return out
 
-    def __call__(self, params: dict[str, Any], grads: dict[str, Any]) -> dict[str, Any]:
-        """One gradient given: the first inner step (at ``Θ = Θ^k`` the anchor adds nothing)."""
-        return {**params, **{name: params[name] - self.lr * g for name, g in grads.items()}}
-
     def state(self) -> dict[str, Any]:
         return {}
 

@@ -75,10 +75,8 @@ def test_patience_needs_validation_data():
         lbdsl.loads(text)
 
 
-def test_a_train_task_with_patience_stops_early_and_its_checkpoint_keeps_the_best(tmp_path):
-    from lbdsl.tasks.train.checkpoint import read
-
-    spec = """network dae {
+#: A digits DAE that Adam overfits on 20 noisy samples: the validation PSNR peaks, then falls.
+DAE = """network dae {
     input  u  : 8x8
     param  W1 : 32x64 = normal(std = 0.125, seed = 0)
     param  W2 : 64x32 = normal(std = 0.18, seed = 1)
@@ -94,7 +92,12 @@ train dae {
     figures    = false
 }
 """
-    (tmp_path / "dae.lbn").write_text(spec)
+
+
+def test_a_train_task_with_patience_stops_early_and_its_checkpoint_keeps_the_best(tmp_path):
+    from lbdsl.tasks.train.checkpoint import read
+
+    (tmp_path / "dae.lbn").write_text(DAE)
     [result] = lbdsl.load(tmp_path / "dae.lbn").solve(out=tmp_path / "out", verbose=False)
     rep = result.report
     psnr = rep["history"]["validation_psnr"]
@@ -109,23 +112,7 @@ train dae {
 def test_the_report_gives_the_kept_epochs_numbers(tmp_path):
     """Its validation PSNR is the best epoch's (the weights written are that epoch's), not the
     last epoch's."""
-    spec = """network dae {
-    input  u  : 8x8
-    param  W1 : 32x64 = normal(std = 0.125, seed = 0)
-    param  W2 : 64x32 = normal(std = 0.18, seed = 1)
-    code = relu(W1 @ u)
-    y    = W2 @ code
-    output y
-}
-train dae {
-    data       = digits(n = 20, split = "train", noise = 0.3, seed = 0)
-    validation = digits(n = 100, split = "test", noise = 0.3, seed = 1)
-    loss       = mse
-    optimizer  = adam(lr = 0.05, epochs = 200, batch = 20, patience = 3)
-    figures    = false
-}
-"""
-    [result] = lbdsl.loads(spec).solve(verbose=False)
+    [result] = lbdsl.loads(DAE).solve(verbose=False)
     rep, hist = result.report, result.report["history"]
     best = int(np.argmax(hist["validation_psnr"]))
     assert rep["kept_epoch"] == best and rep["validation_psnr"] == max(hist["validation_psnr"])
